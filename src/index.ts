@@ -1,0 +1,2 @@
+export {createBackup, planBackup} from './lib/backup.js'
+export {LibraryBackupError} from './lib/errors.js'

@@ -1,0 +1,138 @@
+import Database from 'better-sqlite3'
+import fs from 'node:fs'
+
+import {LibraryBackupError} from './errors.js'
+
+/** What a backup's metadata says about the library inside it. */
+export interface LibraryStats {
+  schemaVersion: number
+  fileCount: number
+  totalLibrarySizeBytes: number
+}
+
+/** How long to wait on SQLite's own locks before reporting the library as busy. */
+const BUSY_TIMEOUT_MS = 2000
+const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1')
+
+export function assertLibraryExists(databasePath: string): void {
+  let stats: fs.Stats
+  try {
+    stats = fs.statSync(databasePath)
+  } catch {
+    throw new LibraryBackupError(
+      'DATABASE_NOT_FOUND',
+      `No VPO library database at ${databasePath}; pass --db PATH or set VPO_DATA_DIR to the directory that holds library.db.`,
+    )
+  }
+
+  if (!stats.isFile()) {
+    throw new LibraryBackupError('NOT_A_LIBRARY', `${databasePath} is not a file; pass --db with the path of library.db.`)
+  }
+}
+
+export function hasSqliteHeader(filePath: string): boolean {
+  const fd = fs.openSync(filePath, 'r')
+  try {
+    const head = Buffer.alloc(SQLITE_MAGIC.length)
+    const read = fs.readSync(fd, head, 0, head.length, 0)
+    return read === head.length && head.equals(SQLITE_MAGIC)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/**
+ * Opens the live library read-only: a read-only connection never checkpoints on close, so the
+ * user's database file is left byte for byte as it was, while committed WAL content is still seen.
+ */
+export function openLiveLibrary(databasePath: string): Database.Database {
+  assertLibraryExists(databasePath)
+  if (!hasSqliteHeader(databasePath)) throw notALibrary(databasePath, 'it is not a SQLite database')
+  try {
+    return new Database(databasePath, {fileMustExist: true, readonly: true, timeout: BUSY_TIMEOUT_MS})
+  } catch (error) {
+    throw fromSqliteError(error, databasePath, 'opening')
+  }
+}
+
+/** Opens a copy we own (a snapshot or an extracted restore) read-write so closing cleans its sidecars. */
+export function openCopy(copyPath: string): Database.Database {
+  return new Database(copyPath, {fileMustExist: true, timeout: BUSY_TIMEOUT_MS})
+}
+
+export function readLibraryStats(db: Database.Database, databasePath: string): LibraryStats {
+  try {
+    const tables = new Set(
+      (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{name: string}>).map((row) => row.name),
+    )
+    if (!tables.has('_meta') || !tables.has('files')) {
+      throw notALibrary(databasePath, 'it has no _meta or files table')
+    }
+
+    const meta = db.prepare("SELECT value FROM _meta WHERE key = 'schema_version'").get() as undefined | {value: unknown}
+    const schemaVersion = Number.parseInt(String(meta?.value ?? ''), 10)
+    if (!Number.isInteger(schemaVersion) || schemaVersion <= 0) {
+      throw notALibrary(databasePath, 'its _meta table has no valid schema_version')
+    }
+
+    const totals = db.prepare('SELECT COUNT(*) AS fileCount, COALESCE(SUM(size_bytes), 0) AS totalSize FROM files').get() as {
+      fileCount: number
+      totalSize: number
+    }
+    return {schemaVersion, fileCount: totals.fileCount, totalLibrarySizeBytes: totals.totalSize}
+  } catch (error) {
+    throw fromSqliteError(error, databasePath, 'reading')
+  }
+}
+
+/**
+ * Copies the whole database, WAL content included, in one step of SQLite's online backup API:
+ * one read transaction, so a writer committing meanwhile can neither tear the copy nor force the
+ * endless restarts that a page-by-page backup suffers under constant writes.
+ */
+export async function snapshotLibrary(live: Database.Database, databasePath: string, snapshotPath: string): Promise<void> {
+  try {
+    await live.backup(snapshotPath, {progress: () => 0x7f_ff_ff_ff})
+  } catch (error) {
+    throw fromSqliteError(error, databasePath, 'taking a snapshot of')
+  }
+}
+
+/** SQLite's fast structural check; returns the first problem, or undefined when the file is sound. */
+export function quickCheck(db: Database.Database): string | undefined {
+  const rows = db.pragma('quick_check') as Array<{quick_check: string}>
+  const first = rows[0]?.quick_check
+  return first === 'ok' ? undefined : (first ?? 'no result')
+}
+
+function notALibrary(databasePath: string, why: string): LibraryBackupError {
+  return new LibraryBackupError(
+    'NOT_A_LIBRARY',
+    `${databasePath} is not a VPO library (${why}); pass --db with the path of VPO's library.db.`,
+  )
+}
+
+export function fromSqliteError(error: unknown, databasePath: string, doing: string): LibraryBackupError {
+  if (error instanceof LibraryBackupError) return error
+  const err = error as {code?: string; message?: string}
+  const code = err.code ?? ''
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+    return new LibraryBackupError(
+      'DATABASE_LOCKED',
+      `The library ${databasePath} is busy (another process holds a SQLite lock on it); stop the VPO daemon or wait for it to finish, then try again.`,
+      {cause: error},
+    )
+  }
+
+  if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
+    return notALibrary(databasePath, `SQLite says: ${err.message}`)
+  }
+
+  if (code.startsWith('SQLITE_FULL') || code === 'SQLITE_IOERR_WRITE' || /disk is full/i.test(err.message ?? '')) {
+    return new LibraryBackupError('INSUFFICIENT_SPACE', `The disk filled up while ${doing} ${databasePath}; free some space and try again.`, {
+      cause: error,
+    })
+  }
+
+  return new LibraryBackupError('IO_ERROR', `SQLite failed while ${doing} ${databasePath}: ${err.message}.`, {cause: error})
+}

@@ -1,0 +1,97 @@
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+
+/**
+ * Temporary files this process owns. They are removed on success, on failure, on Ctrl-C and on
+ * SIGTERM; a run killed with -9 leaves them behind, so their names carry the owner's pid and the
+ * next run removes those whose owner is gone.
+ */
+const TEMP_PREFIX = '.vpo-backup-tmp-'
+const owned = new Set<string>()
+let handlersInstalled = false
+
+/** A fresh temporary path in `dir`, so a final rename stays on one filesystem. */
+export function tempPathIn(dir: string, label: string): string {
+  const name = `${TEMP_PREFIX}${process.pid}-${crypto.randomBytes(4).toString('hex')}.${label}`
+  const tempPath = path.join(dir, name)
+  owned.add(tempPath)
+  installHandlers()
+  return tempPath
+}
+
+/** The file is now somewhere permanent (renamed into place): stop treating it as scratch. */
+export function release(tempPath: string): void {
+  owned.delete(tempPath)
+}
+
+/** Removes a temporary file and the SQLite sidecars that opening it may have created. */
+export function removeTemp(tempPath: string): void {
+  for (const candidate of [tempPath, `${tempPath}-wal`, `${tempPath}-shm`, `${tempPath}-journal`]) {
+    try {
+      fs.rmSync(candidate, {force: true})
+    } catch {
+      // Best effort: a file we cannot remove must not hide the error that brought us here.
+    }
+  }
+
+  owned.delete(tempPath)
+}
+
+export function removeAllTemps(): void {
+  for (const tempPath of owned) removeTemp(tempPath)
+}
+
+/** Removes temporary files in `dir` left by runs that were killed (their pid no longer exists). */
+export function removeAbandonedTemps(dir: string): string[] {
+  let names: string[]
+  try {
+    names = fs.readdirSync(dir)
+  } catch {
+    return []
+  }
+
+  const removed: string[] = []
+  for (const name of names) {
+    if (!name.startsWith(TEMP_PREFIX)) continue
+    const pid = Number.parseInt(name.slice(TEMP_PREFIX.length), 10)
+    if (!Number.isInteger(pid) || pid === process.pid || isAlive(pid)) continue
+    const fullPath = path.join(dir, name)
+    try {
+      fs.rmSync(fullPath, {force: true})
+      removed.push(fullPath)
+    } catch {
+      // Someone else's file we may not touch: leave it.
+    }
+  }
+
+  return removed
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+const SIGNAL_EXIT_CODES: Record<string, number> = {SIGHUP: 129, SIGINT: 130, SIGTERM: 143}
+
+/**
+ * On Ctrl-C or SIGTERM remove our temporary files before exiting. Exiting through process.exit
+ * also lets proper-lockfile's exit hook release the library lock.
+ */
+function installHandlers(): void {
+  if (handlersInstalled) return
+  handlersInstalled = true
+  process.on('exit', removeAllTemps)
+  for (const [signal, code] of Object.entries(SIGNAL_EXIT_CODES)) {
+    process.on(signal, () => {
+      removeAllTemps()
+      process.stderr.write(`\nInterrupted by ${signal}; temporary files were removed and the library was left as it was.\n`)
+      process.exit(code)
+    })
+  }
+}
