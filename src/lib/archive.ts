@@ -389,7 +389,7 @@ async function scanArchive(archivePath: string, options: ScanOptions): Promise<A
   }
 
   const source = fs.createReadStream(archivePath, {highWaterMark: options.headOnly ? 64 * 1024 : READ_CHUNK})
-  const gunzip = zlib.createGunzip()
+  const gunzip = zlib.createGunzip({chunkSize: options.headOnly ? 16 * 1024 : READ_CHUNK})
   source.on('error', (error) => gunzip.destroy(error))
   source.pipe(gunzip)
   // A bomb hides in any member, known or not: stop once far more comes out than was declared.

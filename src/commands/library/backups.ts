@@ -1,0 +1,69 @@
+import {Flags} from '@oclif/core'
+
+import {formatBytes, formatCount} from '../../lib/format.js'
+import {type ListedBackup, listBackups} from '../../lib/listing.js'
+import {LibraryCommand} from '../../library-command.js'
+
+export default class LibraryBackups extends LibraryCommand {
+  static summary = 'List the backup archives in the backup directory, newest first.'
+
+  static description = `Reads only the metadata at the head of each archive, so listing is quick even for large backups. Archives that cannot be read are still listed, marked unreadable; pre-restore safety backups are marked as such.`
+
+  static examples = [
+    {description: 'List backups in ~/.vpo/backups.', command: '<%= config.bin %> <%= command.id %>'},
+    {description: 'List backups kept somewhere else.', command: '<%= config.bin %> <%= command.id %> --path /mnt/nas/vpo-backups'},
+    {description: 'Machine-readable listing.', command: '<%= config.bin %> <%= command.id %> --json'},
+  ]
+
+  static flags = {
+    path: Flags.string({char: 'p', summary: 'Directory to list instead of the backup directory.', helpValue: 'DIR'}),
+  }
+
+  async run() {
+    const {flags} = await this.parse(LibraryBackups)
+    const listing = await listBackups(flags.path ?? this.location().backupDir)
+
+    if (listing.backups.length === 0) {
+      this.log(`No backups found in ${listing.directory}`)
+      this.log('Create a backup with: vpo library:backup')
+    } else {
+      this.log(renderTable(listing.backups))
+      this.log('')
+      this.log(`Total: ${formatCount(listing.backups.length)} backup${listing.backups.length === 1 ? '' : 's'} (${formatBytes(listing.totalSizeBytes)})`)
+    }
+
+    return {
+      directory: listing.directory,
+      total_count: listing.backups.length,
+      total_size_bytes: listing.totalSizeBytes,
+      backups: listing.backups.map((entry) => ({
+        filename: entry.filename,
+        path: entry.path,
+        kind: entry.kind,
+        created_at: entry.metadata?.created_at ?? null,
+        archive_size_bytes: entry.archiveSizeBytes,
+        database_size_bytes: entry.metadata?.database_size_bytes ?? null,
+        file_count: entry.metadata?.file_count ?? null,
+        schema_version: entry.metadata?.schema_version ?? null,
+        readable: entry.metadata !== null,
+        ...(entry.problem ? {problem: entry.problem} : {}),
+      })),
+    }
+  }
+}
+
+function renderTable(backups: ListedBackup[]): string {
+  const rows = backups.map((entry) => [
+    entry.filename + (entry.kind === 'pre-restore' ? ' (safety)' : ''),
+    entry.metadata ? entry.metadata.created_at.slice(0, 16).replace('T', ' ') : 'unreadable',
+    formatBytes(entry.archiveSizeBytes),
+    entry.metadata ? formatCount(entry.metadata.file_count) : '-',
+    entry.metadata ? String(entry.metadata.schema_version) : '-',
+  ])
+  const header = ['Filename', 'Created (UTC)', 'Size', 'Files', 'Schema']
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)))
+  const rightAligned = new Set([2, 3, 4])
+  const line = (cells: string[]) =>
+    cells.map((cell, column) => (rightAligned.has(column) ? cell.padStart(widths[column]) : cell.padEnd(widths[column]))).join('  ').trimEnd()
+  return [line(header), line(widths.map((width) => '-'.repeat(width))), ...rows.map((row) => line(row))].join('\n')
+}
