@@ -14,7 +14,7 @@ import {Header, Parser, type ReadEntry} from 'tar'
 import zlib from 'node:zlib'
 
 import {invalidArchive, LibraryBackupError} from './errors.js'
-import {ParallelGzipWriter, writeFully} from './parallel-gzip.js'
+import {GzipFormatError, inflateFile, ParallelGzipWriter, storedMember, writeFully} from './gzip-members.js'
 
 export const METADATA_MEMBER = 'backup_metadata.json'
 export const DATABASE_MEMBER = 'library.db'
@@ -65,7 +65,7 @@ export async function writeArchive(options: WriteArchiveOptions): Promise<{archi
   // first: its tar bytes have a fixed length (the checksum is always 64 hex digits) and a stored
   // gzip member of a given length has a fixed size, so reserve that room and fill it in last.
   const placeholder = metadataMember(metadataFor('0'.repeat(64)))
-  const reserved = storedGzip(placeholder).length
+  const reserved = storedMember(placeholder).length
 
   const out = await fsp.open(options.archivePath, 'wx', 0o600)
   try {
@@ -94,7 +94,7 @@ export async function writeArchive(options: WriteArchiveOptions): Promise<{archi
     await gzip.addMember(Buffer.alloc(padding(databaseSize) + 2 * BLOCK)) // end of archive: two zero blocks
     const archiveSizeBytes = await gzip.finish()
     const metadata = metadataFor(hash.digest('hex'))
-    const head = storedGzip(metadataMember(metadata))
+    const head = storedMember(metadataMember(metadata))
     if (head.length !== reserved) throw new Error('metadata member changed size; this is a bug')
     await writeFully(out, head, 0)
     await out.sync()
@@ -119,9 +119,6 @@ function padding(size: number): number {
   return (BLOCK - (size % BLOCK)) % BLOCK
 }
 
-function storedGzip(data: Buffer): Buffer {
-  return zlib.gzipSync(data, {level: 0})
-}
 
 /**
  * A dry run's guess at the archive size: compress evenly spaced samples of the database at the
@@ -286,7 +283,7 @@ const REGULAR_TYPES = new Set(['File', 'OldFile', 'ContiguousFile'])
 
 /** The one walk over an archive that every reader uses, enforcing every rule of the format. */
 async function scanArchive(archivePath: string, options: ScanOptions): Promise<ArchiveContents> {
-  const archiveSize = await assertGzipContainer(archivePath)
+  await assertGzipContainer(archivePath)
   const state: ArchiveContents = {databaseExtracted: false, checksumVerified: false}
   const seen = new Set<string>()
   let failure: Error | undefined
@@ -388,20 +385,21 @@ async function scanArchive(archivePath: string, options: ScanOptions): Promise<A
     })
   }
 
-  const source = fs.createReadStream(archivePath, {highWaterMark: options.headOnly ? 64 * 1024 : READ_CHUNK})
-  const gunzip = zlib.createGunzip({chunkSize: options.headOnly ? 16 * 1024 : READ_CHUNK})
-  source.on('error', (error) => gunzip.destroy(error))
-  source.pipe(gunzip)
   // A bomb hides in any member, known or not: stop once far more comes out than was declared.
   let inflated = 0
   const inflateLimit = () => (state.metadata?.database_size_bytes ?? databaseHeaderSize ?? 0) + 64 * 1024 * 1024
   try {
-    for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+    const chunks = inflateFile(archivePath, {
+      chunkSize: options.headOnly ? 16 * 1024 : READ_CHUNK,
+      // Listing wants the first member only: read no further ahead than that.
+      concurrency: options.headOnly ? 1 : undefined,
+      onRead: (offset, size) => options.onProgress?.(offset, size),
+    })
+    for await (const chunk of chunks) {
       inflated += chunk.length
       if (inflated > inflateLimit()) fail(invalidArchive(archivePath, 'it decompresses to far more data than it declares'))
       if (failure || finished) break
       parser.write(chunk)
-      options.onProgress?.(source.bytesRead, archiveSize)
       if (failure || finished) break
     }
 
@@ -409,8 +407,6 @@ async function scanArchive(archivePath: string, options: ScanOptions): Promise<A
   } catch (error) {
     fail(invalidArchive(archivePath, describeGzipError(error as NodeJS.ErrnoException), error))
   } finally {
-    source.destroy()
-    gunzip.destroy()
     if (databaseFd !== undefined) {
       if (!failure) {
         try {
@@ -447,6 +443,7 @@ async function scanArchive(archivePath: string, options: ScanOptions): Promise<A
 }
 
 function describeGzipError(error: NodeJS.ErrnoException): string {
+  if (error instanceof GzipFormatError) return error.message
   if (error.code === 'Z_BUF_ERROR' || /unexpected end/i.test(error.message)) return 'the gzip data ends early (the file is truncated)'
   if (error.code === 'Z_DATA_ERROR') return `the gzip data is corrupted (${error.message})`
   return `it cannot be read (${error.message})`

@@ -1,0 +1,182 @@
+/**
+ * Gzip as independent members, so both ends use every core.
+ *
+ * RFC 1952 allows any number of members in one file; gzip, GNU tar, Python's gzip/tarfile and
+ * Node's zlib read them as one stream. Each member this module writes carries its own length in
+ * a gzip extra subfield ("VP"), the way BGZF does: a reader can then find the next member without
+ * inflating this one, and inflate several at once. Readers that do not know the subfield skip it.
+ * Files without it (VPO's Python tool writes one plain member) are read as an ordinary stream.
+ */
+import type {FileHandle} from 'node:fs/promises'
+
+import fs from 'node:fs'
+import os from 'node:os'
+import {promisify} from 'node:util'
+import zlib from 'node:zlib'
+
+const deflateRaw = promisify(zlib.deflateRaw)
+const inflateRaw = promisify(zlib.inflateRaw)
+
+/** gzip header with FLG.FEXTRA, then XLEN = 8 and one subfield: "VP", LEN = 4, member length. */
+const HEADER_SIZE = 20
+const TRAILER_SIZE = 8
+/** No member this module writes inflates past this: more means a crafted archive, not ours. */
+export const MAX_MEMBER_OUTPUT = 16 * 1024 * 1024
+
+function memberHeader(memberLength: number): Buffer {
+  const header = Buffer.alloc(HEADER_SIZE)
+  header.set([0x1f, 0x8b, 8, 4], 0) // magic, deflate, FEXTRA; MTIME 0, XFL 0
+  header[9] = 3 // OS: Unix
+  header.writeUInt16LE(8, 10)
+  header.write('VP', 12, 'latin1')
+  header.writeUInt16LE(4, 14)
+  header.writeUInt32LE(memberLength, 16)
+  return header
+}
+
+function memberTrailer(data: Buffer): Buffer {
+  const trailer = Buffer.alloc(TRAILER_SIZE)
+  trailer.writeUInt32LE(zlib.crc32(data), 0)
+  trailer.writeUInt32LE(data.length % 2 ** 32, 4)
+  return trailer
+}
+
+/** One member, stored without compression: its size depends only on the length of `data`. */
+export function storedMember(data: Buffer): Buffer {
+  const body = zlib.deflateRawSync(data, {level: 0})
+  const length = HEADER_SIZE + body.length + TRAILER_SIZE
+  return Buffer.concat([memberHeader(length), body, memberTrailer(data)])
+}
+
+/** The length of the indexed member starting with `head`, or undefined for any other gzip data. */
+function indexedMemberLength(head: Buffer): number | undefined {
+  if (head.length < HEADER_SIZE || head[0] !== 0x1f || head[1] !== 0x8b || head[2] !== 8 || head[3] !== 4) return undefined
+  if (head.readUInt16LE(10) !== 8 || head.toString('latin1', 12, 14) !== 'VP' || head.readUInt16LE(14) !== 4) return undefined
+  return head.readUInt32LE(16)
+}
+
+/**
+ * Compresses members on libuv's threadpool and writes them strictly in order at explicit file
+ * positions. Memory stays bounded: at most `concurrency` members are in flight.
+ */
+export class ParallelGzipWriter {
+  private readonly concurrency: number
+  private readonly level: number
+  private inFlight: Array<Promise<void>> = []
+  private writeChain: Promise<void> = Promise.resolve()
+  private position: number
+
+  constructor(
+    private readonly file: FileHandle,
+    options: {concurrency?: number; level?: number; position?: number} = {},
+  ) {
+    this.concurrency = options.concurrency ?? os.availableParallelism() * 2
+    this.level = options.level ?? 6
+    this.position = options.position ?? 0
+  }
+
+  /** Compresses `data` (which must not be reused) as the next member. */
+  async addMember(data: Buffer): Promise<void> {
+    while (this.inFlight.length >= this.concurrency) await this.inFlight.shift()
+    const trailer = memberTrailer(data)
+    // One output buffer for the whole member: one trip to the threadpool instead of one per 16 KiB.
+    const compressed = deflateRaw(data, {chunkSize: Math.max(64 * 1024, data.length + 1024), level: this.level})
+    const written = (this.writeChain = this.writeChain.then(async () => {
+      const body = await compressed
+      const length = HEADER_SIZE + body.length + TRAILER_SIZE
+      await writeFully(this.file, Buffer.concat([memberHeader(length), body, trailer]), this.position)
+      this.position += length
+    }))
+    // Failures surface through writeChain; these handlers only keep Node's rejection tracker quiet.
+    compressed.catch(() => {})
+    written.catch(() => {})
+    this.inFlight.push(written)
+  }
+
+  /** Waits for every member to be on disk; returns the offset just past the last one. */
+  async finish(): Promise<number> {
+    await Promise.all(this.inFlight)
+    await this.writeChain
+    return this.position
+  }
+}
+
+export async function writeFully(file: FileHandle, data: Buffer, position: number): Promise<void> {
+  let offset = 0
+  while (offset < data.length) {
+    const {bytesWritten} = await file.write(data, offset, data.length - offset, position + offset)
+    offset += bytesWritten
+  }
+}
+
+export class GzipFormatError extends Error {}
+
+/**
+ * Yields the decompressed bytes of a gzip file in order. Indexed members are inflated
+ * `concurrency` at a time; from the first member without an index on, the rest is read as one
+ * ordinary gzip stream. Every member's CRC-32 and length are checked.
+ */
+export async function* inflateFile(
+  filePath: string,
+  options: {chunkSize: number; concurrency?: number; onRead?: (offset: number, size: number) => void},
+): AsyncGenerator<Buffer> {
+  const file = await fs.promises.open(filePath, 'r')
+  const pending: Array<Promise<Buffer>> = []
+  try {
+    const {size} = await file.stat()
+    const concurrency = options.concurrency ?? os.availableParallelism() * 2
+    let offset = 0
+    while (offset < size) {
+      const head = Buffer.alloc(HEADER_SIZE)
+      const {bytesRead} = await file.read(head, 0, HEADER_SIZE, offset)
+      const length = indexedMemberLength(head.subarray(0, bytesRead))
+      if (length === undefined) break
+      if (length < HEADER_SIZE + TRAILER_SIZE || offset + length > size) throw new GzipFormatError('the gzip data ends early (the file is truncated)')
+      const member = Buffer.allocUnsafe(length)
+      await file.read(member, 0, length, offset)
+      const inflated = inflateMember(member)
+      inflated.catch(() => {}) // awaited below; a consumer that stops early must not leave it unhandled
+      pending.push(inflated)
+      offset += length
+      options.onRead?.(offset, size)
+      while (pending.length >= concurrency) yield await pending.shift()!
+    }
+
+    while (pending.length > 0) yield await pending.shift()!
+    if (offset < size) {
+      const stream = fs.createReadStream(filePath, {start: offset, highWaterMark: options.chunkSize})
+      const gunzip = zlib.createGunzip({chunkSize: options.chunkSize})
+      stream.on('error', (error) => gunzip.destroy(error))
+      stream.pipe(gunzip)
+      try {
+        for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+          options.onRead?.(offset + stream.bytesRead, size)
+          yield chunk
+        }
+      } finally {
+        stream.destroy()
+        gunzip.destroy()
+      }
+    }
+  } finally {
+    await file.close()
+  }
+}
+
+async function inflateMember(member: Buffer): Promise<Buffer> {
+  const body = member.subarray(HEADER_SIZE, member.length - TRAILER_SIZE)
+  const crc = member.readUInt32LE(member.length - TRAILER_SIZE)
+  const isize = member.readUInt32LE(member.length - 4)
+  let data: Buffer
+  try {
+    // Sized from the trailer so the member inflates in one trip to the threadpool.
+    const chunkSize = Math.min(MAX_MEMBER_OUTPUT, Math.max(64 * 1024, isize + 1))
+    data = await inflateRaw(body, {chunkSize, maxOutputLength: MAX_MEMBER_OUTPUT})
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new GzipFormatError('it decompresses to far more data than it declares')
+    throw error
+  }
+
+  if (data.length % 2 ** 32 !== isize || zlib.crc32(data) !== crc) throw new GzipFormatError('the gzip data is corrupted (a member fails its CRC check)')
+  return data
+}
