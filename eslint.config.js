@@ -23,6 +23,11 @@ export default [
       'perfectionist/sort-union-types': 'off',
       'perfectionist/sort-modules': 'off',
       'no-warning-comments': 'off',
+      // The archive metadata and --json output are snake_case by specification.
+      camelcase: 'off',
+      'perfectionist/sort-switch-case': 'off',
+      'perfectionist/sort-sets': 'off',
+      'jsdoc/require-yields': 'off',
     },
   },
   {

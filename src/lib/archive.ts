@@ -10,8 +10,8 @@
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
-import {Header, Parser, type ReadEntry} from 'tar'
 import zlib from 'node:zlib'
+import {Header, Parser, type ReadEntry} from 'tar'
 
 import {invalidArchive, LibraryBackupError} from './errors.js'
 import {GzipFormatError, inflateFile, ParallelGzipWriter, storedMember, writeFully} from './gzip-members.js'
@@ -163,7 +163,6 @@ export function parseMetadata(raw: Buffer, archivePath: string): BackupMetadata 
   const record = value as Record<string, unknown>
   const fail = (field: string, expected: string) =>
     invalidArchive(archivePath, `${METADATA_MEMBER} field "${field}" is missing or not ${expected}`)
-  const isCount = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
   if (typeof record.vpo_version !== 'string') throw fail('vpo_version', 'a string')
   if (!isCount(record.schema_version) || record.schema_version === 0) throw fail('schema_version', 'a positive integer')
   if (typeof record.created_at !== 'string' || !isCreatedAt(record.created_at)) {
@@ -189,6 +188,10 @@ export function parseMetadata(raw: Buffer, archivePath: string): BackupMetadata 
     compression: 'gzip',
     ...(record.database_sha256 === undefined ? {} : {database_sha256: (record.database_sha256 as string).toLowerCase()}),
   }
+}
+
+function isCount(value: unknown): boolean {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
 }
 
 function isCreatedAt(text: string): boolean {
@@ -244,7 +247,7 @@ async function assertGzipContainer(archivePath: string): Promise<number> {
   try {
     handle = await fsp.open(archivePath, 'r')
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
+    const {code} = (error as NodeJS.ErrnoException)
     if (code === 'ENOENT') {
       throw new LibraryBackupError('BACKUP_NOT_FOUND', `Backup file ${archivePath} does not exist; check the path (vpo library:backups lists your backups).`)
     }

@@ -7,8 +7,8 @@ import {type BackupMetadata, estimateArchiveSize, writeArchive} from './archive.
 import {assertSpaceFor} from './disk-space.js'
 import {makePrivateDirectory, publishFile} from './durable-files.js'
 import {fromSystemError, LibraryBackupError} from './errors.js'
-import {acquireLibraryLock, assertLibraryUnlocked} from './library-lock.js'
 import {assertLibraryExists, openCopy, openLiveLibrary, readLibraryStats, snapshotLibrary} from './library-database.js'
+import {acquireLibraryLock, assertLibraryUnlocked} from './library-lock.js'
 import {backupFileName, formatCreatedAt, isRegularBackupFileName, timestampFromFileName} from './paths.js'
 import {removeAbandonedTemps, removeTemp, tempPathIn} from './temp-files.js'
 

@@ -29,7 +29,7 @@ export function publishFile(tempPath: string, finalPath: string, options: {overw
       fs.linkSync(tempPath, finalPath)
       fs.unlinkSync(tempPath)
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code
+      const {code} = (error as NodeJS.ErrnoException)
       if (code === 'EEXIST') return false
       // Filesystems without hard links (FAT, some NAS shares): check, then rename.
       if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EMLINK') throw error

@@ -14,6 +14,9 @@ import os from 'node:os'
 import {promisify} from 'node:util'
 import zlib from 'node:zlib'
 
+// zlib.crc32 is stable since Node 20.15 (package.json engines); eslint-plugin-n's table lags.
+/* eslint-disable n/no-unsupported-features/node-builtins */
+
 const deflateRaw = promisify(zlib.deflateRaw)
 const inflateRaw = promisify(zlib.inflateRaw)
 
@@ -81,12 +84,13 @@ export class ParallelGzipWriter {
     const trailer = memberTrailer(data)
     // One output buffer for the whole member: one trip to the threadpool instead of one per 16 KiB.
     const compressed = deflateRaw(data, {chunkSize: Math.max(64 * 1024, data.length + 1024), level: this.level})
-    const written = (this.writeChain = this.writeChain.then(async () => {
+    const written = this.writeChain.then(async () => {
       const body = await compressed
       const length = HEADER_SIZE + body.length + TRAILER_SIZE
       await writeFully(this.file, Buffer.concat([memberHeader(length), body, trailer]), this.position)
       this.position += length
-    }))
+    })
+    this.writeChain = written
     // Failures surface through writeChain; these handlers only keep Node's rejection tracker quiet.
     compressed.catch(() => {})
     written.catch(() => {})

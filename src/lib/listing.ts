@@ -33,7 +33,7 @@ export async function listBackups(directory: string): Promise<BackupListing> {
   try {
     names = await fs.promises.readdir(resolved)
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
+    const {code} = (error as NodeJS.ErrnoException)
     if (code === 'ENOENT') return {directory: resolved, backups: [], totalSizeBytes: 0}
     if (code === 'ENOTDIR') {
       throw new LibraryBackupError('NOT_A_DIRECTORY', `${resolved} is not a directory; pass --path with the directory that holds your backups.`)
@@ -60,7 +60,7 @@ export async function listBackups(directory: string): Promise<BackupListing> {
 
 async function describe(directory: string, filename: string): Promise<ListedBackup | undefined> {
   const fullPath = path.join(directory, filename)
-  const stats = await fs.promises.stat(fullPath).catch(() => undefined)
+  const stats = await fs.promises.stat(fullPath).catch(() => {})
   if (!stats?.isFile()) return undefined // a directory or a dangling link that happens to match the pattern
   const kind = isPreRestoreFileName(filename) ? 'pre-restore' : 'backup'
   try {

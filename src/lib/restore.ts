@@ -6,8 +6,8 @@ import {writeBackup} from './backup.js'
 import {assertSpaceFor, type SpaceNeed} from './disk-space.js'
 import {makePrivateDirectory} from './durable-files.js'
 import {fromSystemError, invalidArchive, LibraryBackupError} from './errors.js'
-import {acquireLibraryLock, assertLibraryUnlocked, type LibraryLock} from './library-lock.js'
 import {hasSqliteHeader, openCopy, quickCheck, readLibraryStats} from './library-database.js'
+import {acquireLibraryLock, assertLibraryUnlocked, type LibraryLock} from './library-lock.js'
 import {checkpointAndSwap} from './library-swap.js'
 import {release, removeAbandonedTemps, removeTemp, tempPathIn} from './temp-files.js'
 
@@ -145,8 +145,11 @@ function spaceNeeds(options: RestoreOptions, restoredSize: number, libraryExists
 }
 
 function sizeWithWal(databasePath: string): number {
-  const size = (file: string) => fs.statSync(file, {throwIfNoEntry: false})?.size ?? 0
-  return size(databasePath) + size(`${databasePath}-wal`)
+  return fileSize(databasePath) + fileSize(`${databasePath}-wal`)
+}
+
+function fileSize(file: string): number {
+  return fs.statSync(file, {throwIfNoEntry: false})?.size ?? 0
 }
 
 function verifyExtractedLibrary(extracted: string, archivePath: string, metadata: BackupMetadata): void {

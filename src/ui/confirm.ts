@@ -1,4 +1,4 @@
-import readline from 'node:readline/promises'
+import readline from 'node:readline'
 
 /**
  * Asks a yes/no question on the terminal; anything but y or yes is no. Ctrl-C at the prompt is
@@ -6,16 +6,15 @@ import readline from 'node:readline/promises'
  */
 export async function askYesNo(question: string): Promise<boolean> {
   const rl = readline.createInterface({input: process.stdin, output: process.stderr})
-  rl.on('SIGINT', () => {
-    rl.close()
-    process.kill(process.pid, 'SIGINT')
+  return new Promise((resolve) => {
+    rl.on('SIGINT', () => {
+      rl.close()
+      process.kill(process.pid, 'SIGINT')
+    })
+    rl.on('close', () => resolve(false))
+    rl.question(`${question} [y/N] `, (answer) => {
+      resolve(/^y(es)?$/i.test(answer.trim()))
+      rl.close()
+    })
   })
-  try {
-    const answer = await rl.question(`${question} [y/N] `)
-    return /^y(es)?$/i.test(answer.trim())
-  } catch {
-    return false
-  } finally {
-    rl.close()
-  }
 }

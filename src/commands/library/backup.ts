@@ -7,18 +7,15 @@ import {progressLine} from '../../ui/progress.js'
 
 export default class LibraryBackup extends LibraryCommand {
   static summary = 'Create a compressed backup archive of the VPO library database.'
-
-  static description = `Takes a consistent snapshot of the library with SQLite's online backup API (changes still in the write-ahead log included, the live database untouched), and writes it with its metadata to a .tar.gz archive, by default in <data dir>/backups. The archive appears under its final name only once it is complete.`
-
-  static examples = [
+static description = `Takes a consistent snapshot of the library with SQLite's online backup API (changes still in the write-ahead log included, the live database untouched), and writes it with its metadata to a .tar.gz archive, by default in <data dir>/backups. The archive appears under its final name only once it is complete.`
+static examples = [
     {description: 'Back up to ~/.vpo/backups with a timestamped name.', command: '<%= config.bin %> <%= command.id %>'},
     {description: 'Back up to a file of your choice.', command: '<%= config.bin %> <%= command.id %> --output /mnt/nas/vpo/library.tar.gz'},
     {description: 'Show what a backup would do, without writing anything.', command: '<%= config.bin %> <%= command.id %> --dry-run'},
     {description: 'Back up and keep only the 7 newest backups.', command: '<%= config.bin %> <%= command.id %> --keep 7'},
     {description: 'Machine-readable result.', command: '<%= config.bin %> <%= command.id %> --json'},
   ]
-
-  static flags = {
+static flags = {
     output: Flags.string({char: 'o', summary: 'Archive path, or a directory to put it in.', helpValue: 'PATH'}),
     'dry-run': Flags.boolean({summary: 'Run every check and show what would be written, without writing anything.'}),
     db: databaseFlag,

@@ -1,21 +1,18 @@
 import {Flags} from '@oclif/core'
 
 import {formatBytes, formatCount} from '../../lib/format.js'
-import {type ListedBackup, listBackups} from '../../lib/listing.js'
+import {listBackups, type ListedBackup} from '../../lib/listing.js'
 import {LibraryCommand} from '../../library-command.js'
 
 export default class LibraryBackups extends LibraryCommand {
   static summary = 'List the backup archives in the backup directory, newest first.'
-
-  static description = `Reads only the metadata at the head of each archive, so listing is quick even for large backups. Archives that cannot be read are still listed, marked unreadable; pre-restore safety backups are marked as such.`
-
-  static examples = [
+static description = `Reads only the metadata at the head of each archive, so listing is quick even for large backups. Archives that cannot be read are still listed, marked unreadable; pre-restore safety backups are marked as such.`
+static examples = [
     {description: 'List backups in ~/.vpo/backups.', command: '<%= config.bin %> <%= command.id %>'},
     {description: 'List backups kept somewhere else.', command: '<%= config.bin %> <%= command.id %> --path /mnt/nas/vpo-backups'},
     {description: 'Machine-readable listing.', command: '<%= config.bin %> <%= command.id %> --json'},
   ]
-
-  static flags = {
+static flags = {
     path: Flags.string({char: 'p', summary: 'Directory to list instead of the backup directory.', helpValue: 'DIR'}),
   }
 

@@ -11,20 +11,16 @@ const PHASE_LABELS = {extract: 'Extracting', 'safety-backup': 'Saving safety bac
 
 export default class LibraryRestore extends LibraryCommand {
   static summary = 'Restore the VPO library database from a backup archive.'
-
-  static description = `Validates the whole archive first (format, members, metadata, size, checksum and SQLite's quick_check), saves the current library as a pre-restore backup, then swaps the restored database into place atomically: an interruption at any point leaves either the old library or the new one, whole.`
-
-  static args = {
+static description = `Validates the whole archive first (format, members, metadata, size, checksum and SQLite's quick_check), saves the current library as a pre-restore backup, then swaps the restored database into place atomically: an interruption at any point leaves either the old library or the new one, whole.`
+static args = {
     backup_file: Args.string({description: 'Path of the .tar.gz backup archive to restore.', required: true}),
   }
-
-  static examples = [
+static examples = [
     {description: 'Restore, asking for confirmation first.', command: '<%= config.bin %> <%= command.id %> ~/.vpo/backups/vpo-library-2026-02-05T143022Z.tar.gz'},
     {description: 'Restore without a prompt (scripts).', command: '<%= config.bin %> <%= command.id %> --yes /mnt/nas/vpo/library.tar.gz'},
     {description: 'Validate an archive and show its metadata, changing nothing.', command: '<%= config.bin %> <%= command.id %> --dry-run backup.tar.gz'},
   ]
-
-  static flags = {
+static flags = {
     yes: Flags.boolean({char: 'y', summary: 'Replace the current library without asking.'}),
     'dry-run': Flags.boolean({summary: 'Validate the archive fully and show its metadata, without changing anything.'}),
     db: databaseFlag,
