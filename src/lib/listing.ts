@@ -16,6 +16,8 @@ export interface ListedBackup {
   problem?: string
   /** What the listing sorts by: metadata time, else the name's timestamp, else the file's mtime. */
   sortTime: Date
+  /** Breaks ties between backups made in the same second (-2, -3, …). */
+  modifiedAt: Date
 }
 
 export interface BackupListing {
@@ -54,7 +56,9 @@ export async function listBackups(directory: string): Promise<BackupListing> {
 
   await Promise.all(Array.from({length: CONCURRENCY}, worker))
   const backups = listed.filter((entry): entry is ListedBackup => entry !== undefined)
-  backups.sort((a, b) => b.sortTime.getTime() - a.sortTime.getTime() || b.filename.localeCompare(a.filename))
+  backups.sort(
+    (a, b) => b.sortTime.getTime() - a.sortTime.getTime() || b.modifiedAt.getTime() - a.modifiedAt.getTime() || b.filename.localeCompare(a.filename),
+  )
   return {directory: resolved, backups, totalSizeBytes: backups.reduce((sum, entry) => sum + entry.archiveSizeBytes, 0)}
 }
 
@@ -65,7 +69,15 @@ async function describe(directory: string, filename: string): Promise<ListedBack
   const kind = isPreRestoreFileName(filename) ? 'pre-restore' : 'backup'
   try {
     const metadata = await readArchiveMetadata(fullPath)
-    return {filename, path: fullPath, kind, archiveSizeBytes: stats.size, metadata, sortTime: new Date(Date.parse(metadata.created_at))}
+    return {
+      filename,
+      path: fullPath,
+      kind,
+      archiveSizeBytes: stats.size,
+      metadata,
+      sortTime: new Date(Date.parse(metadata.created_at)),
+      modifiedAt: stats.mtime,
+    }
   } catch (error) {
     return {
       filename,
@@ -75,6 +87,7 @@ async function describe(directory: string, filename: string): Promise<ListedBack
       metadata: null,
       problem: (error as Error).message,
       sortTime: timestampFromFileName(filename) ?? stats.mtime,
+      modifiedAt: stats.mtime,
     }
   }
 }

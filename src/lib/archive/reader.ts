@@ -1,0 +1,279 @@
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import fsp from 'node:fs/promises'
+import {Parser, type ReadEntry} from 'tar'
+
+import {invalidArchive, LibraryBackupError} from '../errors.js'
+import {GzipFormatError, inflateFile} from '../gzip-members.js'
+import {type BackupMetadata, DATABASE_MEMBER, METADATA_MAX_BYTES, METADATA_MEMBER, parseMetadata} from './metadata.js'
+import {type Progress} from './writer.js'
+
+const READ_CHUNK = 1024 * 1024
+/** Slack for unknown members and tar headers before a stream counts as a decompression bomb. */
+const BOMB_SLACK = 64 * 1024 * 1024
+const REGULAR_TYPES = new Set(['ContiguousFile', 'File', 'OldFile'])
+
+/** What a reader learned. `databaseSizeBytes` comes from the tar header when the metadata has not. */
+export interface ArchiveContents {
+  metadata?: BackupMetadata
+  databaseSizeBytes?: number
+  /** True when the metadata had a checksum and `library.db` matched it. */
+  checksumVerified: boolean
+}
+
+interface ScanOptions {
+  /** Stream `library.db` into this file (created exclusively, mode 0600). */
+  databaseDestination?: string
+  /** Stop at the first required member: the metadata, or the database's size in VPO's Python layout. */
+  headOnly?: boolean
+  onProgress?: Progress
+}
+
+/** Reads just the metadata, or the database's size when VPO's Python layout puts it first. */
+export async function readArchiveHead(archivePath: string): Promise<ArchiveContents> {
+  return new ArchiveScan(archivePath, {headOnly: true}).run()
+}
+
+/** Reads the metadata wherever it is in the archive (the whole archive for VPO's Python layout). */
+export async function readArchiveMetadata(archivePath: string): Promise<BackupMetadata> {
+  const head = await readArchiveHead(archivePath)
+  if (head.metadata) return head.metadata
+  const whole = await new ArchiveScan(archivePath, {}).run()
+  return whole.metadata!
+}
+
+/** Validates the whole archive and streams `library.db` into `destination`. */
+export async function extractDatabase(
+  archivePath: string,
+  destination: string,
+  options: Pick<ScanOptions, 'onProgress'> = {},
+): Promise<ArchiveContents & {metadata: BackupMetadata}> {
+  const result = await new ArchiveScan(archivePath, {...options, databaseDestination: destination}).run()
+  return {...result, metadata: result.metadata!}
+}
+
+/**
+ * One walk over an archive, enforcing every rule of the format. Nothing is extracted by a name
+ * taken from the archive: `library.db` goes to the caller's fixed destination, everything else is
+ * read past. The first broken rule is kept and reported; the walk stops right after it.
+ */
+class ArchiveScan {
+  private readonly state: ArchiveContents = {checksumVerified: false}
+  private readonly seen = new Set<string>()
+  private readonly hash = crypto.createHash('sha256')
+  private failure: Error | undefined
+  private finished = false
+  private databaseFd: number | undefined
+  private databaseHeaderSize: number | undefined
+  private databaseWritten = 0
+
+  constructor(
+    private readonly archivePath: string,
+    private readonly options: ScanOptions,
+  ) {}
+
+  async run(): Promise<ArchiveContents> {
+    await assertGzipContainer(this.archivePath)
+    try {
+      await this.walk()
+    } finally {
+      this.closeDestination()
+    }
+
+    if (this.failure) throw this.failure
+    if (this.options.headOnly && this.finished) return this.state
+    return this.checkComplete()
+  }
+
+  private async walk(): Promise<void> {
+    const parser = new Parser({strict: true, brotli: false, zstd: false})
+    parser.on('error', (error: Error) => this.fail(`its tar structure is damaged (${error.message})`))
+    parser.on('entry', (entry: ReadEntry) => this.onEntry(entry))
+    // A bomb can hide in any member, known or not: stop once far more comes out than was declared.
+    let inflated = 0
+    try {
+      const chunks = inflateFile(this.archivePath, {
+        chunkSize: this.options.headOnly ? 16 * 1024 : READ_CHUNK,
+        // Listing wants the first member only: read no further ahead than that.
+        concurrency: this.options.headOnly ? 1 : undefined,
+        onRead: this.options.onProgress,
+      })
+      for await (const chunk of chunks) {
+        inflated += chunk.length
+        if (inflated > (this.state.metadata?.database_size_bytes ?? this.databaseHeaderSize ?? 0) + BOMB_SLACK) {
+          this.fail('it decompresses to far more data than it declares')
+        }
+
+        if (this.failure || this.finished) break
+        parser.write(chunk)
+        if (this.failure || this.finished) break
+      }
+
+      if (!this.failure && !this.finished) parser.end()
+    } catch (error) {
+      this.fail(describeGzipError(error as NodeJS.ErrnoException), error)
+    }
+  }
+
+  private onEntry(entry: ReadEntry): void {
+    const name = entry.path
+    if (this.failure) {
+      entry.resume()
+    } else if (name.startsWith('/') || /^[A-Za-z]:/.test(name) || name.split(/[/\\]/).includes('..')) {
+      this.fail(`it contains a member with an unsafe name (${JSON.stringify(name)})`)
+    } else if (name !== METADATA_MEMBER && name !== DATABASE_MEMBER) {
+      entry.resume() // unknown members are skipped, never extracted
+    } else if (this.seen.has(name)) {
+      this.fail(`${name} appears more than once`)
+    } else if (REGULAR_TYPES.has(entry.type)) {
+      this.seen.add(name)
+      if (name === METADATA_MEMBER) this.readMetadata(entry)
+      else this.readDatabase(entry)
+      return
+    } else {
+      this.fail(`${name} is a ${entry.type}, not a regular file`)
+    }
+
+    entry.resume()
+  }
+
+  private readMetadata(entry: ReadEntry): void {
+    if (entry.size > METADATA_MAX_BYTES) {
+      this.fail(`${METADATA_MEMBER} is larger than 1 MiB`)
+      entry.resume()
+      return
+    }
+
+    const parts: Buffer[] = []
+    entry.on('data', (data: Buffer) => parts.push(data))
+    entry.on('end', () => {
+      if (this.failure) return
+      try {
+        this.state.metadata = parseMetadata(Buffer.concat(parts), this.archivePath)
+      } catch (error) {
+        this.failure ??= error as Error
+        return
+      }
+
+      if (this.databaseHeaderSize !== undefined) this.checkDeclaredSize(this.databaseHeaderSize)
+      if (this.options.headOnly) this.finished = true
+    })
+  }
+
+  private readDatabase(entry: ReadEntry): void {
+    this.databaseHeaderSize = entry.size
+    this.state.databaseSizeBytes = entry.size
+    if (!this.checkDeclaredSize(entry.size) || this.options.headOnly) {
+      // In VPO's Python layout the database comes first: its size is what a space check needs.
+      this.finished = Boolean(this.options.headOnly)
+      entry.resume()
+      return
+    }
+
+    const limit = this.state.metadata?.database_size_bytes ?? entry.size
+    if (this.options.databaseDestination) this.databaseFd = fs.openSync(this.options.databaseDestination, 'wx', 0o600)
+    entry.on('data', (data: Buffer) => this.onDatabaseData(data, limit))
+  }
+
+  private onDatabaseData(data: Buffer, limit: number): void {
+    if (this.failure) return
+    this.databaseWritten += data.length
+    if (this.databaseWritten > limit) {
+      this.fail(`${DATABASE_MEMBER} grows past its declared size of ${limit} bytes`)
+      return
+    }
+
+    this.hash.update(data)
+    try {
+      if (this.databaseFd !== undefined) fs.writeSync(this.databaseFd, data)
+    } catch (error) {
+      this.failure ??= error as Error // ENOSPC and friends: the caller turns these into their exit codes
+    }
+  }
+
+  private checkDeclaredSize(actual: number): boolean {
+    const declared = this.state.metadata?.database_size_bytes
+    if (declared === undefined || declared === actual) return true
+    this.fail(`${DATABASE_MEMBER} holds ${actual} bytes but the metadata declares ${declared}`)
+    return false
+  }
+
+  private checkComplete(): ArchiveContents {
+    const {metadata} = this.state
+    if (!metadata) throw invalidArchive(this.archivePath, `it has no ${METADATA_MEMBER}`)
+    if (!this.seen.has(DATABASE_MEMBER)) throw invalidArchive(this.archivePath, `it has no ${DATABASE_MEMBER}`)
+    if (this.databaseWritten !== metadata.database_size_bytes) {
+      throw invalidArchive(this.archivePath, `${DATABASE_MEMBER} is cut short (${this.databaseWritten} of ${metadata.database_size_bytes} bytes)`)
+    }
+
+    if (metadata.database_sha256) {
+      if (this.hash.digest('hex') !== metadata.database_sha256) {
+        throw invalidArchive(this.archivePath, `the checksum of ${DATABASE_MEMBER} does not match its metadata (the archive is corrupted)`)
+      }
+
+      this.state.checksumVerified = true
+    }
+
+    return this.state
+  }
+
+  private closeDestination(): void {
+    if (this.databaseFd === undefined) return
+    try {
+      if (!this.failure) fs.fsyncSync(this.databaseFd)
+    } catch (error) {
+      this.failure ??= error as Error
+    } finally {
+      fs.closeSync(this.databaseFd)
+    }
+  }
+
+  private fail(reason: string, cause?: unknown): void {
+    this.failure ??= invalidArchive(this.archivePath, reason, cause)
+  }
+}
+
+/** Format detection by content, not by name: ZIP gets its own message. */
+async function assertGzipContainer(archivePath: string): Promise<void> {
+  let handle: fsp.FileHandle
+  try {
+    handle = await fsp.open(archivePath, 'r')
+  } catch (error) {
+    const {code} = error as NodeJS.ErrnoException
+    if (code === 'ENOENT') {
+      throw new LibraryBackupError('BACKUP_NOT_FOUND', `Backup file ${archivePath} does not exist; check the path (vpo library:backups lists your backups).`)
+    }
+
+    if (code === 'EISDIR') throw invalidArchive(archivePath, 'it is a directory, not a file')
+    throw new LibraryBackupError('IO_ERROR', `Cannot read ${archivePath} (${(error as Error).message}); check its permissions.`)
+  }
+
+  try {
+    if (!(await handle.stat()).isFile()) throw invalidArchive(archivePath, 'it is not a regular file')
+    const magic = Buffer.alloc(4)
+    const {bytesRead} = await handle.read(magic, 0, 4, 0)
+    if (bytesRead === 0) throw invalidArchive(archivePath, 'the file is empty')
+    if (magic.toString('latin1', 0, 2) === 'PK') {
+      throw new LibraryBackupError(
+        'UNSUPPORTED_ARCHIVE',
+        `${archivePath} is a ZIP file, and ZIP is not supported; VPO backups are .tar.gz archives made by vpo library:backup.`,
+      )
+    }
+
+    if (bytesRead < 2 || magic[0] !== 0x1f || magic[1] !== 0x8b) {
+      throw new LibraryBackupError(
+        'UNSUPPORTED_ARCHIVE',
+        `${archivePath} is not a gzip-compressed tar archive; VPO backups are .tar.gz archives made by vpo library:backup.`,
+      )
+    }
+  } finally {
+    await handle.close()
+  }
+}
+
+function describeGzipError(error: NodeJS.ErrnoException): string {
+  if (error instanceof GzipFormatError) return error.message
+  if (error.code === 'Z_BUF_ERROR' || /unexpected end/i.test(error.message)) return 'the gzip data ends early (the file is truncated)'
+  if (error.code === 'Z_DATA_ERROR') return `the gzip data is corrupted (${error.message})`
+  return `it cannot be read (${error.message})`
+}
