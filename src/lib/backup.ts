@@ -82,7 +82,7 @@ export async function planBackup(options: BackupOptions): Promise<BackupPlan> {
     return {
       databasePath: options.databasePath,
       databaseSizeBytes,
-      outputPath: destination.file ?? path.join(destination.directory, backupFileName(new Date())),
+      outputPath: destination.file ?? firstFreeName(destination.directory, new Date()),
       estimatedArchiveSizeBytes: await estimateArchiveSize(options.databasePath, databaseSizeBytes),
       fileCount: stats.fileCount,
       totalLibrarySizeBytes: stats.totalLibrarySizeBytes,
@@ -171,6 +171,14 @@ function publish(
   for (let attempt = 1; ; attempt++) {
     const candidate = path.join(destination.directory, backupFileName(createdAt, {attempt, kind: options.kind}))
     if (publishFile(archivePath, candidate, {overwrite: false})) return candidate
+  }
+}
+
+/** The name a backup made now would get (publish() settles races; this is for the dry run). */
+function firstFreeName(directory: string, date: Date): string {
+  for (let attempt = 1; ; attempt++) {
+    const candidate = path.join(directory, backupFileName(date, {attempt}))
+    if (!fs.existsSync(candidate)) return candidate
   }
 }
 
