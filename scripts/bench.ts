@@ -176,6 +176,8 @@ function fixture(): {db: string; wal: string} {
   const start = Date.now()
   try {
     createLibrary(path.join(building, 'library.db'), FIXTURE)
+    // Only the db and its WAL are the fixture; the generator's read-only check leaves a -shm.
+    fs.rmSync(path.join(building, 'library.db-shm'), {force: true})
     fs.rmSync(dir, {recursive: true, force: true})
     fs.renameSync(building, dir)
   } finally {

@@ -101,8 +101,11 @@ export async function snapshotLibrary(live: Database.Database, databasePath: str
 /** SQLite's fast structural check; returns the first problem, or undefined when the file is sound. */
 export function quickCheck(db: Database.Database): string | undefined {
   const rows = db.pragma('quick_check') as Array<{quick_check: string}>
-  const first = rows[0]?.quick_check
-  return first === 'ok' ? undefined : (first ?? 'no result')
+  const first = rows[0]?.quick_check ?? 'no result'
+  if (first === 'ok') return undefined
+  // SQLite can pack a hundred findings into one row: the first one says enough.
+  const findings = first.split('\n').filter((line) => line.trim() && !line.startsWith('***'))
+  return findings.length > 1 ? `${findings[0]}, and ${findings.length - 1} more problems` : (findings[0] ?? first)
 }
 
 function notALibrary(databasePath: string, why: string): LibraryBackupError {

@@ -172,11 +172,6 @@ export function isRoot(): boolean {
 // ---------------------------------------------------------------------------------------------
 // Helpers added for the library:backup and library:backups suites.
 
-/** Lines that look like a JavaScript stack frame ("    at fn (file:1:2)"): there must be none. */
-export function stackTraceLines(text: string): string[] {
-  return text.split('\n').filter((line) => /^\s{4,}at\s/.test(line))
-}
-
 /** A child process started by a test, with a way to stop it and wait for its exit. */
 export interface ChildHandle {
   pid: number
@@ -216,25 +211,6 @@ function handleFor(child: ReturnType<typeof spawn>): ChildHandle {
       await exited
     },
   }
-}
-
-/**
- * Another process (standing in for the VPO daemon) that takes the proper-lockfile lock on the
- * database path, as the daemon does, and keeps it until stopped.
- */
-export async function holdLibraryLock(databasePath: string): Promise<ChildHandle> {
-  const code = `
-const lockfile = require('proper-lockfile')
-lockfile.lock(process.argv[1], {realpath: false}).then(
-  () => { process.stdout.write('locked\\n'); setInterval(() => {}, 1000) },
-  (error) => { process.stderr.write(String(error && error.message) + '\\n'); process.exit(1) },
-)
-process.on('SIGTERM', () => process.exit(0))
-`
-  const child = spawn(process.execPath, ['-e', code, databasePath], {cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe']})
-  const handle = handleFor(child)
-  await waitForLine(child, 'locked', 10_000)
-  return handle
 }
 
 /**
@@ -479,18 +455,18 @@ export function ageLock(databasePath: string, seconds = 20): boolean {
   return true
 }
 
-export async function sleep(ms: number): Promise<void> {
+export async function pause(ms: number): Promise<void> {
   await new Promise((resolve) => {
     setTimeout(resolve, ms)
   })
 }
 
 /** Polls until `predicate` holds; false on timeout. */
-export async function waitFor(predicate: () => boolean, timeoutMs = 10_000, intervalMs = 2): Promise<boolean> {
+export async function pollUntil(predicate: () => boolean, timeoutMs = 10_000, intervalMs = 2): Promise<boolean> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     if (predicate()) return true
-    await sleep(intervalMs)
+    await pause(intervalMs)
   }
 
   return predicate()

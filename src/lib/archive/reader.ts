@@ -10,7 +10,7 @@ import {type Progress} from './writer.js'
 
 const READ_CHUNK = 1024 * 1024
 /** Slack for unknown members and tar headers before a stream counts as a decompression bomb. */
-const BOMB_SLACK = 64 * 1024 * 1024
+const BOMB_SLACK = 16 * 1024 * 1024
 const REGULAR_TYPES = new Set(['ContiguousFile', 'File', 'OldFile'])
 
 /** What a reader learned. `databaseSizeBytes` comes from the tar header when the metadata has not. */
