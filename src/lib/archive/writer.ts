@@ -46,15 +46,16 @@ export async function writeArchive(options: WriteArchiveOptions): Promise<{archi
     const input = await fsp.open(options.databasePath, 'r')
     try {
       // Each chunk read becomes one gzip member as it is: no copying on the main thread, which
-      // has the checksum to compute while the threadpool compresses.
+      // has the checksum to compute while the threadpool compresses. A few buffers go round.
+      const free: Buffer[] = []
       let done = 0
       while (done < databaseSize) {
-        const chunk = Buffer.allocUnsafe(Math.min(MEMBER_SIZE, databaseSize - done))
-        const {bytesRead} = await input.read(chunk, 0, chunk.length, done)
+        const chunk = free.pop() ?? Buffer.allocUnsafeSlow(MEMBER_SIZE)
+        const {bytesRead} = await input.read(chunk, 0, Math.min(MEMBER_SIZE, databaseSize - done), done)
         if (bytesRead === 0) throw new Error(`${options.databasePath} shrank while it was being archived`)
         const data = chunk.subarray(0, bytesRead)
         hash.update(data)
-        await gzip.addMember(data)
+        await gzip.addMember(data, () => free.push(chunk))
         done += bytesRead
         options.onProgress?.(done, databaseSize)
       }
