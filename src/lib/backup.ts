@@ -60,8 +60,6 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
   assertLibraryExists(options.databasePath)
   const lock = await acquireLibraryLock(options.databasePath)
   try {
-    makePrivateDirectory(destination.directory)
-    removeAbandonedTemps(destination.directory)
     const archive = await writeBackup({...options, destination, kind: 'backup', assertLockHeld: () => lock.assertHeld()})
     const pruned = options.keep ? pruneBackups(destination.directory, options.keep, archive.path) : []
     return {...archive, durationSeconds: (Date.now() - started) / 1000, pruned}
@@ -111,7 +109,9 @@ export async function writeBackup(
   const snapshotPath = tempPathIn(destination.directory, 'snapshot.db')
   const archivePath = tempPathIn(destination.directory, 'tar.gz')
   try {
-    readLibraryStats(live, options.databasePath) // not a VPO library: say so before any work
+    readLibraryStats(live, options.databasePath) // not a VPO library: say so before creating anything
+    makePrivateDirectory(destination.directory)
+    removeAbandonedTemps(destination.directory)
     const estimate = snapshotSize(live)
     await assertSpaceFor([{directory: destination.directory, bytes: spaceNeeded(estimate), purpose: 'the snapshot and the archive'}])
 

@@ -174,8 +174,6 @@ function verifyExtractedLibrary(extracted: string, archivePath: string, metadata
 
 async function saveSafetyBackup(options: RestoreOptions, lock: LibraryLock): Promise<string> {
   try {
-    makePrivateDirectory(options.backupDir)
-    removeAbandonedTemps(options.backupDir)
     const saved = await writeBackup({
       databasePath: options.databasePath,
       destination: {directory: options.backupDir},
