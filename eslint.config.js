@@ -39,6 +39,13 @@ export default [
       'n/no-unsupported-features/node-builtins': 'off',
       'unicorn/no-process-exit': 'off',
       'no-console': 'off',
+      // Seeded PRNGs and byte surgery on archives are bit-twiddling by nature.
+      'no-bitwise': 'off',
+      'no-return-assign': 'off',
+      'no-promise-executor-return': 'off',
+      'unicorn/consistent-function-scoping': 'off',
+      'max-depth': 'off',
+      complexity: 'off',
     },
   },
 ]

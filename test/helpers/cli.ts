@@ -32,8 +32,9 @@ export interface RunOptions {
 /** Runs `bin/run.js ARGS` to completion. */
 export async function runCli(args: string[], options: RunOptions = {}): Promise<CliResult> {
   const child = startCli(args, options)
-  if (options.input !== undefined) child.stdin?.end(options.input)
-  else child.stdin?.end()
+  if (options.input === undefined) {child.stdin?.end()}
+  else {child.stdin?.end(options.input)}
+
   let stdout = ''
   let stderr = ''
   child.stdout?.on('data', (chunk) => (stdout += chunk))
