@@ -127,6 +127,14 @@ export function fromSqliteError(error: unknown, databasePath: string, doing: str
     )
   }
 
+  if (code.startsWith('SQLITE_READONLY')) {
+    return new LibraryBackupError(
+      'IO_ERROR',
+      `The library ${databasePath} has an unfinished transaction (${databasePath}-journal) that must be rolled back first; start VPO once (or run: sqlite3 "${databasePath}" "PRAGMA quick_check"), then try again.`,
+      {cause: error},
+    )
+  }
+
   if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
     return notALibrary(databasePath, `SQLite says: ${err.message}`)
   }

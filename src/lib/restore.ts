@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 
-import {type BackupMetadata, extractDatabase, readArchiveHead} from './archive.js'
+import {type BackupMetadata, extractDatabase, readArchiveHead, readArchiveMetadata} from './archive.js'
 import {writeBackup} from './backup.js'
 import {assertSpaceFor, type SpaceNeed} from './disk-space.js'
 import {makePrivateDirectory} from './durable-files.js'
@@ -47,9 +47,11 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   const {databasePath} = options
   const databaseDir = path.dirname(databasePath)
 
-  // 1. What the archive claims, from its first kilobytes: format, schema, size.
-  const head = await readArchiveHead(archivePath)
-  if (head.metadata) checkSchema(head.metadata, options)
+  // 1. What the archive claims: format, schema, size. This plugin's archives say it in their
+  // first kilobytes; VPO's Python layout puts the metadata last, so read through once, writing
+  // nothing, rather than extract a database whose declared size is not yet known.
+  const declared = (await readArchiveHead(archivePath)).metadata ?? (await readArchiveMetadata(archivePath))
+  checkSchema(declared, options)
   const libraryExists = fs.existsSync(databasePath)
 
   // 2. Lock and space, before anything is written.
@@ -66,8 +68,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       removeAbandonedTemps(databaseDir)
     }
 
-    const restoredSize = head.metadata?.database_size_bytes ?? head.databaseSizeBytes ?? 0
-    await assertSpaceFor(spaceNeeds(options, restoredSize, libraryExists))
+    await assertSpaceFor(spaceNeeds(options, declared.database_size_bytes, libraryExists))
 
     // 3. Extract by a fixed name beside the database, checking size and checksum on the way.
     extracted = tempPathIn(fs.existsSync(databaseDir) ? databaseDir : scratchDirFor(databaseDir), 'restore.db')
@@ -77,7 +78,6 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       throw fromSystemError(error, `extracting ${archivePath}`)
     })
     const {metadata} = contents
-    if (!head.metadata) checkSchema(metadata, options) // VPO's Python layout: metadata came last
     options.onProgress?.('verify', 0, 1)
     verifyExtractedLibrary(extracted, archivePath, metadata)
 

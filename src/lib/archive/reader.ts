@@ -183,9 +183,10 @@ class ArchiveScan {
       return
     }
 
+    if (this.databaseFd === undefined) return // reading for the metadata only: count, nothing more
     this.hash.update(data)
     try {
-      if (this.databaseFd !== undefined) fs.writeSync(this.databaseFd, data)
+      fs.writeSync(this.databaseFd, data)
     } catch (error) {
       this.failure ??= error as Error // ENOSPC and friends: the caller turns these into their exit codes
     }
@@ -206,7 +207,7 @@ class ArchiveScan {
       throw invalidArchive(this.archivePath, `${DATABASE_MEMBER} is cut short (${this.databaseWritten} of ${metadata.database_size_bytes} bytes)`)
     }
 
-    if (metadata.database_sha256) {
+    if (metadata.database_sha256 && this.options.databaseDestination) {
       if (this.hash.digest('hex') !== metadata.database_sha256) {
         throw invalidArchive(this.archivePath, `the checksum of ${DATABASE_MEMBER} does not match its metadata (the archive is corrupted)`)
       }
