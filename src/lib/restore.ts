@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 
-import {type BackupMetadata, extractDatabase, readArchiveHead, readArchiveMetadata} from './archive.js'
+import {type BackupMetadata, extractDatabase, readArchiveMetadata} from './archive.js'
 import {writeBackup} from './backup.js'
 import {assertSpaceFor, type SpaceNeed} from './disk-space.js'
 import {makePrivateDirectory} from './durable-files.js'
@@ -50,7 +50,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   // 1. What the archive claims: format, schema, size. This plugin's archives say it in their
   // first kilobytes; VPO's Python layout puts the metadata last, so read through once, writing
   // nothing, rather than extract a database whose declared size is not yet known.
-  const declared = (await readArchiveHead(archivePath)).metadata ?? (await readArchiveMetadata(archivePath))
+  const declared = await readArchiveMetadata(archivePath)
   checkSchema(declared, options)
   const libraryExists = fs.existsSync(databasePath)
 
