@@ -10,7 +10,7 @@ import {fromSystemError, LibraryBackupError} from './errors.js'
 import {assertLibraryExists, openCopy, openLiveLibrary, readLibraryStats, snapshotLibrary} from './library-database.js'
 import {acquireLibraryLock, assertLibraryUnlocked} from './library-lock.js'
 import {backupFileName, formatCreatedAt, isRegularBackupFileName, timestampFromFileName} from './paths.js'
-import {removeAbandonedTemps, removeTemp, tempPathIn} from './temp-files.js'
+import {markCommitted, removeAbandonedTemps, removeTemp, tempPathIn} from './temp-files.js'
 
 export type BackupPhase = 'compress' | 'snapshot'
 export type BackupProgress = (phase: BackupPhase, done: number, total: number) => void
@@ -60,6 +60,9 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
   assertLibraryExists(options.databasePath)
   const lock = await acquireLibraryLock(options.databasePath)
   try {
+    // A restore killed with -9 leaves a database-sized copy beside the library: the lock makes
+    // this the moment to take it away.
+    removeAbandonedTemps(path.dirname(options.databasePath))
     const archive = await writeBackup({...options, destination, kind: 'backup', assertLockHeld: () => lock.assertHeld()})
     const pruned = options.keep ? pruneBackups(destination.directory, options.keep, archive.path) : []
     return {...archive, durationSeconds: (Date.now() - started) / 1000, pruned}
@@ -146,6 +149,7 @@ export async function writeBackup(
 
     options.assertLockHeld()
     const finalPath = publish(archivePath, destination, createdAt, options)
+    if (options.kind === 'backup') markCommitted() // a safety backup is not the restore's commit
     return {path: finalPath, archiveSizeBytes: written.archiveSizeBytes, metadata: written.metadata}
   } catch (error) {
     throw fromSystemError(error, `writing the backup into ${destination.directory}`)

@@ -15,6 +15,8 @@ export interface LibraryLock {
   /** Throws if the lock was lost while we worked (its directory removed or taken over). */
   assertHeld(): void
   release(): Promise<void>
+  /** For signal handlers, which cannot wait. */
+  releaseSync(): void
 }
 
 /** The path the lock is taken on: symlinks resolved, so every route to one library shares one lock. */
@@ -63,6 +65,14 @@ export async function acquireLibraryLock(databasePath: string): Promise<LibraryL
     async release() {
       if (compromised) return
       await releaseLock().catch(() => {})
+    },
+    releaseSync() {
+      if (compromised) return
+      try {
+        lockfile.unlockSync(target, {realpath: false})
+      } catch {
+        // Already released.
+      }
     },
   }
 }

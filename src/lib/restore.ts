@@ -9,7 +9,7 @@ import {fromSystemError, invalidArchive, LibraryBackupError} from './errors.js'
 import {hasSqliteHeader, openCopy, quickCheck, readLibraryStats} from './library-database.js'
 import {acquireLibraryLock, assertLibraryUnlocked, type LibraryLock} from './library-lock.js'
 import {checkpointAndSwap} from './library-swap.js'
-import {release, removeAbandonedTemps, removeTemp, tempPathIn} from './temp-files.js'
+import {markCommitted, onInterrupt, release, removeAbandonedTemps, removeTemp, tempPathIn} from './temp-files.js'
 
 export type RestorePhase = 'extract' | 'safety-backup' | 'verify'
 
@@ -58,6 +58,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   let createdDir: string | undefined
   let lock: LibraryLock | undefined
   let extracted: string | undefined
+  let forgetInterruptCleanup: (() => void) | undefined
   try {
     if (options.dryRun) {
       await assertLibraryUnlocked(databasePath)
@@ -65,6 +66,13 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       // A machine with no library yet gets its data directory, taken back if the restore fails.
       createdDir = makePrivateDirectory(databaseDir)
       lock = await acquireLibraryLock(databasePath)
+      const heldLock = lock
+      const dirToRemove = createdDir
+      // process.exit skips the finally below: release the lock and take back the directory here.
+      forgetInterruptCleanup = onInterrupt(() => {
+        heldLock.releaseSync()
+        if (dirToRemove) removeEmptyDirectories(dirToRemove, databaseDir)
+      })
       removeAbandonedTemps(databaseDir)
     }
 
@@ -106,11 +114,13 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     // 6. The swap: synchronous from here, so no signal handler runs in the middle of it.
     lock!.assertHeld()
     checkpointAndSwap(databasePath, extracted)
+    markCommitted()
     release(extracted)
     extracted = undefined
     createdDir = undefined
     return result(safetyBackupPath)
   } finally {
+    forgetInterruptCleanup?.()
     if (extracted) removeTemp(extracted)
     await lock?.release()
     if (createdDir) removeEmptyDirectories(createdDir, databaseDir)
@@ -185,7 +195,15 @@ async function saveSafetyBackup(options: RestoreOptions, lock: LibraryLock): Pro
     return saved.path
   } catch (error) {
     const err = error as LibraryBackupError
-    if (err.code === 'INSUFFICIENT_SPACE' || err.code === 'DATABASE_LOCKED') throw err
+    if (err.code === 'INSUFFICIENT_SPACE') {
+      throw new LibraryBackupError(
+        'INSUFFICIENT_SPACE',
+        `Not enough disk space to save the current library as a safety backup in ${options.backupDir}; nothing was changed. Free some space, or pass --no-safety-backup to restore without one.`,
+        {cause: error},
+      )
+    }
+
+    if (err.code === 'DATABASE_LOCKED') throw err
     throw new LibraryBackupError(
       'SAFETY_BACKUP_FAILED',
       `Could not save the current library before replacing it (${err.message.replace(/[.;]\s.*$/, '').replace(/\.$/, '')}); nothing was changed. Fix that, or pass --no-safety-backup to replace it without a safety backup.`,

@@ -78,10 +78,27 @@ function isAlive(pid: number): boolean {
 }
 
 const SIGNAL_EXIT_CODES: Record<string, number> = {SIGHUP: 129, SIGINT: 130, SIGTERM: 143}
+const interruptCleanups = new Set<() => void>()
+let committed = false
 
 /**
- * On Ctrl-C or SIGTERM remove our temporary files before exiting. Exiting through process.exit
- * also lets proper-lockfile's exit hook release the library lock.
+ * The operation has reached its point of no return (the archive is published, the library is
+ * swapped): an interrupt from here on lets it finish and report, rather than claim nothing changed.
+ */
+export function markCommitted(): void {
+  committed = true
+}
+
+/** Runs `cleanup` (synchronously) if the process is interrupted; call the result to unregister. */
+export function onInterrupt(cleanup: () => void): () => void {
+  installHandlers()
+  interruptCleanups.add(cleanup)
+  return () => interruptCleanups.delete(cleanup)
+}
+
+/**
+ * On Ctrl-C or SIGTERM remove our temporary files and run the registered cleanups before
+ * exiting. Exiting through process.exit also lets proper-lockfile's exit hook release the lock.
  */
 function installHandlers(): void {
   if (handlersInstalled) return
@@ -89,7 +106,16 @@ function installHandlers(): void {
   process.on('exit', removeAllTemps)
   for (const [signal, code] of Object.entries(SIGNAL_EXIT_CODES)) {
     process.on(signal, () => {
+      if (committed) return
       removeAllTemps()
+      for (const cleanup of interruptCleanups) {
+        try {
+          cleanup()
+        } catch {
+          // Keep going: the other cleanups and the exit matter more.
+        }
+      }
+
       process.stderr.write(`\nInterrupted by ${signal}; temporary files were removed and the library was left as it was.\n`)
       process.exit(code)
     })

@@ -1,0 +1,227 @@
+/**
+ * A full disk at each stage: tmpfs mounts sized to run out during a backup's snapshot, during its
+ * compression, during a restore's extraction and during a restore's safety backup. Each must end
+ * with exit 5 (or a clear I/O error), nothing left behind and the library intact.
+ *
+ * The commands check free space first, so a disk that is simply too small is refused before any
+ * work (tested too). To make the disk fill up *during* a stage, as when another program writes to
+ * it meanwhile or a network share reports space it does not have, a preloaded hook makes statfs
+ * report a terabyte free; the writes then meet the real ENOSPC of the small tmpfs.
+ *
+ * Needs root (mount -t tmpfs); otherwise skipped with a message.
+ */
+import {expect} from 'chai'
+import fs from 'node:fs'
+import path from 'node:path'
+
+import {
+  cleanupTempDirs,
+  type CliResult,
+  cloneLibrary,
+  type DataDir,
+  isRoot,
+  libraryContent,
+  listArchives,
+  listTemps,
+  lockDirOf,
+  makeDataDir,
+  makeTempDir,
+  mountTmpfs,
+  parseJson,
+  preloadHook,
+  runCli,
+  sha256File,
+  treeState,
+  unmount,
+} from '../helpers/cli.js'
+
+/**
+ * The data directory's files, without SQLite's shared-memory index (`library.db-shm`): SQLite
+ * creates it whenever anyone opens a WAL database, the daemon included, and it holds no data.
+ */
+function dataState(dir: string): Record<string, string> {
+  const state = treeState(dir)
+  for (const key of Object.keys(state)) if (key.endsWith('-shm')) delete state[key]
+  return state
+}
+
+const LYING_STATFS = `
+import fs from 'node:fs'
+const lie = (stats) => ({...stats, bavail: Math.floor(1e12 / Number(stats.bsize)), bfree: Math.floor(1e12 / Number(stats.bsize))})
+const statfs = fs.promises.statfs
+fs.promises.statfs = async function (...args) { return lie(await statfs.apply(this, args)) }
+const statfsSync = fs.statfsSync
+fs.statfsSync = function (...args) { return lie(statfsSync.apply(this, args)) }
+`
+
+describe('faults: full disk', function () {
+  this.timeout(180_000)
+
+  const mounts: string[] = []
+  let base: DataDir
+  let other: DataDir
+  let archive: string
+  let snapshotBytes: number
+  let archiveBytes: number
+  let lying: NodeJS.ProcessEnv
+
+  const tmpfs = (size: string, at?: string): string => {
+    const dir = at ?? path.join(makeTempDir('vpo-tmpfs'), 'mnt')
+    if (!mountTmpfs(dir, size)) throw new Error(`mount -t tmpfs -o size=${size} at ${dir} failed`)
+    mounts.push(dir)
+    return dir
+  }
+
+  const kib = (bytes: number) => `${Math.ceil(bytes / 1024)}k`
+
+  before(async function () {
+    if (!isRoot()) {
+      console.log('      skipped: these cases mount tmpfs filesystems, which needs root')
+      this.skip()
+    }
+
+    try {
+      tmpfs('1m')
+    } catch (error) {
+      console.log(`      skipped: ${(error as Error).message}`)
+      this.skip()
+    }
+
+    base = makeDataDir({files: 1500, walFiles: 25, seed: 51})
+    other = makeDataDir({files: 2500, walFiles: 5, seed: 52})
+    const made = await runCli(['library:backup', '--json', '--output', makeTempDir('vpo-archive')], {env: other.env})
+    expect(made.code, made.stderr).to.equal(0)
+    archive = String(parseJson(made).path)
+    const probe = await runCli(['library:backup', '--json', '--output', makeTempDir('vpo-probe')], {env: base.env})
+    expect(probe.code, probe.stderr).to.equal(0)
+    snapshotBytes = Number(parseJson(probe).database_size_bytes)
+    archiveBytes = Number(parseJson(probe).archive_size_bytes)
+    lying = preloadHook(LYING_STATFS)
+    console.log(`      snapshot ${snapshotBytes} bytes, archive ${archiveBytes} bytes`)
+  })
+
+  after(() => {
+    for (const dir of mounts.reverse()) unmount(dir)
+    cleanupTempDirs()
+  })
+
+  /** Exit 5 (or a clear I/O error naming the problem), one sentence, no stack trace. */
+  function expectDiskFailure(run: CliResult, stage: RegExp) {
+    expect(run.code, run.stdout + run.stderr).to.be.oneOf([5, 1])
+    const error = parseJson(run).error as {code: string; message: string}
+    console.log(`      exit ${run.code}: ${error.message}`)
+    if (run.code === 1) expect(error.message, 'an I/O error must say the disk is full').to.match(/full|space|ENOSPC/i)
+    else expect(error.code).to.equal('INSUFFICIENT_SPACE')
+    expect(error.message, `the failure is reported at the expected stage`).to.match(stage)
+    expect(run.stdout + run.stderr).to.not.match(/^\s+at\s/m)
+  }
+
+  function expectBackupLeftNothing(lib: DataDir, destination: string, before: {db: string; wal: string}) {
+    expect(listArchives(destination), 'archives').to.deep.equal([])
+    expect(listTemps(destination), 'temporary files').to.deep.equal([])
+    expect(fs.existsSync(lockDirOf(lib.databasePath)), 'lock').to.equal(false)
+    expect(sha256File(lib.databasePath)).to.equal(before.db)
+    expect(sha256File(`${lib.databasePath}-wal`)).to.equal(before.wal)
+  }
+
+  const liveState = (lib: DataDir) => ({db: sha256File(lib.databasePath), wal: sha256File(`${lib.databasePath}-wal`)})
+
+  it('backup onto a disk too small: refused up front with exit 5, saying how much is needed and free', async () => {
+    const lib = cloneLibrary(base)
+    const disk = tmpfs('1m')
+    const before = liveState(lib)
+    const run = await runCli(['library:backup', '--json', '--output', disk], {env: lib.env})
+    expectDiskFailure(run, /Not enough free space/)
+    expect((parseJson(run).error as {message: string}).message).to.match(/needs? about .* but only .* is free/)
+    expectBackupLeftNothing(lib, disk, before)
+  })
+
+  it('backup: the disk fills up during the snapshot', async () => {
+    const lib = cloneLibrary(base)
+    const disk = tmpfs(kib(snapshotBytes / 2))
+    const before = liveState(lib)
+    const run = await runCli(['library:backup', '--json', '--output', disk], {env: {...lib.env, ...lying}})
+    expectDiskFailure(run, /snapshot/)
+    expectBackupLeftNothing(lib, disk, before)
+  })
+
+  it('backup: the disk fills up during compression', async () => {
+    const lib = cloneLibrary(base)
+    const disk = tmpfs(kib(snapshotBytes + archiveBytes * 0.4))
+    const before = liveState(lib)
+    const run = await runCli(['library:backup', '--json', '--output', disk], {env: {...lib.env, ...lying}})
+    expectDiskFailure(run, /writing the backup/)
+    expectBackupLeftNothing(lib, disk, before)
+  })
+
+  it('backup into the default backups directory on a full disk (a mount point): nothing left there', async () => {
+    const lib = cloneLibrary(base)
+    fs.mkdirSync(lib.backupDir, {mode: 0o700})
+    tmpfs(kib(snapshotBytes + archiveBytes * 0.4), lib.backupDir)
+    const before = liveState(lib)
+    const run = await runCli(['library:backup', '--json'], {env: {...lib.env, ...lying}})
+    expectDiskFailure(run, /writing the backup/)
+    expectBackupLeftNothing(lib, lib.backupDir, before)
+  })
+
+  /** A data directory on its own small tmpfs, holding a copy of `from`'s library. */
+  function libraryOnTmpfs(from: DataDir, size: string): DataDir {
+    const parent = makeTempDir('vpo-tmpfs-data')
+    const mountPoint = path.join(parent, 'vpo')
+    tmpfs(size, mountPoint)
+    fs.copyFileSync(from.databasePath, path.join(mountPoint, 'library.db'))
+    fs.copyFileSync(`${from.databasePath}-wal`, path.join(mountPoint, 'library.db-wal'))
+    return {...from, dataDir: mountPoint, databasePath: path.join(mountPoint, 'library.db'), backupDir: path.join(mountPoint, 'backups'), env: {VPO_DATA_DIR: mountPoint}}
+  }
+
+  const librarySize = (lib: DataDir) => fs.statSync(lib.databasePath).size + fs.statSync(`${lib.databasePath}-wal`).size
+
+  it('restore onto a disk too small for the restored database: refused up front with exit 5, nothing changed', async () => {
+    const lib = libraryOnTmpfs(base, kib(librarySize(base) + 256 * 1024))
+    const before = dataState(lib.dataDir)
+    const run = await runCli(['library:restore', archive, '--yes', '--json', '--no-safety-backup'], {env: lib.env})
+    expectDiskFailure(run, /Not enough free space/)
+    expect(dataState(lib.dataDir)).to.deep.equal(before)
+  })
+
+  it("restore: the disk fills up during the extraction", async () => {
+    const lib = libraryOnTmpfs(base, kib(librarySize(base) + 512 * 1024))
+    const before = dataState(lib.dataDir)
+    const {digest} = libraryContent(lib.databasePath)
+    const run = await runCli(['library:restore', archive, '--yes', '--json'], {env: {...lib.env, ...lying}})
+    expectDiskFailure(run, /extracting/)
+    expect(dataState(lib.dataDir), 'the data directory is as it was').to.deep.equal(before)
+    expect(libraryContent(lib.databasePath).digest).to.equal(digest)
+  })
+
+  for (const [stage, bytes] of [
+    ['snapshot', (snapshot: number) => snapshot / 2],
+    ['compression', (snapshot: number, archived: number) => snapshot + archived * 0.4],
+  ] as const) {
+    it(`restore: the disk fills up during the safety backup's ${stage}`, async () => {
+      const lib = cloneLibrary(base)
+      fs.mkdirSync(lib.backupDir, {mode: 0o700})
+      tmpfs(kib(bytes(snapshotBytes, archiveBytes)), lib.backupDir)
+      const before = dataState(lib.dataDir)
+      const run = await runCli(['library:restore', archive, '--yes', '--json'], {env: {...lib.env, ...lying}})
+      expect(run.code, run.stdout + run.stderr).to.be.oneOf([5, 1])
+      const error = parseJson(run).error as {code: string; message: string}
+      console.log(`      exit ${run.code}: ${error.message}`)
+      expect(error.message).to.match(/full|space/i)
+      expect(error.message).to.match(/nothing was changed|free some space/i)
+      expect(run.stdout + run.stderr).to.not.match(/^\s+at\s/m)
+      expect(dataState(lib.dataDir), 'the data directory is as it was').to.deep.equal(before)
+      expect(fs.existsSync(lockDirOf(lib.databasePath))).to.equal(false)
+    })
+  }
+
+  it('restore with the safety backup on a disk too small: refused up front with exit 5, nothing changed', async () => {
+    const lib = cloneLibrary(base)
+    fs.mkdirSync(lib.backupDir, {mode: 0o700})
+    tmpfs('1m', lib.backupDir)
+    const before = dataState(lib.dataDir)
+    const run = await runCli(['library:restore', archive, '--yes', '--json'], {env: lib.env})
+    expectDiskFailure(run, /Not enough free space/)
+    expect(dataState(lib.dataDir)).to.deep.equal(before)
+  })
+})

@@ -1,0 +1,262 @@
+/**
+ * Ctrl-C (SIGINT) and SIGTERM in the middle of library:backup and library:restore: the run exits
+ * non-zero and leaves no archive, no temporary file and no lock; the library is as it was.
+ *
+ * "The middle" is found, not guessed: the signal goes out the moment a given temporary file
+ * appears (the snapshot, the archive, the extracted database, the safety backup), and in a few
+ * more trials at a seeded random instant.
+ */
+import {expect} from 'chai'
+import fs from 'node:fs'
+import path from 'node:path'
+
+import {
+  cleanupTempDirs,
+  cloneLibrary,
+  type DataDir,
+  faultSeed,
+  finishCli,
+  libraryContent,
+  listArchives,
+  listTemps,
+  lockDirOf,
+  makeDataDir,
+  makeTempDir,
+  parseJson,
+  pollUntil,
+  preloadHook,
+  runCli,
+  seededRandom,
+  sha256File,
+  startCli,
+  validateArchiveWithPython,
+} from '../helpers/cli.js'
+
+type Trigger = {delayMs: number} | {dir: string; label: string}
+
+interface SignalRun {
+  code: null | number
+  signal: NodeJS.Signals | null
+  stderr: string
+  stdout: string
+  /** False when the trigger never showed (the run finished first). */
+  fired: boolean
+}
+
+async function signalDuring(args: string[], env: NodeJS.ProcessEnv, signal: NodeJS.Signals, trigger: Trigger): Promise<SignalRun> {
+  const child = startCli(args, {env})
+  const done = finishCli(child)
+  let fired = false
+  let exited = false
+  child.on('exit', () => {
+    exited = true
+  })
+  await ('delayMs' in trigger ? new Promise((resolve) => {
+      setTimeout(resolve, trigger.delayMs)
+    }) : pollUntil(() => exited || listTemps(trigger.dir).some((name) => name.endsWith(trigger.label)), 30_000, 1));
+
+  if (!exited) {
+    fired = child.kill(signal)
+  }
+
+  return {...(await done), fired}
+}
+
+const nonZero = (run: SignalRun) => run.code !== 0 || run.signal !== null
+
+describe('faults: SIGINT and SIGTERM', function () {
+  this.timeout(300_000)
+
+  after(() => cleanupTempDirs())
+
+  describe('mid-backup', () => {
+    let base: DataDir
+    let archiveMs: number
+
+    before(async () => {
+      base = makeDataDir({files: 22_000, walFiles: 25})
+      const probe = cloneLibrary(base)
+      const started = Date.now()
+      const result = await runCli(['library:backup', '--json'], {env: probe.env})
+      archiveMs = Date.now() - started
+      expect(result.code, result.stderr).to.equal(0)
+    })
+
+    const triggers: Array<{name: string; trigger: (lib: DataDir, rand: () => number) => Trigger}> = [
+      {name: 'while the snapshot is written', trigger: (lib) => ({dir: lib.backupDir, label: '.snapshot.db'})},
+      {name: 'while the archive is compressed', trigger: (lib) => ({dir: lib.backupDir, label: '.tar.gz'})},
+      {name: 'at a random instant', trigger: (_lib, rand) => ({delayMs: Math.round(250 + rand() * (archiveMs - 250))})},
+    ]
+
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      for (const {name, trigger} of triggers) {
+        it(`${signal} ${name}: non-zero exit, no archive, no temporary file, no lock`, async () => {
+          const rand = seededRandom(faultSeed(`backup ${signal} ${name}`))
+          const lib = cloneLibrary(base)
+          const before = {db: sha256File(lib.databasePath), wal: sha256File(`${lib.databasePath}-wal`)}
+          const how = trigger(lib, rand)
+          const run = await signalDuring(['library:backup', '--json'], lib.env, signal, how)
+          if (!run.fired) {
+            // The backup finished before the trigger: then it must have succeeded.
+            expect(run.code, run.stdout + run.stderr).to.equal(0)
+            console.log(`      (the backup finished before the signal; trigger ${JSON.stringify(how)})`)
+            return
+          }
+
+          expect(nonZero(run), `exit ${run.code}, signal ${run.signal}: ${run.stdout}${run.stderr}`).to.equal(true)
+          expect(listArchives(lib.backupDir), 'archives after an interrupted backup').to.deep.equal([])
+          expect([...listTemps(lib.backupDir), ...listTemps(lib.dataDir)], 'temporary files').to.deep.equal([])
+          expect(fs.existsSync(lockDirOf(lib.databasePath)), 'lock left behind').to.equal(false)
+          expect(sha256File(lib.databasePath)).to.equal(before.db)
+          expect(sha256File(`${lib.databasePath}-wal`)).to.equal(before.wal)
+          expect(run.stderr + run.stdout).to.not.match(/^\s+at\s/m)
+        })
+      }
+    }
+  })
+
+  describe('mid-restore', () => {
+    let base: DataDir
+    let archive: string
+    let oldDigest: string
+    let restoreMs: number
+
+    before(async () => {
+      base = makeDataDir({files: 12_000, walFiles: 200, seed: 11})
+      const other = makeDataDir({files: 14_000, walFiles: 10, seed: 12})
+      const made = await runCli(['library:backup', '--json', '--output', makeTempDir('vpo-archive')], {env: other.env})
+      expect(made.code, made.stderr).to.equal(0)
+      archive = String(parseJson(made).path)
+      oldDigest = libraryContent(base.databasePath).digest
+      const probe = cloneLibrary(base)
+      const started = Date.now()
+      const result = await runCli(['library:restore', archive, '--yes', '--json'], {env: probe.env})
+      restoreMs = Date.now() - started
+      expect(result.code, result.stderr).to.equal(0)
+    })
+
+    const triggers: Array<{name: string; trigger: (lib: DataDir, rand: () => number) => Trigger}> = [
+      {name: 'while the archive is extracted', trigger: (lib) => ({dir: lib.dataDir, label: '.restore.db'})},
+      {name: 'while the safety backup is written', trigger: (lib) => ({dir: lib.backupDir, label: '.tar.gz'})},
+      {name: 'at a random instant', trigger: (_lib, rand) => ({delayMs: Math.round(250 + rand() * (restoreMs - 250))})},
+    ]
+
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      for (const {name, trigger} of triggers) {
+        it(`${signal} ${name}: non-zero exit, the old library, no archive, no temporary file, no lock`, async () => {
+          const rand = seededRandom(faultSeed(`restore ${signal} ${name}`))
+          const lib = cloneLibrary(base)
+          const how = trigger(lib, rand)
+          const run = await signalDuring(['library:restore', archive, '--yes', '--json'], lib.env, signal, how)
+          const content = libraryContent(lib.databasePath)
+          expect(content.integrity).to.equal('ok')
+          if (!run.fired) {
+            expect(run.code, run.stdout + run.stderr).to.equal(0)
+            console.log(`      (the restore finished before the signal; trigger ${JSON.stringify(how)})`)
+            return
+          }
+
+          expect(nonZero(run), `exit ${run.code}, signal ${run.signal}: ${run.stdout}${run.stderr}`).to.equal(true)
+          expect(content.digest, `interrupted (exit ${run.code}, ${run.stderr.trim()}) but the library was replaced`).to.equal(oldDigest)
+          if ('delayMs' in how) {
+            // A random instant may fall after the safety backup was published: it must then be whole.
+            for (const name of listArchives(lib.backupDir)) {
+              const check = validateArchiveWithPython(path.join(lib.backupDir, name))
+              expect(check.ok, `${name}: ${check.reason}`).to.equal(true)
+            }
+          } else {
+            expect(listArchives(lib.backupDir), 'archives after an interrupted restore').to.deep.equal([])
+          }
+
+          expect([...listTemps(lib.backupDir), ...listTemps(lib.dataDir)], 'temporary files').to.deep.equal([])
+          expect(fs.existsSync(lockDirOf(lib.databasePath)), 'lock left behind').to.equal(false)
+          expect(run.stderr + run.stdout).to.not.match(/^\s+at\s/m)
+          expect(fs.readdirSync(path.dirname(lib.databasePath)).filter((n) => n.endsWith('-journal'))).to.deep.equal([])
+        })
+      }
+    }
+  })
+
+  describe('mid-restore onto a machine with no library yet', () => {
+    let archive: string
+
+    before(async () => {
+      const other = makeDataDir({files: 14_000, walFiles: 10, seed: 13})
+      const made = await runCli(['library:backup', '--json', '--output', makeTempDir('vpo-archive')], {env: other.env})
+      expect(made.code, made.stderr).to.equal(0)
+      archive = String(parseJson(made).path)
+    })
+
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      it(`${signal} while the archive is extracted: the data directory the restore created is taken back`, async () => {
+        const parent = makeTempDir('vpo-fresh')
+        const dataDir = path.join(parent, 'new machine', 'vpo')
+        const run = await signalDuring(['library:restore', archive, '--yes', '--json'], {VPO_DATA_DIR: dataDir}, signal, {dir: dataDir, label: '.restore.db'})
+        expect(run.fired, 'the signal was sent mid-extraction').to.equal(true)
+        expect(nonZero(run)).to.equal(true)
+        expect(fs.existsSync(path.join(dataDir, 'library.db')), 'no library appeared').to.equal(false)
+        expect(listTemps(dataDir)).to.deep.equal([])
+        expect(fs.readdirSync(parent), 'nothing half-made is left: not even the empty data directory').to.deep.equal([])
+      })
+    }
+  })
+
+  /**
+   * The last instant: the signal arrives just after the archive was published, or just after the
+   * restored database was renamed over library.db, while the run is still releasing its lock. A
+   * preloaded hook sends the signal to the process from inside that very rename, so the instant is
+   * hit every time. Whatever the run then reports must be true: a non-zero "interrupted, left as it
+   * was" with the new archive or the restored library in place is a lie to the user's scripts.
+   */
+  describe('at the commit point', () => {
+    const hook = (signal: NodeJS.Signals) =>
+      preloadHook(`
+import fs from 'node:fs'
+import path from 'node:path'
+const rename = fs.renameSync
+const link = fs.linkSync
+const commit = (to) => {
+  const name = path.basename(String(to))
+  if (name === 'library.db' || /^vpo-library-.*Z\\.tar\\.gz$/.test(name)) process.kill(process.pid, ${JSON.stringify(signal)})
+}
+fs.renameSync = function (from, to) { const result = rename.call(this, from, to); commit(to); return result }
+fs.linkSync = function (from, to) { const result = link.call(this, from, to); commit(to); return result }
+`)
+    let base: DataDir
+    let archive: string
+    let oldDigest: string
+
+    before(async () => {
+      base = makeDataDir({files: 1500, walFiles: 25, seed: 21})
+      const other = makeDataDir({files: 1800, walFiles: 5, seed: 22})
+      const made = await runCli(['library:backup', '--json', '--output', makeTempDir('vpo-archive')], {env: other.env})
+      expect(made.code, made.stderr).to.equal(0)
+      archive = String(parseJson(made).path)
+      oldDigest = libraryContent(base.databasePath).digest
+    })
+
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      it(`${signal} just after a backup is published: exit 0 with the archive, or non-zero without it`, async () => {
+        const lib = cloneLibrary(base)
+        const run = await runCli(['library:backup', '--json'], {env: {...lib.env, ...hook(signal)}})
+        const archives = listArchives(lib.backupDir)
+        expect([...listTemps(lib.backupDir)], 'temporary files').to.deep.equal([])
+        expect(fs.existsSync(lockDirOf(lib.databasePath)), 'lock left behind').to.equal(false)
+        const consistent = (run.code === 0 && archives.length === 1) || (run.code !== 0 && archives.length === 0)
+        expect(consistent, `exit ${run.code} (${run.stderr.trim()}) with archives ${JSON.stringify(archives)}`).to.equal(true)
+      })
+
+      it(`${signal} just after the restored database is swapped in: exit 0 with the new library, or non-zero with the old`, async () => {
+        const lib = cloneLibrary(base)
+        const run = await runCli(['library:restore', archive, '--yes', '--json', '--no-safety-backup'], {env: {...lib.env, ...hook(signal)}})
+        const content = libraryContent(lib.databasePath)
+        expect(content.integrity).to.equal('ok')
+        expect([...listTemps(lib.dataDir)], 'temporary files').to.deep.equal([])
+        expect(fs.existsSync(lockDirOf(lib.databasePath)), 'lock left behind').to.equal(false)
+        const replaced = content.digest !== oldDigest
+        const consistent = (run.code === 0 && replaced) || (run.code !== 0 && !replaced)
+        expect(consistent, `exit ${run.code} (${run.stderr.trim()}) and the library was ${replaced ? 'replaced' : 'kept'}`).to.equal(true)
+      })
+    }
+  })
+})
