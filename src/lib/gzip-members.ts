@@ -14,14 +14,13 @@ import os from 'node:os'
 import {promisify} from 'node:util'
 import zlib from 'node:zlib'
 
-// zlib.crc32 is stable since Node 20.15 (package.json engines); eslint-plugin-n's table lags.
-/* eslint-disable n/no-unsupported-features/node-builtins */
-
-const deflateRaw = promisify(zlib.deflateRaw)
-const inflateRaw = promisify(zlib.inflateRaw)
+const gzip = promisify(zlib.gzip)
+const gunzip = promisify(zlib.gunzip)
 
 /** gzip header with FLG.FEXTRA, then XLEN = 8 and one subfield: "VP", LEN = 4, member length. */
 const HEADER_SIZE = 20
+/** What zlib writes before the deflate data: no flags, no extra field. */
+const PLAIN_HEADER_SIZE = 10
 const TRAILER_SIZE = 8
 /** No member this module writes inflates past this: more means a crafted archive, not ours. */
 export const MAX_MEMBER_OUTPUT = 16 * 1024 * 1024
@@ -37,18 +36,18 @@ function memberHeader(memberLength: number): Buffer {
   return header
 }
 
-function memberTrailer(data: Buffer): Buffer {
-  const trailer = Buffer.alloc(TRAILER_SIZE)
-  trailer.writeUInt32LE(zlib.crc32(data), 0)
-  trailer.writeUInt32LE(data.length % 2 ** 32, 4)
-  return trailer
+/**
+ * zlib's own gzip member (CRC-32 and length computed on the threadpool) with its plain header
+ * swapped for the indexed one; the deflate data and the trailer stay as zlib made them.
+ */
+function indexed(plainMember: Buffer): Buffer[] {
+  const rest = plainMember.subarray(PLAIN_HEADER_SIZE)
+  return [memberHeader(HEADER_SIZE + rest.length), rest]
 }
 
 /** One member, stored without compression: its size depends only on the length of `data`. */
 export function storedMember(data: Buffer): Buffer {
-  const body = zlib.deflateRawSync(data, {level: 0})
-  const length = HEADER_SIZE + body.length + TRAILER_SIZE
-  return Buffer.concat([memberHeader(length), body, memberTrailer(data)])
+  return Buffer.concat(indexed(zlib.gzipSync(data, {level: 0})))
 }
 
 /** The length of the indexed member starting with `head`, or undefined for any other gzip data. */
@@ -85,15 +84,14 @@ export class ParallelGzipWriter {
    */
   async addMember(data: Buffer, reusable?: () => void): Promise<void> {
     while (this.inFlight.length >= this.concurrency) await this.inFlight.shift()
-    const trailer = memberTrailer(data)
     // One output buffer for the whole member: one trip to the threadpool instead of one per 16 KiB.
-    const compressed = deflateRaw(data, {chunkSize: Math.max(64 * 1024, data.length + 1024), level: this.level})
+    // memLevel 9 (the larger hash table) is 13% faster on SQLite pages for 0.1 point of ratio.
+    const compressed = gzip(data, {chunkSize: Math.max(64 * 1024, data.length + 1024), level: this.level, memLevel: 9})
     compressed.then(reusable, reusable)
     const written = this.writeChain.then(async () => {
-      const body = await compressed
-      const length = HEADER_SIZE + body.length + TRAILER_SIZE
-      await writeAllAt(this.file, [memberHeader(length), body, trailer], this.position)
-      this.position += length
+      const parts = indexed(await compressed)
+      await writeAllAt(this.file, parts, this.position)
+      this.position += parts[0].length + parts[1].length
     })
     this.writeChain = written
     // Failures surface through writeChain; these handlers only keep Node's rejection tracker quiet.
@@ -178,20 +176,17 @@ export async function* inflateFile(
   }
 }
 
+/** zlib reads the indexed header as any gzip header, and checks the CRC-32 and length itself. */
 async function inflateMember(member: Buffer): Promise<Buffer> {
-  const body = member.subarray(HEADER_SIZE, member.length - TRAILER_SIZE)
-  const crc = member.readUInt32LE(member.length - TRAILER_SIZE)
   const isize = member.readUInt32LE(member.length - 4)
-  let data: Buffer
   try {
     // Sized from the trailer so the member inflates in one trip to the threadpool.
     const chunkSize = Math.min(MAX_MEMBER_OUTPUT, Math.max(64 * 1024, isize + 1))
-    data = await inflateRaw(body, {chunkSize, maxOutputLength: MAX_MEMBER_OUTPUT})
+    return await gunzip(member, {chunkSize, maxOutputLength: MAX_MEMBER_OUTPUT})
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new GzipFormatError('it decompresses to far more data than it declares')
+    const {code} = error as NodeJS.ErrnoException
+    if (code === 'ERR_BUFFER_TOO_LARGE') throw new GzipFormatError('it decompresses to far more data than it declares')
+    if (code === 'Z_DATA_ERROR') throw new GzipFormatError('the gzip data is corrupted (a member fails its check)')
     throw error
   }
-
-  if (data.length % 2 ** 32 !== isize || zlib.crc32(data) !== crc) throw new GzipFormatError('the gzip data is corrupted (a member fails its CRC check)')
-  return data
 }
