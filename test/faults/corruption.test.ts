@@ -9,6 +9,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import {
+  archiveOf,
   cleanupTempDirs,
   cloneLibrary,
   type DataDir,
@@ -92,10 +93,9 @@ describe('faults: corrupted archives', function () {
   before(async () => {
     source = makeDataDir({files: 1500, walFiles: 25, seed: 31})
     current = makeDataDir({files: 400, walFiles: 10, seed: 32}) // what each restore would replace
-    const made = await runCli(['library:backup', '--json', '--output', makeTempDir('vpo-archive')], {env: source.env})
-    expect(made.code, made.stderr).to.equal(0)
-    archive = String(parseJson(made).path)
-    originalSha = String(parseJson(made).database_sha256)
+    const made = await archiveOf(source)
+    archive = made.path
+    originalSha = made.sha256
 
     seed = faultSeed('corruption')
     const rand = seededRandom(seed)

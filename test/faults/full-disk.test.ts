@@ -15,6 +15,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import {
+  archiveOf,
   cleanupTempDirs,
   type CliResult,
   cloneLibrary,
@@ -89,9 +90,7 @@ describe('faults: full disk', function () {
 
     base = makeDataDir({files: 1500, walFiles: 25, seed: 51})
     other = makeDataDir({files: 2500, walFiles: 5, seed: 52})
-    const made = await runCli(['library:backup', '--json', '--output', makeTempDir('vpo-archive')], {env: other.env})
-    expect(made.code, made.stderr).to.equal(0)
-    archive = String(parseJson(made).path)
+    archive = (await archiveOf(other)).path
     const probe = await runCli(['library:backup', '--json', '--output', makeTempDir('vpo-probe')], {env: base.env})
     expect(probe.code, probe.stderr).to.equal(0)
     snapshotBytes = Number(parseJson(probe).database_size_bytes)

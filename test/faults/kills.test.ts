@@ -13,6 +13,7 @@ import path from 'node:path'
 import {
   ageLock,
   type ArchiveCheck,
+  archiveOf,
   cleanupTempDirs,
   cloneLibrary,
   type DataDir,
@@ -186,10 +187,9 @@ describe('faults: kill -9', function () {
     before(async () => {
       old = makeDataDir({files: 5000, walFiles: 300, seed: 7})
       const other = makeDataDir({files: 6000, walFiles: 40, seed: 99})
-      const made = await runCli(['library:backup', '--json', '--output', makeTempDir('vpo-archive')], {env: other.env})
-      expect(made.code, made.stderr).to.equal(0)
-      archive = String(parseJson(made).path)
-      archivedSha = String(parseJson(made).database_sha256)
+      const made = await archiveOf(other)
+      archive = made.path
+      archivedSha = made.sha256
       oldDigest = libraryContent(old.databasePath).digest
       newDigest = libraryContent(other.databasePath).digest
       expect(oldDigest).to.not.equal(newDigest)
@@ -301,9 +301,7 @@ for (const op of ['rmSync', 'renameSync', 'linkSync', 'unlinkSync']) {
     before(async () => {
       old = makeDataDir({files: 1500, walFiles: 60, seed: 17})
       const other = makeDataDir({files: 1700, walFiles: 10, seed: 18})
-      const made = await runCli(['library:backup', '--json', '--output', makeTempDir('vpo-archive')], {env: other.env})
-      expect(made.code, made.stderr).to.equal(0)
-      archive = String(parseJson(made).path)
+      archive = (await archiveOf(other)).path
       oldDigest = libraryContent(old.databasePath).digest
       newDigest = libraryContent(other.databasePath).digest
     })

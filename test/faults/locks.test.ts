@@ -11,6 +11,7 @@ import fs from 'node:fs'
 
 import {
   ageLock,
+  archiveOf,
   cleanupTempDirs,
   cloneLibrary,
   type DataDir,
@@ -20,7 +21,6 @@ import {
   listTemps,
   lockDirOf,
   makeDataDir,
-  makeTempDir,
   parseJson,
   pause,
   pollUntil,
@@ -72,9 +72,7 @@ describe('faults: stale locks', function () {
   before(async () => {
     base = makeDataDir({files: 1500, walFiles: 25, seed: 41})
     const other = makeDataDir({files: 900, walFiles: 5, seed: 42})
-    const made = await runCli(['library:backup', '--json', '--output', makeTempDir('vpo-archive')], {env: other.env})
-    expect(made.code, made.stderr).to.equal(0)
-    archive = String(parseJson(made).path)
+    archive = (await archiveOf(other)).path
   })
 
   after(() => cleanupTempDirs())

@@ -11,6 +11,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import {
+  archiveOf,
   cleanupTempDirs,
   cloneLibrary,
   type DataDir,
@@ -22,7 +23,6 @@ import {
   lockDirOf,
   makeDataDir,
   makeTempDir,
-  parseJson,
   pollUntil,
   preloadHook,
   runCli,
@@ -124,9 +124,7 @@ describe('faults: SIGINT and SIGTERM', function () {
     before(async () => {
       base = makeDataDir({files: 12_000, walFiles: 200, seed: 11})
       const other = makeDataDir({files: 14_000, walFiles: 10, seed: 12})
-      const made = await runCli(['library:backup', '--json', '--output', makeTempDir('vpo-archive')], {env: other.env})
-      expect(made.code, made.stderr).to.equal(0)
-      archive = String(parseJson(made).path)
+      archive = (await archiveOf(other)).path
       oldDigest = libraryContent(base.databasePath).digest
       const probe = cloneLibrary(base)
       const started = Date.now()
@@ -182,9 +180,7 @@ describe('faults: SIGINT and SIGTERM', function () {
 
     before(async () => {
       const other = makeDataDir({files: 14_000, walFiles: 10, seed: 13})
-      const made = await runCli(['library:backup', '--json', '--output', makeTempDir('vpo-archive')], {env: other.env})
-      expect(made.code, made.stderr).to.equal(0)
-      archive = String(parseJson(made).path)
+      archive = (await archiveOf(other)).path
     })
 
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -229,9 +225,7 @@ fs.linkSync = function (from, to) { const result = link.call(this, from, to); co
     before(async () => {
       base = makeDataDir({files: 1500, walFiles: 25, seed: 21})
       const other = makeDataDir({files: 1800, walFiles: 5, seed: 22})
-      const made = await runCli(['library:backup', '--json', '--output', makeTempDir('vpo-archive')], {env: other.env})
-      expect(made.code, made.stderr).to.equal(0)
-      archive = String(parseJson(made).path)
+      archive = (await archiveOf(other)).path
       oldDigest = libraryContent(base.databasePath).digest
     })
 

@@ -388,17 +388,8 @@ export function stackTraceLines(text: string): string[] {
 // Fault-injection helpers (test/faults): seeded randomness, temp-file and lock inspection,
 // archive validation independent of the plugin, tmpfs mounts and preloaded fault hooks.
 
-/** mulberry32: a seeded generator, so a failing fault trial reproduces from its printed seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d_2b_79_f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
+/** mulberry32 (the fixture generator's): a failing fault trial reproduces from its printed seed. */
+export {seededRandom} from '../fixtures/library-generator.js'
 
 /** The seed for a fault suite: $FAULT_SEED when set (to reproduce a failure), else a fresh one. */
 export function faultSeed(label: string): number {
@@ -626,4 +617,12 @@ export function preloadHook(source: string): NodeJS.ProcessEnv {
   const file = path.join(dir, 'hook.mjs')
   fs.writeFileSync(file, source)
   return {NODE_OPTIONS: `--import ${JSON.stringify(file).slice(1, -1)}`}
+}
+
+/** Backs `library` up with the real CLI into a fresh directory: the archive tests restore from. */
+export async function archiveOf(library: DataDir): Promise<{path: string; sha256: string}> {
+  const made = await runCli(['library:backup', '--json', '--output', makeTempDir('vpo-archive')], {env: library.env})
+  if (made.code !== 0) throw new Error(`backup of the test library failed (exit ${made.code}): ${made.stderr}`)
+  const result = parseJson(made)
+  return {path: String(result.path), sha256: String(result.database_sha256)}
 }
