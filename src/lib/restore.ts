@@ -87,7 +87,13 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     })
     const {metadata} = contents
     options.onProgress?.('verify', 0, 1)
+    // The copy goes to disk on the threadpool while SQLite checks it on this thread.
+    const durable = options.dryRun ? Promise.resolve() : startSync(extracted)
+    durable.catch(() => {}) // awaited below, unless the check fails first
     verifyExtractedLibrary(extracted, archivePath, metadata)
+    await durable.catch((error) => {
+      throw fromSystemError(error, `writing the restored database beside ${databasePath}`)
+    })
 
     const result = (safetyBackupPath?: string): RestoreResult => ({
       sourcePath: archivePath,
@@ -160,6 +166,18 @@ function sizeWithWal(databasePath: string): number {
 
 function fileSize(file: string): number {
   return fs.statSync(file, {throwIfNoEntry: false})?.size ?? 0
+}
+
+/** Starts fsync on the threadpool now (not at the next tick), so it runs alongside sync work. */
+function startSync(file: string): Promise<void> {
+  const fd = fs.openSync(file, 'r+')
+  return new Promise((resolve, reject) => {
+    fs.fsync(fd, (error) => {
+      fs.close(fd, () => {})
+      if (error) reject(error)
+      else resolve()
+    })
+  })
 }
 
 function verifyExtractedLibrary(extracted: string, archivePath: string, metadata: BackupMetadata): void {

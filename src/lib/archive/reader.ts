@@ -22,7 +22,7 @@ export interface ArchiveContents {
 }
 
 interface ScanOptions {
-  /** Stream `library.db` into this file (created exclusively, mode 0600). */
+  /** Stream `library.db` into this file (created exclusively, mode 0600, not fsynced). */
   databaseDestination?: string
   /** Stop at the first required member: the metadata, or the database's size in VPO's Python layout. */
   headOnly?: boolean
@@ -218,15 +218,9 @@ class ArchiveScan {
     return this.state
   }
 
+  /** Not synced here: the caller decides when the copy must be durable (a dry run never does). */
   private closeDestination(): void {
-    if (this.databaseFd === undefined) return
-    try {
-      if (!this.failure) fs.fsyncSync(this.databaseFd)
-    } catch (error) {
-      this.failure ??= error as Error
-    } finally {
-      fs.closeSync(this.databaseFd)
-    }
+    if (this.databaseFd !== undefined) fs.closeSync(this.databaseFd)
   }
 
   private fail(reason: string, cause?: unknown): void {
