@@ -281,6 +281,22 @@ describe('library:restore', function () {
       expect(sha256File(data.databasePath)).to.equal(archiveSha)
     })
 
+    it('restores through a library.db that is a symlink: the file it points to is replaced, the link stays', async () => {
+      const data = target()
+      const realDir = makeTempDir('vpo-real-library')
+      const real = path.join(realDir, 'catalogue.db')
+      fs.renameSync(data.databasePath, real)
+      fs.renameSync(`${data.databasePath}-wal`, `${real}-wal`)
+      fs.symlinkSync(real, data.databasePath)
+      const result = await runCli(['library:restore', archive, '--yes', '--no-safety-backup', '--json'], {env: data.env})
+      expect(result.code, result.stderr).to.equal(0)
+      expect(parseJson(result).database_path).to.equal(fs.realpathSync(real))
+      expect(fs.lstatSync(data.databasePath).isSymbolicLink(), 'the link is still a link').to.equal(true)
+      expect(sha256File(real)).to.equal(archiveSha)
+      expect(fs.existsSync(`${real}-wal`), 'the old WAL beside the real file is gone').to.equal(false)
+      expect(leftoverTempFiles(realDir)).to.deep.equal([])
+    })
+
     it('never replays the old WAL over the restored file: no -wal or -shm from before remains', async () => {
       const data = target()
       // The old library as a running daemon leaves it: commits only in library.db-wal, and a -shm.

@@ -44,7 +44,9 @@ export interface RestoreResult {
 export async function restoreBackup(options: RestoreOptions): Promise<RestoreResult> {
   const started = Date.now()
   const archivePath = path.resolve(options.archivePath)
-  const {databasePath} = options
+  // A library.db that is a symlink is restored where it points: renaming over the link itself
+  // would leave the real library untouched and the link replaced by a copy.
+  const databasePath = resolveSymlink(options.databasePath)
   const databaseDir = path.dirname(databasePath)
 
   // 1. What the archive claims: format, schema, size. This plugin's archives say it in their
@@ -130,6 +132,14 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     if (extracted) removeTemp(extracted)
     await lock?.release()
     if (createdDir) removeEmptyDirectories(createdDir, databaseDir)
+  }
+}
+
+function resolveSymlink(file: string): string {
+  try {
+    return fs.realpathSync(file)
+  } catch {
+    return file
   }
 }
 
