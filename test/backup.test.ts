@@ -13,6 +13,7 @@ import {
   type ChildHandle,
   cleanupTempDirs,
   type CliResult,
+  type DataDir,
   extractWithGnuTar,
   gnuTarList,
   holdLibraryLock,
@@ -22,6 +23,7 @@ import {
   readArchiveWithPython,
   ROOT,
   runCli,
+  runCliOnPty,
   sha256File,
   stackTraceLines,
   startLibraryWriter,
@@ -653,6 +655,38 @@ describe('library:backup', () => {
     expect(result.stderr).to.match(/bogus/)
     expect(fs.existsSync(lib.backupDir)).to.equal(false)
     expectJsonError(await run(['library:backup', '--bogus', '--json'], lib.env), 'USAGE_ERROR', 2)
+  })
+
+  describe('progress', () => {
+    // ~25 MB: long enough that the progress line is drawn more than once.
+    let big: DataDir
+
+    before(function () {
+      this.timeout(60_000)
+      big = makeDataDir({files: 22_000, walFiles: 50, seed: 12})
+    })
+
+    it('shows progress on a terminal, on the same line, and ends with the report', () => {
+      const result = runCliOnPty(['library:backup', '--output', path.join(makeTempDir('vpo-tty'), 'a.tar.gz')], {env: big.env, prompt: 'never-shown'})
+      expect(result.code, result.output).to.equal(0)
+      expect(result.output).to.match(/Compressing \d+% \([\d.]+ [KM]B of [\d.]+ MB\)/)
+      expect(result.output, 'redrawn in place with a carriage return').to.include('\r')
+      expect(result.output).to.match(/Backup created: /)
+    })
+
+    it('keeps piped output clean: no progress on stderr, only the report on stdout', async () => {
+      const result = await runCli(['library:backup', '--output', path.join(makeTempDir('vpo-pipe'), 'a.tar.gz')], {env: big.env})
+      expect(result.code, result.stderr).to.equal(0)
+      expect(result.stderr).to.equal('')
+      expect(result.stdout).to.not.match(/Compressing|\r/)
+    })
+
+    it('shows no progress with --json, even on a terminal', () => {
+      const result = runCliOnPty(['library:backup', '--json', '--output', path.join(makeTempDir('vpo-tty'), 'a.tar.gz')], {env: big.env, prompt: 'never-shown'})
+      expect(result.code, result.output).to.equal(0)
+      expect(result.output).to.not.match(/Compressing|Taking snapshot/)
+      expect(JSON.parse(result.output.replaceAll('\r\n', '\n')).success).to.equal(true)
+    })
   })
 
   describe('pruneBackups (service layer)', () => {
