@@ -92,6 +92,8 @@ export function readLibraryStats(db: Database.Database, databasePath: string): L
  */
 export async function snapshotLibrary(live: Database.Database, databasePath: string, snapshotPath: string): Promise<void> {
   try {
+    // Created here, private, before SQLite opens it: SQLite would create it world-readable.
+    fs.writeFileSync(snapshotPath, '', {flag: 'wx', mode: 0o600})
     await live.backup(snapshotPath, {progress: () => 0x7f_ff_ff_ff})
   } catch (error) {
     throw fromSqliteError(error, databasePath, 'taking a snapshot of')
