@@ -14,11 +14,13 @@ import {
   cleanupTempDirs,
   type CliResult,
   type DataDir,
+  expectAboutSize,
   extractWithGnuTar,
   gnuTarList,
   holdLibraryLock,
   makeDataDir,
   makeTempDir,
+  parseHumanSize,
   parseJson,
   readArchiveWithPython,
   ROOT,
@@ -113,19 +115,6 @@ function quickCheck(databasePath: string): string {
 /** The live database's own bytes: the main file and its WAL. */
 function liveBytes(databasePath: string): {db: string; wal: string} {
   return {db: sha256File(databasePath), wal: sha256File(`${databasePath}-wal`)}
-}
-
-/** "572.3 KB" → bytes; accepts decimal or binary multiples, as the spec only asks for readable. */
-function parseHumanSize(text: string): number {
-  const match = /^([\d.]+) (B|KB|MB|GB|KiB|MiB|GiB)$/.exec(text.trim())
-  if (!match) throw new Error(`not a human-readable size: ${JSON.stringify(text)}`)
-  const scale: Record<string, number> = {B: 1, KB: 1e3, MB: 1e6, GB: 1e9, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3}
-  return Number(match[1]) * scale[match[2]]
-}
-
-function expectAboutSize(text: string, bytes: number): void {
-  const shown = parseHumanSize(text)
-  expect(Math.abs(shown - bytes) / bytes, `${text} for ${bytes} bytes`).to.be.below(0.06)
 }
 
 /** A directory holding a file of each name (its content is its name). */

@@ -12,6 +12,7 @@ import {isPreRestoreFileName, isRegularBackupFileName, timestampFromFileName} fr
 import {
   cleanupTempDirs,
   type CliResult,
+  expectAboutSize,
   makeDataDir,
   makeTempDir,
   parseJson,
@@ -27,19 +28,6 @@ async function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResu
   const result = await runCli(args, {env})
   expect(stackTraceLines(result.stderr), `stack trace on stderr:\n${result.stderr}`).to.deep.equal([])
   return result
-}
-
-/** "572.3 KB" → bytes; decimal or binary multiples, the spec only asks for readable. */
-function parseHumanSize(text: string): number {
-  const match = /^([\d.]+) (B|KB|MB|GB|KiB|MiB|GiB)$/.exec(text.trim())
-  if (!match) throw new Error(`not a human-readable size: ${JSON.stringify(text)}`)
-  const scale: Record<string, number> = {B: 1, KB: 1e3, MB: 1e6, GB: 1e9, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3}
-  return Number(match[1]) * scale[match[2]]
-}
-
-function expectAboutSize(text: string, bytes: number): void {
-  const shown = parseHumanSize(text)
-  expect(Math.abs(shown - bytes), `${text} for ${bytes} bytes`).to.be.at.most(Math.max(bytes * 0.06, 1))
 }
 
 /** The name stem this plugin gives a backup made at `createdAt` (2026-02-05T14:30:22Z → …T143022Z). */

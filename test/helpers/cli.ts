@@ -2,6 +2,7 @@
  * Test harness: real child processes running bin/run.js against real files in private temporary
  * directories. Nothing here mocks the filesystem, SQLite or tar.
  */
+import {expect} from 'chai'
 import {spawn, spawnSync} from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
@@ -625,4 +626,18 @@ export async function archiveOf(library: DataDir): Promise<{path: string; sha256
   if (made.code !== 0) throw new Error(`backup of the test library failed (exit ${made.code}): ${made.stderr}`)
   const result = parseJson(made)
   return {path: String(result.path), sha256: String(result.database_sha256)}
+}
+
+/** "572.3 KB" → bytes; decimal or binary multiples, the spec only asks for readable. */
+export function parseHumanSize(text: string): number {
+  const match = /^([\d.]+) (B|KB|MB|GB|KiB|MiB|GiB)$/.exec(text.trim())
+  if (!match) throw new Error(`not a human-readable size: ${JSON.stringify(text)}`)
+  const scale: Record<string, number> = {B: 1, KB: 1e3, MB: 1e6, GB: 1e9, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3}
+  return Number(match[1]) * scale[match[2]]
+}
+
+/** A human-readable size within rounding (6%) of the exact byte count. */
+export function expectAboutSize(text: string, bytes: number): void {
+  const shown = parseHumanSize(text)
+  expect(Math.abs(shown - bytes), `${text} for ${bytes} bytes`).to.be.at.most(Math.max(bytes * 0.06, 1))
 }
