@@ -77,7 +77,7 @@ export function fromSystemError(error: unknown, doing: string): LibraryBackupErr
 
     default: {
       const detail = err.message ?? String(error)
-      return new LibraryBackupError('IO_ERROR', `Failed while ${doing}: ${detail}.`, {cause: error})
+      return new LibraryBackupError('IO_ERROR', `Failed while ${doing} (${detail}); check the disk and the path, then try again.`, {cause: error})
     }
   }
 }

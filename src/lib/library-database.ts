@@ -147,5 +147,5 @@ export function fromSqliteError(error: unknown, databasePath: string, doing: str
     })
   }
 
-  return new LibraryBackupError('IO_ERROR', `SQLite failed while ${doing} ${databasePath}: ${err.message}.`, {cause: error})
+  return new LibraryBackupError('IO_ERROR', `SQLite failed while ${doing} ${databasePath} (${err.message}); check that the file is readable and the disk healthy, then try again.`, {cause: error})
 }
