@@ -9,5 +9,5 @@
  * - reader.ts: either member order, every rule checked, nothing extracted by an archive's name.
  */
 export {type BackupMetadata, DATABASE_MEMBER, METADATA_MAX_BYTES, METADATA_MEMBER, parseMetadata} from './archive/metadata.js'
-export {type ArchiveContents, extractDatabase, readArchiveHead, readArchiveMetadata} from './archive/reader.js'
+export {type ArchiveContents, extractDatabase, readArchiveMetadata} from './archive/reader.js'
 export {estimateArchiveSize, type Progress, writeArchive, type WriteArchiveOptions} from './archive/writer.js'

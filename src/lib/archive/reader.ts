@@ -13,10 +13,9 @@ const READ_CHUNK = 1024 * 1024
 const BOMB_SLACK = 16 * 1024 * 1024
 const REGULAR_TYPES = new Set(['ContiguousFile', 'File', 'OldFile'])
 
-/** What a reader learned. `databaseSizeBytes` comes from the tar header when the metadata has not. */
+/** What a reader learned. */
 export interface ArchiveContents {
   metadata?: BackupMetadata
-  databaseSizeBytes?: number
   /** True when the metadata had a checksum and `library.db` matched it. */
   checksumVerified: boolean
 }
@@ -24,13 +23,13 @@ export interface ArchiveContents {
 interface ScanOptions {
   /** Stream `library.db` into this file (created exclusively, mode 0600, not fsynced). */
   databaseDestination?: string
-  /** Stop at the first required member: the metadata, or the database's size in VPO's Python layout. */
+  /** Stop at the first required member (the metadata, unless VPO's Python layout puts the database first). */
   headOnly?: boolean
   onProgress?: Progress
 }
 
-/** Reads just the metadata, or the database's size when VPO's Python layout puts it first. */
-export async function readArchiveHead(archivePath: string): Promise<ArchiveContents> {
+/** Reads the first required member only: the metadata, unless VPO's Python layout puts it last. */
+async function readArchiveHead(archivePath: string): Promise<ArchiveContents> {
   return new ArchiveScan(archivePath, {headOnly: true}).run()
 }
 
@@ -162,9 +161,8 @@ class ArchiveScan {
 
   private readDatabase(entry: ReadEntry): void {
     this.databaseHeaderSize = entry.size
-    this.state.databaseSizeBytes = entry.size
     if (!this.checkDeclaredSize(entry.size) || this.options.headOnly) {
-      // In VPO's Python layout the database comes first: its size is what a space check needs.
+      // VPO's Python layout puts the database first: a head read stops here, without the metadata.
       this.finished = Boolean(this.options.headOnly)
       entry.resume()
       return
