@@ -1,0 +1,64 @@
+/**
+ * Where backups live. A target only stores, lists and fetches finished archives: every archive
+ * is built in a local, seekable file first (its metadata is written at offset 0 last), then
+ * committed to the target under its final name.
+ *
+ * The local directory is the first implementation (./local-directory.ts); an object store is the
+ * second. Every implementation passes the same contract suite (test/lib/storage-contract.ts).
+ */
+export interface StoredArchive {
+  /** The archive's name inside the target: a file name, or the key below the prefix. */
+  name: string
+  sizeBytes: number
+  modifiedAt: Date
+}
+
+/** A local file holding an archive's bytes; `dispose` removes it when it is a downloaded copy. */
+export interface FetchedArchive {
+  path: string
+  dispose(): void
+}
+
+export interface BackupTarget {
+  /** How the user names it: `/home/u/.vpo/backups` or `s3://bucket/prefix/`. */
+  readonly location: string
+  /** True when reading an archive means a network round trip (listing then reads heads only). */
+  readonly remote: boolean
+
+  /** The full user-facing name of one archive: a path, or an `s3://` URL. */
+  describe(name: string): string
+
+  /**
+   * The archives in the target whose names `isCandidate` accepts, as regular objects: a
+   * directory or a dangling link named like a backup is never listed. A missing location lists
+   * as empty; a location that cannot be listed throws a LibraryBackupError.
+   */
+  list(isCandidate: (name: string) => boolean): Promise<StoredArchive[]>
+
+  /** The first `bytes` bytes of an archive (fewer when it is shorter). */
+  readHead(name: string, bytes: number): Promise<Buffer>
+
+  /**
+   * The archive as a local file. A local directory hands out the file itself (no copy); a remote
+   * store downloads it into `scratchDir` and checks the length it promised.
+   */
+  fetch(name: string, scratchDir: string): Promise<FetchedArchive>
+
+  /**
+   * Where a new archive is staged before commit: a directory on the target's own filesystem for a
+   * local directory (so the commit is a link, not a copy), a scratch directory for a remote one.
+   * Created (0700) when missing.
+   */
+  prepareStaging(): Promise<string>
+
+  /**
+   * Publishes a finished local archive under `name`. Without `overwrite`, an existing archive of
+   * that name is never replaced: returns false and changes nothing. The archive appears under its
+   * name only once it is whole and durable, and its stored bytes are checked against the staged
+   * file before this resolves. The staged file is consumed (moved or removed) on success.
+   */
+  commit(stagedFile: string, name: string, options: {overwrite: boolean}): Promise<boolean>
+
+  /** Deletes one archive; an archive already gone is not an error. */
+  remove(name: string): Promise<void>
+}
