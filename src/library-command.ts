@@ -1,7 +1,9 @@
 import {Command, Errors, Flags} from '@oclif/core'
 
-import {LibraryBackupError} from './lib/errors.js'
-import {resolveLibraryLocation} from './lib/paths.js'
+import {stringifyExactJson} from './lib/archive/exact-json.js'
+import {type ErrorJson, LibraryBackupError} from './lib/errors.js'
+import {resolveLibraryLocation} from './lib/library-location.js'
+import {escapeForTerminal} from './ui/terminal-text.js'
 
 /** The schema version this VPO supports when the host CLI does not declare `vpo.schemaVersion`. */
 export const BUILT_IN_SCHEMA_VERSION = 27
@@ -12,9 +14,14 @@ export const databaseFlag = Flags.string({
   helpValue: 'PATH',
 })
 
+export interface FailureJson {
+  success: false
+  error: ErrorJson
+}
+
 /**
- * What the three commands share: --json, and errors rendered as one sentence (or one JSON
- * object) with the exit code the error carries, never a stack trace.
+ * What the commands share: --json, and errors rendered as one sentence (or one JSON object) with
+ * the exit code the error carries, never a stack trace.
  */
 export abstract class LibraryCommand extends Command {
   static enableJsonFlag = true
@@ -25,11 +32,15 @@ export abstract class LibraryCommand extends Command {
     if (error.oclif?.exit === 2) {
       // oclif's own usage errors (unknown flag, missing argument) keep oclif's wording and help hint.
       if (!this.jsonEnabled()) return super.catch(error)
-      return this.fail(new LibraryBackupError('USAGE_ERROR', error.message.split('\n')[0]))
+      return this.fail(usageError(error.message))
     }
 
     const detail = process.env.DEBUG ? `\n${error.stack}` : ''
-    return this.fail(new LibraryBackupError('IO_ERROR', `Unexpected failure: ${error.message}; nothing was changed. Run again with DEBUG=1 for details.${detail}`))
+    return this.fail(
+      new LibraryBackupError('IO_ERROR', `Unexpected failure: ${error.message}${detail}`, {
+        hint: 'Run again with DEBUG=1 for details, and report it if it persists.',
+      }),
+    )
   }
 
   /** The version written into backups: the host CLI's, or this plugin's when run on its own. */
@@ -52,9 +63,30 @@ export abstract class LibraryCommand extends Command {
     return Boolean(process.stderr.isTTY) && !this.jsonEnabled()
   }
 
+  /** Exact integers past 2^53 (bigint) print as JSON integers, not as an error or a rounded float. */
+  logJson(json: unknown): void {
+    process.stdout.write(`${stringifyExactJson(json, 2)}\n`)
+  }
+
+  /** A line for the terminal whose parts may come from an archive or a file name. */
+  protected logSafe(text: string): void {
+    this.log(escapeForTerminal(text))
+  }
+
   private fail(error: LibraryBackupError): never {
-    if (this.jsonEnabled()) this.logJson({success: false, error: error.toJSON()})
-    else process.stderr.write(`Error: ${error.message}\n`)
+    if (this.jsonEnabled()) this.logJson({success: false, error: error.toJSON()} satisfies FailureJson)
+    else process.stderr.write(`Error: ${escapeForTerminal(error.sentence)}\n`)
     this.exit(error.exitCode)
   }
+}
+
+/** oclif puts the reason on the lines after "Parsing --keep": keep it, and its help pointer as the hint. */
+function usageError(oclifMessage: string): LibraryBackupError {
+  const lines = oclifMessage
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean)
+  const help = lines.find((line) => /--help/.test(line))
+  const reason = lines.filter((line) => !/--help/.test(line)).join(': ')
+  return new LibraryBackupError('USAGE_ERROR', reason.replaceAll(/: *:/g, ':'), {hint: help ?? 'See the command\'s --help.'})
 }

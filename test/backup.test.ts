@@ -7,7 +7,12 @@ import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import {pruneBackups} from '../src/lib/backup.js'
+import {applyRetention} from '../src/lib/prune.js'
+import {LocalDirectory} from '../src/lib/storage/local-directory.js'
+
+async function pruneBackups(dir: string, keep: number, justCreated: string): Promise<string[]> {
+  return (await applyRetention(new LocalDirectory(dir), {last: keep}, {justCreated: path.basename(justCreated)})).removed
+}
 import {LibraryBackupError} from '../src/lib/errors.js'
 import {
   type ChildHandle,
@@ -73,12 +78,14 @@ function expectJsonError(result: CliResult, code: string, exitCode: number): str
   expect(Object.keys(body).sort()).to.deep.equal(['error', 'success'])
   expect(body.success).to.equal(false)
   const error = body.error as Record<string, unknown>
-  expect(Object.keys(error).sort()).to.deep.equal(['code', 'exit_code', 'message'])
+  expect(Object.keys(error).filter((key) => key !== 'hint').sort()).to.deep.equal(['code', 'exit_code', 'message'])
+  if ('hint' in error) expect(error.hint).to.be.a('string').and.not.equal('')
   expect(error.code).to.equal(code)
   expect(error.exit_code).to.equal(exitCode)
   expect(result.code).to.equal(exitCode)
   expect(error.message).to.be.a('string').and.not.equal('')
-  return error.message as string
+  // What a user reads: what went wrong, then the hint.
+  return [error.message, error.hint].filter(Boolean).join(' ')
 }
 
 /** Archives and plugin temporary files anywhere under `dir`. */
@@ -679,7 +686,7 @@ describe('library:backup', () => {
   })
 
   describe('pruneBackups (service layer)', () => {
-    it('keeps the N newest regular backups by the time in their names, counting the one just made', () => {
+    it('keeps the N newest regular backups by the time in their names, counting the one just made', async () => {
       const names = [
         'vpo-library-2026-02-05T143022Z.tar.gz',
         'vpo-library-2026-02-05T143022Z-2.tar.gz',
@@ -691,7 +698,7 @@ describe('library:backup', () => {
         'README.md',
       ]
       const dir = dirWith(names)
-      const pruned = pruneBackups(dir, 2, path.join(dir, 'vpo-library-2026-02-05T143022Z-2.tar.gz'))
+      const pruned = await pruneBackups(dir, 2, path.join(dir, 'vpo-library-2026-02-05T143022Z-2.tar.gz'))
       expect(pruned.sort()).to.deep.equal(
         [path.join(dir, 'vpo-library-2025-12-31T235959Z.tar.gz'), path.join(dir, 'vpo-library-2024-01-01T00-00-00Z.tar.gz')].sort(),
       )
@@ -707,9 +714,9 @@ describe('library:backup', () => {
       )
     })
 
-    it('never deletes the backup just made, even when its name sorts oldest', () => {
+    it('never deletes the backup just made, even when its name sorts oldest', async () => {
       const dir = dirWith(['vpo-library-2030-01-01T000000Z.tar.gz', 'vpo-library-2020-01-01T000000Z.tar.gz'])
-      const pruned = pruneBackups(dir, 1, path.join(dir, 'vpo-library-2020-01-01T000000Z.tar.gz'))
+      const pruned = await pruneBackups(dir, 1, path.join(dir, 'vpo-library-2020-01-01T000000Z.tar.gz'))
       expect(pruned).to.deep.equal([path.join(dir, 'vpo-library-2030-01-01T000000Z.tar.gz')])
       expect(fs.readdirSync(dir)).to.deep.equal(['vpo-library-2020-01-01T000000Z.tar.gz'])
     })

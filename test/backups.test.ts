@@ -8,7 +8,11 @@ import path from 'node:path'
 
 import {parseMetadata} from '../src/lib/archive.js'
 import {LibraryBackupError} from '../src/lib/errors.js'
-import {isPreRestoreFileName, isRegularBackupFileName, timestampFromFileName} from '../src/lib/paths.js'
+import {parseBackupName} from '../src/lib/backup-names.js'
+
+const timestampFromFileName = (name: string) => parseBackupName(name)?.time
+const isRegularBackupFileName = (name: string) => parseBackupName(name)?.kind === 'regular'
+const isPreRestoreFileName = (name: string) => parseBackupName(name)?.kind === 'pre-restore'
 import {
   cleanupTempDirs,
   type CliResult,
@@ -345,7 +349,8 @@ describe('library:backups', () => {
       expect(Object.keys(body).sort()).to.deep.equal(['error', 'success'])
       expect(body.success).to.equal(false)
       const error = body.error as Record<string, unknown>
-      expect(Object.keys(error).sort()).to.deep.equal(['code', 'exit_code', 'message'])
+      expect(Object.keys(error).filter((key) => key !== 'hint').sort()).to.deep.equal(['code', 'exit_code', 'message'])
+  if ('hint' in error) expect(error.hint).to.be.a('string').and.not.equal('')
       expect(error.exit_code).to.equal(1)
       expect(error.code).to.be.a('string').and.not.equal('')
       expect(error.message).to.include(file)

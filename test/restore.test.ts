@@ -94,13 +94,15 @@ function expectJsonError(result: CliResult, code: string, exitCode: number): str
   expect(Object.keys(json).sort()).to.deep.equal(['error', 'success'])
   expect(json.success).to.equal(false)
   const error = json.error as Record<string, unknown>
-  expect(Object.keys(error).sort()).to.deep.equal(['code', 'exit_code', 'message'])
+  expect(Object.keys(error).filter((key) => key !== 'hint').sort()).to.deep.equal(['code', 'exit_code', 'message'])
+  if ('hint' in error) expect(error.hint).to.be.a('string').and.not.equal('')
   expect(error.code).to.equal(code)
   expect(error.exit_code).to.equal(exitCode)
   expect(error.message).to.be.a('string').and.not.equal('')
   expect(result.code, 'process exit code equals error.exit_code').to.equal(exitCode)
   expectNoStackTrace(result)
-  return error.message as string
+  // What a user reads: what went wrong, then the hint.
+  return [error.message, error.hint].filter(Boolean).join(' ')
 }
 
 describe('library:restore', function () {

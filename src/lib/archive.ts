@@ -4,10 +4,12 @@
  * and reads the same format. The modules under ./archive/ are the only places that know it:
  *
  * - metadata.ts: the member names and the metadata fields, and their validation;
+ * - gzip-members.ts: the gzip stream as independent, indexed members;
  * - writer.ts: metadata first (so a listing reads a few kilobytes), as a stored gzip member, then
  *   the database as independent gzip members compressed in parallel;
- * - reader.ts: either member order, every rule checked, nothing extracted by an archive's name.
+ * - reader.ts: either member order, every rule checked, nothing extracted by an archive's name;
+ *   a head read and a structure check that inflate nothing but the metadata.
  */
 export {type BackupMetadata, DATABASE_MEMBER, METADATA_MAX_BYTES, METADATA_MEMBER, parseMetadata} from './archive/metadata.js'
-export {type ArchiveContents, extractDatabase, readArchiveMetadata} from './archive/reader.js'
+export {type ArchiveContents, type ArchiveHead, extractDatabase, HEAD_BYTES, readArchiveMetadata, readHead, structureProblem} from './archive/reader.js'
 export {estimateArchiveSize, type Progress, writeArchive, type WriteArchiveOptions} from './archive/writer.js'

@@ -4,38 +4,44 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import {type BackupMetadata, estimateArchiveSize, writeArchive} from './archive.js'
-import {assertSpaceFor} from './disk-space.js'
-import {makePrivateDirectory, publishFile} from './durable-files.js'
+import {type Destination, outputExists, resolveDestination} from './backup-destination.js'
+import {backupFileName, type BackupKind, formatCreatedAt} from './backup-names.js'
+import {assertSpaceFor, type SpaceNeed} from './disk-space.js'
 import {fromSystemError, LibraryBackupError} from './errors.js'
-import {assertLibraryExists, openCopy, openLiveLibrary, readLibraryStats, snapshotLibrary} from './library-database.js'
+import {markCommitted} from './interrupts.js'
+import {assertLibraryExists, type LibraryStats, openCopy, openLiveLibrary, quickCheck, readLibraryStats, snapshotLibrary} from './library-database.js'
 import {acquireLibraryLock, assertLibraryUnlocked} from './library-lock.js'
-import {backupFileName, formatCreatedAt, isRegularBackupFileName, timestampFromFileName} from './paths.js'
-import {markCommitted, removeAbandonedTemps, removeTemp, tempPathIn} from './temp-files.js'
+import {applyRetention, type PruneReport, type RetentionPolicy} from './prune.js'
+import {removeAbandonedTemps, removeTemp, tempPathIn} from './temp-files.js'
 
-export type BackupPhase = 'compress' | 'snapshot'
+export type BackupPhase = 'compress' | 'snapshot' | 'upload'
 export type BackupProgress = (phase: BackupPhase, done: number, total: number) => void
 
 export interface BackupOptions {
   databasePath: string
   /** Where a backup goes when no --output is given. */
   backupDir: string
-  /** --output: a file path, or an existing directory to put the default name in. */
+  /** --output: a file, a directory (or `dir/`) to put the default name in, or an s3:// URL. */
   output?: string
   /** Allow replacing an existing --output file. */
   force?: boolean
-  /** After success, keep only this many regular backups in the destination directory. */
-  keep?: number
+  /** Write a library that fails quick_check anyway, named `…-damaged`. */
+  allowDamaged?: boolean
+  /** After success, prune regular backups in the destination by these rules. */
+  retention?: RetentionPolicy
   /** Written into the metadata: the host CLI's version. */
   vpoVersion: string
   onProgress?: BackupProgress
 }
 
 export interface BackupResult {
+  /** Where the archive is: a path or an s3:// URL. */
   path: string
   archiveSizeBytes: number
   metadata: BackupMetadata
+  damaged: boolean
   durationSeconds: number
-  pruned: string[]
+  prune?: PruneReport
 }
 
 export interface BackupPlan {
@@ -43,20 +49,12 @@ export interface BackupPlan {
   databaseSizeBytes: number
   outputPath: string
   estimatedArchiveSizeBytes: {low: number; high: number}
-  fileCount: number
-  totalLibrarySizeBytes: number
-  schemaVersion: number
-}
-
-interface Destination {
-  directory: string
-  /** The exact file for --output; undefined means "the next free default name in directory". */
-  file?: string
+  stats: LibraryStats
 }
 
 export async function createBackup(options: BackupOptions): Promise<BackupResult> {
   const started = Date.now()
-  const destination = resolveDestination(options)
+  const destination = await resolveDestination(options)
   assertLibraryExists(options.databasePath)
   const lock = await acquireLibraryLock(options.databasePath)
   try {
@@ -64,8 +62,11 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
     // this the moment to take it away.
     removeAbandonedTemps(path.dirname(options.databasePath))
     const archive = await writeBackup({...options, destination, kind: 'backup', assertLockHeld: () => lock.assertHeld()})
-    const pruned = options.keep ? pruneBackups(destination.directory, options.keep, archive.path) : []
-    return {...archive, durationSeconds: (Date.now() - started) / 1000, pruned}
+    const prune =
+      options.retention && !archive.damaged
+        ? await applyRetention(destination.target, options.retention, {justCreated: path.basename(archive.path), backupPath: archive.path})
+        : undefined
+    return {...archive, durationSeconds: (Date.now() - started) / 1000, prune}
   } finally {
     await lock.release()
   }
@@ -73,21 +74,20 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
 
 /** --dry-run: every check a real run makes, and what it would produce; nothing is created. */
 export async function planBackup(options: BackupOptions): Promise<BackupPlan> {
-  const destination = resolveDestination(options)
+  const destination = await resolveDestination(options)
   const live = openLiveLibrary(options.databasePath)
   try {
     await assertLibraryUnlocked(options.databasePath)
     const stats = readLibraryStats(live, options.databasePath)
     const databaseSizeBytes = snapshotSize(live)
-    await assertSpaceFor([{directory: destination.directory, bytes: spaceNeeded(databaseSizeBytes), purpose: 'the snapshot and the archive'}])
+    await assertSpaceFor(spaceNeeds(options.databasePath, destination, databaseSizeBytes))
+    const existing = new Set((await destination.target.list(() => true)).map((entry) => entry.name))
     return {
       databasePath: options.databasePath,
       databaseSizeBytes,
-      outputPath: destination.file ?? firstFreeName(destination.directory, new Date()),
+      outputPath: destination.target.describe(destination.name ?? firstFreeName(existing, new Date())),
       estimatedArchiveSizeBytes: await estimateArchiveSize(options.databasePath, databaseSizeBytes),
-      fileCount: stats.fileCount,
-      totalLibrarySizeBytes: stats.totalLibrarySizeBytes,
-      schemaVersion: stats.schemaVersion,
+      stats,
     }
   } finally {
     live.close()
@@ -95,45 +95,46 @@ export async function planBackup(options: BackupOptions): Promise<BackupPlan> {
 }
 
 /**
- * Snapshot, archive and publish, with the library lock already held by the caller. Restore uses
- * this for its safety backup. On any failure no file is left at the final name and no temporary
- * file is left at all.
+ * Snapshot, check, archive and publish, with the library lock already held by the caller. Restore
+ * uses this for its safety backup. On any failure no archive is left under its final name and no
+ * temporary file is left at all.
  */
 export async function writeBackup(
-  options: Pick<BackupOptions, 'databasePath' | 'force' | 'onProgress' | 'vpoVersion'> & {
+  options: Pick<BackupOptions, 'allowDamaged' | 'databasePath' | 'force' | 'onProgress' | 'vpoVersion'> & {
     destination: Destination
     kind: 'backup' | 'pre-restore'
     assertLockHeld: () => void
   },
-): Promise<Omit<BackupResult, 'durationSeconds' | 'pruned'>> {
+): Promise<Omit<BackupResult, 'durationSeconds' | 'prune'>> {
   const {destination} = options
   const createdAt = new Date()
   let live: Database.Database | undefined = openLiveLibrary(options.databasePath)
-  const snapshotPath = tempPathIn(destination.directory, 'snapshot.db')
-  const archivePath = tempPathIn(destination.directory, 'tar.gz')
+  let snapshotPath: string | undefined
+  let archivePath: string | undefined
+  let doing = `reading the library ${options.databasePath}`
   try {
     readLibraryStats(live, options.databasePath) // not a VPO library: say so before creating anything
-    makePrivateDirectory(destination.directory)
-    removeAbandonedTemps(destination.directory)
     const estimate = snapshotSize(live)
-    await assertSpaceFor([{directory: destination.directory, bytes: spaceNeeded(estimate), purpose: 'the snapshot and the archive'}])
+    doing = `preparing ${destination.target.location}`
+    const staging = await destination.target.prepareStaging()
+    removeAbandonedTemps(staging)
+    snapshotPath = tempPathIn(snapshotDirectory(options.databasePath, staging), 'snapshot.db')
+    archivePath = tempPathIn(staging, 'tar.gz')
+    await assertSpaceFor(spaceNeeds(options.databasePath, destination, estimate, {snapshotDir: path.dirname(snapshotPath), staging}))
 
+    doing = `taking a snapshot of ${options.databasePath}`
     options.onProgress?.('snapshot', 0, estimate)
     await snapshotLibrary(live, options.databasePath, snapshotPath)
     live.close()
     live = undefined
     options.onProgress?.('snapshot', estimate, estimate)
 
-    // The statistics describe the snapshot, not the live file, which may have moved on.
-    const copy = openCopy(snapshotPath)
-    const stats = (() => {
-      try {
-        return readLibraryStats(copy, options.databasePath)
-      } finally {
-        copy.close()
-      }
-    })()
+    // The statistics and the integrity gate describe the snapshot, not the live file, which may
+    // have moved on.
+    const {damage, stats} = inspectSnapshot(snapshotPath, options.databasePath)
+    if (damage && !options.allowDamaged) throw libraryDamaged(options.databasePath, damage)
 
+    doing = `writing the backup into ${destination.target.location}`
     const written = await writeArchive({
       archivePath,
       databasePath: snapshotPath,
@@ -146,66 +147,77 @@ export async function writeBackup(
       },
       onProgress: (done, total) => options.onProgress?.('compress', done, total),
     })
+    removeTemp(snapshotPath)
 
     options.assertLockHeld()
-    const finalPath = publish(archivePath, destination, createdAt, options)
+    const kind: Exclude<BackupKind, 'custom'> = damage ? 'damaged' : options.kind === 'pre-restore' ? 'pre-restore' : 'regular'
+    doing = `storing the backup in ${destination.target.location}`
+    const name = await publish(archivePath, destination, createdAt, {force: options.force, kind})
     if (options.kind === 'backup') markCommitted() // a safety backup is not the restore's commit
-    return {path: finalPath, archiveSizeBytes: written.archiveSizeBytes, metadata: written.metadata}
+    return {path: destination.target.describe(name), archiveSizeBytes: written.archiveSizeBytes, metadata: written.metadata, damaged: Boolean(damage)}
   } catch (error) {
-    throw fromSystemError(error, `writing the backup into ${destination.directory}`)
+    throw fromSystemError(error, doing)
   } finally {
     live?.close()
-    removeTemp(snapshotPath)
-    removeTemp(archivePath)
+    if (snapshotPath) removeTemp(snapshotPath)
+    if (archivePath) removeTemp(archivePath)
   }
 }
 
-function publish(
+function inspectSnapshot(snapshotPath: string, databasePath: string): {damage?: string; stats: LibraryStats} {
+  const copy = openCopy(snapshotPath)
+  try {
+    return {damage: quickCheck(copy), stats: readLibraryStats(copy, databasePath)}
+  } finally {
+    copy.close()
+  }
+}
+
+function libraryDamaged(databasePath: string, damage: string): LibraryBackupError {
+  return new LibraryBackupError('LIBRARY_DAMAGED', `The library ${databasePath} fails SQLite's quick_check (${damage}), so no backup was written and nothing was pruned`, {
+    hint: 'Restore your newest good backup (vpo library:backups lists them), or pass --allow-damaged to archive it anyway.',
+  })
+}
+
+async function publish(
   archivePath: string,
   destination: Destination,
   createdAt: Date,
-  options: {force?: boolean; kind: 'backup' | 'pre-restore'},
-): string {
-  if (destination.file) {
-    if (publishFile(archivePath, destination.file, {overwrite: Boolean(options.force)})) return destination.file
-    throw outputExists(destination.file)
+  options: {force?: boolean; kind: Exclude<BackupKind, 'custom'>},
+): Promise<string> {
+  const {target, name} = destination
+  if (name) {
+    if (await target.commit(archivePath, name, {overwrite: Boolean(options.force)})) return name
+    throw outputExists(target.describe(name))
   }
 
   // Two backups in the same second get -2, -3, …: an existing backup is never overwritten.
   for (let attempt = 1; ; attempt++) {
-    const candidate = path.join(destination.directory, backupFileName(createdAt, {attempt, kind: options.kind}))
-    if (publishFile(archivePath, candidate, {overwrite: false})) return candidate
+    const candidate = backupFileName(createdAt, {attempt, kind: options.kind})
+    if (await target.commit(archivePath, candidate, {overwrite: false})) return candidate
   }
 }
 
 /** The name a backup made now would get (publish() settles races; this is for the dry run). */
-function firstFreeName(directory: string, date: Date): string {
+function firstFreeName(existing: Set<string>, date: Date): string {
   for (let attempt = 1; ; attempt++) {
-    const candidate = path.join(directory, backupFileName(date, {attempt}))
-    if (!fs.existsSync(candidate)) return candidate
+    const candidate = backupFileName(date, {attempt})
+    if (!existing.has(candidate)) return candidate
   }
 }
 
-function resolveDestination(options: Pick<BackupOptions, 'backupDir' | 'force' | 'output'>): Destination {
-  if (!options.output) return {directory: options.backupDir}
-  const output = path.resolve(options.output)
-  const stats = fs.statSync(output, {throwIfNoEntry: false})
-  if (stats?.isDirectory()) return {directory: output}
-  if (stats && !options.force) throw outputExists(output)
-  if (stats && !stats.isFile()) {
-    throw new LibraryBackupError('OUTPUT_EXISTS', `${output} exists and is not a regular file; choose another --output.`)
+/**
+ * The snapshot stays on the library's own filesystem, beside it, so the destination only holds
+ * the archive; a library on a read-only filesystem snapshots into the staging directory instead.
+ */
+function snapshotDirectory(databasePath: string, staging: string): string {
+  const dir = path.dirname(databasePath)
+  try {
+    fs.accessSync(dir, fs.constants.W_OK)
+    return dir
+  } catch {
+    return staging
   }
-
-  const directory = path.dirname(output)
-  if (!fs.statSync(directory, {throwIfNoEntry: false})?.isDirectory()) {
-    throw new LibraryBackupError('IO_ERROR', `The directory ${directory} does not exist; create it first or choose another --output.`)
-  }
-
-  return {directory, file: output}
-}
-
-function outputExists(output: string): LibraryBackupError {
-  return new LibraryBackupError('OUTPUT_EXISTS', `${output} already exists; choose another --output or pass --force to replace it.`)
 }
 
 /** The snapshot's size: every page, including those still only in the WAL. */
@@ -215,32 +227,19 @@ function snapshotSize(live: Database.Database): number {
   return pageCount * pageSize
 }
 
-/** Room for the temporary snapshot plus twice the estimated archive (half the database). */
-function spaceNeeded(databaseSizeBytes: number): number {
-  return databaseSizeBytes * 2
-}
-
-/** Deletes the oldest regular backups in `directory` so that `keep` remain; never pre-restore ones. */
-export function pruneBackups(directory: string, keep: number, justCreated: string): string[] {
-  const regular = fs
-    .readdirSync(directory)
-    .filter((name) => isRegularBackupFileName(name))
-    .map((name) => ({name, time: timestampFromFileName(name)?.getTime() ?? 0}))
-    .sort((a, b) => b.time - a.time || b.name.localeCompare(a.name, 'en', {numeric: true}))
-  const justCreatedName = path.basename(justCreated)
-  const kept = new Set([justCreatedName])
-  for (const {name} of regular) {
-    if (kept.size >= keep) break
-    kept.add(name)
-  }
-
-  const pruned: string[] = []
-  for (const {name} of regular) {
-    if (kept.has(name)) continue
-    const fullPath = path.join(directory, name)
-    fs.rmSync(fullPath, {force: true})
-    pruned.push(fullPath)
-  }
-
-  return pruned
+/**
+ * The snapshot (the database's size) where it is made, and the archive where it is staged. An
+ * archive of a VPO library is about 40% of it; 80% leaves room for libraries that compress worse.
+ */
+function spaceNeeds(
+  databasePath: string,
+  destination: Destination,
+  databaseSizeBytes: number,
+  where: {snapshotDir?: string; staging?: string} = {},
+): SpaceNeed[] {
+  const staging = where.staging ?? (destination.target.remote ? undefined : destination.target.location)
+  return [
+    {directory: where.snapshotDir ?? path.dirname(databasePath), bytes: databaseSizeBytes, purpose: 'the snapshot'},
+    ...(staging ? [{directory: staging, bytes: Math.ceil(databaseSizeBytes * 0.8), purpose: 'the archive'}] : []),
+  ]
 }

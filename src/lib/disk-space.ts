@@ -33,7 +33,8 @@ export async function assertSpaceFor(needs: SpaceNeed[]): Promise<void> {
     if (free < bytes) {
       throw new LibraryBackupError(
         'INSUFFICIENT_SPACE',
-        `Not enough free space in ${directory}: ${purposes.join(' and ')} ${purposes.length > 1 ? 'need' : 'needs'} about ${formatBytes(bytes)} but only ${formatBytes(free)} is free; free some space or choose another location.`,
+        `Not enough free space in ${directory}: ${purposes.join(' and ')} ${purposes.length > 1 ? 'need' : 'needs'} about ${formatBytes(bytes)} but only ${formatBytes(free)} is free`,
+        {hint: 'Free some space, or choose another location.'},
       )
     }
   }

@@ -49,9 +49,9 @@ export function makePrivateDirectory(dir: string): string | undefined {
   } catch (error) {
     const err = error as NodeJS.ErrnoException
     if (err.code === 'EEXIST' || err.code === 'ENOTDIR') {
-      throw new LibraryBackupError('NOT_A_DIRECTORY', `${dir} exists but is not a directory; move it aside or choose another location.`)
+      throw new LibraryBackupError('NOT_A_DIRECTORY', `${dir} exists but is not a directory`, {hint: 'Move it aside, or choose another location.'})
     }
 
-    throw new LibraryBackupError('IO_ERROR', `Cannot create the directory ${dir} (${err.message}); check its permissions or choose another location.`)
+    throw new LibraryBackupError('IO_ERROR', `Cannot create the directory ${dir} (${err.message})`, {hint: 'Check its permissions, or choose another location.'})
   }
 }

@@ -13,7 +13,7 @@ export function formatBytes(bytes: number): string {
   return `${value.toFixed(1)} ${unit}`
 }
 
-export function formatCount(count: number): string {
+export function formatCount(count: bigint | number): string {
   return count.toLocaleString('en-US')
 }
 

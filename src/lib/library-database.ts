@@ -1,32 +1,41 @@
-import Database from 'better-sqlite3'
-import fs from 'node:fs'
+import type Database from 'better-sqlite3'
 
+import fs from 'node:fs'
+import {createRequire} from 'node:module'
+
+import {type ExactInteger, exactInteger} from './archive/exact-json.js'
 import {LibraryBackupError} from './errors.js'
 
 /** What a backup's metadata says about the library inside it. */
 export interface LibraryStats {
   schemaVersion: number
-  fileCount: number
-  totalLibrarySizeBytes: number
+  fileCount: ExactInteger
+  totalLibrarySizeBytes: ExactInteger
 }
 
 /** How long to wait on SQLite's own locks before reporting the library as busy. */
 const BUSY_TIMEOUT_MS = 2000
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1')
 
+let SqliteDatabase: typeof Database | undefined
+/** better-sqlite3 loads its native addon on first use only, so `--help` and listings stay quick. */
+export function openDatabase(file: string, options: {readonly: boolean}): Database.Database {
+  SqliteDatabase ??= createRequire(import.meta.url)('better-sqlite3') as typeof Database
+  return new SqliteDatabase(file, {fileMustExist: true, readonly: options.readonly, timeout: BUSY_TIMEOUT_MS})
+}
+
 export function assertLibraryExists(databasePath: string): void {
   let stats: fs.Stats
   try {
     stats = fs.statSync(databasePath)
   } catch {
-    throw new LibraryBackupError(
-      'DATABASE_NOT_FOUND',
-      `No VPO library database at ${databasePath}; pass --db PATH or set VPO_DATA_DIR to the directory that holds library.db.`,
-    )
+    throw new LibraryBackupError('DATABASE_NOT_FOUND', `No VPO library database at ${databasePath}`, {
+      hint: 'Pass --db PATH, or set VPO_DATA_DIR to the directory that holds library.db.',
+    })
   }
 
   if (!stats.isFile()) {
-    throw new LibraryBackupError('NOT_A_LIBRARY', `${databasePath} is not a file; pass --db with the path of library.db.`)
+    throw new LibraryBackupError('NOT_A_LIBRARY', `${databasePath} is not a file`, {hint: 'Pass --db with the path of library.db.'})
   }
 }
 
@@ -49,7 +58,7 @@ export function openLiveLibrary(databasePath: string): Database.Database {
   assertLibraryExists(databasePath)
   if (!hasSqliteHeader(databasePath)) throw notALibrary(databasePath, 'it is not a SQLite database')
   try {
-    return new Database(databasePath, {fileMustExist: true, readonly: true, timeout: BUSY_TIMEOUT_MS})
+    return openDatabase(databasePath, {readonly: true})
   } catch (error) {
     throw fromSqliteError(error, databasePath, 'opening')
   }
@@ -57,7 +66,7 @@ export function openLiveLibrary(databasePath: string): Database.Database {
 
 /** Opens a copy we own (a snapshot or an extracted restore) read-write so closing cleans its sidecars. */
 export function openCopy(copyPath: string): Database.Database {
-  return new Database(copyPath, {fileMustExist: true, timeout: BUSY_TIMEOUT_MS})
+  return openDatabase(copyPath, {readonly: false})
 }
 
 export function readLibraryStats(db: Database.Database, databasePath: string): LibraryStats {
@@ -75,11 +84,12 @@ export function readLibraryStats(db: Database.Database, databasePath: string): L
       throw notALibrary(databasePath, 'its _meta table has no valid schema_version')
     }
 
-    const totals = db.prepare('SELECT COUNT(*) AS fileCount, COALESCE(SUM(size_bytes), 0) AS totalSize FROM files').get() as {
-      fileCount: number
-      totalSize: number
+    // Sums past 2^53 (a big library of 4K remuxes) must stay exact: read them as bigint.
+    const totals = db.prepare('SELECT COUNT(*) AS fileCount, COALESCE(SUM(size_bytes), 0) AS totalSize FROM files').safeIntegers(true).get() as {
+      fileCount: bigint
+      totalSize: bigint
     }
-    return {schemaVersion, fileCount: totals.fileCount, totalLibrarySizeBytes: totals.totalSize}
+    return {schemaVersion, fileCount: exactInteger(totals.fileCount), totalLibrarySizeBytes: exactInteger(totals.totalSize)}
   } catch (error) {
     throw fromSqliteError(error, databasePath, 'reading')
   }
@@ -111,10 +121,7 @@ export function quickCheck(db: Database.Database): string | undefined {
 }
 
 function notALibrary(databasePath: string, why: string): LibraryBackupError {
-  return new LibraryBackupError(
-    'NOT_A_LIBRARY',
-    `${databasePath} is not a VPO library (${why}); pass --db with the path of VPO's library.db.`,
-  )
+  return new LibraryBackupError('NOT_A_LIBRARY', `${databasePath} is not a VPO library (${why})`, {hint: "Pass --db with the path of VPO's library.db."})
 }
 
 export function fromSqliteError(error: unknown, databasePath: string, doing: string): LibraryBackupError {
@@ -122,19 +129,17 @@ export function fromSqliteError(error: unknown, databasePath: string, doing: str
   const err = error as {code?: string; message?: string}
   const code = err.code ?? ''
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
-    return new LibraryBackupError(
-      'DATABASE_LOCKED',
-      `The library ${databasePath} is busy (another process holds a SQLite lock on it); stop the VPO daemon or wait for it to finish, then try again.`,
-      {cause: error},
-    )
+    return new LibraryBackupError('DATABASE_LOCKED', `The library ${databasePath} is busy (another process holds a SQLite lock on it)`, {
+      cause: error,
+      hint: 'Stop the VPO daemon or wait for it to finish, then try again.',
+    })
   }
 
   if (code.startsWith('SQLITE_READONLY')) {
-    return new LibraryBackupError(
-      'IO_ERROR',
-      `The library ${databasePath} has an unfinished transaction (${databasePath}-journal) that must be rolled back first; start VPO once (or run: sqlite3 "${databasePath}" "PRAGMA quick_check"), then try again.`,
-      {cause: error},
-    )
+    return new LibraryBackupError('IO_ERROR', `The library ${databasePath} has an unfinished transaction (${databasePath}-journal) that must be rolled back first`, {
+      cause: error,
+      hint: `Start VPO once (or run: sqlite3 "${databasePath}" "PRAGMA quick_check"), then try again.`,
+    })
   }
 
   if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
@@ -142,10 +147,11 @@ export function fromSqliteError(error: unknown, databasePath: string, doing: str
   }
 
   if (code.startsWith('SQLITE_FULL') || code === 'SQLITE_IOERR_WRITE' || /disk is full/i.test(err.message ?? '')) {
-    return new LibraryBackupError('INSUFFICIENT_SPACE', `The disk filled up while ${doing} ${databasePath}; free some space and try again.`, {
-      cause: error,
-    })
+    return new LibraryBackupError('INSUFFICIENT_SPACE', `The disk filled up while ${doing} ${databasePath}`, {cause: error, hint: 'Free some space and try again.'})
   }
 
-  return new LibraryBackupError('IO_ERROR', `SQLite failed while ${doing} ${databasePath} (${err.message}); check that the file is readable and the disk healthy, then try again.`, {cause: error})
+  return new LibraryBackupError('IO_ERROR', `SQLite failed while ${doing} ${databasePath} (${err.message})`, {
+    cause: error,
+    hint: 'Check that the file is readable and the disk healthy, then try again.',
+  })
 }

@@ -56,10 +56,9 @@ export async function acquireLibraryLock(databasePath: string): Promise<LibraryL
   return {
     assertHeld() {
       if (compromised) {
-        throw new LibraryBackupError(
-          'DATABASE_LOCKED',
-          `Lost the lock on ${databasePath} while working (${compromised.message}); another process may be using the library, so nothing was changed. Try again.`,
-        )
+        throw new LibraryBackupError('DATABASE_LOCKED', `Lost the lock on ${databasePath} while working (${compromised.message}), so nothing was changed`, {
+          hint: 'Another process may be using the library; try again.',
+        })
       }
     },
     async release() {
@@ -80,23 +79,22 @@ export async function acquireLibraryLock(databasePath: string): Promise<LibraryL
 /** For --dry-run: reports the lock a real run would hit, without creating anything. */
 export async function assertLibraryUnlocked(databasePath: string): Promise<void> {
   const locked = await lockfile.check(lockTarget(databasePath), {realpath: false, stale: STALE_MS}).catch(() => false)
-  if (locked) throw toLockError(Object.assign(new Error('locked'), {code: 'ELOCKED'}), databasePath)
+  if (locked) throw lockedError(databasePath)
 }
 
 function toLockError(error: unknown, databasePath: string): LibraryBackupError {
   const err = error as NodeJS.ErrnoException
-  if (err.code !== 'ELOCKED') {
-    return new LibraryBackupError(
-      'IO_ERROR',
-      `Could not lock ${databasePath} (${err.message}); check that its directory is writable.`,
-      {cause: error},
-    )
-  }
+  if (err.code === 'ELOCKED') return lockedError(databasePath)
+  return new LibraryBackupError('IO_ERROR', `Could not lock ${databasePath} (${err.message})`, {
+    cause: error,
+    hint: 'Check that its directory exists and is writable.',
+  })
+}
 
-  return new LibraryBackupError(
-    'DATABASE_LOCKED',
-    `The library ${databasePath} is locked by another process (the VPO daemon or another vpo command); stop the daemon or wait for that command to finish, then try again${staleHint(databasePath)}.`,
-  )
+function lockedError(databasePath: string): LibraryBackupError {
+  return new LibraryBackupError('DATABASE_LOCKED', `The library ${databasePath} is locked by another process (the VPO daemon or another vpo command)`, {
+    hint: `Stop the daemon or wait for that command to finish, then try again${staleHint(databasePath)}.`,
+  })
 }
 
 /** If the holder died, proper-lockfile takes the lock over once it is stale: say when. */

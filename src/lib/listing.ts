@@ -1,93 +1,100 @@
-import fs from 'node:fs'
-import path from 'node:path'
+import type {BackupTarget, StoredArchive} from './storage/target.js'
 
-import {type BackupMetadata, readArchiveMetadata} from './archive.js'
-import {LibraryBackupError} from './errors.js'
-import {isBackupFileName, isPreRestoreFileName, timestampFromFileName} from './paths.js'
+import {type ArchiveHead, type BackupMetadata, HEAD_BYTES, readArchiveMetadata, readHead, structureProblem} from './archive.js'
+import {type BackupKind, compareNewestFirst, isBackupFileName, parseBackupName} from './backup-names.js'
 
 export interface ListedBackup {
   filename: string
+  /** A path, or an s3:// URL. */
   path: string
-  kind: 'backup' | 'pre-restore'
+  kind: BackupKind
+  encrypted: boolean
   archiveSizeBytes: number
   /** Null when the archive cannot be read. */
   metadata: BackupMetadata | null
   /** Why the archive cannot be read. */
   problem?: string
-  /** What the listing sorts by: metadata time, else the name's timestamp, else the file's mtime. */
+  /** What "newest" is measured by: metadata time, else the name's timestamp, else the file's mtime. */
   sortTime: Date
-  /** Breaks ties between backups made in the same second (-2, -3, …). */
-  modifiedAt: Date
 }
 
 export interface BackupListing {
+  /** The directory or s3:// prefix listed. */
   directory: string
+  /** Newest first, by the one definition in backup-names.ts. */
   backups: ListedBackup[]
   totalSizeBytes: number
 }
 
-/** How many archives are read at once: metadata-last archives must be read whole. */
-const CONCURRENCY = 4
+/** How many archives are read at once: heads are small, but an object store wants several in flight. */
+const CONCURRENCY = 8
 
-export async function listBackups(directory: string): Promise<BackupListing> {
-  const resolved = path.resolve(directory)
-  let names: string[]
-  try {
-    names = await fs.promises.readdir(resolved)
-  } catch (error) {
-    const {code} = (error as NodeJS.ErrnoException)
-    if (code === 'ENOENT') return {directory: resolved, backups: [], totalSizeBytes: 0}
-    if (code === 'ENOTDIR') {
-      throw new LibraryBackupError('NOT_A_DIRECTORY', `${resolved} is not a directory; pass --path with the directory that holds your backups.`)
-    }
-
-    throw new LibraryBackupError('IO_ERROR', `Cannot read ${resolved} (${(error as Error).message}); check its permissions.`)
-  }
-
-  const candidates = names.filter((name) => isBackupFileName(name)).sort()
-  const listed: Array<ListedBackup | undefined> = Array.from({length: candidates.length})
-  let next = 0
-  const worker = async () => {
-    while (next < candidates.length) {
-      const index = next++
-      listed[index] = await describe(resolved, candidates[index])
-    }
-  }
-
-  await Promise.all(Array.from({length: CONCURRENCY}, worker))
-  const backups = listed.filter((entry): entry is ListedBackup => entry !== undefined)
-  backups.sort(
-    (a, b) => b.sortTime.getTime() - a.sortTime.getTime() || b.modifiedAt.getTime() - a.modifiedAt.getTime() || b.filename.localeCompare(a.filename),
-  )
-  return {directory: resolved, backups, totalSizeBytes: backups.reduce((sum, entry) => sum + entry.archiveSizeBytes, 0)}
+export async function listBackups(target: BackupTarget): Promise<BackupListing> {
+  const stored = await target.list(isBackupFileName)
+  const backups = await mapConcurrently(stored, CONCURRENCY, async (entry) => describe(target, entry))
+  backups.sort((a, b) => compareNewestFirst({name: a.filename, createdAt: a.sortTime}, {name: b.filename, createdAt: b.sortTime}))
+  return {directory: target.location, backups, totalSizeBytes: backups.reduce((sum, entry) => sum + entry.archiveSizeBytes, 0)}
 }
 
-async function describe(directory: string, filename: string): Promise<ListedBackup | undefined> {
-  const fullPath = path.join(directory, filename)
-  const stats = await fs.promises.stat(fullPath).catch(() => {})
-  if (!stats?.isFile()) return undefined // a directory or a dangling link that happens to match the pattern
-  const kind = isPreRestoreFileName(filename) ? 'pre-restore' : 'backup'
+/** The newest backup whose metadata reads: what `restore --latest` restores. */
+export function newestReadable(listing: BackupListing): ListedBackup | undefined {
+  return listing.backups.find((entry) => entry.metadata !== null && entry.kind !== 'damaged')
+}
+
+async function describe(target: BackupTarget, entry: StoredArchive): Promise<ListedBackup> {
+  const name = parseBackupName(entry.name)!
+  const base = {
+    filename: entry.name,
+    path: target.describe(entry.name),
+    kind: name.kind,
+    encrypted: name.encrypted,
+    archiveSizeBytes: entry.sizeBytes,
+  }
   try {
-    const metadata = await readArchiveMetadata(fullPath)
-    return {
-      filename,
-      path: fullPath,
-      kind,
-      archiveSizeBytes: stats.size,
-      metadata,
-      sortTime: new Date(Date.parse(metadata.created_at)),
-      modifiedAt: stats.mtime,
-    }
+    const head = await readMetadata(target, entry)
+    const problem = head.structure === undefined ? undefined : await head.structure()
+    if (problem) return {...base, metadata: null, problem: `${base.path} is not a valid VPO backup: ${problem}`, sortTime: name.time ?? entry.modifiedAt}
+    return {...base, metadata: head.metadata, sortTime: new Date(Date.parse(head.metadata.created_at))}
   } catch (error) {
-    return {
-      filename,
-      path: fullPath,
-      kind,
-      archiveSizeBytes: stats.size,
-      metadata: null,
-      problem: (error as Error).message,
-      sortTime: timestampFromFileName(filename) ?? stats.mtime,
-      modifiedAt: stats.mtime,
+    return {...base, metadata: null, problem: (error as Error).message, sortTime: name.time ?? entry.modifiedAt}
+  }
+}
+
+/**
+ * This plugin's archives carry their metadata in the first kilobytes; a local one is also checked
+ * for wholeness from its member headers. VPO's Python layout puts the metadata last, so such an
+ * archive is read through (fetched first when remote).
+ */
+async function readMetadata(
+  target: BackupTarget,
+  entry: StoredArchive,
+): Promise<{metadata: BackupMetadata; structure?: () => Promise<string | undefined>}> {
+  const label = target.describe(entry.name)
+  const head: ArchiveHead | undefined = readHead(await target.readHead(entry.name, HEAD_BYTES), label)
+  if (head) {
+    if (target.remote) return {metadata: head.metadata}
+    const local = await target.fetch(entry.name, target.location)
+    return {metadata: head.metadata, structure: () => structureProblem(local.path, head)}
+  }
+
+  const local = await target.fetch(entry.name, target.location)
+  try {
+    return {metadata: await readArchiveMetadata(local.path)}
+  } finally {
+    local.dispose()
+  }
+}
+
+async function mapConcurrently<T, R>(items: T[], concurrency: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = Array.from({length: items.length})
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++
+      results[index] = await work(items[index])
     }
   }
+
+  await Promise.all(Array.from({length: Math.min(concurrency, items.length)}, worker))
+  return results
 }

@@ -1,26 +1,31 @@
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 
-import {type BackupMetadata, extractDatabase, readArchiveMetadata} from './archive.js'
+import type {BackupMetadata} from './archive.js'
+
 import {writeBackup} from './backup.js'
 import {assertSpaceFor, type SpaceNeed} from './disk-space.js'
 import {makePrivateDirectory} from './durable-files.js'
-import {fromSystemError, invalidArchive, LibraryBackupError} from './errors.js'
-import {hasSqliteHeader, openCopy, quickCheck, readLibraryStats} from './library-database.js'
+import {LibraryBackupError} from './errors.js'
+import {markCommitted, onInterrupt} from './interrupts.js'
 import {acquireLibraryLock, assertLibraryUnlocked, type LibraryLock} from './library-lock.js'
 import {checkpointAndSwap} from './library-swap.js'
-import {markCommitted, onInterrupt, release, removeAbandonedTemps, removeTemp, tempPathIn} from './temp-files.js'
+import {LocalDirectory} from './storage/local-directory.js'
+import {locateArchive} from './storage/locations.js'
+import {release, removeAbandonedTemps, removeTemp} from './temp-files.js'
+import {readDeclaredMetadata, verifyArchive, type VerifyPhase} from './verification.js'
 
-export type RestorePhase = 'extract' | 'safety-backup' | 'verify'
+export type RestorePhase = 'safety-backup' | VerifyPhase
 
 export interface RestoreOptions {
-  archivePath: string
+  /** A path or an s3:// URL. */
+  archive: string
   databasePath: string
   backupDir: string
   /** The newest schema this VPO can open; a newer archive is refused. */
   supportedSchemaVersion: number
   vpoVersion: string
-  dryRun?: boolean
   /** Save the current library as a pre-restore backup first (the default). */
   safetyBackup: boolean
   /** Asked only when a library would be replaced; resolve false to change nothing. */
@@ -38,34 +43,42 @@ export interface RestoreResult {
   schemaMismatch: boolean
   safetyBackupPath?: string
   durationSeconds: number
-  dryRun: boolean
+}
+
+/** --dry-run: everything a restore checks, in a temporary directory; nothing else is touched. */
+export async function planRestore(options: Omit<RestoreOptions, 'confirm' | 'safetyBackup'>): Promise<RestoreResult> {
+  const started = Date.now()
+  const databasePath = resolveSymlink(options.databasePath)
+  return withLocalArchive(options.archive, async (archivePath, sourcePath) => {
+    const declared = await readDeclaredMetadata(archivePath)
+    checkSchema(declared, sourcePath, options)
+    await assertLibraryUnlocked(databasePath)
+    const scratchDir = os.tmpdir()
+    await assertSpaceFor([{directory: scratchDir, bytes: declared.database_size_bytes, purpose: 'the trial extraction'}])
+    const verified = await verifyArchive(archivePath, {scratchDir, onProgress: options.onProgress})
+    return resultOf({sourcePath, databasePath, verified, supportedSchemaVersion: options.supportedSchemaVersion, started})
+  })
 }
 
 export async function restoreBackup(options: RestoreOptions): Promise<RestoreResult> {
   const started = Date.now()
-  const archivePath = path.resolve(options.archivePath)
   // A library.db that is a symlink is restored where it points: renaming over the link itself
   // would leave the real library untouched and the link replaced by a copy.
   const databasePath = resolveSymlink(options.databasePath)
   const databaseDir = path.dirname(databasePath)
+  return withLocalArchive(options.archive, async (archivePath, sourcePath) => {
+    // 1. What the archive claims: format, schema, size, before anything is written.
+    const declared = await readDeclaredMetadata(archivePath)
+    checkSchema(declared, sourcePath, options)
+    const libraryExists = fs.existsSync(databasePath)
 
-  // 1. What the archive claims: format, schema, size. This plugin's archives say it in their
-  // first kilobytes; VPO's Python layout puts the metadata last, so read through once, writing
-  // nothing, rather than extract a database whose declared size is not yet known.
-  const declared = await readArchiveMetadata(archivePath)
-  checkSchema(declared, options)
-  const libraryExists = fs.existsSync(databasePath)
-
-  // 2. Lock and space, before anything is written.
-  let createdDir: string | undefined
-  let lock: LibraryLock | undefined
-  let extracted: string | undefined
-  let forgetInterruptCleanup: (() => void) | undefined
-  try {
-    if (options.dryRun) {
-      await assertLibraryUnlocked(databasePath)
-    } else {
-      // A machine with no library yet gets its data directory, taken back if the restore fails.
+    let createdDir: string | undefined
+    let lock: LibraryLock | undefined
+    let extracted: string | undefined
+    let safetyBackupPath: string | undefined
+    let forgetInterruptCleanup: (() => void) | undefined
+    try {
+      // 2. A machine with no library yet gets its data directory, taken back if the restore fails.
       createdDir = makePrivateDirectory(databaseDir)
       lock = await acquireLibraryLock(databasePath)
       const heldLock = lock
@@ -76,62 +89,66 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
         if (dirToRemove) removeEmptyDirectories(dirToRemove, databaseDir)
       })
       removeAbandonedTemps(databaseDir)
+      await assertSpaceFor(spaceNeeds(options, databasePath, declared.database_size_bytes, libraryExists))
+
+      // 3. Extract beside the database (so the swap is a rename), verify, make it durable.
+      const verified = await verifyArchive(archivePath, {scratchDir: databaseDir, keep: true, onProgress: options.onProgress})
+      extracted = verified.databasePath!
+
+      // 4. Ask before replacing a library; an empty machine needs no confirmation.
+      if (libraryExists && !(await options.confirm({databasePath, metadata: verified.metadata}))) {
+        throw new LibraryBackupError('RESTORE_DECLINED', `Restore cancelled; ${databasePath} was not changed`)
+      }
+
+      // 5. Keep the current library (WAL commits included) as a normal archive.
+      if (libraryExists && options.safetyBackup) safetyBackupPath = await saveSafetyBackup(options, databasePath, lock)
+
+      // 6. The swap: synchronous from here, so no signal handler runs in the middle of it.
+      lock.assertHeld()
+      checkpointAndSwap(databasePath, extracted)
+      markCommitted()
+      release(extracted)
+      extracted = undefined
+      createdDir = undefined
+      return {...resultOf({sourcePath, databasePath, verified, supportedSchemaVersion: options.supportedSchemaVersion, started}), safetyBackupPath}
+    } catch (error) {
+      throw safetyBackupPath ? withSafetyBackupNote(error, safetyBackupPath) : error
+    } finally {
+      forgetInterruptCleanup?.()
+      if (extracted) removeTemp(extracted)
+      await lock?.release()
+      if (createdDir) removeEmptyDirectories(createdDir, databaseDir)
     }
+  })
+}
 
-    await assertSpaceFor(spaceNeeds(options, declared.database_size_bytes, libraryExists))
-
-    // 3. Extract by a fixed name beside the database, checking size and checksum on the way.
-    extracted = tempPathIn(fs.existsSync(databaseDir) ? databaseDir : scratchDirFor(databaseDir), 'restore.db')
-    const contents = await extractDatabase(archivePath, extracted, {
-      onProgress: (done, total) => options.onProgress?.('extract', done, total),
-    }).catch((error) => {
-      throw fromSystemError(error, `extracting ${archivePath}`)
-    })
-    const {metadata} = contents
-    options.onProgress?.('verify', 0, 1)
-    // The copy goes to disk on the threadpool while SQLite checks it on this thread.
-    const durable = options.dryRun ? Promise.resolve() : startSync(extracted)
-    durable.catch(() => {}) // awaited below, unless the check fails first
-    verifyExtractedLibrary(extracted, archivePath, metadata)
-    await durable.catch((error) => {
-      throw fromSystemError(error, `writing the restored database beside ${databasePath}`)
-    })
-
-    const result = (safetyBackupPath?: string): RestoreResult => ({
-      sourcePath: archivePath,
-      databasePath,
-      metadata,
-      checksumVerified: contents.checksumVerified,
-      currentSchemaVersion: options.supportedSchemaVersion,
-      schemaMismatch: metadata.schema_version !== options.supportedSchemaVersion,
-      safetyBackupPath,
-      durationSeconds: (Date.now() - started) / 1000,
-      dryRun: Boolean(options.dryRun),
-    })
-    if (options.dryRun) return result()
-
-    // 4. Ask before replacing a library; an empty machine needs no confirmation.
-    if (libraryExists && !(await options.confirm({databasePath, metadata}))) {
-      throw new LibraryBackupError('RESTORE_DECLINED', `Restore cancelled; ${databasePath} was not changed.`)
-    }
-
-    // 5. Keep the current library (WAL commits included) as a normal archive.
-    let safetyBackupPath: string | undefined
-    if (libraryExists && options.safetyBackup) safetyBackupPath = await saveSafetyBackup(options, lock!)
-
-    // 6. The swap: synchronous from here, so no signal handler runs in the middle of it.
-    lock!.assertHeld()
-    checkpointAndSwap(databasePath, extracted)
-    markCommitted()
-    release(extracted)
-    extracted = undefined
-    createdDir = undefined
-    return result(safetyBackupPath)
+/** Runs `work` on a local copy of the archive: the file itself, or a download removed afterwards. */
+async function withLocalArchive<T>(archive: string, work: (archivePath: string, sourcePath: string) => Promise<T>): Promise<T> {
+  const {target, name} = await locateArchive(archive)
+  const fetched = await target.fetch(name, os.tmpdir())
+  try {
+    return await work(fetched.path, target.describe(name))
   } finally {
-    forgetInterruptCleanup?.()
-    if (extracted) removeTemp(extracted)
-    await lock?.release()
-    if (createdDir) removeEmptyDirectories(createdDir, databaseDir)
+    fetched.dispose()
+  }
+}
+
+function resultOf(facts: {
+  databasePath: string
+  sourcePath: string
+  started: number
+  supportedSchemaVersion: number
+  verified: {checksumVerified: boolean; metadata: BackupMetadata}
+}): RestoreResult {
+  const {metadata} = facts.verified
+  return {
+    sourcePath: facts.sourcePath,
+    databasePath: facts.databasePath,
+    metadata,
+    checksumVerified: facts.verified.checksumVerified,
+    currentSchemaVersion: facts.supportedSchemaVersion,
+    schemaMismatch: metadata.schema_version !== facts.supportedSchemaVersion,
+    durationSeconds: (Date.now() - facts.started) / 1000,
   }
 }
 
@@ -143,12 +160,13 @@ function resolveSymlink(file: string): string {
   }
 }
 
-function checkSchema(metadata: BackupMetadata, options: Pick<RestoreOptions, 'archivePath' | 'onWarning' | 'supportedSchemaVersion'>): void {
+function checkSchema(metadata: BackupMetadata, sourcePath: string, options: Pick<RestoreOptions, 'onWarning' | 'supportedSchemaVersion'>): void {
   const supported = options.supportedSchemaVersion
   if (metadata.schema_version > supported) {
     throw new LibraryBackupError(
       'SCHEMA_TOO_NEW',
-      `${options.archivePath} holds a library with schema version ${metadata.schema_version}, newer than the ${supported} this VPO supports; upgrade VPO, then restore it.`,
+      `${sourcePath} holds a library with schema version ${metadata.schema_version}, newer than the ${supported} this VPO supports`,
+      {hint: 'Upgrade VPO, then restore it.'},
     )
   }
 
@@ -159,63 +177,31 @@ function checkSchema(metadata: BackupMetadata, options: Pick<RestoreOptions, 'ar
   }
 }
 
-function spaceNeeds(options: RestoreOptions, restoredSize: number, libraryExists: boolean): SpaceNeed[] {
-  const needs: SpaceNeed[] = [{directory: path.dirname(options.databasePath), bytes: restoredSize, purpose: 'the restored database'}]
-  if (libraryExists && options.safetyBackup && !options.dryRun) {
-    const current = sizeWithWal(options.databasePath)
-    // A safety backup writes a snapshot, then an archive of about half its size.
-    needs.push({directory: options.backupDir, bytes: current * 2, purpose: 'the safety backup'})
+function spaceNeeds(options: RestoreOptions, databasePath: string, restoredSize: number, libraryExists: boolean): SpaceNeed[] {
+  const needs: SpaceNeed[] = [{directory: path.dirname(databasePath), bytes: restoredSize, purpose: 'the restored database'}]
+  if (libraryExists && options.safetyBackup) {
+    const current = fileSize(databasePath) + fileSize(`${databasePath}-wal`)
+    needs.push(
+      {directory: path.dirname(databasePath), bytes: current, purpose: 'the safety backup\'s snapshot'},
+      {directory: options.backupDir, bytes: Math.ceil(current * 0.8), purpose: 'the safety backup'},
+    )
   }
 
   return needs
-}
-
-function sizeWithWal(databasePath: string): number {
-  return fileSize(databasePath) + fileSize(`${databasePath}-wal`)
 }
 
 function fileSize(file: string): number {
   return fs.statSync(file, {throwIfNoEntry: false})?.size ?? 0
 }
 
-/** Starts fsync on the threadpool now (not at the next tick), so it runs alongside sync work. */
-function startSync(file: string): Promise<void> {
-  const fd = fs.openSync(file, 'r+')
-  return new Promise((resolve, reject) => {
-    fs.fsync(fd, (error) => {
-      fs.close(fd, () => {})
-      if (error) reject(error)
-      else resolve()
-    })
-  })
-}
-
-function verifyExtractedLibrary(extracted: string, archivePath: string, metadata: BackupMetadata): void {
-  if (!hasSqliteHeader(extracted)) throw invalidArchive(archivePath, 'its library.db is not a SQLite database')
-  let db
-  try {
-    db = openCopy(extracted)
-    const problem = quickCheck(db)
-    if (problem) throw invalidArchive(archivePath, `its library.db fails SQLite's quick_check (${problem})`)
-    const stats = readLibraryStats(db, 'library.db')
-    if (stats.schemaVersion !== metadata.schema_version) {
-      throw invalidArchive(archivePath, `its database has schema version ${stats.schemaVersion} but the metadata says ${metadata.schema_version}`)
-    }
-  } catch (error) {
-    if (error instanceof LibraryBackupError && error.code === 'INVALID_ARCHIVE') throw error
-    const reason = error instanceof LibraryBackupError ? error.message.replace(/^library\.db /, '') : (error as Error).message
-    throw invalidArchive(archivePath, `its library.db cannot be used (${reason.replace(/[.;].*$/, '')})`)
-  } finally {
-    db?.close()
-  }
-}
-
-async function saveSafetyBackup(options: RestoreOptions, lock: LibraryLock): Promise<string> {
+async function saveSafetyBackup(options: RestoreOptions, databasePath: string, lock: LibraryLock): Promise<string> {
   try {
     const saved = await writeBackup({
-      databasePath: options.databasePath,
-      destination: {directory: options.backupDir},
+      databasePath,
+      destination: {target: new LocalDirectory(options.backupDir)},
       kind: 'pre-restore',
+      // The library being replaced may be damaged (that is often why it is being restored).
+      allowDamaged: true,
       vpoVersion: options.vpoVersion,
       assertLockHeld: () => lock.assertHeld(),
       onProgress: (_phase, done, total) => options.onProgress?.('safety-backup', done, total),
@@ -223,28 +209,28 @@ async function saveSafetyBackup(options: RestoreOptions, lock: LibraryLock): Pro
     return saved.path
   } catch (error) {
     const err = error as LibraryBackupError
+    if (err.code === 'DATABASE_LOCKED') throw err
     if (err.code === 'INSUFFICIENT_SPACE') {
-      throw new LibraryBackupError(
-        'INSUFFICIENT_SPACE',
-        `Not enough disk space to save the current library as a safety backup in ${options.backupDir}; nothing was changed. Free some space, or pass --no-safety-backup to restore without one.`,
-        {cause: error},
-      )
+      throw new LibraryBackupError('INSUFFICIENT_SPACE', `Not enough disk space to save the current library as a safety backup in ${options.backupDir}; nothing was changed`, {
+        cause: error,
+        hint: 'Free some space, or pass --no-safety-backup to restore without one.',
+      })
     }
 
-    if (err.code === 'DATABASE_LOCKED') throw err
-    throw new LibraryBackupError(
-      'SAFETY_BACKUP_FAILED',
-      `Could not save the current library before replacing it (${err.message.replace(/[.;]\s.*$/, '').replace(/\.$/, '')}); nothing was changed. Fix that, or pass --no-safety-backup to replace it without a safety backup.`,
-      {cause: error},
-    )
+    throw new LibraryBackupError('SAFETY_BACKUP_FAILED', `Could not save the current library before replacing it (${err.message}); nothing was changed`, {
+      cause: error,
+      hint: 'Fix that, or pass --no-safety-backup to replace it without a safety backup.',
+    })
   }
 }
 
-/** Dry runs onto a machine with no data directory extract into the nearest existing parent. */
-function scratchDirFor(databaseDir: string): string {
-  let dir = databaseDir
-  while (!fs.existsSync(dir)) dir = path.dirname(dir)
-  return dir
+/** A restore that fails after its safety backup was written says so: that file is new. */
+function withSafetyBackupNote(error: unknown, safetyBackupPath: string): unknown {
+  if (!(error instanceof LibraryBackupError)) return error
+  return new LibraryBackupError(error.code, `${error.message} (the safety backup made for this restore stays at ${safetyBackupPath})`, {
+    cause: error,
+    hint: error.hint,
+  })
 }
 
 function removeEmptyDirectories(topCreated: string, deepest: string): void {

@@ -2,21 +2,27 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 
+import {onExit} from './interrupts.js'
+
 /**
  * Temporary files this process owns. They are removed on success, on failure, on Ctrl-C and on
  * SIGTERM; a run killed with -9 leaves them behind, so their names carry the owner's pid and the
  * next run removes those whose owner is gone.
  */
-const TEMP_PREFIX = '.vpo-backup-tmp-'
+export const TEMP_PREFIX = '.vpo-backup-tmp-'
 const owned = new Set<string>()
-let handlersInstalled = false
+let hooked = false
 
 /** A fresh temporary path in `dir`, so a final rename stays on one filesystem. */
 export function tempPathIn(dir: string, label: string): string {
   const name = `${TEMP_PREFIX}${process.pid}-${crypto.randomBytes(4).toString('hex')}.${label}`
   const tempPath = path.join(dir, name)
   owned.add(tempPath)
-  installHandlers()
+  if (!hooked) {
+    hooked = true
+    onExit(removeAllTemps)
+  }
+
   return tempPath
 }
 
@@ -38,7 +44,7 @@ export function removeTemp(tempPath: string): void {
   owned.delete(tempPath)
 }
 
-export function removeAllTemps(): void {
+function removeAllTemps(): void {
   for (const tempPath of owned) removeTemp(tempPath)
 }
 
@@ -74,50 +80,5 @@ function isAlive(pid: number): boolean {
     return true
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
-const SIGNAL_EXIT_CODES: Record<string, number> = {SIGHUP: 129, SIGINT: 130, SIGTERM: 143}
-const interruptCleanups = new Set<() => void>()
-let committed = false
-
-/**
- * The operation has reached its point of no return (the archive is published, the library is
- * swapped): an interrupt from here on lets it finish and report, rather than claim nothing changed.
- */
-export function markCommitted(): void {
-  committed = true
-}
-
-/** Runs `cleanup` (synchronously) if the process is interrupted; call the result to unregister. */
-export function onInterrupt(cleanup: () => void): () => void {
-  installHandlers()
-  interruptCleanups.add(cleanup)
-  return () => interruptCleanups.delete(cleanup)
-}
-
-/**
- * On Ctrl-C or SIGTERM remove our temporary files and run the registered cleanups before
- * exiting. Exiting through process.exit also lets proper-lockfile's exit hook release the lock.
- */
-function installHandlers(): void {
-  if (handlersInstalled) return
-  handlersInstalled = true
-  process.on('exit', removeAllTemps)
-  for (const [signal, code] of Object.entries(SIGNAL_EXIT_CODES)) {
-    process.on(signal, () => {
-      if (committed) return
-      removeAllTemps()
-      for (const cleanup of interruptCleanups) {
-        try {
-          cleanup()
-        } catch {
-          // Keep going: the other cleanups and the exit matter more.
-        }
-      }
-
-      process.stderr.write(`\nInterrupted by ${signal}; temporary files were removed and the library was left as it was.\n`)
-      process.exit(code)
-    })
   }
 }

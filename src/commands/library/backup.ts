@@ -1,41 +1,54 @@
 import {Flags} from '@oclif/core'
 
+import type {BackupJson, BackupPlanJson} from '../../json-results.js'
+
 import {createBackup, planBackup} from '../../lib/backup.js'
 import {formatBytes, formatCount} from '../../lib/format.js'
 import {databaseFlag, LibraryCommand} from '../../library-command.js'
 import {progressLine} from '../../ui/progress.js'
 
+const PHASE_LABELS = {snapshot: 'Taking snapshot', compress: 'Compressing', upload: 'Uploading'} as const
+
 export default class LibraryBackup extends LibraryCommand {
   static summary = 'Create a compressed backup archive of the VPO library database.'
-static description = `Takes a consistent snapshot of the library with SQLite's online backup API (changes still in the write-ahead log included, the live database untouched), and writes it with its metadata to a .tar.gz archive, by default in <data dir>/backups. The archive appears under its final name only once it is complete.`
-static examples = [
+  static description = `Takes a consistent snapshot of the library with SQLite's online backup API (changes still in the write-ahead log included, the live database untouched), checks it with SQLite's quick_check, and writes it with its metadata to a .tar.gz archive, by default in <data dir>/backups. The archive appears under its final name only once it is complete.`
+  static examples = [
     {description: 'Back up to ~/.vpo/backups with a timestamped name.', command: '<%= config.bin %> <%= command.id %>'},
     {description: 'Back up to a file of your choice.', command: '<%= config.bin %> <%= command.id %> --output /mnt/nas/vpo/library.tar.gz'},
     {description: 'Show what a backup would do, without writing anything.', command: '<%= config.bin %> <%= command.id %> --dry-run'},
     {description: 'Back up and keep only the 7 newest backups.', command: '<%= config.bin %> <%= command.id %> --keep 7'},
     {description: 'Machine-readable result.', command: '<%= config.bin %> <%= command.id %> --json'},
   ]
-static flags = {
+  static flags = {
     output: Flags.string({char: 'o', summary: 'Archive path, or a directory to put it in.', helpValue: 'PATH'}),
     'dry-run': Flags.boolean({summary: 'Run every check and show what would be written, without writing anything.'}),
     db: databaseFlag,
     force: Flags.boolean({summary: 'Replace the --output file if it already exists.'}),
     keep: Flags.integer({min: 1, summary: 'After the backup, delete the oldest regular backups so that this many remain.', helpValue: 'N'}),
+    'allow-damaged': Flags.boolean({summary: "Back up a library that fails SQLite's quick_check anyway, as a …-damaged archive."}),
   }
 
-  async run() {
+  async run(): Promise<BackupJson | BackupPlanJson> {
     const {flags} = await this.parse(LibraryBackup)
     const {databasePath, backupDir} = this.location(flags.db)
-    const options = {databasePath, backupDir, output: flags.output, force: flags.force, keep: flags.keep, vpoVersion: this.vpoVersion}
+    const options = {
+      databasePath,
+      backupDir,
+      output: flags.output,
+      force: flags.force,
+      allowDamaged: flags['allow-damaged'],
+      retention: flags.keep ? {last: flags.keep} : undefined,
+      vpoVersion: this.vpoVersion,
+    }
 
     if (flags['dry-run']) {
       const plan = await planBackup(options)
       this.log(`Dry run: no backup was written.`)
-      this.log(`  Database:       ${plan.databasePath} (${formatBytes(plan.databaseSizeBytes)})`)
-      this.log(`  Output:         ${plan.outputPath}`)
+      this.logSafe(`  Database:       ${plan.databasePath} (${formatBytes(plan.databaseSizeBytes)})`)
+      this.logSafe(`  Output:         ${plan.outputPath}`)
       this.log(`  Estimated size: ${formatBytes(plan.estimatedArchiveSizeBytes.low)} to ${formatBytes(plan.estimatedArchiveSizeBytes.high)}`)
-      this.log(`  Files in library: ${formatCount(plan.fileCount)}`)
-      this.log(`  Schema version: ${plan.schemaVersion}`)
+      this.log(`  Files in library: ${formatCount(plan.stats.fileCount)}`)
+      this.log(`  Schema version: ${plan.stats.schemaVersion}`)
       return {
         success: true,
         dry_run: true,
@@ -43,25 +56,26 @@ static flags = {
         database_size_bytes: plan.databaseSizeBytes,
         output_path: plan.outputPath,
         estimated_archive_size_bytes: plan.estimatedArchiveSizeBytes,
-        file_count: plan.fileCount,
-        total_library_size_bytes: plan.totalLibrarySizeBytes,
-        schema_version: plan.schemaVersion,
+        file_count: plan.stats.fileCount,
+        total_library_size_bytes: plan.stats.totalLibrarySizeBytes,
+        schema_version: plan.stats.schemaVersion,
       }
     }
 
     const progress = progressLine(this.showProgress)
     const result = await createBackup({
       ...options,
-      onProgress: (phase, done, total) => progress.update(phase === 'snapshot' ? 'Taking snapshot' : 'Compressing', done, total),
+      onProgress: (phase, done, total) => progress.update(PHASE_LABELS[phase], done, total),
     }).finally(() => progress.clear())
 
     const {metadata} = result
     const ratio = metadata.database_size_bytes > 0 ? 1 - result.archiveSizeBytes / metadata.database_size_bytes : 0
-    this.log(`Backup created: ${result.path}`)
+    if (result.damaged) this.warn(`The library fails SQLite's quick_check; it was archived anyway as ${result.path} (--allow-damaged).`)
+    this.logSafe(`Backup created: ${result.path}`)
     this.log(`  Database size: ${formatBytes(metadata.database_size_bytes)}`)
     this.log(`  Archive size:  ${formatBytes(result.archiveSizeBytes)} (${Math.round(ratio * 100)}% smaller)`)
     this.log(`  Files in library: ${formatCount(metadata.file_count)}`)
-    for (const pruned of result.pruned) this.log(`  Removed old backup: ${pruned}`)
+    for (const pruned of result.prune?.removed ?? []) this.logSafe(`  Removed old backup: ${pruned}`)
 
     return {
       success: true,
@@ -73,9 +87,10 @@ static flags = {
       total_library_size_bytes: metadata.total_library_size_bytes,
       schema_version: metadata.schema_version,
       created_at: metadata.created_at,
-      database_sha256: metadata.database_sha256,
+      database_sha256: metadata.database_sha256!,
       duration_seconds: Math.round(result.durationSeconds * 1000) / 1000,
-      pruned: result.pruned,
+      ...(result.damaged ? {damaged: true as const} : {}),
+      pruned: result.prune?.removed ?? [],
     }
   }
 }

@@ -1,27 +1,33 @@
 import {Flags} from '@oclif/core'
 
+import type {BackupsJson} from '../../json-results.js'
+
 import {formatBytes, formatCount} from '../../lib/format.js'
 import {listBackups, type ListedBackup} from '../../lib/listing.js'
+import {openTarget} from '../../lib/storage/locations.js'
 import {LibraryCommand} from '../../library-command.js'
+import {escapeForTerminal} from '../../ui/terminal-text.js'
+
+const KIND_MARKS = {regular: '', custom: '', 'pre-restore': ' (safety)', damaged: ' (damaged)'} as const
 
 export default class LibraryBackups extends LibraryCommand {
   static summary = 'List the backup archives in the backup directory, newest first.'
-static description = `Reads only the metadata at the head of each archive, so listing is quick even for large backups. Archives that cannot be read are still listed, marked unreadable; pre-restore safety backups are marked as such.`
-static examples = [
+  static description = `Reads only the head of each archive (its metadata) and checks from its gzip member headers that it is whole, so listing is quick even for large backups. Archives that cannot be read, or are truncated, are still listed, marked unreadable; pre-restore safety backups are marked as such.`
+  static examples = [
     {description: 'List backups in ~/.vpo/backups.', command: '<%= config.bin %> <%= command.id %>'},
     {description: 'List backups kept somewhere else.', command: '<%= config.bin %> <%= command.id %> --path /mnt/nas/vpo-backups'},
     {description: 'Machine-readable listing.', command: '<%= config.bin %> <%= command.id %> --json'},
   ]
-static flags = {
+  static flags = {
     path: Flags.string({char: 'p', summary: 'Directory to list instead of the backup directory.', helpValue: 'DIR'}),
   }
 
-  async run() {
+  async run(): Promise<BackupsJson> {
     const {flags} = await this.parse(LibraryBackups)
-    const listing = await listBackups(flags.path ?? this.location().backupDir)
+    const listing = await listBackups(await openTarget(flags.path ?? this.location().backupDir))
 
     if (listing.backups.length === 0) {
-      this.log(`No backups found in ${listing.directory}`)
+      this.logSafe(`No backups found in ${listing.directory}`)
       this.log('Create a backup with: vpo library:backup')
     } else {
       this.log(renderTable(listing.backups))
@@ -37,6 +43,7 @@ static flags = {
         filename: entry.filename,
         path: entry.path,
         kind: entry.kind,
+        encrypted: entry.encrypted,
         created_at: entry.metadata?.created_at ?? null,
         archive_size_bytes: entry.archiveSizeBytes,
         database_size_bytes: entry.metadata?.database_size_bytes ?? null,
@@ -51,7 +58,7 @@ static flags = {
 
 function renderTable(backups: ListedBackup[]): string {
   const rows = backups.map((entry) => [
-    entry.filename + (entry.kind === 'pre-restore' ? ' (safety)' : ''),
+    escapeForTerminal(entry.filename) + KIND_MARKS[entry.kind],
     entry.metadata ? entry.metadata.created_at.slice(0, 16).replace('T', ' ') : 'unreadable',
     formatBytes(entry.archiveSizeBytes),
     entry.metadata ? formatCount(entry.metadata.file_count) : '-',

@@ -1,4 +1,5 @@
 import {invalidArchive} from '../errors.js'
+import {type ExactInteger, isExactInteger, parseExactJson} from './exact-json.js'
 
 export const METADATA_MEMBER = 'backup_metadata.json'
 export const DATABASE_MEMBER = 'library.db'
@@ -9,8 +10,8 @@ export interface BackupMetadata {
   schema_version: number
   created_at: string
   database_size_bytes: number
-  file_count: number
-  total_library_size_bytes: number
+  file_count: ExactInteger
+  total_library_size_bytes: ExactInteger
   compression: 'gzip'
   /** Absent in archives made by VPO's Python tool. */
   database_sha256?: string
@@ -19,7 +20,7 @@ export interface BackupMetadata {
 export function parseMetadata(raw: Buffer, archivePath: string): BackupMetadata {
   let value: unknown
   try {
-    value = JSON.parse(raw.toString('utf8'))
+    value = parseExactJson(raw.toString('utf8'))
   } catch {
     throw invalidArchive(archivePath, `${METADATA_MEMBER} is not valid JSON`)
   }
@@ -33,12 +34,14 @@ export function parseMetadata(raw: Buffer, archivePath: string): BackupMetadata 
     invalidArchive(archivePath, `${METADATA_MEMBER} field "${field}" is missing or not ${expected}`)
   if (typeof record.vpo_version !== 'string') throw fail('vpo_version', 'a string')
   if (!isCount(record.schema_version) || record.schema_version === 0) throw fail('schema_version', 'a positive integer')
+  if (!isCount(record.database_size_bytes)) throw fail('database_size_bytes', 'an integer of 0 or more')
   if (typeof record.created_at !== 'string' || !isCreatedAt(record.created_at)) {
     throw fail('created_at', 'a UTC time like 2026-02-05T14:30:22Z')
   }
 
-  for (const field of ['database_size_bytes', 'file_count', 'total_library_size_bytes']) {
-    if (!isCount(record[field])) throw fail(field, 'an integer of 0 or more')
+  // Counts of any size are exact: VPO's Python tool writes them so.
+  for (const field of ['file_count', 'total_library_size_bytes']) {
+    if (!isExactInteger(record[field]) || (record[field] as ExactInteger) < 0) throw fail(field, 'an integer of 0 or more')
   }
 
   if (record.compression !== 'gzip') throw fail('compression', '"gzip"')
@@ -51,14 +54,15 @@ export function parseMetadata(raw: Buffer, archivePath: string): BackupMetadata 
     schema_version: record.schema_version as number,
     created_at: record.created_at,
     database_size_bytes: record.database_size_bytes as number,
-    file_count: record.file_count as number,
-    total_library_size_bytes: record.total_library_size_bytes as number,
+    file_count: record.file_count as ExactInteger,
+    total_library_size_bytes: record.total_library_size_bytes as ExactInteger,
     compression: 'gzip',
     ...(record.database_sha256 === undefined ? {} : {database_sha256: (record.database_sha256 as string).toLowerCase()}),
   }
 }
 
-function isCount(value: unknown): boolean {
+/** Sizes and versions this plugin does arithmetic with; no real database comes near 2^53 bytes. */
+function isCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
 }
 

@@ -1,14 +1,15 @@
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
-import {Parser, type ReadEntry} from 'tar'
+import {Header, Parser, type ReadEntry} from 'tar'
 
 import {invalidArchive, LibraryBackupError} from '../errors.js'
-import {GzipFormatError, inflateFile} from '../gzip-members.js'
+import {GzipFormatError, inflateFile, inflateFirstMember, readMemberLayout} from './gzip-members.js'
 import {type BackupMetadata, DATABASE_MEMBER, METADATA_MAX_BYTES, METADATA_MEMBER, parseMetadata} from './metadata.js'
 import {type Progress} from './writer.js'
 
 const READ_CHUNK = 1024 * 1024
+const BLOCK = 512
 /** Slack for unknown members and tar headers before a stream counts as a decompression bomb. */
 const BOMB_SLACK = 16 * 1024 * 1024
 const REGULAR_TYPES = new Set(['ContiguousFile', 'File', 'OldFile'])
@@ -234,11 +235,11 @@ async function assertGzipContainer(archivePath: string): Promise<void> {
   } catch (error) {
     const {code} = error as NodeJS.ErrnoException
     if (code === 'ENOENT') {
-      throw new LibraryBackupError('BACKUP_NOT_FOUND', `Backup file ${archivePath} does not exist; check the path (vpo library:backups lists your backups).`)
+      throw new LibraryBackupError('BACKUP_NOT_FOUND', `Backup file ${archivePath} does not exist`, {hint: 'Check the path (vpo library:backups lists your backups).'})
     }
 
     if (code === 'EISDIR') throw invalidArchive(archivePath, 'it is a directory, not a file')
-    throw new LibraryBackupError('IO_ERROR', `Cannot read ${archivePath} (${(error as Error).message}); check its permissions.`)
+    throw new LibraryBackupError('IO_ERROR', `Cannot read ${archivePath} (${(error as Error).message})`, {hint: 'Check its permissions.'})
   }
 
   try {
@@ -247,17 +248,15 @@ async function assertGzipContainer(archivePath: string): Promise<void> {
     const {bytesRead} = await handle.read(magic, 0, 4, 0)
     if (bytesRead === 0) throw invalidArchive(archivePath, 'the file is empty')
     if (magic.toString('latin1', 0, 2) === 'PK') {
-      throw new LibraryBackupError(
-        'UNSUPPORTED_ARCHIVE',
-        `${archivePath} is a ZIP file, and ZIP is not supported; VPO backups are .tar.gz archives made by vpo library:backup.`,
-      )
+      throw new LibraryBackupError('UNSUPPORTED_ARCHIVE', `${archivePath} is a ZIP file, and ZIP is not supported`, {
+        hint: 'VPO backups are .tar.gz archives made by vpo library:backup.',
+      })
     }
 
     if (bytesRead < 2 || magic[0] !== 0x1f || magic[1] !== 0x8b) {
-      throw new LibraryBackupError(
-        'UNSUPPORTED_ARCHIVE',
-        `${archivePath} is not a gzip-compressed tar archive; VPO backups are .tar.gz archives made by vpo library:backup.`,
-      )
+      throw new LibraryBackupError('UNSUPPORTED_ARCHIVE', `${archivePath} is not a gzip-compressed tar archive`, {
+        hint: 'VPO backups are .tar.gz archives made by vpo library:backup.',
+      })
     }
   } finally {
     await handle.close()
@@ -269,4 +268,54 @@ function describeGzipError(error: NodeJS.ErrnoException): string {
   if (error.code === 'Z_BUF_ERROR' || /unexpected end/i.test(error.message)) return 'the gzip data ends early (the file is truncated)'
   if (error.code === 'Z_DATA_ERROR') return `the gzip data is corrupted (${error.message})`
   return `it cannot be read (${error.message})`
+}
+
+/** How many bytes of an archive hold its metadata when this plugin wrote it: the stored first member. */
+export const HEAD_BYTES = 64 * 1024
+
+export interface ArchiveHead {
+  metadata: BackupMetadata
+  /** The tar bytes of the metadata member (header and padded content): where library.db's header starts. */
+  metadataTarBytes: number
+}
+
+/**
+ * The metadata from an archive's first bytes, when it is this plugin's layout (a stored first
+ * member holding `backup_metadata.json`); undefined for any other layout, which must be read whole.
+ */
+export function readHead(head: Buffer, archiveName: string): ArchiveHead | undefined {
+  let tarBytes: Buffer | undefined
+  try {
+    tarBytes = inflateFirstMember(head)
+  } catch (error) {
+    throw invalidArchive(archiveName, describeGzipError(error as NodeJS.ErrnoException), error)
+  }
+
+  if (!tarBytes || tarBytes.length < BLOCK) return undefined
+  const header = new Header(tarBytes.subarray(0, BLOCK))
+  if (header.path !== METADATA_MEMBER || !REGULAR_TYPES.has(header.type ?? '') || header.size === undefined) return undefined
+  if (!header.cksumValid) throw invalidArchive(archiveName, 'its tar structure is damaged (a header fails its checksum)')
+  if (BLOCK + header.size > tarBytes.length) throw invalidArchive(archiveName, `${METADATA_MEMBER} is cut short`)
+  const metadata = parseMetadata(tarBytes.subarray(BLOCK, BLOCK + header.size), archiveName)
+  return {metadata, metadataTarBytes: BLOCK + roundUp(header.size)}
+}
+
+/**
+ * Whether a local archive in this plugin's layout is whole: its members tile the file exactly and
+ * inflate to the tar its metadata implies (a whole member missing or added changes that). Reads
+ * member headers and trailers only. Returns the problem, or undefined.
+ */
+export async function structureProblem(archivePath: string, head: ArchiveHead): Promise<string | undefined> {
+  const layout = await readMemberLayout(archivePath)
+  if (layout.cutShort) return 'the file is truncated'
+  if (layout.end < layout.fileSize) return 'it has bytes after the end of the archive, or a damaged gzip member'
+  const size = head.metadata.database_size_bytes
+  const expected = head.metadataTarBytes + BLOCK + roundUp(size) + 2 * BLOCK
+  if (layout.inflatedBytes < expected) return 'the archive ends early (the file is truncated)'
+  if (layout.inflatedBytes > expected) return 'it holds more data than its metadata declares'
+  return undefined
+}
+
+function roundUp(size: number): number {
+  return Math.ceil(size / BLOCK) * BLOCK
 }

@@ -3,7 +3,8 @@ import fsp from 'node:fs/promises'
 import zlib from 'node:zlib'
 import {Header} from 'tar'
 
-import {ParallelGzipWriter, storedMember, writeFully} from '../gzip-members.js'
+import {stringifyExactJson} from './exact-json.js'
+import {ParallelGzipWriter, storedMember, writeFully} from './gzip-members.js'
 import {type BackupMetadata, DATABASE_MEMBER, METADATA_MEMBER} from './metadata.js'
 
 const BLOCK = 512
@@ -77,7 +78,7 @@ export async function writeArchive(options: WriteArchiveOptions): Promise<{archi
 }
 
 function metadataMember(metadata: BackupMetadata): Buffer {
-  const json = Buffer.from(JSON.stringify(metadata, null, 2) + '\n')
+  const json = Buffer.from(stringifyExactJson(metadata, 2) + '\n')
   return Buffer.concat([tarHeader(METADATA_MEMBER, json.length), json, Buffer.alloc(padding(json.length))])
 }
 

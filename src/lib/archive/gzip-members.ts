@@ -190,3 +190,59 @@ async function inflateMember(member: Buffer): Promise<Buffer> {
     throw error
   }
 }
+
+/** What the member headers and trailers of an indexed gzip file say, read without inflating. */
+export interface MemberLayout {
+  /** Indexed members found from the start, each whole within the file. */
+  members: number
+  /** Sum of their trailers' ISIZE: the bytes they inflate to. */
+  inflatedBytes: number
+  /** Offset just past the last indexed member; less than the file size when something else follows. */
+  end: number
+  fileSize: number
+  /** The member at `end` has a whole header but runs past the end of the file. */
+  cutShort: boolean
+}
+
+/**
+ * Walks the indexed members by their recorded lengths, reading 20 bytes of header and 8 of
+ * trailer each: enough to tell a truncated archive or one with bytes appended from a whole one,
+ * without inflating 100 MB.
+ */
+export async function readMemberLayout(filePath: string): Promise<MemberLayout> {
+  const file = await fs.promises.open(filePath, 'r')
+  try {
+    const {size} = await file.stat()
+    const head = Buffer.alloc(HEADER_SIZE)
+    const trailer = Buffer.alloc(TRAILER_SIZE)
+    let offset = 0
+    let members = 0
+    let inflatedBytes = 0
+    let cutShort = false
+    while (offset < size) {
+      const {bytesRead} = await file.read(head, 0, HEADER_SIZE, offset)
+      const length = indexedMemberLength(head.subarray(0, bytesRead))
+      if (length === undefined || length < HEADER_SIZE + TRAILER_SIZE) break
+      if (offset + length > size) {
+        cutShort = true
+        break
+      }
+
+      await file.read(trailer, 0, TRAILER_SIZE, offset + length - TRAILER_SIZE)
+      inflatedBytes += trailer.readUInt32LE(4)
+      members++
+      offset += length
+    }
+
+    return {members, inflatedBytes, end: offset, fileSize: size, cutShort}
+  } finally {
+    await file.close()
+  }
+}
+
+/** Inflates the first member of `head` when it is an indexed member held whole in it. */
+export function inflateFirstMember(head: Buffer): Buffer | undefined {
+  const length = indexedMemberLength(head)
+  if (length === undefined || length > head.length || length < HEADER_SIZE + TRAILER_SIZE) return undefined
+  return zlib.gunzipSync(head.subarray(0, length), {maxOutputLength: MAX_MEMBER_OUTPUT})
+}

@@ -1,0 +1,77 @@
+/**
+ * What each command prints with --json: the return types of their run() methods, and what the
+ * tests parse. Sizes and counts that can pass 2^53 are written as exact JSON integers.
+ */
+import type {ExactInteger} from './lib/archive/exact-json.js'
+
+export interface BackupJson {
+  success: true
+  path: string
+  archive_size_bytes: number
+  database_size_bytes: number
+  compression_ratio: number
+  file_count: ExactInteger
+  total_library_size_bytes: ExactInteger
+  schema_version: number
+  created_at: string
+  database_sha256: string
+  duration_seconds: number
+  /** Present when written with --allow-damaged from a library that fails quick_check. */
+  damaged?: true
+  /** Backups removed by the retention flags. */
+  pruned: string[]
+}
+
+export interface BackupPlanJson {
+  success: true
+  dry_run: true
+  database_path: string
+  database_size_bytes: number
+  output_path: string
+  estimated_archive_size_bytes: {low: number; high: number}
+  file_count: ExactInteger
+  total_library_size_bytes: ExactInteger
+  schema_version: number
+}
+
+export interface RestoreJson {
+  success: true
+  source_path: string
+  database_path: string
+  created_at: string
+  file_count: ExactInteger
+  schema_version: number
+  current_schema_version: number
+  schema_mismatch: boolean
+  checksum_verified: boolean
+  safety_backup_path: string | null
+  duration_seconds: number
+}
+
+export interface RestorePlanJson extends Omit<RestoreJson, 'safety_backup_path'> {
+  dry_run: true
+  vpo_version: string
+  database_size_bytes: number
+  safety_backup_path: null
+}
+
+export interface ListedBackupJson {
+  filename: string
+  path: string
+  kind: 'custom' | 'damaged' | 'pre-restore' | 'regular'
+  encrypted: boolean
+  created_at: string | null
+  archive_size_bytes: number
+  database_size_bytes: number | null
+  file_count: ExactInteger | null
+  schema_version: number | null
+  readable: boolean
+  problem?: string
+}
+
+export interface BackupsJson {
+  directory: string
+  total_count: number
+  total_size_bytes: number
+  backups: ListedBackupJson[]
+}

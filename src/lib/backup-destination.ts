@@ -1,0 +1,114 @@
+import fs from 'node:fs'
+import path from 'node:path'
+
+import type {BackupTarget} from './storage/target.js'
+
+import {LibraryBackupError} from './errors.js'
+import {lockDirectory} from './library-lock.js'
+import {isObjectStoreUrl, openTarget} from './storage/locations.js'
+
+/** Where a new backup goes: a target, and the exact name `--output` asked for, if it named a file. */
+export interface Destination {
+  target: BackupTarget
+  /** Undefined: the next free timestamped name. */
+  name?: string
+}
+
+/**
+ * Turns `--output` into a destination, refusing every spelling of the library itself: the archive
+ * must never land on library.db, its -wal/-shm/-journal or its lock, whatever path leads there.
+ */
+export async function resolveDestination(options: {backupDir: string; databasePath: string; force?: boolean; output?: string}): Promise<Destination> {
+  const {output} = options
+  if (output === undefined) return {target: await openTarget(options.backupDir)}
+  if (output === '-') {
+    throw new LibraryBackupError('USAGE_ERROR', 'The archive cannot be written to standard output (-): it is written with a seek, then published whole', {
+      hint: 'Pass --output with a file or directory.',
+    })
+  }
+
+  if (isObjectStoreUrl(output)) {
+    if (output.endsWith('/')) return {target: await openTarget(output)}
+    const slash = output.lastIndexOf('/')
+    return {target: await openTarget(output.slice(0, slash + 1)), name: output.slice(slash + 1)}
+  }
+
+  const resolved = path.resolve(output)
+  const protectedFiles = libraryFiles(options.databasePath)
+  // A trailing slash means a directory, existing or not: never a file named after it.
+  if (/[/\\]$/.test(output) || fs.statSync(resolved, {throwIfNoEntry: false})?.isDirectory()) {
+    assertNotLibrary(resolved, protectedFiles, output)
+    return {target: await openTarget(resolved)}
+  }
+
+  const directory = path.dirname(resolved)
+  const parent = fs.statSync(directory, {throwIfNoEntry: false})
+  if (!parent) {
+    throw new LibraryBackupError('IO_ERROR', `The directory ${directory} does not exist`, {hint: 'Create it first, or choose another --output.'})
+  }
+
+  if (!parent.isDirectory()) {
+    throw new LibraryBackupError('NOT_A_DIRECTORY', `${directory} is not a directory, so ${resolved} cannot be created`, {
+      hint: 'Choose another --output.',
+    })
+  }
+
+  assertNotLibrary(resolved, protectedFiles, output)
+  const existing = fs.statSync(resolved, {throwIfNoEntry: false})
+  if (existing && !existing.isFile()) {
+    throw new LibraryBackupError('OUTPUT_EXISTS', `${resolved} exists and is not a regular file`, {hint: 'Choose another --output.'})
+  }
+
+  if (existing && !options.force) throw outputExists(resolved)
+  return {target: await openTarget(directory), name: path.basename(resolved)}
+}
+
+export function outputExists(output: string): LibraryBackupError {
+  return new LibraryBackupError('OUTPUT_EXISTS', `${output} already exists`, {hint: 'Choose another --output, or pass --force to replace it.'})
+}
+
+interface ProtectedFile {
+  /** The canonical path: real parent directory plus the name. */
+  canonical: string
+  /** Device and inode when the file exists, so hard links and symlinks are caught too. */
+  identity?: string
+}
+
+/** library.db, its sidecars (which may appear at any moment) and its lock directory. */
+function libraryFiles(databasePath: string): ProtectedFile[] {
+  const real = canonicalPath(databasePath)
+  return [real, `${real}-wal`, `${real}-shm`, `${real}-journal`, lockDirectory(databasePath)].map((file) => ({
+    canonical: file,
+    identity: identityOf(file),
+  }))
+}
+
+function assertNotLibrary(candidate: string, protectedFiles: ProtectedFile[], asGiven: string): void {
+  const canonical = canonicalPath(candidate)
+  const identity = identityOf(candidate)
+  const hit = protectedFiles.find((file) => file.canonical === canonical || (identity !== undefined && file.identity === identity))
+  if (hit) {
+    throw new LibraryBackupError('OUTPUT_IS_LIBRARY', `--output ${asGiven} is the library's own file ${hit.canonical}, which a backup must never replace`, {
+      hint: 'Choose an --output outside the library files, such as the backups directory.',
+    })
+  }
+}
+
+/** The path with its directory's symlinks resolved (the file itself may not exist yet). */
+function canonicalPath(file: string): string {
+  const resolved = path.resolve(file)
+  try {
+    return fs.realpathSync(resolved)
+  } catch {
+    try {
+      return path.join(fs.realpathSync(path.dirname(resolved)), path.basename(resolved))
+    } catch {
+      return resolved
+    }
+  }
+}
+
+function identityOf(file: string): string | undefined {
+  const stats = fs.statSync(file, {throwIfNoEntry: false, bigint: true})
+  return stats ? `${stats.dev}:${stats.ino}` : undefined
+}

@@ -1,0 +1,82 @@
+import fs from 'node:fs'
+import path from 'node:path'
+
+import type {BackupTarget, FetchedArchive, StoredArchive} from './target.js'
+
+import {makePrivateDirectory, publishFile} from '../durable-files.js'
+import {LibraryBackupError} from '../errors.js'
+
+/** Backups as files in one directory on a mounted filesystem (the default: <data dir>/backups). */
+export class LocalDirectory implements BackupTarget {
+  readonly location: string
+  readonly remote = false
+
+  constructor(directory: string) {
+    this.location = path.resolve(directory)
+  }
+
+  describe(name: string): string {
+    return path.join(this.location, name)
+  }
+
+  async list(isCandidate: (name: string) => boolean): Promise<StoredArchive[]> {
+    let names: string[]
+    try {
+      names = await fs.promises.readdir(this.location)
+    } catch (error) {
+      const {code} = error as NodeJS.ErrnoException
+      if (code === 'ENOENT') return []
+      if (code === 'ENOTDIR') {
+        throw new LibraryBackupError('NOT_A_DIRECTORY', `${this.location} is not a directory`, {
+          hint: 'Pass --path with the directory that holds your backups.',
+        })
+      }
+
+      throw new LibraryBackupError('IO_ERROR', `Cannot read ${this.location} (${(error as Error).message})`, {hint: 'Check its permissions.'})
+    }
+
+    const found = await Promise.all(
+      names.filter((name) => isCandidate(name)).map(async (name): Promise<StoredArchive | undefined> => {
+        // lstat would hide a backup kept behind a symlink; stat follows it, and skips dangling ones.
+        const stats = await fs.promises.stat(this.describe(name)).catch(() => {})
+        return stats?.isFile() ? {name, sizeBytes: stats.size, modifiedAt: stats.mtime} : undefined
+      }),
+    )
+    return found.filter((entry): entry is StoredArchive => entry !== undefined)
+  }
+
+  async readHead(name: string, bytes: number): Promise<Buffer> {
+    const handle = await fs.promises.open(this.describe(name), 'r')
+    try {
+      const head = Buffer.alloc(bytes)
+      const {bytesRead} = await handle.read(head, 0, bytes, 0)
+      return head.subarray(0, bytesRead)
+    } finally {
+      await handle.close()
+    }
+  }
+
+  async fetch(name: string): Promise<FetchedArchive> {
+    return {path: this.describe(name), dispose() {}}
+  }
+
+  async prepareStaging(): Promise<string> {
+    makePrivateDirectory(this.location)
+    return this.location
+  }
+
+  async commit(stagedFile: string, name: string, options: {overwrite: boolean}): Promise<boolean> {
+    return publishFile(stagedFile, this.describe(name), options)
+  }
+
+  async remove(name: string): Promise<void> {
+    const target = this.describe(name)
+    // A directory named like a backup is not ours to delete, and rm would need recursive for it.
+    const stats = fs.lstatSync(target, {throwIfNoEntry: false})
+    if (stats && !stats.isFile() && !stats.isSymbolicLink()) {
+      throw new LibraryBackupError('IO_ERROR', `${target} is not a regular file, so it was not removed`)
+    }
+
+    await fs.promises.rm(target, {force: true})
+  }
+}
