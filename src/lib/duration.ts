@@ -50,7 +50,8 @@ export function parseDuration(text: string): Duration {
     const match = part.exec(text)
     if (!match) {
       const rest = text.slice(start)
-      throw invalid(text, /^\d+$/.test(rest) ? `"${rest}" has no unit` : `"${rest}" is not a number followed by a unit`)
+      const what = start === 0 ? 'it' : `"${rest}"`
+      throw invalid(text, /^\d+$/.test(rest) ? `${what} has no unit` : `${what} is not a number followed by a unit`)
     }
 
     const [, digits, unit] = match
