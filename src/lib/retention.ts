@@ -45,7 +45,23 @@ export const REASON = {
   safetyBackup: 'safety backup',
   damaged: 'damaged',
   notRegular: 'not a regular backup',
+  unknownDate: 'unknown date',
 } as const
+
+const NAMED = /^vpo-library-\d{4}-\d{2}-\d{2}T(?:\d{6}|\d{2}-\d{2}-\d{2})Z(-pre-restore|-damaged)?(?:-\d+)?\.tar\.gz(?:\.age)?$/
+
+/**
+ * The kind of a listed file, from its name: the compact or the Python tool's hyphenated timestamp,
+ * an optional `-N` counter, `.age` when encrypted. A directory or link named like a backup
+ * (`isRegularFile` false) is `other`, so it is never a candidate and never deleted.
+ */
+export function backupKindOf(name: string, isRegularFile = true): BackupKind {
+  const match = isRegularFile ? NAMED.exec(name) : null
+  if (!match) return 'other'
+  if (match[1] === '-pre-restore') return 'pre-restore'
+  if (match[1] === '-damaged') return 'damaged'
+  return 'regular'
+}
 
 const PROTECTED: Record<BackupKind, string | undefined> = {
   regular: undefined,
@@ -70,14 +86,21 @@ export function nameCounter(name: string): number {
  * the order is total and never depends on the directory's order.
  */
 export function compareNewestFirst(a: {createdAt: Date; name: string}, b: {createdAt: Date; name: string}): number {
-  const aTime = a.createdAt.getTime()
-  const bTime = b.createdAt.getTime()
-  const bySecond = Math.floor(bTime / 1000) - Math.floor(aTime / 1000)
-  if (bySecond !== 0) return bySecond
+  // An invalid date sorts as the oldest, so it can never be taken for the newest backup.
+  const aTime = timeOf(a.createdAt)
+  const bTime = timeOf(b.createdAt)
+  const aSecond = Math.floor(aTime / 1000)
+  const bSecond = Math.floor(bTime / 1000)
+  if (aSecond !== bSecond) return bSecond > aSecond ? 1 : -1
   const byCounter = nameCounter(b.name) - nameCounter(a.name)
   if (byCounter !== 0) return byCounter
-  if (bTime !== aTime) return bTime - aTime
+  if (aTime !== bTime) return bTime > aTime ? 1 : -1
   return a.name < b.name ? 1 : a.name > b.name ? -1 : 0
+}
+
+function timeOf(date: Date): number {
+  const time = date.getTime()
+  return Number.isNaN(time) ? Number.NEGATIVE_INFINITY : time
 }
 
 function pad(value: number, width = 2): string {
@@ -157,7 +180,10 @@ function validatePolicy(policy: RetentionPolicy): void {
 export function planRetention<T extends RetentionCandidate>(backups: readonly T[], policy: RetentionPolicy, now: Date): Array<RetentionDecision<T>> {
   validatePolicy(policy)
   const decisions = [...backups].sort(compareNewestFirst).map((backup) => ({backup, keep: false, reasons: [] as string[]}))
-  const regular = decisions.filter((decision) => decision.backup.kind === 'regular')
+  // A backup whose time is unknown cannot be placed in a day or week: keep it rather than guess.
+  const undated = decisions.filter((decision) => decision.backup.kind === 'regular' && Number.isNaN(decision.backup.createdAt.getTime()))
+  for (const decision of undated) decision.reasons.push(REASON.unknownDate)
+  const regular = decisions.filter((decision) => decision.backup.kind === 'regular' && !undated.includes(decision))
 
   for (const rule of COUNTED_RULES) {
     let remaining = policy[rule] ?? 0
@@ -189,4 +215,23 @@ export function planRetention<T extends RetentionCandidate>(backups: readonly T[
   }
 
   return decisions
+}
+
+function listInWords(items: string[]): string {
+  return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`
+}
+
+/** The policy in words, for the header of the human output: `keep 7 daily and 4 weekly backups, and all within 7d`. */
+export function describePolicy(policy: RetentionPolicy): string {
+  const rules = COUNTED_RULES.filter((rule) => (policy[rule] ?? 0) > 0)
+  const counted = rules.map((rule) => {
+    const count = policy[rule]!
+    if (rule !== 'last') return `${count} ${rule}`
+    return count === 1 ? 'the last' : `the last ${count}`
+  })
+  const singular = rules.length === 1 && policy[rules[0]] === 1
+  const parts: string[] = []
+  if (counted.length > 0) parts.push(`${listInWords(counted)} backup${singular ? '' : 's'}`)
+  if (policy.within) parts.push(`all ${counted.length > 0 ? '' : 'backups '}within ${formatDuration(policy.within)}`)
+  return `keep ${parts.join(', and ')}`
 }

@@ -4,7 +4,9 @@ import {parseDuration} from '../../src/lib/duration.js'
 import {LibraryBackupError} from '../../src/lib/errors.js'
 import {
   type BackupKind,
+  backupKindOf,
   compareNewestFirst,
+  describePolicy,
   isoWeek,
   planRetention,
   type RetentionCandidate,
@@ -400,5 +402,58 @@ describe('retention policy (pure)', () => {
     expect(planRetention([], {last: 1}, new Date())).to.deep.equal([])
     const onlyOther = [backup('2026-01-01T00:00:00Z', {kind: 'other', name: 'mine.tar.gz'})]
     expect(planRetention(onlyOther, {last: 1}, new Date())[0]).to.deep.include({keep: true, reasons: ['not a regular backup']})
+  })
+
+  it('keeps a regular backup whose time is unknown, and never takes it for the newest', () => {
+    const undated = {...backup('2026-01-01T00:00:00Z'), name: 'vpo-library-2026-99-99T000000Z.tar.gz', createdAt: new Date(Number.NaN)}
+    const backups = [undated, backup('2026-01-02T00:00:00Z'), backup('2026-01-01T00:00:00Z')]
+    const decisions = planRetention(backups, {last: 1}, new Date('2026-01-03T00:00:00Z'))
+    expect(decisions.map((d) => d.backup.name)).to.deep.equal([
+      'vpo-library-2026-01-02T000000Z.tar.gz',
+      'vpo-library-2026-01-01T000000Z.tar.gz',
+      'vpo-library-2026-99-99T000000Z.tar.gz',
+    ])
+    expect(summary(decisions)).to.deep.equal({
+      kept: {
+        'vpo-library-2026-01-02T000000Z.tar.gz': ['last', 'newest readable'],
+        'vpo-library-2026-99-99T000000Z.tar.gz': ['unknown date'],
+      },
+      removed: ['vpo-library-2026-01-01T000000Z.tar.gz'],
+    })
+  })
+
+  describe('backupKindOf', () => {
+    const cases: Array<[string, BackupKind]> = [
+      ['vpo-library-2026-02-05T143022Z.tar.gz', 'regular'],
+      ['vpo-library-2026-02-05T143022Z-2.tar.gz', 'regular'],
+      ['vpo-library-2026-02-05T143022Z-10.tar.gz.age', 'regular'],
+      ['vpo-library-2026-02-05T14-30-22Z.tar.gz', 'regular'],
+      ['vpo-library-2026-02-05T143022Z-pre-restore.tar.gz', 'pre-restore'],
+      ['vpo-library-2026-02-05T143022Z-pre-restore-3.tar.gz.age', 'pre-restore'],
+      ['vpo-library-2026-02-05T143022Z-damaged.tar.gz', 'damaged'],
+      ['vpo-library-2026-02-05T143022Z-damaged-2.tar.gz', 'damaged'],
+      ['weekly.tar.gz', 'other'],
+      ['vpo-library-manual.tar.gz', 'other'],
+      ['vpo-library-2026-02-05T143022Z.tar.gz.tmp', 'other'],
+      ['vpo-library-2026-02-05T143022Z-copy.tar.gz', 'other'],
+      ['vpo-library-2026-02-05T143022Z.tar', 'other'],
+    ]
+    for (const [name, kind] of cases) {
+      it(`${name} is ${kind}`, () => {
+        expect(backupKindOf(name)).to.equal(kind)
+      })
+    }
+
+    it('makes anything that is not a regular file "other", whatever its name (issue 10, item 4)', () => {
+      expect(backupKindOf('vpo-library-2026-02-05T143022Z.tar.gz', false)).to.equal('other')
+    })
+  })
+
+  it('describes the policy in words for the human output', () => {
+    expect(describePolicy({daily: 7, weekly: 4, monthly: 6})).to.equal('keep 7 daily, 4 weekly and 6 monthly backups')
+    expect(describePolicy({last: 1})).to.equal('keep the last backup')
+    expect(describePolicy({last: 3, yearly: 1, within: parseDuration('7d')})).to.equal('keep the last 3 and 1 yearly backups, and all within 7d')
+    expect(describePolicy({within: parseDuration('1y6m')})).to.equal('keep all backups within 1y6m')
+    expect(describePolicy({yearly: 1, daily: 0})).to.equal('keep 1 yearly backup')
   })
 })
