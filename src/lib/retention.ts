@@ -1,0 +1,240 @@
+import {type Duration, formatDuration, subtractDuration} from './duration.js'
+import {LibraryBackupError} from './errors.js'
+
+/**
+ * Which backups a retention policy keeps: restic's `forget` semantics, as a pure function of the
+ * listing, the policy and the clock, so the same plan drives `library:prune`, `--dry-run` and the
+ * pruning after `library:backup`, and can be tested with fixed dates.
+ */
+
+/**
+ * - `regular`: `vpo-library-<ts>[-N].tar.gz[.age]`, the only kind a rule may remove.
+ * - `pre-restore`: the safety copy a restore takes of the library it replaces.
+ * - `damaged`: written with `--allow-damaged`; kept so the user still has the data.
+ * - `other`: anything else (a custom `--output` name, a directory named like a backup).
+ */
+export type BackupKind = 'damaged' | 'other' | 'pre-restore' | 'regular'
+
+export interface RetentionCandidate {
+  name: string
+  /** Metadata `created_at`, else the time in the name (else the file's mtime): what "newest" means. */
+  createdAt: Date
+  kind: BackupKind
+  /** Whether the archive was read and found whole; only decides which backup is "newest readable". */
+  readable: boolean
+}
+
+export interface RetentionPolicy {
+  last?: number
+  daily?: number
+  weekly?: number
+  monthly?: number
+  yearly?: number
+  within?: Duration
+}
+
+export interface RetentionDecision<T extends RetentionCandidate = RetentionCandidate> {
+  backup: T
+  keep: boolean
+  /** Why it is kept, e.g. `last`, `daily 2026-02-05`, `weekly 2026-W05`, `within 7d`; empty when removed. */
+  reasons: string[]
+}
+
+export const REASON = {
+  newestReadable: 'newest readable',
+  safetyBackup: 'safety backup',
+  damaged: 'damaged',
+  notRegular: 'not a regular backup',
+  unknownDate: 'unknown date',
+} as const
+
+const NAMED = /^vpo-library-\d{4}-\d{2}-\d{2}T(?:\d{6}|\d{2}-\d{2}-\d{2})Z(-pre-restore|-damaged)?(?:-\d+)?\.tar\.gz(?:\.age)?$/
+
+/**
+ * The kind of a listed file, from its name: the compact or the Python tool's hyphenated timestamp,
+ * an optional `-N` counter, `.age` when encrypted. A directory or link named like a backup
+ * (`isRegularFile` false) is `other`, so it is never a candidate and never deleted.
+ */
+export function backupKindOf(name: string, isRegularFile = true): BackupKind {
+  const match = isRegularFile ? NAMED.exec(name) : null
+  if (!match) return 'other'
+  if (match[1] === '-pre-restore') return 'pre-restore'
+  if (match[1] === '-damaged') return 'damaged'
+  return 'regular'
+}
+
+const PROTECTED: Record<BackupKind, string | undefined> = {
+  regular: undefined,
+  'pre-restore': REASON.safetyBackup,
+  damaged: REASON.damaged,
+  other: REASON.notRegular,
+}
+
+const COUNTED_RULES = ['last', 'daily', 'weekly', 'monthly', 'yearly'] as const
+type CountedRule = (typeof COUNTED_RULES)[number]
+
+/** The `-N` a name carries when several backups were made in the same second; 1 without one. */
+export function nameCounter(name: string): number {
+  const match = /-(\d+)\.tar\.gz(?:\.age)?$/.exec(name)
+  return match ? Number(match[1]) : 1
+}
+
+/**
+ * The one definition of "newest" shared by listing, pruning and `--latest`: created time to the
+ * second (the precision of `created_at` and of names), then the `-N` counter a later backup in
+ * the same second gets (numeric, so -10 is newer than -9), then the exact time, then the name, so
+ * the order is total and never depends on the directory's order.
+ */
+export function compareNewestFirst(a: {createdAt: Date; name: string}, b: {createdAt: Date; name: string}): number {
+  // An invalid date sorts as the oldest, so it can never be taken for the newest backup.
+  const aTime = timeOf(a.createdAt)
+  const bTime = timeOf(b.createdAt)
+  const aSecond = Math.floor(aTime / 1000)
+  const bSecond = Math.floor(bTime / 1000)
+  if (aSecond !== bSecond) return bSecond > aSecond ? 1 : -1
+  const byCounter = nameCounter(b.name) - nameCounter(a.name)
+  if (byCounter !== 0) return byCounter
+  if (aTime !== bTime) return bTime > aTime ? 1 : -1
+  return a.name < b.name ? 1 : a.name > b.name ? -1 : 0
+}
+
+function timeOf(date: Date): number {
+  const time = date.getTime()
+  return Number.isNaN(time) ? Number.NEGATIVE_INFINITY : time
+}
+
+function pad(value: number, width = 2): string {
+  return String(value).padStart(width, '0')
+}
+
+/** ISO 8601 week of a UTC date: `2026-W05`; 2026-12-31 and 2027-01-01 are both `2026-W53`. */
+export function isoWeek(date: Date): string {
+  // The week belongs to the year of its Thursday.
+  const weekday = (date.getUTCDay() + 6) % 7 // Monday 0 … Sunday 6
+  const thursday = new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate() + 3 - weekday))
+  const year = thursday.getUTCFullYear()
+  const week = Math.floor((thursday.getTime() - Date.UTC(year, 0, 1)) / 86_400_000 / 7) + 1
+  return `${pad(year, 4)}-W${pad(week)}`
+}
+
+// `last` has no bucket: every backup is a new one.
+function bucket(rule: CountedRule, date: Date): string | undefined {
+  const iso = date.toISOString()
+  switch (rule) {
+    case 'last': {
+      return undefined
+    }
+
+    case 'daily': {
+      return iso.slice(0, 10)
+    }
+
+    case 'weekly': {
+      return isoWeek(date)
+    }
+
+    case 'monthly': {
+      return iso.slice(0, 7)
+    }
+
+    case 'yearly': {
+      return iso.slice(0, 4)
+    }
+  }
+}
+
+function validatePolicy(policy: RetentionPolicy): void {
+  for (const rule of COUNTED_RULES) {
+    const count = policy[rule]
+    if (count !== undefined && !(Number.isSafeInteger(count) && count >= 0)) {
+      throw new LibraryBackupError('USAGE_ERROR', `--keep-${rule} must be a whole number of backups, not ${count}.`)
+    }
+  }
+
+  const anyCount = COUNTED_RULES.some((rule) => (policy[rule] ?? 0) > 0)
+  if (!anyCount && policy.within === undefined) {
+    throw new LibraryBackupError(
+      'USAGE_ERROR',
+      'Give at least one retention rule (--keep-last, --keep-daily, --keep-weekly, --keep-monthly, --keep-yearly or --keep-within); without one nothing can be pruned.',
+    )
+  }
+}
+
+/**
+ * Decides, for every backup, keep or remove and why; the result is newest first.
+ *
+ * Only regular backups are candidates. Each counted rule walks them newest first and keeps the
+ * first backup of each new bucket (day, ISO week, month, year in UTC; every backup for `last`)
+ * until it has kept N: "the newest backup of each of the last N days that have one". `within`
+ * keeps everything created at or after now − D (inclusive, where restic's is strict: the choice
+ * that keeps more). A count of 0 switches the rule off, as in restic.
+ *
+ * Two departures from restic, both asked for by the spec: `within` counts back from `now`, where
+ * restic counts from its newest snapshot (so after backups stopped, restic still keeps the last D
+ * of them; here the newest-readable protection is what survives); and restic 0.17+ also keeps the
+ * oldest snapshot while a rule has counts left, which "the newest of each of the last N" excludes.
+ *
+ * Readability is deliberately NOT a retention criterion: an unreadable regular backup occupies
+ * its bucket and is removed or kept by time like any other (as restic does). Whether an archive
+ * reads can depend on the run (an encrypted one without the identity, a store that timed out), and
+ * a prune must not delete more because of that. What readability adds is one protection: the
+ * newest readable regular backup is never removed, even when no rule keeps it.
+ */
+export function planRetention<T extends RetentionCandidate>(backups: readonly T[], policy: RetentionPolicy, now: Date): Array<RetentionDecision<T>> {
+  validatePolicy(policy)
+  const decisions = [...backups].sort(compareNewestFirst).map((backup) => ({backup, keep: false, reasons: [] as string[]}))
+  // A backup whose time is unknown cannot be placed in a day or week: keep it rather than guess.
+  const undated = decisions.filter((decision) => decision.backup.kind === 'regular' && Number.isNaN(decision.backup.createdAt.getTime()))
+  for (const decision of undated) decision.reasons.push(REASON.unknownDate)
+  const regular = decisions.filter((decision) => decision.backup.kind === 'regular' && !undated.includes(decision))
+
+  for (const rule of COUNTED_RULES) {
+    let remaining = policy[rule] ?? 0
+    let lastBucket: string | undefined
+    for (const decision of regular) {
+      if (remaining === 0) break
+      const value = bucket(rule, decision.backup.createdAt)
+      if (value !== undefined && value === lastBucket) continue
+      lastBucket = value
+      remaining--
+      decision.reasons.push(value === undefined ? rule : `${rule} ${value}`)
+    }
+  }
+
+  if (policy.within) {
+    const cutoff = subtractDuration(now, policy.within).getTime()
+    const reason = `within ${formatDuration(policy.within)}`
+    for (const decision of regular) {
+      if (decision.backup.createdAt.getTime() >= cutoff) decision.reasons.push(reason)
+    }
+  }
+
+  regular.find((decision) => decision.backup.readable)?.reasons.push(REASON.newestReadable)
+
+  for (const decision of decisions) {
+    const protection = PROTECTED[decision.backup.kind]
+    if (protection) decision.reasons.push(protection)
+    decision.keep = decision.reasons.length > 0
+  }
+
+  return decisions
+}
+
+function listInWords(items: string[]): string {
+  return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`
+}
+
+/** The policy in words, for the header of the human output: `keep 7 daily and 4 weekly backups, and all within 7d`. */
+export function describePolicy(policy: RetentionPolicy): string {
+  const rules = COUNTED_RULES.filter((rule) => (policy[rule] ?? 0) > 0)
+  const counted = rules.map((rule) => {
+    const count = policy[rule]!
+    if (rule !== 'last') return `${count} ${rule}`
+    return count === 1 ? 'the last' : `the last ${count}`
+  })
+  const singular = rules.length === 1 && policy[rules[0]] === 1
+  const parts: string[] = []
+  if (counted.length > 0) parts.push(`${listInWords(counted)} backup${singular ? '' : 's'}`)
+  if (policy.within) parts.push(`all ${counted.length > 0 ? '' : 'backups '}within ${formatDuration(policy.within)}`)
+  return `keep ${parts.join(', and ')}`
+}
