@@ -72,14 +72,33 @@ export interface Dated {
   createdAt: Date
 }
 
+/** The `-N` a name carries when several backups were made in the same second; 1 without one. */
+export function nameCounter(name: string): number {
+  const match = /-(\d+)\.tar\.gz(?:\.age)?$/.exec(name)
+  return match ? Number(match[1]) : 1
+}
+
 /**
- * Newest first: by creation time; in the same second by the `-N` counter (numerically, so `-10`
- * is newer than `-9` and both newer than the plain name); then by name, so the order is total.
+ * The one definition of "newest" shared by listing, pruning and `--latest`: created time to the
+ * second (the precision of `created_at` and of names), then the `-N` counter a later backup in
+ * the same second gets (numeric, so -10 is newer than -9), then the exact time, then the name, so
+ * the order is total and never depends on the directory's order.
  */
 export function compareNewestFirst(a: Dated, b: Dated): number {
-  const bySecond = Math.floor(b.createdAt.getTime() / 1000) - Math.floor(a.createdAt.getTime() / 1000)
-  if (bySecond !== 0) return bySecond
-  const counterA = parseBackupName(a.name)?.counter ?? 1
-  const counterB = parseBackupName(b.name)?.counter ?? 1
-  return counterB - counterA || (a.name < b.name ? 1 : a.name > b.name ? -1 : 0)
+  // An invalid date sorts as the oldest, so it can never be taken for the newest backup.
+  const aTime = timeOf(a.createdAt)
+  const bTime = timeOf(b.createdAt)
+  const aSecond = Math.floor(aTime / 1000)
+  const bSecond = Math.floor(bTime / 1000)
+  if (aSecond !== bSecond) return bSecond > aSecond ? 1 : -1
+  const byCounter = nameCounter(b.name) - nameCounter(a.name)
+  if (byCounter !== 0) return byCounter
+  if (aTime !== bTime) return bTime > aTime ? 1 : -1
+  return a.name < b.name ? 1 : a.name > b.name ? -1 : 0
 }
+
+function timeOf(date: Date): number {
+  const time = date.getTime()
+  return Number.isNaN(time) ? Number.NEGATIVE_INFINITY : time
+}
+

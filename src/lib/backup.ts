@@ -11,7 +11,7 @@ import {fromSystemError, LibraryBackupError} from './errors.js'
 import {markCommitted} from './interrupts.js'
 import {assertLibraryExists, type LibraryStats, openCopy, openLiveLibrary, quickCheck, readLibraryStats, snapshotLibrary} from './library-database.js'
 import {acquireLibraryLock, assertLibraryUnlocked} from './library-lock.js'
-import {applyRetention, type PruneReport, type RetentionPolicy} from './prune.js'
+import {type PruneReport, pruneBackups, type RetentionPolicy} from './prune.js'
 import {removeAbandonedTemps, removeTemp, tempPathIn} from './temp-files.js'
 
 export type BackupPhase = 'compress' | 'snapshot' | 'upload'
@@ -64,7 +64,7 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
     const archive = await writeBackup({...options, destination, kind: 'backup', assertLockHeld: () => lock.assertHeld()})
     const prune =
       options.retention && !archive.damaged
-        ? await applyRetention(destination.target, options.retention, {justCreated: path.basename(archive.path), backupPath: archive.path})
+        ? await pruneBackups(destination.target, options.retention, {createdPath: archive.path})
         : undefined
     return {...archive, durationSeconds: (Date.now() - started) / 1000, prune}
   } finally {

@@ -1,55 +1,73 @@
+import {LibraryBackupError} from './errors.js'
+import {type ListedBackup, listBackups} from './listing.js'
+import {backupKindOf, planRetention, type RetentionPolicy} from './retention.js'
 import type {BackupTarget} from './storage/target.js'
 
-import {compareNewestFirst, parseBackupName} from './backup-names.js'
-import {LibraryBackupError} from './errors.js'
-import {listBackups} from './listing.js'
+export type {RetentionPolicy} from './retention.js'
 
-export interface RetentionPolicy {
-  last?: number
+export interface PruneDecision {
+  backup: ListedBackup
+  keep: boolean
+  /** The rules or protections that keep it; empty when it is removed. */
+  reasons: string[]
 }
 
 export interface PruneReport {
+  /** Every backup in the target, newest first, with what happened to it. */
+  decisions: PruneDecision[]
   kept: string[]
   removed: string[]
+  dryRun: boolean
 }
 
 /**
- * Removes the regular backups the policy does not keep. Only regular backups count and are
- * candidates: custom names, safety and damaged backups are never touched. A removal that fails
- * stops the pruning and is reported with what was already removed.
+ * Applies a retention policy to the backups in a target. Only regular backups are candidates:
+ * custom names, safety and damaged backups and the newest readable backup are never removed (see
+ * retention.ts). A removal that fails stops the pruning and is reported with what was already
+ * removed, so the report is never "nothing changed" after something did.
  */
-export async function applyRetention(
+export async function pruneBackups(
   target: BackupTarget,
   policy: RetentionPolicy,
-  context: {backupPath?: string; justCreated?: string} = {},
+  options: {dryRun?: boolean; now?: Date; createdPath?: string} = {},
 ): Promise<PruneReport> {
   const listing = await listBackups(target)
-  const regular = listing.backups
-    .filter((entry) => parseBackupName(entry.filename)?.kind === 'regular')
-    .sort((a, b) => compareNewestFirst({name: a.filename, createdAt: a.sortTime}, {name: b.filename, createdAt: b.sortTime}))
-  const keep = new Set<string>(context.justCreated ? [context.justCreated] : [])
-  for (const entry of regular) {
-    if (keep.size >= (policy.last ?? Infinity)) break
-    keep.add(entry.filename)
-  }
-
+  const candidates = listing.backups.map((backup) => ({
+    backup,
+    name: backup.filename,
+    createdAt: backup.sortTime,
+    kind: backupKindOf(backup.filename),
+    readable: backup.metadata !== null,
+  }))
+  const plan = planRetention(candidates, policy, options.now ?? new Date())
+  const decisions = plan.map(({backup, keep, reasons}) => ({backup: backup.backup, keep, reasons}))
   const removed: string[] = []
-  for (const entry of regular) {
-    if (keep.has(entry.filename)) continue
-    try {
-      await target.remove(entry.filename)
-    } catch (error) {
-      const made = context.backupPath ? `The backup ${context.backupPath} was created` : 'Pruning started'
-      const done = removed.length > 0 ? `, ${removed.length} old backup${removed.length === 1 ? ' was' : 's were'} removed (${removed.join(', ')})` : ''
-      throw new LibraryBackupError(
-        'PRUNE_FAILED',
-        `${made}${done}, but removing ${entry.path} failed (${(error as Error).message}); the other old backups were kept`,
-        {cause: error, hint: 'Fix that, then run vpo library:prune to finish pruning.'},
-      )
-    }
+  if (!options.dryRun) {
+    for (const decision of decisions) {
+      if (decision.keep) continue
+      try {
+        await target.remove(decision.backup.filename)
+      } catch (error) {
+        throw pruneFailed(decision.backup.path, removed, error, options.createdPath)
+      }
 
-    removed.push(entry.path)
+      removed.push(decision.backup.path)
+    }
   }
 
-  return {kept: regular.filter((entry) => keep.has(entry.filename)).map((entry) => entry.path), removed}
+  return {
+    decisions,
+    kept: decisions.filter((decision) => decision.keep).map((decision) => decision.backup.path),
+    removed: options.dryRun ? decisions.filter((decision) => !decision.keep).map((decision) => decision.backup.path) : removed,
+    dryRun: Boolean(options.dryRun),
+  }
+}
+
+function pruneFailed(failedPath: string, removed: string[], error: unknown, createdPath?: string): LibraryBackupError {
+  const made = createdPath ? `The backup ${createdPath} was created` : 'Pruning started'
+  const done = removed.length > 0 ? `, ${removed.length} old backup${removed.length === 1 ? ' was' : 's were'} removed (${removed.join(', ')})` : ', no old backup was removed'
+  return new LibraryBackupError('PRUNE_FAILED', `${made}${done}, but removing ${failedPath} failed (${(error as Error).message}); the other old backups were kept`, {
+    cause: error,
+    hint: 'Fix that, then run vpo library:prune to finish pruning.',
+  })
 }

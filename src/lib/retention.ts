@@ -1,3 +1,4 @@
+import {compareNewestFirst, parseBackupName} from './backup-names.js'
 import {type Duration, formatDuration, subtractDuration} from './duration.js'
 import {LibraryBackupError} from './errors.js'
 
@@ -48,19 +49,13 @@ export const REASON = {
   unknownDate: 'unknown date',
 } as const
 
-const NAMED = /^vpo-library-\d{4}-\d{2}-\d{2}T(?:\d{6}|\d{2}-\d{2}-\d{2})Z(-pre-restore|-damaged)?(?:-\d+)?\.tar\.gz(?:\.age)?$/
-
 /**
- * The kind of a listed file, from its name: the compact or the Python tool's hyphenated timestamp,
- * an optional `-N` counter, `.age` when encrypted. A directory or link named like a backup
- * (`isRegularFile` false) is `other`, so it is never a candidate and never deleted.
+ * The kind of a listed file, from its name (backup-names.ts). A directory or link named like a
+ * backup (`isRegularFile` false) and a custom name are `other`: never a candidate, never deleted.
  */
 export function backupKindOf(name: string, isRegularFile = true): BackupKind {
-  const match = isRegularFile ? NAMED.exec(name) : null
-  if (!match) return 'other'
-  if (match[1] === '-pre-restore') return 'pre-restore'
-  if (match[1] === '-damaged') return 'damaged'
-  return 'regular'
+  const kind = isRegularFile ? parseBackupName(name)?.kind : undefined
+  return kind === undefined || kind === 'custom' ? 'other' : kind
 }
 
 const PROTECTED: Record<BackupKind, string | undefined> = {
@@ -72,36 +67,6 @@ const PROTECTED: Record<BackupKind, string | undefined> = {
 
 const COUNTED_RULES = ['last', 'daily', 'weekly', 'monthly', 'yearly'] as const
 type CountedRule = (typeof COUNTED_RULES)[number]
-
-/** The `-N` a name carries when several backups were made in the same second; 1 without one. */
-export function nameCounter(name: string): number {
-  const match = /-(\d+)\.tar\.gz(?:\.age)?$/.exec(name)
-  return match ? Number(match[1]) : 1
-}
-
-/**
- * The one definition of "newest" shared by listing, pruning and `--latest`: created time to the
- * second (the precision of `created_at` and of names), then the `-N` counter a later backup in
- * the same second gets (numeric, so -10 is newer than -9), then the exact time, then the name, so
- * the order is total and never depends on the directory's order.
- */
-export function compareNewestFirst(a: {createdAt: Date; name: string}, b: {createdAt: Date; name: string}): number {
-  // An invalid date sorts as the oldest, so it can never be taken for the newest backup.
-  const aTime = timeOf(a.createdAt)
-  const bTime = timeOf(b.createdAt)
-  const aSecond = Math.floor(aTime / 1000)
-  const bSecond = Math.floor(bTime / 1000)
-  if (aSecond !== bSecond) return bSecond > aSecond ? 1 : -1
-  const byCounter = nameCounter(b.name) - nameCounter(a.name)
-  if (byCounter !== 0) return byCounter
-  if (aTime !== bTime) return bTime > aTime ? 1 : -1
-  return a.name < b.name ? 1 : a.name > b.name ? -1 : 0
-}
-
-function timeOf(date: Date): number {
-  const time = date.getTime()
-  return Number.isNaN(time) ? Number.NEGATIVE_INFINITY : time
-}
 
 function pad(value: number, width = 2): string {
   return String(value).padStart(width, '0')

@@ -1,11 +1,11 @@
 import {expect} from 'chai'
 
+import {compareNewestFirst} from '../../src/lib/backup-names.js'
 import {parseDuration} from '../../src/lib/duration.js'
 import {LibraryBackupError} from '../../src/lib/errors.js'
 import {
   type BackupKind,
   backupKindOf,
-  compareNewestFirst,
   describePolicy,
   isoWeek,
   planRetention,
