@@ -55,6 +55,13 @@ export interface RestorePlanJson extends Omit<RestoreJson, 'safety_backup_path'>
   safety_backup_path: null
 }
 
+/** --if-db-not-exists or --if-backup-exists found nothing to do. */
+export interface RestoreSkippedJson {
+  success: true
+  restored: false
+  reason: string
+}
+
 export interface ListedBackupJson {
   filename: string
   path: string
@@ -74,4 +81,22 @@ export interface BackupsJson {
   total_count: number
   total_size_bytes: number
   backups: ListedBackupJson[]
+}
+
+export interface VerifyJson {
+  success: boolean
+  directory?: string
+  quick: boolean
+  backups: Array<{path: string; ok: boolean; created_at: string | null; checksum_verified: boolean; problem?: string}>
+  newest_good: {path: string; created_at: string} | null
+  /** Present with --max-age. */
+  fresh?: boolean
+}
+
+export interface PruneJson {
+  success: true
+  dry_run: boolean
+  directory: string
+  kept: Array<{path: string; reasons: string[]}>
+  removed: string[]
 }

@@ -73,8 +73,13 @@ export abstract class LibraryCommand extends Command {
     this.log(escapeForTerminal(text))
   }
 
-  private fail(error: LibraryBackupError): never {
-    if (this.jsonEnabled()) this.logJson({success: false, error: error.toJSON()} satisfies FailureJson)
+  /** A failure that still has a report to show: the report's JSON carries the error too. */
+  protected failWith(error: LibraryBackupError, json: object): never {
+    return this.fail(error, json)
+  }
+
+  private fail(error: LibraryBackupError, report?: object): never {
+    if (this.jsonEnabled()) this.logJson({...report, success: false, error: error.toJSON()} satisfies FailureJson)
     else process.stderr.write(`Error: ${escapeForTerminal(error.sentence)}\n`)
     this.exit(error.exitCode)
   }

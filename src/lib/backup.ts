@@ -11,7 +11,7 @@ import {fromSystemError, LibraryBackupError} from './errors.js'
 import {markCommitted} from './interrupts.js'
 import {assertLibraryExists, type LibraryStats, openCopy, openLiveLibrary, quickCheck, readLibraryStats, snapshotLibrary} from './library-database.js'
 import {acquireLibraryLock, assertLibraryUnlocked} from './library-lock.js'
-import {type PruneReport, pruneBackups, type RetentionPolicy} from './prune.js'
+import {pruneBackups, type PruneReport, type RetentionPolicy} from './prune.js'
 import {removeAbandonedTemps, removeTemp, tempPathIn} from './temp-files.js'
 
 export type BackupPhase = 'compress' | 'snapshot' | 'upload'

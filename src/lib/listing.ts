@@ -36,9 +36,18 @@ export async function listBackups(target: BackupTarget): Promise<BackupListing> 
   return {directory: target.location, backups, totalSizeBytes: backups.reduce((sum, entry) => sum + entry.archiveSizeBytes, 0)}
 }
 
-/** The newest backup whose metadata reads: what `restore --latest` restores. */
+/**
+ * Backups made on purpose (regular or custom-named): what `--latest` and `--max-age` look at. A
+ * pre-restore safety backup is newer than the backup restored after it, and restoring "the latest"
+ * must not quietly undo that restore; a damaged one is kept for its data, not to restore blindly.
+ */
+export function isDeliberate(entry: {kind: BackupKind}): boolean {
+  return entry.kind === 'regular' || entry.kind === 'custom'
+}
+
+/** The newest deliberate backup whose metadata reads: what `restore --latest` restores. */
 export function newestReadable(listing: BackupListing): ListedBackup | undefined {
-  return listing.backups.find((entry) => entry.metadata !== null && entry.kind !== 'damaged')
+  return listing.backups.find((entry) => entry.metadata !== null && isDeliberate(entry))
 }
 
 async function describe(target: BackupTarget, entry: StoredArchive): Promise<ListedBackup> {

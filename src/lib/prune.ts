@@ -1,7 +1,8 @@
-import {LibraryBackupError} from './errors.js'
-import {type ListedBackup, listBackups} from './listing.js'
-import {backupKindOf, planRetention, type RetentionPolicy} from './retention.js'
 import type {BackupTarget} from './storage/target.js'
+
+import {LibraryBackupError} from './errors.js'
+import {listBackups, type ListedBackup} from './listing.js'
+import {backupKindOf, planRetention, type RetentionPolicy} from './retention.js'
 
 export type {RetentionPolicy} from './retention.js'
 

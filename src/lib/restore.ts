@@ -11,8 +11,9 @@ import {LibraryBackupError} from './errors.js'
 import {markCommitted, onInterrupt} from './interrupts.js'
 import {acquireLibraryLock, assertLibraryUnlocked, type LibraryLock} from './library-lock.js'
 import {checkpointAndSwap} from './library-swap.js'
+import {listBackups, newestReadable} from './listing.js'
 import {LocalDirectory} from './storage/local-directory.js'
-import {locateArchive} from './storage/locations.js'
+import {locateArchive, openTarget} from './storage/locations.js'
 import {release, removeAbandonedTemps, removeTemp} from './temp-files.js'
 import {readDeclaredMetadata, verifyArchive, type VerifyPhase} from './verification.js'
 
@@ -43,6 +44,44 @@ export interface RestoreResult {
   schemaMismatch: boolean
   safetyBackupPath?: string
   durationSeconds: number
+}
+
+/** Whether a library is there to be replaced (a dangling symlink counts as none). */
+export function libraryExists(databasePath: string): boolean {
+  return fs.existsSync(databasePath)
+}
+
+/**
+ * The archive to restore: the one named, or with --latest the newest readable backup in the
+ * location. When there is none, says why instead (for --if-backup-exists).
+ */
+export async function chooseBackup(request: {archive?: string; latest?: boolean; location: string}): Promise<{archive: string} | {error: LibraryBackupError; missing: string}> {
+  if (request.latest) {
+    const listing = await listBackups(await openTarget(request.location))
+    const newest = newestReadable(listing)
+    if (newest) return {archive: newest.path}
+    const missing = `No readable backup found in ${listing.directory}`
+    return {missing, error: new LibraryBackupError('BACKUP_NOT_FOUND', missing, {hint: 'Create one with vpo library:backup, or pass --path with where your backups are.'})}
+  }
+
+  if (!request.archive) {
+    const missing = 'No backup was named'
+    return {missing, error: new LibraryBackupError('USAGE_ERROR', missing, {hint: 'Pass BACKUP_FILE, or --latest to restore the newest backup.'})}
+  }
+
+  const {name, target} = await locateArchive(request.archive)
+  const found = await target.list((candidate) => candidate === name)
+  if (found.length === 0 && !target.remote && !fs.existsSync(target.describe(name))) {
+    const missing = `Backup file ${target.describe(name)} does not exist`
+    return {missing, error: new LibraryBackupError('BACKUP_NOT_FOUND', missing, {hint: 'Check the path (vpo library:backups lists your backups).'})}
+  }
+
+  if (found.length === 0 && target.remote) {
+    const missing = `There is no backup at ${target.describe(name)}`
+    return {missing, error: new LibraryBackupError('BACKUP_NOT_FOUND', missing, {hint: 'Check the URL (vpo library:backups --path s3://… lists them).'})}
+  }
+
+  return {archive: request.archive}
 }
 
 /** --dry-run: everything a restore checks, in a temporary directory; nothing else is touched. */

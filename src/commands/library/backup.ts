@@ -5,6 +5,7 @@ import type {BackupJson, BackupPlanJson} from '../../json-results.js'
 import {createBackup, planBackup} from '../../lib/backup.js'
 import {formatBytes, formatCount} from '../../lib/format.js'
 import {databaseFlag, LibraryCommand} from '../../library-command.js'
+import {retentionFlags, retentionPolicy} from '../../retention-flags.js'
 import {progressLine} from '../../ui/progress.js'
 
 const PHASE_LABELS = {snapshot: 'Taking snapshot', compress: 'Compressing', upload: 'Uploading'} as const
@@ -17,6 +18,7 @@ export default class LibraryBackup extends LibraryCommand {
     {description: 'Back up to a file of your choice.', command: '<%= config.bin %> <%= command.id %> --output /mnt/nas/vpo/library.tar.gz'},
     {description: 'Show what a backup would do, without writing anything.', command: '<%= config.bin %> <%= command.id %> --dry-run'},
     {description: 'Back up and keep only the 7 newest backups.', command: '<%= config.bin %> <%= command.id %> --keep 7'},
+    {description: 'Back up nightly and keep 7 daily, 4 weekly and 6 monthly backups.', command: '<%= config.bin %> <%= command.id %> --keep-daily 7 --keep-weekly 4 --keep-monthly 6'},
     {description: 'Machine-readable result.', command: '<%= config.bin %> <%= command.id %> --json'},
   ]
   static flags = {
@@ -24,7 +26,8 @@ export default class LibraryBackup extends LibraryCommand {
     'dry-run': Flags.boolean({summary: 'Run every check and show what would be written, without writing anything.'}),
     db: databaseFlag,
     force: Flags.boolean({summary: 'Replace the --output file if it already exists.'}),
-    keep: Flags.integer({min: 1, summary: 'After the backup, delete the oldest regular backups so that this many remain.', helpValue: 'N'}),
+    keep: Flags.integer({min: 1, summary: 'After the backup, keep only the N newest regular backups (same as --keep-last).', helpValue: 'N'}),
+    ...retentionFlags,
     'allow-damaged': Flags.boolean({summary: "Back up a library that fails SQLite's quick_check anyway, as a …-damaged archive."}),
   }
 
@@ -37,7 +40,7 @@ export default class LibraryBackup extends LibraryCommand {
       output: flags.output,
       force: flags.force,
       allowDamaged: flags['allow-damaged'],
-      retention: flags.keep ? {last: flags.keep} : undefined,
+      retention: retentionPolicy(flags),
       vpoVersion: this.vpoVersion,
     }
 

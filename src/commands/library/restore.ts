@@ -1,10 +1,10 @@
 import {Args, Flags} from '@oclif/core'
 
-import type {RestoreJson, RestorePlanJson} from '../../json-results.js'
+import type {RestoreJson, RestorePlanJson, RestoreSkippedJson} from '../../json-results.js'
 
 import {LibraryBackupError} from '../../lib/errors.js'
 import {formatBytes, formatCount, formatDuration} from '../../lib/format.js'
-import {planRestore, restoreBackup, type RestoreResult} from '../../lib/restore.js'
+import {chooseBackup, libraryExists, planRestore, restoreBackup, type RestoreResult} from '../../lib/restore.js'
 import {databaseFlag, LibraryCommand} from '../../library-command.js'
 import {askYesNo} from '../../ui/confirm.js'
 import {progressLine} from '../../ui/progress.js'
@@ -16,26 +16,38 @@ export default class LibraryRestore extends LibraryCommand {
   static summary = 'Restore the VPO library database from a backup archive.'
   static description = `Validates the whole archive first (format, members, metadata, size, checksum and SQLite's quick_check), saves the current library as a pre-restore backup, then swaps the restored database into place atomically: an interruption at any point leaves either the old library or the new one, whole.`
   static args = {
-    backup_file: Args.string({description: 'Path of the .tar.gz backup archive to restore.', required: true}),
+    backup_file: Args.string({description: 'The backup archive to restore (a path or an s3:// URL); omit it with --latest.'}),
   }
   static examples = [
     {description: 'Restore, asking for confirmation first.', command: '<%= config.bin %> <%= command.id %> ~/.vpo/backups/vpo-library-2026-02-05T143022Z.tar.gz'},
     {description: 'Restore without a prompt (scripts).', command: '<%= config.bin %> <%= command.id %> --yes /mnt/nas/vpo/library.tar.gz'},
     {description: 'Validate an archive and show its metadata, changing nothing.', command: '<%= config.bin %> <%= command.id %> --dry-run backup.tar.gz'},
+    {description: "A container's first start: restore the newest backup only when there is no library yet.", command: '<%= config.bin %> <%= command.id %> --latest --yes --if-db-not-exists --if-backup-exists'},
   ]
   static flags = {
     yes: Flags.boolean({char: 'y', summary: 'Replace the current library without asking.'}),
     'dry-run': Flags.boolean({summary: 'Validate the archive fully and show its metadata, without changing anything.'}),
     db: databaseFlag,
     'no-safety-backup': Flags.boolean({summary: 'Do not save the current library as a pre-restore backup first.'}),
+    latest: Flags.boolean({summary: 'Restore the newest readable backup in the backup directory (or --path).', exclusive: ['backup_file']}),
+    path: Flags.string({char: 'p', summary: 'With --latest: the directory (or s3:// prefix) to take it from.', helpValue: 'DIR', dependsOn: ['latest']}),
+    'if-db-not-exists': Flags.boolean({summary: 'Do nothing (exit 0) when a library already exists: for a container entrypoint.'}),
+    'if-backup-exists': Flags.boolean({summary: 'Do nothing (exit 0) when there is no backup to restore.'}),
   }
 
-  async run(): Promise<RestoreJson | RestorePlanJson> {
+  async run(): Promise<RestoreJson | RestorePlanJson | RestoreSkippedJson> {
     const {args, flags} = await this.parse(LibraryRestore)
     const {databasePath, backupDir} = this.location(flags.db)
+    if (flags['if-db-not-exists'] && libraryExists(databasePath)) return this.skip(`A library already exists at ${databasePath}; nothing was restored (--if-db-not-exists).`)
+    const chosen = await chooseBackup({archive: args.backup_file, latest: flags.latest, location: flags.path ?? backupDir})
+    if ('error' in chosen) {
+      if (flags['if-backup-exists']) return this.skip(`${chosen.missing}; nothing was restored (--if-backup-exists).`)
+      throw chosen.error
+    }
+
     const progress = progressLine(this.showProgress)
     const common = {
-      archive: args.backup_file,
+      archive: chosen.archive,
       databasePath,
       backupDir,
       supportedSchemaVersion: this.supportedSchemaVersion,
@@ -74,6 +86,11 @@ export default class LibraryRestore extends LibraryCommand {
     this.logSafe(result.safetyBackupPath ? `  Safety backup: ${result.safetyBackupPath}` : '  Safety backup: none')
     this.log(`  Duration: ${formatDuration(result.durationSeconds)}`)
     return this.toJson(result)
+  }
+
+  private skip(reason: string): RestoreSkippedJson {
+    this.logSafe(reason)
+    return {success: true, restored: false, reason}
   }
 
   private renderPlan(result: RestoreResult): void {

@@ -195,6 +195,8 @@ async function inflateMember(member: Buffer): Promise<Buffer> {
 export interface MemberLayout {
   /** Indexed members found from the start, each whole within the file. */
   members: number
+  /** Where each of them starts. */
+  offsets: number[]
   /** Sum of their trailers' ISIZE: the bytes they inflate to. */
   inflatedBytes: number
   /** Offset just past the last indexed member; less than the file size when something else follows. */
@@ -219,6 +221,7 @@ export async function readMemberLayout(filePath: string): Promise<MemberLayout> 
     let members = 0
     let inflatedBytes = 0
     let cutShort = false
+    const offsets: number[] = []
     while (offset < size) {
       const {bytesRead} = await file.read(head, 0, HEADER_SIZE, offset)
       const length = indexedMemberLength(head.subarray(0, bytesRead))
@@ -230,11 +233,12 @@ export async function readMemberLayout(filePath: string): Promise<MemberLayout> 
 
       await file.read(trailer, 0, TRAILER_SIZE, offset + length - TRAILER_SIZE)
       inflatedBytes += trailer.readUInt32LE(4)
+      offsets.push(offset)
       members++
       offset += length
     }
 
-    return {members, inflatedBytes, end: offset, fileSize: size, cutShort}
+    return {members, offsets, inflatedBytes, end: offset, fileSize: size, cutShort}
   } finally {
     await file.close()
   }
@@ -245,4 +249,16 @@ export function inflateFirstMember(head: Buffer): Buffer | undefined {
   const length = indexedMemberLength(head)
   if (length === undefined || length > head.length || length < HEADER_SIZE + TRAILER_SIZE) return undefined
   return zlib.gunzipSync(head.subarray(0, length), {maxOutputLength: MAX_MEMBER_OUTPUT})
+}
+
+/** Inflates the one member between two offsets (its CRC-32 and length checked by zlib). */
+export async function inflateMemberAt(filePath: string, start: number, end: number): Promise<Buffer> {
+  const file = await fs.promises.open(filePath, 'r')
+  try {
+    const member = Buffer.alloc(end - start)
+    await file.read(member, 0, member.length, start)
+    return await inflateMember(member)
+  } finally {
+    await file.close()
+  }
 }

@@ -4,7 +4,7 @@ import fsp from 'node:fs/promises'
 import {Header, Parser, type ReadEntry} from 'tar'
 
 import {invalidArchive, LibraryBackupError} from '../errors.js'
-import {GzipFormatError, inflateFile, inflateFirstMember, readMemberLayout} from './gzip-members.js'
+import {GzipFormatError, inflateFile, inflateFirstMember, inflateMemberAt, readMemberLayout} from './gzip-members.js'
 import {type BackupMetadata, DATABASE_MEMBER, METADATA_MAX_BYTES, METADATA_MEMBER, parseMetadata} from './metadata.js'
 import {type Progress} from './writer.js'
 
@@ -318,4 +318,42 @@ export async function structureProblem(archivePath: string, head: ArchiveHead): 
 
 function roundUp(size: number): number {
   return Math.ceil(size / BLOCK) * BLOCK
+}
+
+/**
+ * `verify --quick`: the structure only. For this plugin's layout: the metadata, every member's
+ * header and trailer, the database's tar header and the end-of-archive blocks, without inflating
+ * the database. Any other layout has no index to walk, so it is read through (still without a
+ * database check). Returns the metadata, or throws INVALID_ARCHIVE.
+ */
+export async function quickCheckArchive(archivePath: string): Promise<BackupMetadata> {
+  await assertGzipContainer(archivePath)
+  const handle = await fsp.open(archivePath, 'r')
+  const headBytes = Buffer.alloc(HEAD_BYTES)
+  const {bytesRead} = await handle.read(headBytes, 0, HEAD_BYTES, 0).finally(() => handle.close())
+  const head = readHead(headBytes.subarray(0, bytesRead), archivePath)
+  if (!head) return (await new ArchiveScan(archivePath, {}).run()).metadata!
+  const problem = await structureProblem(archivePath, head)
+  if (problem) throw invalidArchive(archivePath, problem)
+  const layout = await readMemberLayout(archivePath)
+  const bound = (index: number) => layout.offsets[index] ?? layout.end
+  try {
+    const databaseHeader = await inflateMemberAt(archivePath, bound(1), bound(2))
+    const header = new Header(databaseHeader.subarray(0, BLOCK))
+    if (databaseHeader.length !== BLOCK || !header.cksumValid || header.path !== DATABASE_MEMBER || !REGULAR_TYPES.has(header.type ?? '')) {
+      throw invalidArchive(archivePath, `its ${DATABASE_MEMBER} tar header is damaged`)
+    }
+
+    if (header.size !== head.metadata.database_size_bytes) {
+      throw invalidArchive(archivePath, `${DATABASE_MEMBER} holds ${header.size} bytes but the metadata declares ${head.metadata.database_size_bytes}`)
+    }
+
+    const ending = await inflateMemberAt(archivePath, bound(layout.members - 1), layout.end)
+    if (ending.some((byte) => byte !== 0)) throw invalidArchive(archivePath, 'its end-of-archive blocks are damaged')
+  } catch (error) {
+    if (error instanceof GzipFormatError) throw invalidArchive(archivePath, error.message)
+    throw error
+  }
+
+  return head.metadata
 }

@@ -1,0 +1,53 @@
+import {Flags} from '@oclif/core'
+
+import type {PruneJson} from '../../json-results.js'
+
+import {LibraryBackupError} from '../../lib/errors.js'
+import {pruneBackups} from '../../lib/prune.js'
+import {describePolicy} from '../../lib/retention.js'
+import {openTarget} from '../../lib/storage/locations.js'
+import {LibraryCommand} from '../../library-command.js'
+import {retentionFlags, retentionPolicy} from '../../retention-flags.js'
+import {escapeForTerminal} from '../../ui/terminal-text.js'
+
+export default class LibraryPrune extends LibraryCommand {
+  static summary = 'Delete old regular backups by retention rules, as restic forget does.'
+  static description = `A backup is kept when any rule keeps it: --keep-daily/weekly/monthly/yearly N keep the newest backup of each of the last N days, ISO weeks, months or years that have one (UTC). Only regular backups are candidates: the newest readable backup, pre-restore safety backups, damaged backups and any other file are never deleted. At least one rule is required.`
+  static examples = [
+    {description: 'Keep 7 daily, 4 weekly and 6 monthly backups.', command: '<%= config.bin %> <%= command.id %> --keep-daily 7 --keep-weekly 4 --keep-monthly 6'},
+    {description: 'Show what would be removed, removing nothing.', command: '<%= config.bin %> <%= command.id %> --keep-within 30d --dry-run'},
+    {description: 'Prune backups kept somewhere else.', command: '<%= config.bin %> <%= command.id %> --path /mnt/nas/vpo-backups --keep-last 10'},
+  ]
+  static flags = {
+    path: Flags.string({char: 'p', summary: 'Directory (or s3:// prefix) to prune instead of the backup directory.', helpValue: 'DIR'}),
+    ...retentionFlags,
+    'dry-run': Flags.boolean({summary: 'Show what would be kept and removed, removing nothing.'}),
+  }
+
+  async run(): Promise<PruneJson> {
+    const {flags} = await this.parse(LibraryPrune)
+    const policy = retentionPolicy(flags)
+    if (!policy) {
+      throw new LibraryBackupError('USAGE_ERROR', 'No retention rule was given, so nothing can be pruned', {
+        hint: 'Pass at least one of --keep-last, --keep-daily, --keep-weekly, --keep-monthly, --keep-yearly or --keep-within.',
+      })
+    }
+
+    const target = await openTarget(flags.path ?? this.location().backupDir)
+    const report = await pruneBackups(target, policy, {dryRun: flags['dry-run']})
+    this.logSafe(`${report.dryRun ? 'Would ' : ''}${describePolicy(policy)} in ${target.location}:`)
+    for (const decision of report.decisions) {
+      const name = escapeForTerminal(decision.backup.filename)
+      this.log(decision.keep ? `  keep    ${name}  (${decision.reasons.join(', ')})` : `  ${report.dryRun ? 'would remove' : 'remove'}  ${name}`)
+    }
+
+    this.log(`${report.kept.length} kept, ${report.removed.length} ${report.dryRun ? 'would be removed (dry run: nothing was removed)' : 'removed'}.`)
+    return {
+      success: true,
+      dry_run: report.dryRun,
+      directory: target.location,
+      kept: report.decisions.filter((decision) => decision.keep).map((decision) => ({path: decision.backup.path, reasons: decision.reasons})),
+      removed: report.removed,
+    }
+  }
+}

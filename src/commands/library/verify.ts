@@ -1,0 +1,80 @@
+import {Args, Flags} from '@oclif/core'
+
+import type {VerifyJson} from '../../json-results.js'
+
+import {parseDuration} from '../../lib/duration.js'
+import {LibraryBackupError} from '../../lib/errors.js'
+import {formatCount} from '../../lib/format.js'
+import {type BackupCheck, staleError, verifyBackups} from '../../lib/verify.js'
+import {LibraryCommand} from '../../library-command.js'
+
+export default class LibraryVerify extends LibraryCommand {
+  static summary = 'Check that backups would restore, without touching the library.'
+  static description = `Checks each backup as a restore would (structure, metadata, size, sha256 and SQLite's quick_check of the database, extracted into a temporary directory), every backup in the backup directory unless BACKUP paths are given. --quick checks the structure only. --max-age also fails (exit 9) unless the newest backup that verifies is younger than the given age, so one cron line both checks the backups and alarms when they stopped.`
+  static strict = false
+  static args = {
+    backup: Args.string({description: 'Backup archives to check (paths or s3:// URLs); default: every backup in the backup directory.'}),
+  }
+  static examples = [
+    {description: 'Check every backup in ~/.vpo/backups.', command: '<%= config.bin %> <%= command.id %>'},
+    {description: 'Check the newest backup, and fail unless it is less than 26 hours old (cron).', command: '<%= config.bin %> <%= command.id %> --latest --max-age 26h'},
+    {description: 'Check the structure of every backup quickly.', command: '<%= config.bin %> <%= command.id %> --quick'},
+    {description: 'Check one archive.', command: '<%= config.bin %> <%= command.id %> /mnt/nas/vpo/library.tar.gz'},
+  ]
+  static flags = {
+    path: Flags.string({char: 'p', summary: 'Directory (or s3:// prefix) of the backups to check instead of the backup directory.', helpValue: 'DIR'}),
+    latest: Flags.boolean({summary: 'Check only the newest backup.'}),
+    quick: Flags.boolean({summary: 'Check the structure only (gzip members and tar headers), not the database.'}),
+    'max-age': Flags.string({summary: 'Fail with exit 9 unless the newest good backup is younger than this: 26h, 2d, 1w.', helpValue: 'DURATION'}),
+  }
+
+  async run(): Promise<VerifyJson> {
+    const {argv, flags} = await this.parse(LibraryVerify)
+    const maxAge = flags['max-age'] === undefined ? undefined : parseDuration(flags['max-age'])
+    const report = await verifyBackups({
+      archives: argv as string[],
+      location: flags.path ?? this.location().backupDir,
+      latest: flags.latest,
+      quick: flags.quick,
+      maxAge,
+    })
+
+    const failed = report.checks.filter((entry) => !entry.ok)
+    const failure =
+      failed.length > 0
+        ? new LibraryBackupError('INVALID_ARCHIVE', `${formatCount(failed.length)} of ${formatCount(report.checks.length)} backups did not verify`, {
+            hint: 'Make a new backup now (vpo library:backup), and keep or replace the failed ones as you see fit.',
+          })
+        : report.fresh === false
+          ? staleError(report, maxAge!)
+          : undefined
+
+    if (report.directory) this.logSafe(`Checked ${formatCount(report.checks.length)} backup${report.checks.length === 1 ? '' : 's'} in ${report.directory}${flags.quick ? ' (structure only)' : ''}`)
+    for (const entry of report.checks) this.logSafe(line(entry))
+    if (report.newestGood) this.logSafe(`Newest good backup: ${report.newestGood.path} (${report.newestGood.metadata!.created_at})`)
+
+    const json: VerifyJson = {
+      success: failure === undefined,
+      ...(report.directory ? {directory: report.directory} : {}),
+      quick: Boolean(flags.quick),
+      backups: report.checks.map((entry) => ({
+        path: entry.path,
+        ok: entry.ok,
+        created_at: entry.metadata?.created_at ?? null,
+        checksum_verified: entry.checksumVerified ?? false,
+        ...(entry.problem ? {problem: entry.problem} : {}),
+      })),
+      newest_good: report.newestGood ? {path: report.newestGood.path, created_at: report.newestGood.metadata!.created_at} : null,
+      ...(maxAge ? {fresh: report.fresh ?? false} : {}),
+    }
+    if (failure) this.failWith(failure, json)
+    return json
+  }
+}
+
+function line(entry: BackupCheck): string {
+  if (!entry.ok) return `  FAILED  ${entry.problem}`
+  const metadata = entry.metadata!
+  const checksum = entry.checksumVerified ? ', sha256 verified' : ''
+  return `  ok      ${entry.path} (${metadata.created_at}, ${formatCount(metadata.file_count)} files${checksum})`
+}

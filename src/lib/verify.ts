@@ -1,0 +1,113 @@
+import os from 'node:os'
+
+import {type BackupMetadata, quickCheckArchive} from './archive.js'
+import {compareNewestFirst} from './backup-names.js'
+import {type Duration, formatDuration, subtractDuration} from './duration.js'
+import {LibraryBackupError} from './errors.js'
+import {isDeliberate, listBackups} from './listing.js'
+import {locateArchive, openTarget} from './storage/locations.js'
+import {verifyArchive} from './verification.js'
+
+export interface VerifyOptions {
+  /** Archives named on the command line (paths or URLs); when empty, every backup in `location`. */
+  archives: string[]
+  /** The backup directory or s3:// prefix. */
+  location: string
+  latest?: boolean
+  /** Structure only: gzip members and tar headers, no database check. */
+  quick?: boolean
+  maxAge?: Duration
+  now?: Date
+}
+
+export interface BackupCheck {
+  path: string
+  ok: boolean
+  problem?: string
+  metadata?: BackupMetadata
+  checksumVerified?: boolean
+  /** When the backup was made: its metadata, else its name. */
+  createdAt?: Date
+  /** Regular or custom-named, not a safety backup: counts for --max-age. */
+  deliberate?: boolean
+}
+
+export interface VerifyReport {
+  /** The directory or prefix, when the backups came from one. */
+  directory?: string
+  checks: BackupCheck[]
+  /** The newest backup that verified. */
+  newestGood?: BackupCheck
+  /** Set with --max-age: whether the newest good backup is recent enough. */
+  fresh?: boolean
+}
+
+/**
+ * Checks backups as a restore would, without touching the live library: the archive's structure,
+ * metadata, size and sha256 while its database streams into a scratch file in the temp directory,
+ * then quick_check (the code `restore --dry-run` runs). `quick` reads member headers only.
+ */
+export async function verifyBackups(options: VerifyOptions): Promise<VerifyReport> {
+  const located = options.archives.length > 0 ? await Promise.all(options.archives.map(async (archive) => locateArchive(archive))) : undefined
+  let directory: string | undefined
+  let entries: Array<{createdAt?: Date; deliberate?: boolean; name: string; target: Awaited<ReturnType<typeof openTarget>>}>
+  if (located) {
+    entries = located
+  } else {
+    const target = await openTarget(options.location)
+    const listing = await listBackups(target)
+    directory = listing.directory
+    // A damaged archive fails quick_check by definition: it is kept for its data, not checked.
+    const kept = listing.backups.filter((entry) => entry.kind !== 'damaged')
+    entries = (options.latest ? kept.filter((entry) => isDeliberate(entry)) : kept).map((entry) => ({target, name: entry.filename, createdAt: entry.sortTime, deliberate: isDeliberate(entry)}))
+    if (entries.length === 0) {
+      throw new LibraryBackupError('BACKUP_NOT_FOUND', `No backups found in ${listing.directory}`, {hint: 'Create one with: vpo library:backup'})
+    }
+  }
+
+  if (options.latest) entries = entries.slice(0, 1)
+  const checks: BackupCheck[] = []
+  for (const entry of entries) checks.push({...(await check(entry.target, entry.name, Boolean(options.quick), entry.createdAt)), deliberate: entry.deliberate ?? true})
+
+  // A safety backup made by a restore says nothing about whether the scheduled backups run.
+  const good = checks.filter((result) => result.ok && result.createdAt && result.deliberate)
+  good.sort((a, b) => compareNewestFirst({name: a.path, createdAt: a.createdAt!}, {name: b.path, createdAt: b.createdAt!}))
+  const newestGood = good[0]
+  const fresh = options.maxAge ? Boolean(newestGood && newestGood.createdAt! >= subtractDuration(options.now ?? new Date(), options.maxAge)) : undefined
+  return {directory, checks, newestGood, fresh}
+}
+
+async function check(target: Awaited<ReturnType<typeof openTarget>>, name: string, quick: boolean, listedAt?: Date): Promise<BackupCheck> {
+  const archivePath = target.describe(name)
+  let fetched
+  try {
+    fetched = await target.fetch(name, os.tmpdir())
+    if (quick) {
+      const metadata = await quickCheckArchive(fetched.path)
+      return {path: archivePath, ok: true, metadata, createdAt: new Date(Date.parse(metadata.created_at))}
+    }
+
+    const verified = await verifyArchive(fetched.path, {scratchDir: os.tmpdir()})
+    return {
+      path: archivePath,
+      ok: true,
+      metadata: verified.metadata,
+      checksumVerified: verified.checksumVerified,
+      createdAt: new Date(Date.parse(verified.metadata.created_at)),
+    }
+  } catch (error) {
+    // Only the archive's own faults count as "does not verify"; a full disk or a lost
+    // connection is the machine's problem, and stops the run with its own exit code.
+    const {code} = (error as LibraryBackupError)
+    if (code !== 'INVALID_ARCHIVE' && code !== 'UNSUPPORTED_ARCHIVE') throw error
+    return {path: archivePath, ok: false, problem: (error as Error).message, createdAt: listedAt}
+  } finally {
+    fetched?.dispose()
+  }
+}
+
+export function staleError(report: VerifyReport, maxAge: Duration): LibraryBackupError {
+  const newest = report.newestGood
+  const what = newest ? `The newest good backup, ${newest.path}, was made at ${newest.metadata!.created_at}, longer ago than ${formatDuration(maxAge)}` : `No backup verified, so none is younger than ${formatDuration(maxAge)}`
+  return new LibraryBackupError('BACKUP_STALE', what, {hint: 'Check that the scheduled vpo library:backup runs and succeeds.'})
+}
