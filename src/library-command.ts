@@ -24,6 +24,8 @@ export interface FailureJson {
  * the exit code the error carries, never a stack trace.
  */
 export abstract class LibraryCommand extends Command {
+  /** `-h` as well as `--help`, whatever the host CLI configures. */
+  static baseFlags = {help: Flags.help({char: 'h'})}
   static enableJsonFlag = true
 
   protected async catch(error: Error & {oclif?: {exit?: number}}): Promise<unknown> {

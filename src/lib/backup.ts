@@ -11,6 +11,7 @@ import {fromSystemError, LibraryBackupError} from './errors.js'
 import {markCommitted} from './interrupts.js'
 import {assertLibraryExists, type LibraryStats, openCopy, openLiveLibrary, quickCheck, readLibraryStats, snapshotLibrary} from './library-database.js'
 import {acquireLibraryLock, assertLibraryUnlocked} from './library-lock.js'
+import {listBackups, newestReadable} from './listing.js'
 import {pruneBackups, type PruneReport, type RetentionPolicy} from './prune.js'
 import {removeAbandonedTemps, removeTemp, tempPathIn} from './temp-files.js'
 
@@ -132,7 +133,7 @@ export async function writeBackup(
     // The statistics and the integrity gate describe the snapshot, not the live file, which may
     // have moved on.
     const {damage, stats} = inspectSnapshot(snapshotPath, options.databasePath)
-    if (damage && !options.allowDamaged) throw libraryDamaged(options.databasePath, damage)
+    if (damage && !options.allowDamaged) throw await libraryDamaged(options.databasePath, damage, destination)
 
     doing = `writing the backup into ${destination.target.location}`
     const written = await writeArchive({
@@ -173,9 +174,11 @@ function inspectSnapshot(snapshotPath: string, databasePath: string): {damage?: 
   }
 }
 
-function libraryDamaged(databasePath: string, damage: string): LibraryBackupError {
+async function libraryDamaged(databasePath: string, damage: string, destination: Destination): Promise<LibraryBackupError> {
+  const newest = await listBackups(destination.target).then(newestReadable, () => {})
+  const restore = newest ? `Restore your newest good backup (vpo library:restore "${newest.path}")` : 'Restore a good backup'
   return new LibraryBackupError('LIBRARY_DAMAGED', `The library ${databasePath} fails SQLite's quick_check (${damage}), so no backup was written and nothing was pruned`, {
-    hint: 'Restore your newest good backup (vpo library:backups lists them), or pass --allow-damaged to archive it anyway.',
+    hint: `${restore}, or pass --allow-damaged to archive it anyway.`,
   })
 }
 

@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import {LibraryBackupError} from './errors.js'
+import {giveTo, type Owner, ownerFor} from './ownership.js'
 
 /** Makes a rename or unlink in `dir` survive a power cut. Some filesystems refuse: that is fine. */
 export function fsyncDirectory(dir: string): void {
@@ -21,7 +22,9 @@ export function fsyncDirectory(dir: string): void {
  * replaces an existing file: link(2) fails if the name is taken, where rename(2) would clobber it.
  * Returns false when the name is taken.
  */
-export function publishFile(tempPath: string, finalPath: string, options: {overwrite: boolean}): boolean {
+export function publishFile(tempPath: string, finalPath: string, options: {overwrite: boolean; owner?: Owner}): boolean {
+  // Owned right before it appears: never a moment with the wrong owner under the final name.
+  giveTo(tempPath, options.owner)
   if (options.overwrite) {
     fs.renameSync(tempPath, finalPath)
   } else {
@@ -42,16 +45,53 @@ export function publishFile(tempPath: string, finalPath: string, options: {overw
   return true
 }
 
-/** Creates a private directory (0700) and its missing parents; returns the first one it created. */
+/**
+ * Creates a private directory (0700) and its missing parents; returns the first one it created.
+ * Under `sudo`, each created directory goes to the owner of the directory it was created in.
+ */
 export function makePrivateDirectory(dir: string): string | undefined {
+  const owner = ownerFor(dir)
+  let created: string | undefined
   try {
-    return fs.mkdirSync(dir, {recursive: true, mode: 0o700})
+    created = fs.mkdirSync(dir, {recursive: true, mode: 0o700})
   } catch (error) {
-    const err = error as NodeJS.ErrnoException
-    if (err.code === 'EEXIST' || err.code === 'ENOTDIR') {
-      throw new LibraryBackupError('NOT_A_DIRECTORY', `${dir} exists but is not a directory`, {hint: 'Move it aside, or choose another location.'})
-    }
+    throw directoryError(dir, error as NodeJS.ErrnoException)
+  }
 
-    throw new LibraryBackupError('IO_ERROR', `Cannot create the directory ${dir} (${err.message})`, {hint: 'Check its permissions, or choose another location.'})
+  if (created) {
+    for (let current = path.resolve(dir); ; current = path.dirname(current)) {
+      giveTo(current, owner)
+      if (current === created || current === path.dirname(current)) break
+    }
+  }
+
+  return created
+}
+
+function directoryError(dir: string, err: NodeJS.ErrnoException): LibraryBackupError {
+  const link = fs.lstatSync(dir, {throwIfNoEntry: false})
+  if (link?.isSymbolicLink() && !fs.existsSync(dir)) {
+    return new LibraryBackupError('IO_ERROR', `${dir} is a symbolic link to ${fs.readlinkSync(dir)}, which does not exist`, {
+      hint: 'Mount the filesystem it points to (a NAS?), or fix the link.',
+    })
+  }
+
+  if (err.code === 'EEXIST' || err.code === 'ENOTDIR') {
+    return new LibraryBackupError('NOT_A_DIRECTORY', `${dir} exists but is not a directory`, {hint: 'Move it aside, or choose another location.'})
+  }
+
+  if (err.code === 'EROFS') return new LibraryBackupError('IO_ERROR', `Cannot create the directory ${dir}: the filesystem is read-only`, {hint: 'Choose another location.'})
+  return new LibraryBackupError('IO_ERROR', `Cannot create the directory ${dir} (${err.message})`, {hint: 'Check its permissions, or choose another location.'})
+}
+
+/** A directory new files will be written into: say so now, not after minutes of work. */
+export function assertWritableDirectory(dir: string): void {
+  try {
+    fs.accessSync(dir, fs.constants.W_OK)
+  } catch (error) {
+    const {code} = error as NodeJS.ErrnoException
+    throw new LibraryBackupError('IO_ERROR', code === 'EROFS' ? `${dir} is on a read-only filesystem` : `${dir} is not writable by this user`, {
+      hint: code === 'EROFS' ? 'Choose another location (--output).' : 'Fix its permissions, or choose another location (--output).',
+    })
   }
 }

@@ -12,6 +12,7 @@ import {markCommitted, onInterrupt} from './interrupts.js'
 import {acquireLibraryLock, assertLibraryUnlocked, type LibraryLock} from './library-lock.js'
 import {checkpointAndSwap} from './library-swap.js'
 import {listBackups, newestReadable} from './listing.js'
+import {copyOwnership, giveTo, ownerFor} from './ownership.js'
 import {LocalDirectory} from './storage/local-directory.js'
 import {locateArchive, openTarget} from './storage/locations.js'
 import {release, removeAbandonedTemps, removeTemp} from './temp-files.js'
@@ -91,6 +92,7 @@ export async function planRestore(options: Omit<RestoreOptions, 'confirm' | 'saf
   return withLocalArchive(options.archive, async (archivePath, sourcePath) => {
     const declared = await readDeclaredMetadata(archivePath)
     checkSchema(declared, sourcePath, options)
+    assertReplaceable(databasePath)
     await assertLibraryUnlocked(databasePath)
     const scratchDir = os.tmpdir()
     await assertSpaceFor([{directory: scratchDir, bytes: declared.database_size_bytes, purpose: 'the trial extraction'}])
@@ -110,6 +112,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     const declared = await readDeclaredMetadata(archivePath)
     checkSchema(declared, sourcePath, options)
     const libraryExists = fs.existsSync(databasePath)
+    assertReplaceable(databasePath)
 
     let createdDir: string | undefined
     let lock: LibraryLock | undefined
@@ -142,7 +145,11 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       // 5. Keep the current library (WAL commits included) as a normal archive.
       if (libraryExists && options.safetyBackup) safetyBackupPath = await saveSafetyBackup(options, databasePath, lock)
 
-      // 6. The swap: synchronous from here, so no signal handler runs in the middle of it.
+      // 6. The swap: synchronous from here, so no signal handler runs in the middle of it. The new
+      // file takes the owner, group and mode of the one it replaces, so the daemon can open it.
+      const replaced = fs.statSync(databasePath, {throwIfNoEntry: false})
+      if (replaced) copyOwnership(replaced, extracted)
+      else giveTo(extracted, ownerFor(databaseDir))
       lock.assertHeld()
       checkpointAndSwap(databasePath, extracted)
       markCommitted()
@@ -159,6 +166,16 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       if (createdDir) removeEmptyDirectories(createdDir, databaseDir)
     }
   })
+}
+
+/** `--db` naming a directory (or a device) is a mistake to report before extracting anything. */
+function assertReplaceable(databasePath: string): void {
+  const stats = fs.statSync(databasePath, {throwIfNoEntry: false})
+  if (stats && !stats.isFile()) {
+    throw new LibraryBackupError('NOT_A_LIBRARY', `${databasePath} is ${stats.isDirectory() ? 'a directory' : 'not a regular file'}, so it cannot be replaced by a library`, {
+      hint: 'Pass --db with the path of library.db.',
+    })
+  }
 }
 
 /** Runs `work` on a local copy of the archive: the file itself, or a download removed afterwards. */

@@ -3,8 +3,9 @@ import path from 'node:path'
 
 import type {BackupTarget, FetchedArchive, StoredArchive} from './target.js'
 
-import {makePrivateDirectory, publishFile} from '../durable-files.js'
+import {assertWritableDirectory, makePrivateDirectory, publishFile} from '../durable-files.js'
 import {LibraryBackupError} from '../errors.js'
+import {ownerFor} from '../ownership.js'
 
 /** Backups as files in one directory on a mounted filesystem (the default: <data dir>/backups). */
 export class LocalDirectory implements BackupTarget {
@@ -62,11 +63,12 @@ export class LocalDirectory implements BackupTarget {
 
   async prepareStaging(): Promise<string> {
     makePrivateDirectory(this.location)
+    assertWritableDirectory(this.location)
     return this.location
   }
 
   async commit(stagedFile: string, name: string, options: {overwrite: boolean}): Promise<boolean> {
-    return publishFile(stagedFile, this.describe(name), options)
+    return publishFile(stagedFile, this.describe(name), {...options, owner: ownerFor(this.location)})
   }
 
   async remove(name: string): Promise<void> {
