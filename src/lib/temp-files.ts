@@ -7,7 +7,7 @@ import path from 'node:path'
  * SIGTERM; a run killed with -9 leaves them behind, so their names carry the owner's pid and the
  * next run removes those whose owner is gone.
  */
-const TEMP_PREFIX = '.vpo-backup-tmp-'
+export const TEMP_PREFIX = '.vpo-backup-tmp-'
 const owned = new Set<string>()
 let handlersInstalled = false
 

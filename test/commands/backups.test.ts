@@ -6,9 +6,9 @@ import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import {parseMetadata} from '../src/lib/archive.js'
-import {LibraryBackupError} from '../src/lib/errors.js'
-import {isPreRestoreFileName, isRegularBackupFileName, timestampFromFileName} from '../src/lib/paths.js'
+import {parseMetadata} from '../../src/lib/archive.js'
+import {LibraryBackupError} from '../../src/lib/errors.js'
+import {isPreRestoreFileName, isRegularBackupFileName, timestampFromFileName} from '../../src/lib/paths.js'
 import {
   cleanupTempDirs,
   type CliResult,
@@ -20,7 +20,7 @@ import {
   stackTraceLines,
   treeState,
   writePythonArchive,
-} from './helpers/cli.js'
+} from '../helpers/cli.js'
 
 const ENTRY_KEYS = ['filename', 'path', 'created_at', 'archive_size_bytes', 'database_size_bytes', 'file_count', 'schema_version', 'readable']
 

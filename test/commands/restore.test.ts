@@ -28,7 +28,7 @@ import {
   stackTraceLines,
   treeState,
   writePythonArchive,
-} from './helpers/cli.js'
+} from '../helpers/cli.js'
 
 const PACKAGE_VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {version: string}).version
 const CURRENT_SCHEMA = 27

@@ -25,7 +25,7 @@ import {
   sha256File,
   stackTraceLines,
   treeState,
-} from './helpers/cli.js'
+} from '../helpers/cli.js'
 
 /** Writes a gzip-compressed tar from a JSON description, with Python's tarfile (what VPO itself uses). */
 const CRAFT = `

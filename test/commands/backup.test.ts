@@ -7,8 +7,8 @@ import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import {pruneBackups} from '../src/lib/backup.js'
-import {LibraryBackupError} from '../src/lib/errors.js'
+import {pruneBackups} from '../../src/lib/backup.js'
+import {LibraryBackupError} from '../../src/lib/errors.js'
 import {
   type ChildHandle,
   cleanupTempDirs,
@@ -30,7 +30,7 @@ import {
   stackTraceLines,
   startLibraryWriter,
   treeState,
-} from './helpers/cli.js'
+} from '../helpers/cli.js'
 
 const PLUGIN_VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {version: string}).version
 const CREATED_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/
