@@ -9,28 +9,13 @@ import path from 'node:path'
 
 import {pruneBackups} from '../../src/lib/backup.js'
 import {LibraryBackupError} from '../../src/lib/errors.js'
-import {
-  type ChildHandle,
-  cleanupTempDirs,
-  type CliResult,
-  type DataDir,
-  expectAboutSize,
-  extractWithGnuTar,
-  gnuTarList,
-  holdLibraryLock,
-  makeDataDir,
-  makeTempDir,
-  parseHumanSize,
-  parseJson,
-  readArchiveWithPython,
-  ROOT,
-  runCli,
-  runCliOnPty,
-  sha256File,
-  stackTraceLines,
-  startLibraryWriter,
-  treeState,
-} from '../helpers/cli.js'
+import {type CliResult, parseJson, ROOT, runCli, runCliOnPty, stackTraceLines} from '../helpers/cli.js'
+import {expectAboutSize, parseHumanSize} from '../helpers/expectations.js'
+import {extractWithGnuTar, gnuTarList} from '../helpers/gnu-tar.js'
+import {type DataDir, makeDataDir, sha256File, treeState} from '../helpers/libraries.js'
+import {type ChildHandle, holdLibraryLock, startLibraryWriter} from '../helpers/processes.js'
+import {readArchiveWithPython} from '../helpers/python-archives.js'
+import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 const PLUGIN_VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {version: string}).version
 const CREATED_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/

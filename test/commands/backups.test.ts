@@ -9,18 +9,11 @@ import path from 'node:path'
 import {parseMetadata} from '../../src/lib/archive.js'
 import {LibraryBackupError} from '../../src/lib/errors.js'
 import {isPreRestoreFileName, isRegularBackupFileName, timestampFromFileName} from '../../src/lib/paths.js'
-import {
-  cleanupTempDirs,
-  type CliResult,
-  expectAboutSize,
-  makeDataDir,
-  makeTempDir,
-  parseJson,
-  runCli,
-  stackTraceLines,
-  treeState,
-  writePythonArchive,
-} from '../helpers/cli.js'
+import {type CliResult, parseJson, runCli, stackTraceLines} from '../helpers/cli.js'
+import {expectAboutSize} from '../helpers/expectations.js'
+import {makeDataDir, treeState} from '../helpers/libraries.js'
+import {writePythonArchive} from '../helpers/python-archives.js'
+import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 const ENTRY_KEYS = ['filename', 'path', 'created_at', 'archive_size_bytes', 'database_size_bytes', 'file_count', 'schema_version', 'readable']
 

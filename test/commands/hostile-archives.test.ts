@@ -12,20 +12,12 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import {
-  archiveMetadata,
-  cleanupTempDirs,
-  type CliResult,
-  extractArchiveMember,
-  leftoverTempFiles,
-  makeDataDir,
-  makeTempDir,
-  python,
-  runCli,
-  sha256File,
-  stackTraceLines,
-  treeState,
-} from '../helpers/cli.js'
+import {type CliResult, runCli, stackTraceLines} from '../helpers/cli.js'
+import {leftoverTempFiles} from '../helpers/leftovers.js'
+import {makeDataDir, sha256File, treeState} from '../helpers/libraries.js'
+import {python} from '../helpers/python.js'
+import {archiveMetadata, extractArchiveMember} from '../helpers/python-archives.js'
+import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 /** Writes a gzip-compressed tar from a JSON description, with Python's tarfile (what VPO itself uses). */
 const CRAFT = `

@@ -9,26 +9,13 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
-import {
-  archiveMetadata,
-  cleanupTempDirs,
-  type CliResult,
-  type DataDir,
-  extractArchiveMember,
-  gnuTarList,
-  holdLibraryLock,
-  leftoverTempFiles,
-  makeDataDir,
-  makeTempDir,
-  parseJson,
-  ROOT,
-  runCli,
-  runCliOnPty,
-  sha256File,
-  stackTraceLines,
-  treeState,
-  writePythonArchive,
-} from '../helpers/cli.js'
+import {type CliResult, parseJson, ROOT, runCli, runCliOnPty, stackTraceLines} from '../helpers/cli.js'
+import {gnuTarList} from '../helpers/gnu-tar.js'
+import {leftoverTempFiles} from '../helpers/leftovers.js'
+import {type DataDir, makeDataDir, sha256File, treeState} from '../helpers/libraries.js'
+import {holdLibraryLock} from '../helpers/processes.js'
+import {archiveMetadata, extractArchiveMember, writePythonArchive} from '../helpers/python-archives.js'
+import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 const PACKAGE_VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {version: string}).version
 const CURRENT_SCHEMA = 27

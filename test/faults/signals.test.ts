@@ -10,27 +10,13 @@ import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import {
-  archiveOf,
-  cleanupTempDirs,
-  cloneLibrary,
-  type DataDir,
-  faultSeed,
-  finishCli,
-  libraryContent,
-  listArchives,
-  listTemps,
-  lockDirOf,
-  makeDataDir,
-  makeTempDir,
-  pollUntil,
-  preloadHook,
-  runCli,
-  seededRandom,
-  sha256File,
-  startCli,
-  validateArchiveWithPython,
-} from '../helpers/cli.js'
+import {finishCli, runCli, startCli} from '../helpers/cli.js'
+import {faultSeed, pollUntil, seededRandom} from '../helpers/faults.js'
+import {preloadHook} from '../helpers/filesystems.js'
+import {listArchives, listTemps, lockDirectory} from '../helpers/leftovers.js'
+import {archiveOf, cloneLibrary, type DataDir, libraryContent, makeDataDir, sha256File} from '../helpers/libraries.js'
+import {validateArchiveWithPython} from '../helpers/python-archives.js'
+import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 type Trigger = {delayMs: number} | {dir: string; label: string}
 
@@ -115,7 +101,7 @@ describe('faults: SIGINT and SIGTERM', function () {
           }
 
           expect([...listTemps(lib.backupDir), ...listTemps(lib.dataDir)], 'temporary files').to.deep.equal([])
-          expect(fs.existsSync(lockDirOf(lib.databasePath)), 'lock left behind').to.equal(false)
+          expect(fs.existsSync(lockDirectory(lib.databasePath)), 'lock left behind').to.equal(false)
           expect(sha256File(lib.databasePath)).to.equal(before.db)
           expect(sha256File(`${lib.databasePath}-wal`)).to.equal(before.wal)
           expect(run.stderr + run.stdout).to.not.match(/^\s+at\s/m)
@@ -182,7 +168,7 @@ describe('faults: SIGINT and SIGTERM', function () {
           }
 
           expect([...listTemps(lib.backupDir), ...listTemps(lib.dataDir)], 'temporary files').to.deep.equal([])
-          expect(fs.existsSync(lockDirOf(lib.databasePath)), 'lock left behind').to.equal(false)
+          expect(fs.existsSync(lockDirectory(lib.databasePath)), 'lock left behind').to.equal(false)
           expect(run.stderr + run.stdout).to.not.match(/^\s+at\s/m)
           expect(fs.readdirSync(path.dirname(lib.databasePath)).filter((n) => n.endsWith('-journal'))).to.deep.equal([])
         })
@@ -250,7 +236,7 @@ fs.linkSync = function (from, to) { const result = link.call(this, from, to); co
         const run = await runCli(['library:backup', '--json'], {env: {...lib.env, ...hook(signal)}})
         const archives = listArchives(lib.backupDir)
         expect([...listTemps(lib.backupDir)], 'temporary files').to.deep.equal([])
-        expect(fs.existsSync(lockDirOf(lib.databasePath)), 'lock left behind').to.equal(false)
+        expect(fs.existsSync(lockDirectory(lib.databasePath)), 'lock left behind').to.equal(false)
         const consistent = (run.code === 0 && archives.length === 1) || (run.code !== 0 && archives.length === 0)
         expect(consistent, `exit ${run.code} (${run.stderr.trim()}) with archives ${JSON.stringify(archives)}`).to.equal(true)
       })
@@ -261,7 +247,7 @@ fs.linkSync = function (from, to) { const result = link.call(this, from, to); co
         const content = libraryContent(lib.databasePath)
         expect(content.integrity).to.equal('ok')
         expect([...listTemps(lib.dataDir)], 'temporary files').to.deep.equal([])
-        expect(fs.existsSync(lockDirOf(lib.databasePath)), 'lock left behind').to.equal(false)
+        expect(fs.existsSync(lockDirectory(lib.databasePath)), 'lock left behind').to.equal(false)
         const replaced = content.digest !== oldDigest
         const consistent = (run.code === 0 && replaced) || (run.code !== 0 && !replaced)
         expect(consistent, `exit ${run.code} (${run.stderr.trim()}) and the library was ${replaced ? 'replaced' : 'kept'}`).to.equal(true)

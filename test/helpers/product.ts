@@ -1,0 +1,10 @@
+/**
+ * Everything the tests take from the product code, in one place: when a module under src/ moves,
+ * this is the one file to change. Tests import product code from here, never from src/ directly.
+ */
+export {parseMetadata} from '../../src/lib/archive.js'
+export {pruneBackups} from '../../src/lib/backup.js'
+export {LibraryBackupError} from '../../src/lib/errors.js'
+export {lockDirectory} from '../../src/lib/library-lock.js'
+export {isPreRestoreFileName, isRegularBackupFileName, timestampFromFileName} from '../../src/lib/paths.js'
+export {TEMP_PREFIX} from '../../src/lib/temp-files.js'
