@@ -15,8 +15,8 @@ import path from 'node:path'
 import {type CliResult, runCli, stackTraceLines} from '../helpers/cli.js'
 import {leftoverTempFiles} from '../helpers/leftovers.js'
 import {makeDataDir, sha256File, treeState} from '../helpers/libraries.js'
-import {python} from '../helpers/python.js'
 import {archiveMetadata, extractArchiveMember} from '../helpers/python-archives.js'
+import {python} from '../helpers/python.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 /** Writes a gzip-compressed tar from a JSON description, with Python's tarfile (what VPO itself uses). */

@@ -9,8 +9,8 @@ import {expect} from 'chai'
 import {parseJson, runCli} from '../helpers/cli.js'
 import {makeDataDir} from '../helpers/libraries.js'
 import {startLibraryWriter} from '../helpers/processes.js'
-import {python} from '../helpers/python.js'
 import {validateArchiveWithPython} from '../helpers/python-archives.js'
+import {python} from '../helpers/python.js'
 import {cleanupTempDirs} from '../helpers/temp-dirs.js'
 
 const BACKUPS = 5

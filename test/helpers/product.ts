@@ -4,7 +4,14 @@
  */
 export {parseMetadata} from '../../src/lib/archive.js'
 export {pruneBackups} from '../../src/lib/backup.js'
-export {LibraryBackupError} from '../../src/lib/errors.js'
+export {fromSystemError, LibraryBackupError} from '../../src/lib/errors.js'
+export {formatBytes, formatCount, formatDuration} from '../../src/lib/format.js'
 export {lockDirectory} from '../../src/lib/library-lock.js'
-export {isPreRestoreFileName, isRegularBackupFileName, timestampFromFileName} from '../../src/lib/paths.js'
+export {
+  backupFileName,
+  formatCreatedAt,
+  isPreRestoreFileName,
+  isRegularBackupFileName,
+  timestampFromFileName,
+} from '../../src/lib/paths.js'
 export {TEMP_PREFIX} from '../../src/lib/temp-files.js'
