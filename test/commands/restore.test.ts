@@ -9,7 +9,8 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
-import {type CliResult, parseJson, ROOT, runCli, runCliOnPty, stackTraceLines} from '../helpers/cli.js'
+import {parseJson, ROOT, runCli, runCliOnPty, stackTraceLines} from '../helpers/cli.js'
+import {expectJsonError, expectNoStackTrace} from '../helpers/expectations.js'
 import {gnuTarList} from '../helpers/gnu-tar.js'
 import {leftoverTempFiles} from '../helpers/leftovers.js'
 import {type DataDir, makeDataDir, sha256File, treeState} from '../helpers/libraries.js'
@@ -69,25 +70,6 @@ async function makeBackup(data: DataDir, output: string): Promise<Record<string,
   const result = await runCli(['library:backup', '--output', output, '--json'], {env: data.env})
   expect(result.code, result.stderr).to.equal(0)
   return parseJson(result)
-}
-
-function expectNoStackTrace(result: CliResult): void {
-  expect(stackTraceLines(result.stdout + result.stderr), 'stack trace in the output').to.deep.equal([])
-}
-
-/** The `--json` failure object, checked for its exact shape and for the process exit code. */
-function expectJsonError(result: CliResult, code: string, exitCode: number): string {
-  const json = parseJson(result)
-  expect(Object.keys(json).sort()).to.deep.equal(['error', 'success'])
-  expect(json.success).to.equal(false)
-  const error = json.error as Record<string, unknown>
-  expect(Object.keys(error).sort()).to.deep.equal(['code', 'exit_code', 'message'])
-  expect(error.code).to.equal(code)
-  expect(error.exit_code).to.equal(exitCode)
-  expect(error.message).to.be.a('string').and.not.equal('')
-  expect(result.code, 'process exit code equals error.exit_code').to.equal(exitCode)
-  expectNoStackTrace(result)
-  return error.message as string
 }
 
 describe('library:restore', function () {
