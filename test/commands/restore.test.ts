@@ -15,11 +15,13 @@ import {gnuTarList} from '../helpers/gnu-tar.js'
 import {leftoverTempFiles} from '../helpers/leftovers.js'
 import {type DataDir, makeDataDir, sha256File, treeState} from '../helpers/libraries.js'
 import {holdLibraryLock} from '../helpers/processes.js'
+import {BUILT_IN_SCHEMA_VERSION} from '../helpers/product.js'
 import {archiveMetadata, extractArchiveMember, writePythonArchive} from '../helpers/python-archives.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 const PACKAGE_VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {version: string}).version
-const CURRENT_SCHEMA = 27
+/** The newest library schema the plugin knows: newer archives are refused, older ones migrate. */
+const CURRENT_SCHEMA = BUILT_IN_SCHEMA_VERSION
 const PRE_RESTORE_NAME = /^vpo-library-\d{4}-\d{2}-\d{2}T\d{6}Z-pre-restore(-\d+)?\.tar\.gz$/
 const SIDECARS = ['-wal', '-shm', '-journal']
 
