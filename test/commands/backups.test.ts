@@ -11,18 +11,13 @@ import {expectAboutSize, expectHumanError, expectJsonError, runCliChecked} from 
 import {makeDataDir, treeState} from '../helpers/libraries.js'
 import {writePythonArchive} from '../helpers/python-archives.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
+import {pause} from '../helpers/waiting.js'
 
 const ENTRY_KEYS = ['filename', 'path', 'created_at', 'archive_size_bytes', 'database_size_bytes', 'file_count', 'schema_version', 'readable']
 
 /** The name stem this plugin gives a backup made at `createdAt` (2026-02-05T14:30:22Z → …T143022Z). */
 function stemOf(createdAt: string): string {
   return `vpo-library-${createdAt.replaceAll(':', '')}`
-}
-
-async function sleep(ms: number): Promise<void> {
-  await new Promise<void>((resolve) => {
-    setTimeout(resolve, ms)
-  })
 }
 
 /** What `library:backup --json` reported, in the listing's terms. */
@@ -68,7 +63,7 @@ describe('library:backups', () => {
       const preRestoreName = `${stemOf(older.created_at as string)}-pre-restore.tar.gz`
       fs.renameSync(older.path as string, path.join(dir, preRestoreName))
       // The newest: a plain backup made at least one second later.
-      while (Math.floor(Date.now() / 1000) <= Date.parse(older.created_at as string) / 1000) await sleep(50)
+      while (Math.floor(Date.now() / 1000) <= Date.parse(older.created_at as string) / 1000) await pause(50)
       const newest = parseJson(await runCliChecked(['library:backup', '--output', dir, '--json'], lib.env))
 
       // One written by VPO's Python tool: library.db first, no checksum, hyphenated name.

@@ -9,12 +9,12 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import {finishCli, parseJson, runCli, startCli} from '../helpers/cli.js'
-import {pollUntil} from '../helpers/faults.js'
 import {isRoot, mountTmpfs, preloadHook, unmount} from '../helpers/filesystems.js'
 import {listArchives, listTemps, lockDirectory, TEMP_PREFIX} from '../helpers/leftovers.js'
 import {type DataDir, libraryContent, makeDataDir} from '../helpers/libraries.js'
 import {validateArchiveWithPython} from '../helpers/python-archives.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
+import {pollUntil} from '../helpers/waiting.js'
 
 const AWKWARD = [`spaces, "double" and 'single' quotes`, `new\nline`, `Vidéos 日本語 ☃ $HOME \`ls\`; rm -rf`]
 

@@ -9,11 +9,11 @@ import {expect} from 'chai'
 import fs from 'node:fs'
 
 import {finishCli, parseJson, runCli, startCli} from '../helpers/cli.js'
-import {pause, pollUntil} from '../helpers/faults.js'
 import {ageLock, listArchives, listTemps, lockDirectory} from '../helpers/leftovers.js'
 import {archiveOf, cloneLibrary, type DataDir, libraryContent, makeDataDir, treeState} from '../helpers/libraries.js'
 import {holdLibraryLock} from '../helpers/processes.js'
 import {cleanupTempDirs} from '../helpers/temp-dirs.js'
+import {pause, pollUntil} from '../helpers/waiting.js'
 
 function lockAgeMs(databasePath: string): number {
   return Date.now() - fs.statSync(lockDirectory(databasePath)).mtimeMs

@@ -11,12 +11,13 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import {finishCli, runCli, startCli} from '../helpers/cli.js'
-import {faultSeed, pollUntil, seededRandom} from '../helpers/faults.js'
+import {faultSeed, seededRandom} from '../helpers/faults.js'
 import {preloadHook} from '../helpers/filesystems.js'
 import {listArchives, listTemps, lockDirectory} from '../helpers/leftovers.js'
 import {archiveOf, cloneLibrary, type DataDir, libraryContent, makeDataDir, sha256File} from '../helpers/libraries.js'
 import {validateArchiveWithPython} from '../helpers/python-archives.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
+import {pollUntil} from '../helpers/waiting.js'
 
 type Trigger = {delayMs: number} | {dir: string; label: string}
 

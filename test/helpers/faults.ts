@@ -1,4 +1,4 @@
-/** Fault trials: reproducible randomness, and waiting for the moment to strike. */
+/** Fault trials: reproducible randomness (a failing trial reproduces from its printed seed). */
 import crypto from 'node:crypto'
 
 /** mulberry32 (the fixture generator's): a failing fault trial reproduces from its printed seed. */
@@ -10,21 +10,4 @@ export function faultSeed(label: string): number {
   const seed = Number.isInteger(fromEnv) ? fromEnv : crypto.randomBytes(4).readUInt32LE(0)
   console.log(`      [${label}] seed ${seed} (reproduce with FAULT_SEED=${seed})`)
   return seed
-}
-
-export async function pause(ms: number): Promise<void> {
-  await new Promise((resolve) => {
-    setTimeout(resolve, ms)
-  })
-}
-
-/** Polls until `predicate` holds; false on timeout. */
-export async function pollUntil(predicate: () => boolean, timeoutMs = 10_000, intervalMs = 2): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (predicate()) return true
-    await pause(intervalMs)
-  }
-
-  return predicate()
 }
