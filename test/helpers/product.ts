@@ -1,3 +1,8 @@
+/*
+ * Everything the tests take from the product code, in one place: when a module under src/ moves,
+ * this is the one file to change. Tests import product code from here, never from src/ directly.
+ */
+
 export {parseMetadata} from '../../src/lib/archive.js'
 export {pruneBackups} from '../../src/lib/backup.js'
 export {fromSystemError, LibraryBackupError} from '../../src/lib/errors.js'
@@ -11,8 +16,4 @@ export {
   timestampFromFileName,
 } from '../../src/lib/paths.js'
 export {TEMP_PREFIX} from '../../src/lib/temp-files.js'
-/**
- * Everything the tests take from the product code, in one place: when a module under src/ moves,
- * this is the one file to change. Tests import product code from here, never from src/ directly.
- */
 export {BUILT_IN_SCHEMA_VERSION} from '../../src/library-command.js'
