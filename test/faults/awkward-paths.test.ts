@@ -8,26 +8,13 @@ import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import {
-  cleanupTempDirs,
-  type DataDir,
-  finishCli,
-  isRoot,
-  libraryContent,
-  listArchives,
-  listTemps,
-  lockDirOf,
-  makeDataDir,
-  makeTempDir,
-  mountTmpfs,
-  parseJson,
-  pollUntil,
-  preloadHook,
-  runCli,
-  startCli,
-  unmount,
-  validateArchiveWithPython,
-} from '../helpers/cli.js'
+import {finishCli, parseJson, runCli, startCli} from '../helpers/cli.js'
+import {isRoot, mountTmpfs, preloadHook, unmount} from '../helpers/filesystems.js'
+import {listArchives, listTemps, lockDirectory, TEMP_PREFIX} from '../helpers/leftovers.js'
+import {type DataDir, libraryContent, makeDataDir} from '../helpers/libraries.js'
+import {validateArchiveWithPython} from '../helpers/python-archives.js'
+import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
+import {pollUntil} from '../helpers/waiting.js'
 
 const AWKWARD = [`spaces, "double" and 'single' quotes`, `new\nline`, `Vidéos 日本語 ☃ $HOME \`ls\`; rm -rf`]
 
@@ -84,7 +71,7 @@ async function backupAndRestoreRoundTrip(lib: DataDir, extraBackupArgs: string[]
   expect(restore.code, restore.stdout + restore.stderr).to.equal(0)
   expect(parseJson(restore).source_path).to.equal(archive)
   expect(libraryContent(lib.databasePath).digest).to.equal(digest)
-  expect(fs.existsSync(lockDirOf(lib.databasePath))).to.equal(false)
+  expect(fs.existsSync(lockDirectory(lib.databasePath))).to.equal(false)
   expect([...listTemps(lib.dataDir), ...listTemps(lib.backupDir), ...listTemps(path.dirname(archive))]).to.deep.equal([])
   return archive
 }
@@ -124,7 +111,7 @@ describe('faults: awkward paths', function () {
     // The lock taken through one route is the lock seen through the other.
     const child = startCli(['library:backup', '--json'], {env: lib.env})
     const done = finishCli(child)
-    const locked = await pollUntil(() => fs.existsSync(lockDirOf(lib.databasePath)), 10_000, 1)
+    const locked = await pollUntil(() => fs.existsSync(lockDirectory(lib.databasePath)), 10_000, 1)
     const second = locked ? await runCli(['library:backup', '--json'], {env: viaLink.env}) : undefined
     const first = await done
     expect(first.code, first.stderr).to.equal(0)
@@ -176,7 +163,7 @@ describe('faults: awkward paths', function () {
       for (const op of published) {
         expect(op.devFrom, `${op.op} ${op.from} -> ${op.to} crosses filesystems`).to.equal(op.devTo)
         expect(op.devTo).to.equal(nasDev)
-        expect(path.basename(op.from)).to.match(/^\.vpo-backup-tmp-/)
+        expect(path.basename(op.from).startsWith(TEMP_PREFIX), op.from).to.equal(true)
       }
 
       expect(listTemps(target)).to.deep.equal([])
@@ -196,7 +183,7 @@ describe('faults: awkward paths', function () {
       await done
       expect(appeared, 'the archive temp appeared on the NAS').to.equal(true)
       expect(listTemps(lib.dataDir), 'nothing on the local disk').to.deep.equal([])
-      const lock = lockDirOf(lib.databasePath)
+      const lock = lockDirectory(lib.databasePath)
       if (fs.existsSync(lock)) fs.utimesSync(lock, new Date(Date.now() - 20_000), new Date(Date.now() - 20_000))
       const next = await runCli(['library:backup', '--json'], {env: lib.env})
       expect(next.code, next.stdout + next.stderr).to.equal(0)

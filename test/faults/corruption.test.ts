@@ -8,22 +8,11 @@ import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import {
-  archiveOf,
-  cleanupTempDirs,
-  cloneLibrary,
-  type DataDir,
-  faultSeed,
-  listTemps,
-  lockDirOf,
-  makeDataDir,
-  makeTempDir,
-  parseJson,
-  runCli,
-  seededRandom,
-  sha256File,
-  treeState,
-} from '../helpers/cli.js'
+import {parseJson, runCli} from '../helpers/cli.js'
+import {faultSeed, seededRandom} from '../helpers/faults.js'
+import {listTemps, lockDirectory} from '../helpers/leftovers.js'
+import {archiveOf, cloneLibrary, type DataDir, makeDataDir, sha256File, treeState} from '../helpers/libraries.js'
+import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 const MUTANTS = 210
 const PARALLEL = 4
@@ -132,7 +121,7 @@ describe('faults: corrupted archives', function () {
         if (/^\s+at\s/m.test(run.stdout + run.stderr)) failures.push(`${where}: printed a stack trace: ${run.stderr}`)
         const leftovers = [...listTemps(lib.dataDir), ...listTemps(lib.backupDir)]
         if (leftovers.length > 0) failures.push(`${where}: left temporary files ${leftovers.join(', ')}`)
-        if (fs.existsSync(lockDirOf(lib.databasePath))) failures.push(`${where}: left the lock`)
+        if (fs.existsSync(lockDirectory(lib.databasePath))) failures.push(`${where}: left the lock`)
         if (run.code === 3) {
           outcome.rejected++
           const error = (parseJson(run).error ?? {}) as {code?: string; message?: string}

@@ -14,27 +14,11 @@ import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import {
-  archiveOf,
-  cleanupTempDirs,
-  type CliResult,
-  cloneLibrary,
-  type DataDir,
-  isRoot,
-  libraryContent,
-  listArchives,
-  listTemps,
-  lockDirOf,
-  makeDataDir,
-  makeTempDir,
-  mountTmpfs,
-  parseJson,
-  preloadHook,
-  runCli,
-  sha256File,
-  treeState,
-  unmount,
-} from '../helpers/cli.js'
+import {type CliResult, parseJson, runCli} from '../helpers/cli.js'
+import {isRoot, mountTmpfs, preloadHook, unmount} from '../helpers/filesystems.js'
+import {listArchives, listTemps, lockDirectory} from '../helpers/leftovers.js'
+import {archiveOf, cloneLibrary, type DataDir, libraryContent, makeDataDir, sha256File, treeState} from '../helpers/libraries.js'
+import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 /**
  * The data directory's files, without SQLite's shared-memory index (`library.db-shm`): SQLite
@@ -118,7 +102,7 @@ describe('faults: full disk', function () {
   function expectBackupLeftNothing(lib: DataDir, destination: string, before: {db: string; wal: string}) {
     expect(listArchives(destination), 'archives').to.deep.equal([])
     expect(listTemps(destination), 'temporary files').to.deep.equal([])
-    expect(fs.existsSync(lockDirOf(lib.databasePath)), 'lock').to.equal(false)
+    expect(fs.existsSync(lockDirectory(lib.databasePath)), 'lock').to.equal(false)
     expect(sha256File(lib.databasePath)).to.equal(before.db)
     expect(sha256File(`${lib.databasePath}-wal`)).to.equal(before.wal)
   }
@@ -210,7 +194,7 @@ describe('faults: full disk', function () {
       expect(error.message).to.match(/nothing was changed|free some space/i)
       expect(run.stdout + run.stderr).to.not.match(/^\s+at\s/m)
       expect(dataState(lib.dataDir), 'the data directory is as it was').to.deep.equal(before)
-      expect(fs.existsSync(lockDirOf(lib.databasePath))).to.equal(false)
+      expect(fs.existsSync(lockDirectory(lib.databasePath))).to.equal(false)
     })
   }
 

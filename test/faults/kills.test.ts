@@ -10,29 +10,13 @@ import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import {
-  ageLock,
-  type ArchiveCheck,
-  archiveOf,
-  cleanupTempDirs,
-  cloneLibrary,
-  type DataDir,
-  faultSeed,
-  finishCli,
-  libraryContent,
-  listArchives,
-  listTemps,
-  lockDirOf,
-  makeDataDir,
-  makeTempDir,
-  parseJson,
-  preloadHook,
-  runCli,
-  seededRandom,
-  sha256File,
-  startCli,
-  validateArchiveWithPython,
-} from '../helpers/cli.js'
+import {finishCli, parseJson, runCli, startCli} from '../helpers/cli.js'
+import {faultSeed, seededRandom} from '../helpers/faults.js'
+import {preloadHook} from '../helpers/filesystems.js'
+import {ageLock, listArchives, listTemps, lockDirectory, TEMP_PREFIX} from '../helpers/leftovers.js'
+import {archiveOf, cloneLibrary, type DataDir, libraryContent, makeDataDir, sha256File} from '../helpers/libraries.js'
+import {type ArchiveCheck, validateArchiveWithPython} from '../helpers/python-archives.js'
+import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 /** Kills that must land inside a run; runs that finish before their kill do not count. */
 const BACKUP_KILLS = 22
@@ -140,8 +124,8 @@ describe('faults: kill -9', function () {
         if (sha256File(lib.databasePath) !== liveSha.db) failures.push(`${where}: library.db changed`)
         if (sha256File(`${lib.databasePath}-wal`) !== liveSha.wal) failures.push(`${where}: library.db-wal changed`)
 
-        const deadTemps = listTemps(lib.backupDir).filter((name) => name.startsWith(`.vpo-backup-tmp-${run.pid}-`))
-        const lockLeft = fs.existsSync(lockDirOf(lib.databasePath))
+        const deadTemps = listTemps(lib.backupDir).filter((name) => name.startsWith(`${TEMP_PREFIX}${run.pid}-`))
+        const lockLeft = fs.existsSync(lockDirectory(lib.databasePath))
         if (deadTemps.length > 0) tally.leftTemps++
         if (lockLeft) tally.leftLock++
         // Every third kill (and the last), check that the next backup recovers; otherwise the
@@ -164,7 +148,7 @@ describe('faults: kill -9', function () {
 
         const leftover = listTemps(lib.backupDir)
         if (leftover.length > 0) failures.push(`${where}: temporary files remain after the next backup: ${leftover.join(', ')}`)
-        if (fs.existsSync(lockDirOf(lib.databasePath))) failures.push(`${where}: the next backup left the lock behind`)
+        if (fs.existsSync(lockDirectory(lib.databasePath))) failures.push(`${where}: the next backup left the lock behind`)
         const made = validateArchiveWithPython(String(parseJson(next).path))
         if (!made.ok) failures.push(`${where}: the next backup's archive is invalid: ${made.reason}`)
       }
@@ -257,7 +241,7 @@ describe('faults: kill -9', function () {
         if (after.digest !== newDigest || after.integrity !== 'ok') failures.push(`${where}: the next restore did not produce the archived library`)
         const leftover = [...listTemps(lib.dataDir), ...listTemps(lib.backupDir)]
         if (leftover.length > 0) failures.push(`${where}: temporary files remain after the next restore: ${leftover.join(', ')}`)
-        if (fs.existsSync(lockDirOf(lib.databasePath))) failures.push(`${where}: the next restore left the lock behind`)
+        if (fs.existsSync(lockDirectory(lib.databasePath))) failures.push(`${where}: the next restore left the lock behind`)
         fs.rmSync(path.dirname(lib.dataDir), {recursive: true, force: true})
       }
 
@@ -280,7 +264,7 @@ import path from 'node:path'
 const step = ${JSON.stringify(step)}
 const die = (what) => { if (what === step) process.kill(process.pid, 'SIGKILL') }
 const name = (p) => path.basename(String(p))
-const kind = (p) => (/^vpo-library-/.test(name(p)) ? 'final' : /^\\.vpo-backup-tmp-/.test(name(p)) ? 'temp' : name(p))
+const kind = (p) => (/^vpo-library-/.test(name(p)) ? 'final' : name(p).startsWith(${JSON.stringify(TEMP_PREFIX)}) ? 'temp' : name(p))
 for (const op of ['rmSync', 'renameSync', 'linkSync', 'unlinkSync']) {
   const original = fs[op]
   fs[op] = function (a, b, ...rest) {
@@ -329,7 +313,7 @@ for (const op of ['rmSync', 'renameSync', 'linkSync', 'unlinkSync']) {
         expect(next.code, next.stdout + next.stderr).to.equal(0)
         expect(libraryContent(lib.databasePath).digest).to.equal(newDigest)
         expect([...listTemps(lib.dataDir), ...listTemps(lib.backupDir)]).to.deep.equal([])
-        expect(fs.existsSync(lockDirOf(lib.databasePath))).to.equal(false)
+        expect(fs.existsSync(lockDirectory(lib.databasePath))).to.equal(false)
       })
     }
 

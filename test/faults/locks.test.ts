@@ -1,60 +1,22 @@
 /**
- * Stale locks. The VPO daemon (here: a child node process holding proper-lockfile's lock on the
+ * Stale locks. The VPO daemon (here: holdLibraryLock, a child node process holding proper-lockfile's lock on the
  * database path, as the daemon does) may die with its lock in place. While the lock is fresh the
  * commands exit 4 and say how long to wait; once it is stale (proper-lockfile: 10 s without an
  * mtime update) they take it over. One case waits the 10 s out for real; the others age the lock
  * directory's mtime, which is exactly what staleness means to proper-lockfile.
  */
 import {expect} from 'chai'
-import {spawn} from 'node:child_process'
 import fs from 'node:fs'
 
-import {
-  ageLock,
-  archiveOf,
-  cleanupTempDirs,
-  cloneLibrary,
-  type DataDir,
-  finishCli,
-  libraryContent,
-  listArchives,
-  listTemps,
-  lockDirOf,
-  makeDataDir,
-  parseJson,
-  pause,
-  pollUntil,
-  ROOT,
-  runCli,
-  startCli,
-  treeState,
-} from '../helpers/cli.js'
-
-/** A process holding the library lock; kill() is kill -9, which leaves the lock directory behind. */
-async function lockHolder(databasePath: string): Promise<{kill(): Promise<void>; pid: number}> {
-  const code = `
-const lockfile = require('proper-lockfile')
-lockfile.lock(process.argv[1], {realpath: false}).then(
-  () => { process.stdout.write('locked\\n'); setInterval(() => {}, 1000) },
-  (error) => { process.stderr.write(String(error)); process.exit(1) },
-)`
-  const child = spawn(process.execPath, ['-e', code, databasePath], {cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe']})
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (chunk) => String(chunk).includes('locked') && resolve())
-    child.on('exit', (status) => reject(new Error(`lock holder exited with ${status}`)))
-  })
-  const exited = new Promise((resolve) => child.on('exit', resolve))
-  return {
-    pid: child.pid!,
-    async kill() {
-      child.kill('SIGKILL')
-      await exited
-    },
-  }
-}
+import {finishCli, parseJson, runCli, startCli} from '../helpers/cli.js'
+import {ageLock, listArchives, listTemps, lockDirectory} from '../helpers/leftovers.js'
+import {archiveOf, cloneLibrary, type DataDir, libraryContent, makeDataDir, treeState} from '../helpers/libraries.js'
+import {holdLibraryLock} from '../helpers/processes.js'
+import {cleanupTempDirs} from '../helpers/temp-dirs.js'
+import {pause, pollUntil} from '../helpers/waiting.js'
 
 function lockAgeMs(databasePath: string): number {
-  return Date.now() - fs.statSync(lockDirOf(databasePath)).mtimeMs
+  return Date.now() - fs.statSync(lockDirectory(databasePath)).mtimeMs
 }
 
 /** "taken over in about N s" from a lock error message. */
@@ -79,7 +41,7 @@ describe('faults: stale locks', function () {
 
   it('a live holder: backup and restore exit 4, change nothing, and say how long a dead holder would take to go stale', async () => {
     const lib = cloneLibrary(base)
-    const holder = await lockHolder(lib.databasePath)
+    const holder = await holdLibraryLock(lib.databasePath)
     try {
       const before = treeState(lib.dataDir)
       const backup = await runCli(['library:backup', '--json'], {env: lib.env})
@@ -106,9 +68,9 @@ describe('faults: stale locks', function () {
   it('a holder killed with -9: refused while fresh (saying how long to wait), taken over once stale, after a real 10 s wait', async function () {
     this.timeout(60_000)
     const lib = cloneLibrary(base)
-    const holder = await lockHolder(lib.databasePath)
+    const holder = await holdLibraryLock(lib.databasePath)
     await holder.kill()
-    expect(fs.existsSync(lockDirOf(lib.databasePath)), 'kill -9 leaves the lock directory').to.equal(true)
+    expect(fs.existsSync(lockDirectory(lib.databasePath)), 'kill -9 leaves the lock directory').to.equal(true)
 
     const fresh = await runCli(['library:backup', '--json'], {env: lib.env})
     expect(fresh.code, fresh.stdout + fresh.stderr).to.equal(4)
@@ -125,13 +87,13 @@ describe('faults: stale locks', function () {
     await pause(waitMs)
     const stale = await runCli(['library:backup', '--json'], {env: lib.env})
     expect(stale.code, stale.stdout + stale.stderr).to.equal(0)
-    expect(fs.existsSync(lockDirOf(lib.databasePath)), 'the lock is released after the backup').to.equal(false)
+    expect(fs.existsSync(lockDirectory(lib.databasePath)), 'the lock is released after the backup').to.equal(false)
     expect(listArchives(lib.backupDir)).to.have.length(1)
   })
 
   it('the wait it announces follows the lock age (4 s old: about 6 s)', async () => {
     const lib = cloneLibrary(base)
-    const holder = await lockHolder(lib.databasePath)
+    const holder = await holdLibraryLock(lib.databasePath)
     await holder.kill()
     ageLock(lib.databasePath, 4)
     const run = await runCli(['library:backup', '--json'], {env: lib.env})
@@ -142,19 +104,19 @@ describe('faults: stale locks', function () {
 
   it('an aged lock of a dead holder is taken over at once by backup and by restore, and released', async () => {
     const lib = cloneLibrary(base)
-    const holder = await lockHolder(lib.databasePath)
+    const holder = await holdLibraryLock(lib.databasePath)
     await holder.kill()
     ageLock(lib.databasePath, 20)
     const backup = await runCli(['library:backup', '--json'], {env: lib.env})
     expect(backup.code, backup.stdout + backup.stderr).to.equal(0)
-    expect(fs.existsSync(lockDirOf(lib.databasePath))).to.equal(false)
+    expect(fs.existsSync(lockDirectory(lib.databasePath))).to.equal(false)
 
-    const again = await lockHolder(lib.databasePath)
+    const again = await holdLibraryLock(lib.databasePath)
     await again.kill()
     ageLock(lib.databasePath, 20)
     const restore = await runCli(['library:restore', archive, '--yes', '--json'], {env: lib.env})
     expect(restore.code, restore.stdout + restore.stderr).to.equal(0)
-    expect(fs.existsSync(lockDirOf(lib.databasePath))).to.equal(false)
+    expect(fs.existsSync(lockDirectory(lib.databasePath))).to.equal(false)
     expect(libraryContent(lib.databasePath).integrity).to.equal('ok')
   })
 
@@ -166,7 +128,7 @@ describe('faults: stale locks', function () {
     child.kill('SIGKILL')
     const killed = await done
     expect(appeared && killed.signal === 'SIGKILL', 'the backup was killed mid-archive').to.equal(true)
-    expect(fs.existsSync(lockDirOf(lib.databasePath))).to.equal(true)
+    expect(fs.existsSync(lockDirectory(lib.databasePath))).to.equal(true)
     expect(listTemps(lib.backupDir).length).to.be.greaterThan(0)
 
     const fresh = await runCli(['library:backup', '--json'], {env: lib.env})
@@ -178,6 +140,6 @@ describe('faults: stale locks', function () {
     const next = await runCli(['library:backup', '--json'], {env: lib.env})
     expect(next.code, next.stdout + next.stderr).to.equal(0)
     expect(listTemps(lib.backupDir)).to.deep.equal([])
-    expect(fs.existsSync(lockDirOf(lib.databasePath))).to.equal(false)
+    expect(fs.existsSync(lockDirectory(lib.databasePath))).to.equal(false)
   })
 })

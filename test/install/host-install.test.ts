@@ -11,12 +11,14 @@
  * VPO_INSTALL_TRANSCRIPT=FILE.
  */
 import {expect} from 'chai'
-import {spawnSync} from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 
 import {createLibrary, type LibrarySummary} from '../fixtures/library-generator.js'
-import {cleanupTempDirs, makeTempDir, ROOT, sha256File} from '../helpers/cli.js'
+import {ROOT} from '../helpers/cli.js'
+import {gnuTarMetadata} from '../helpers/gnu-tar.js'
+import {sha256File} from '../helpers/libraries.js'
+import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 import {
   baseEnv,
   bashCompletionMissing,
@@ -54,13 +56,6 @@ interface ManifestCommand {
 /** Whitespace-insensitive: help output wraps at the terminal width. */
 const squash = (text: string) => text.replaceAll(/\s+/g, ' ')
 const output = (result: ProcResult) => result.stdout + result.stderr
-
-/** `vpo_version` and the rest, read with GNU tar as a user would. */
-function archiveMetadata(archive: string): Record<string, unknown> {
-  const out = spawnSync('tar', ['-xzOf', archive, 'backup_metadata.json'], {encoding: 'utf8'})
-  if (out.status !== 0) throw new Error(`tar failed: ${out.stderr}`)
-  return JSON.parse(out.stdout) as Record<string, unknown>
-}
 
 function hashTree(dir: string): Record<string, string> {
   const state: Record<string, string> = {}
@@ -296,7 +291,7 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
     expect(path.dirname(firstBackup)).to.equal(path.join(dataDir, 'backups'))
     expect(backup.stdout).to.include(`Files in library: ${library.fileCount.toLocaleString('en-US')}`)
 
-    const metadata = archiveMetadata(firstBackup)
+    const metadata = gnuTarMetadata(firstBackup)
     expect(metadata.vpo_version).to.equal(HOST_VERSION)
     expect(metadata.schema_version).to.equal(27)
     expect(metadata.file_count).to.equal(library.fileCount)
@@ -428,7 +423,7 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
     const backup = await host5.vpo(['library:backup', '--json'])
     expect(backup.code, output(backup)).to.equal(0)
     const {path: archive} = JSON.parse(backup.stdout) as {path: string}
-    expect(archiveMetadata(archive).vpo_version).to.equal(HOST_V5_VERSION)
+    expect(gnuTarMetadata(archive).vpo_version).to.equal(HOST_V5_VERSION)
     const listing = await host5.vpo(['library:backups', '--json'])
     expect(JSON.parse(listing.stdout)).to.include({total_count: 1})
     const dryRun = await host5.vpo(['library:restore', archive, '--dry-run', '--json'])

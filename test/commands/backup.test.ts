@@ -7,36 +7,14 @@ import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import {pruneBackups as prune} from '../src/lib/prune.js'
-import {LocalDirectory} from '../src/lib/storage/local-directory.js'
-
-async function pruneBackups(dir: string, keep: number, justCreated: string): Promise<string[]> {
-  void justCreated
-  return (await prune(new LocalDirectory(dir), {last: keep})).removed
-}
-import {LibraryBackupError} from '../src/lib/errors.js'
-import {
-  type ChildHandle,
-  cleanupTempDirs,
-  type CliResult,
-  type DataDir,
-  expectAboutSize,
-  extractWithGnuTar,
-  gnuTarList,
-  holdLibraryLock,
-  makeDataDir,
-  makeTempDir,
-  parseHumanSize,
-  parseJson,
-  readArchiveWithPython,
-  ROOT,
-  runCli,
-  runCliOnPty,
-  sha256File,
-  stackTraceLines,
-  startLibraryWriter,
-  treeState,
-} from './helpers/cli.js'
+import {type CliResult, parseJson, ROOT, runCli, runCliOnPty} from '../helpers/cli.js'
+import {expectAboutSize, expectHumanError, expectJsonError, parseHumanSize, runCliChecked} from '../helpers/expectations.js'
+import {extractWithGnuTar, gnuTarList} from '../helpers/gnu-tar.js'
+import {TEMP_PREFIX} from '../helpers/leftovers.js'
+import {type DataDir, makeDataDir, sha256File, treeState} from '../helpers/libraries.js'
+import {type ChildHandle, holdLibraryLock, startLibraryWriter} from '../helpers/processes.js'
+import {readArchiveWithPython} from '../helpers/python-archives.js'
+import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 const PLUGIN_VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {version: string}).version
 const CREATED_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/
@@ -56,43 +34,10 @@ const SUCCESS_KEYS = [
   'pruned',
 ]
 
-/** Every run, success or failure: no stack trace on stderr. */
-async function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  const result = await runCli(args, {env})
-  expect(stackTraceLines(result.stderr), `stack trace on stderr:\n${result.stderr}`).to.deep.equal([])
-  return result
-}
-
-/** A failure without --json: one sentence on stderr, nothing on stdout. */
-function expectHumanError(result: CliResult, exitCode: number): string {
-  expect(result.code, result.stderr).to.equal(exitCode)
-  expect(result.stdout).to.equal('')
-  const lines = result.stderr.trim().split('\n')
-  expect(lines, result.stderr).to.have.length(1)
-  expect(lines[0]).to.match(/^Error: /)
-  return lines[0]
-}
-
-/** A failure with --json: exactly `{success: false, error: {code, message, exit_code}}`, same exit code. */
-function expectJsonError(result: CliResult, code: string, exitCode: number): string {
-  const body = parseJson(result)
-  expect(Object.keys(body).sort()).to.deep.equal(['error', 'success'])
-  expect(body.success).to.equal(false)
-  const error = body.error as Record<string, unknown>
-  expect(Object.keys(error).filter((key) => key !== 'hint').sort()).to.deep.equal(['code', 'exit_code', 'message'])
-  if ('hint' in error) expect(error.hint).to.be.a('string').and.not.equal('')
-  expect(error.code).to.equal(code)
-  expect(error.exit_code).to.equal(exitCode)
-  expect(result.code).to.equal(exitCode)
-  expect(error.message).to.be.a('string').and.not.equal('')
-  // What a user reads: what went wrong, then the hint.
-  return [error.message, error.hint].filter(Boolean).join(' ')
-}
-
 /** Archives and plugin temporary files anywhere under `dir`. */
 function archivesAndTemps(dir: string): string[] {
   return (fs.readdirSync(dir, {recursive: true}) as string[]).filter(
-    (rel) => rel.endsWith('.tar.gz') || path.basename(rel).startsWith('.vpo-backup-tmp-'),
+    (rel) => rel.endsWith('.tar.gz') || path.basename(rel).startsWith(TEMP_PREFIX),
   )
 }
 
@@ -125,13 +70,6 @@ function liveBytes(databasePath: string): {db: string; wal: string} {
   return {db: sha256File(databasePath), wal: sha256File(`${databasePath}-wal`)}
 }
 
-/** A directory holding a file of each name (its content is its name). */
-function dirWith(names: string[]): string {
-  const dir = makeTempDir('vpo-prune')
-  for (const name of names) fs.writeFileSync(path.join(dir, name), name)
-  return dir
-}
-
 describe('library:backup', () => {
   after(() => cleanupTempDirs())
 
@@ -148,7 +86,7 @@ describe('library:backup', () => {
       lib = makeDataDir()
       liveBefore = liveBytes(lib.databasePath)
       startedAt = Date.now()
-      result = await run(['library:backup', '--json'], lib.env)
+      result = await runCliChecked(['library:backup', '--json'], lib.env)
       body = parseJson(result)
       archive = body.path as string
       extracted = extractWithGnuTar(archive)
@@ -261,7 +199,7 @@ describe('library:backup', () => {
 
   it('prints a human summary with readable sizes and thousands separators', async () => {
     const lib = makeDataDir()
-    const result = await run(['library:backup'], lib.env)
+    const result = await runCliChecked(['library:backup'], lib.env)
     expect(result.code, result.stderr).to.equal(0)
     expect(result.stderr).to.equal('')
     const [archive] = fs.readdirSync(lib.backupDir)
@@ -291,7 +229,7 @@ describe('library:backup', () => {
     let result: CliResult
     try {
       writer = await startLibraryWriter(lib.databasePath)
-      result = await run(['library:backup', '--json'], lib.env)
+      result = await runCliChecked(['library:backup', '--json'], lib.env)
     } finally {
       await writer?.stop()
     }
@@ -338,7 +276,7 @@ describe('library:backup', () => {
       const lib = makeDataDir()
       lock = await holdLibraryLock(lib.databasePath)
       const state = treeState(lib.dataDir)
-      const result = await run(['library:backup'], lib.env)
+      const result = await runCliChecked(['library:backup'], lib.env)
       const message = expectHumanError(result, 4)
       expect(message).to.include(lib.databasePath)
       expect(message).to.match(/locked/i)
@@ -349,7 +287,7 @@ describe('library:backup', () => {
     it('with --json prints DATABASE_LOCKED with exit_code 4', async () => {
       const lib = makeDataDir()
       lock = await holdLibraryLock(lib.databasePath)
-      const result = await run(['library:backup', '--json'], lib.env)
+      const result = await runCliChecked(['library:backup', '--json'], lib.env)
       expectJsonError(result, 'DATABASE_LOCKED', 4)
       expect(fs.existsSync(lib.backupDir)).to.equal(false)
     })
@@ -359,7 +297,7 @@ describe('library:backup', () => {
       lock = await holdLibraryLock(lib.databasePath)
       const before = liveBytes(lib.databasePath)
       const names = Object.keys(treeState(lib.dataDir)).sort()
-      const result = await run(['library:backup', '--dry-run'], lib.env)
+      const result = await runCliChecked(['library:backup', '--dry-run'], lib.env)
       expect(expectHumanError(result, 4)).to.match(/locked/i)
       expect(Object.keys(treeState(lib.dataDir)).sort()).to.deep.equal(names)
       expect(liveBytes(lib.databasePath)).to.deep.equal(before)
@@ -368,10 +306,10 @@ describe('library:backup', () => {
     it('succeeds again once the lock is released', async () => {
       const lib = makeDataDir()
       lock = await holdLibraryLock(lib.databasePath)
-      expect((await run(['library:backup'], lib.env)).code).to.equal(4)
+      expect((await runCliChecked(['library:backup'], lib.env)).code).to.equal(4)
       await lock.release()
       lock = undefined
-      const result = await run(['library:backup'], lib.env)
+      const result = await runCliChecked(['library:backup'], lib.env)
       expect(result.code, result.stderr).to.equal(0)
       expect(fs.readdirSync(lib.backupDir)).to.have.length(1)
     })
@@ -380,7 +318,7 @@ describe('library:backup', () => {
   describe('refuses what is not a VPO library, with exit 1', () => {
     it('a missing database: names the path and how to point at another', async () => {
       const dataDir = makeTempDir('vpo-empty')
-      const result = await run(['library:backup'], {VPO_DATA_DIR: dataDir})
+      const result = await runCliChecked(['library:backup'], {VPO_DATA_DIR: dataDir})
       const message = expectHumanError(result, 1)
       expect(message).to.include(path.join(dataDir, 'library.db'))
       expect(message).to.include('--db')
@@ -390,7 +328,7 @@ describe('library:backup', () => {
 
     it('a missing --db path, in JSON', async () => {
       const missing = path.join(makeTempDir('vpo-empty'), 'nowhere', 'library.db')
-      const message = expectJsonError(await run(['library:backup', '--json', '--db', missing]), 'DATABASE_NOT_FOUND', 1)
+      const message = expectJsonError(await runCliChecked(['library:backup', '--json', '--db', missing]), 'DATABASE_NOT_FOUND', 1)
       expect(message).to.include(missing)
     })
 
@@ -399,7 +337,7 @@ describe('library:backup', () => {
       const db = path.join(dataDir, 'library.db')
       fs.writeFileSync(db, Buffer.from(Array.from({length: 8192}, (_, i) => (i * 7919 + 13) % 251)))
       const bytes = sha256File(db)
-      const message = expectHumanError(await run(['library:backup'], {VPO_DATA_DIR: dataDir}), 1)
+      const message = expectHumanError(await runCliChecked(['library:backup'], {VPO_DATA_DIR: dataDir}), 1)
       expect(message).to.include(db)
       expect(message).to.match(/not a VPO library/)
       expect(sha256File(db)).to.equal(bytes)
@@ -412,7 +350,7 @@ describe('library:backup', () => {
       const other = new Database(db)
       other.exec("CREATE TABLE photos (id INTEGER PRIMARY KEY, path TEXT); INSERT INTO photos (path) VALUES ('/a.jpg')")
       other.close()
-      const message = expectJsonError(await run(['library:backup', '--json'], {VPO_DATA_DIR: dataDir}), 'NOT_A_LIBRARY', 1)
+      const message = expectJsonError(await runCliChecked(['library:backup', '--json'], {VPO_DATA_DIR: dataDir}), 'NOT_A_LIBRARY', 1)
       expect(message).to.include(db)
       expect(archivesAndTemps(dataDir)).to.deep.equal([])
     })
@@ -423,7 +361,7 @@ describe('library:backup', () => {
       const other = new Database(db)
       other.exec("CREATE TABLE _meta (key TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO _meta VALUES ('schema_version', '27')")
       other.close()
-      expect(expectHumanError(await run(['library:backup'], {VPO_DATA_DIR: dataDir}), 1)).to.match(/not a VPO library/)
+      expect(expectHumanError(await runCliChecked(['library:backup'], {VPO_DATA_DIR: dataDir}), 1)).to.match(/not a VPO library/)
       expect(archivesAndTemps(dataDir)).to.deep.equal([])
     })
 
@@ -431,7 +369,7 @@ describe('library:backup', () => {
       const dataDir = makeTempDir('vpo-random')
       fs.writeFileSync(path.join(dataDir, 'library.db'), 'this is a text file, not a database\n'.repeat(200))
       const state = treeState(dataDir)
-      expect((await run(['library:backup'], {VPO_DATA_DIR: dataDir})).code).to.equal(1)
+      expect((await runCliChecked(['library:backup'], {VPO_DATA_DIR: dataDir})).code).to.equal(1)
       expect(treeState(dataDir)).to.deep.equal(state)
     })
   })
@@ -440,7 +378,7 @@ describe('library:backup', () => {
     it('writes exactly the file asked for, mode 0600, without creating the default backup directory', async () => {
       const lib = makeDataDir()
       const output = path.join(makeTempDir('vpo-out'), 'nightly.tar.gz')
-      const result = await run(['library:backup', '--output', output, '--json'], lib.env)
+      const result = await runCliChecked(['library:backup', '--output', output, '--json'], lib.env)
       expect(result.code, result.stdout).to.equal(0)
       expect(parseJson(result).path).to.equal(output)
       expect(mode(output)).to.equal('600')
@@ -451,7 +389,7 @@ describe('library:backup', () => {
     it('into an existing directory: the default name inside it', async () => {
       const lib = makeDataDir()
       const dir = makeTempDir('vpo-outdir')
-      const result = await run(['library:backup', '-o', dir, '--json'], lib.env)
+      const result = await runCliChecked(['library:backup', '-o', dir, '--json'], lib.env)
       expect(result.code, result.stdout).to.equal(0)
       const written = parseJson(result).path as string
       expect(path.dirname(written)).to.equal(dir)
@@ -464,16 +402,16 @@ describe('library:backup', () => {
       const lib = makeDataDir()
       const output = path.join(makeTempDir('vpo-out'), 'library.tar.gz')
       fs.writeFileSync(output, 'precious\n')
-      const refused = await run(['library:backup', '--output', output], lib.env)
+      const refused = await runCliChecked(['library:backup', '--output', output], lib.env)
       const message = expectHumanError(refused, 1)
       expect(message).to.include(output)
       expect(message).to.include('--force')
       expect(fs.readFileSync(output, 'utf8')).to.equal('precious\n')
-      expectJsonError(await run(['library:backup', '--output', output, '--json'], lib.env), 'OUTPUT_EXISTS', 1)
+      expectJsonError(await runCliChecked(['library:backup', '--output', output, '--json'], lib.env), 'OUTPUT_EXISTS', 1)
       expect(fs.readFileSync(output, 'utf8')).to.equal('precious\n')
       expect(fs.readdirSync(path.dirname(output))).to.deep.equal(['library.tar.gz'])
 
-      const forced = await run(['library:backup', '--output', output, '--force', '--json'], lib.env)
+      const forced = await runCliChecked(['library:backup', '--output', output, '--force', '--json'], lib.env)
       expect(forced.code, forced.stdout).to.equal(0)
       const body = parseJson(forced)
       expect(body.path).to.equal(output)
@@ -486,7 +424,7 @@ describe('library:backup', () => {
       const lib = makeDataDir()
       const output = path.join(makeTempDir('vpo-out'), 'library.tar.gz')
       fs.writeFileSync(output, 'precious\n')
-      expect(expectHumanError(await run(['library:backup', '--dry-run', '--output', output], lib.env), 1)).to.include(output)
+      expect(expectHumanError(await runCliChecked(['library:backup', '--dry-run', '--output', output], lib.env), 1)).to.include(output)
       expect(fs.readFileSync(output, 'utf8')).to.equal('precious\n')
     })
 
@@ -494,7 +432,7 @@ describe('library:backup', () => {
       const lib = makeDataDir()
       const parent = makeTempDir('vpo-out')
       const output = path.join(parent, 'missing', 'library.tar.gz')
-      expect(expectHumanError(await run(['library:backup', '--output', output], lib.env), 1)).to.include(path.join(parent, 'missing'))
+      expect(expectHumanError(await runCliChecked(['library:backup', '--output', output], lib.env), 1)).to.include(path.join(parent, 'missing'))
       expect(fs.readdirSync(parent)).to.deep.equal([])
     })
   })
@@ -506,16 +444,16 @@ describe('library:backup', () => {
     const outDir = path.join(parent, 'nightly\nbackups ✓')
     fs.mkdirSync(outDir)
     const output = path.join(outDir, `lib "copy" 'ü'.tar.gz`)
-    const result = await run(['library:backup', '--db', lib.databasePath, '--output', output, '--json'])
+    const result = await runCliChecked(['library:backup', '--db', lib.databasePath, '--output', output, '--json'])
     expect(result.code, result.stdout).to.equal(0)
     expect(parseJson(result).path).to.equal(output)
     expect(fs.readdirSync(outDir)).to.deep.equal([path.basename(output)])
     expect(readArchiveWithPython(output).metadata.file_count).to.equal(lib.summary.fileCount)
 
-    const byDefault = await run(['library:backup', '--json'], lib.env)
+    const byDefault = await runCliChecked(['library:backup', '--json'], lib.env)
     expect(byDefault.code, byDefault.stdout).to.equal(0)
     expect(path.dirname(parseJson(byDefault).path as string)).to.equal(path.join(parent, 'vpo', 'backups'))
-    const human = await run(['library:backup'], lib.env)
+    const human = await runCliChecked(['library:backup'], lib.env)
     expect(human.code).to.equal(0)
     expect(human.stdout).to.include(`Backup created: ${path.join(parent, 'vpo', 'backups')}`)
   })
@@ -524,7 +462,7 @@ describe('library:backup', () => {
     const lib = makeDataDir()
     // A real archive to plant under every name the next seconds could produce.
     const seed = path.join(makeTempDir('vpo-seed'), 'seed.tar.gz')
-    expect((await run(['library:backup', '--output', seed], lib.env)).code).to.equal(0)
+    expect((await runCliChecked(['library:backup', '--output', seed], lib.env)).code).to.equal(0)
     const seedSha = sha256File(seed)
     fs.mkdirSync(lib.backupDir, {mode: 0o700})
     const start = Math.floor(Date.now() / 1000)
@@ -535,7 +473,7 @@ describe('library:backup', () => {
       fs.copyFileSync(seed, path.join(lib.backupDir, `${stem(s)}.tar.gz`))
     }
 
-    const first = parseJson(await run(['library:backup', '--json'], lib.env))
+    const first = parseJson(await runCliChecked(['library:backup', '--json'], lib.env))
     const firstStem = `vpo-library-${(first.created_at as string).replaceAll(':', '')}`
     expect(path.basename(first.path as string)).to.equal(`${firstStem}-2.tar.gz`)
 
@@ -547,7 +485,7 @@ describe('library:backup', () => {
       }
     }
 
-    const second = parseJson(await run(['library:backup', '--json'], lib.env))
+    const second = parseJson(await runCliChecked(['library:backup', '--json'], lib.env))
     expect(path.basename(second.path as string)).to.equal(`vpo-library-${(second.created_at as string).replaceAll(':', '')}-3.tar.gz`)
     for (const name of planted) expect(sha256File(path.join(lib.backupDir, name)), name).to.equal(seedSha)
     expect(fs.readdirSync(lib.backupDir).sort()).to.deep.equal(
@@ -559,8 +497,8 @@ describe('library:backup', () => {
 
   it('two backups in a row both survive, under different names', async () => {
     const lib = makeDataDir()
-    const first = parseJson(await run(['library:backup', '--json'], lib.env))
-    const second = parseJson(await run(['library:backup', '--json'], lib.env))
+    const first = parseJson(await runCliChecked(['library:backup', '--json'], lib.env))
+    const second = parseJson(await runCliChecked(['library:backup', '--json'], lib.env))
     expect(second.path).to.not.equal(first.path)
     expect(fs.readdirSync(lib.backupDir).sort()).to.deep.equal([path.basename(first.path as string), path.basename(second.path as string)].sort())
     if (first.created_at === second.created_at) expect(second.path).to.equal((first.path as string).replace(/\.tar\.gz$/, '-2.tar.gz'))
@@ -570,7 +508,7 @@ describe('library:backup', () => {
     it('deletes only the oldest regular backups, never pre-restore ones or foreign files', async () => {
       const lib = makeDataDir()
       const seed = path.join(makeTempDir('vpo-seed'), 'seed.tar.gz')
-      expect((await run(['library:backup', '--output', seed], lib.env)).code).to.equal(0)
+      expect((await runCliChecked(['library:backup', '--output', seed], lib.env)).code).to.equal(0)
       fs.mkdirSync(lib.backupDir, {mode: 0o700})
       const plant = (name: string, content?: string) => {
         const target = path.join(lib.backupDir, name)
@@ -585,7 +523,7 @@ describe('library:backup', () => {
       const preRestore = plant('vpo-library-2019-01-01T000000Z-pre-restore.tar.gz')
       const notes = plant('notes.txt', 'my notes\n')
       const custom = plant('vpo-library-before-upgrade.tar.gz')
-      const result = await run(['library:backup', '--keep', '2', '--json'], lib.env)
+      const result = await runCliChecked(['library:backup', '--keep', '2', '--json'], lib.env)
       expect(result.code, result.stdout).to.equal(0)
       const body = parseJson(result)
       expect((body.pruned as string[]).sort()).to.deep.equal([oldest, older].sort())
@@ -597,17 +535,17 @@ describe('library:backup', () => {
 
     it('prunes nothing when no more than N backups exist', async () => {
       const lib = makeDataDir()
-      expect((await run(['library:backup'], lib.env)).code).to.equal(0)
-      const result = await run(['library:backup', '--keep', '3', '--json'], lib.env)
+      expect((await runCliChecked(['library:backup'], lib.env)).code).to.equal(0)
+      const result = await runCliChecked(['library:backup', '--keep', '3', '--json'], lib.env)
       expect(parseJson(result).pruned).to.deep.equal([])
       expect(fs.readdirSync(lib.backupDir)).to.have.length(2)
     })
 
     it('--keep 1 keeps just the backup it made', async () => {
       const lib = makeDataDir()
-      expect((await run(['library:backup'], lib.env)).code).to.equal(0)
+      expect((await runCliChecked(['library:backup'], lib.env)).code).to.equal(0)
       const [first] = fs.readdirSync(lib.backupDir)
-      const body = parseJson(await run(['library:backup', '--keep', '1', '--json'], lib.env))
+      const body = parseJson(await runCliChecked(['library:backup', '--keep', '1', '--json'], lib.env))
       expect(body.pruned).to.deep.equal([path.join(lib.backupDir, first)])
       expect(fs.readdirSync(lib.backupDir)).to.deep.equal([path.basename(body.path as string)])
     })
@@ -618,7 +556,7 @@ describe('library:backup', () => {
       const lib = makeDataDir()
       const state = treeState(lib.dataDir)
       const before = liveBytes(lib.databasePath)
-      const result = await run(['library:backup', '--dry-run'], lib.env)
+      const result = await runCliChecked(['library:backup', '--dry-run'], lib.env)
       expect(result.code, result.stderr).to.equal(0)
       expect(fs.existsSync(lib.backupDir)).to.equal(false)
       expect(Object.keys(treeState(lib.dataDir)).sort()).to.deep.equal(Object.keys(state).sort())
@@ -632,7 +570,7 @@ describe('library:backup', () => {
       // The estimate brackets what a real backup then writes.
       const range = /([\d.]+ [KMG]?i?B) to ([\d.]+ [KMG]?i?B)/.exec(result.stdout)
       expect(range, result.stdout).to.not.equal(null)
-      const real = parseJson(await run(['library:backup', '--json'], lib.env))
+      const real = parseJson(await runCliChecked(['library:backup', '--json'], lib.env))
       const size = real.archive_size_bytes as number
       expect(parseHumanSize(range![1])).to.be.at.most(size * 1.05)
       expect(parseHumanSize(range![2])).to.be.at.least(size * 0.95)
@@ -640,18 +578,18 @@ describe('library:backup', () => {
 
     it('--dry-run of a missing database exits 1 and creates nothing', async () => {
       const dataDir = makeTempDir('vpo-empty')
-      expect(expectHumanError(await run(['library:backup', '--dry-run'], {VPO_DATA_DIR: dataDir}), 1)).to.include(path.join(dataDir, 'library.db'))
+      expect(expectHumanError(await runCliChecked(['library:backup', '--dry-run'], {VPO_DATA_DIR: dataDir}), 1)).to.include(path.join(dataDir, 'library.db'))
       expect(fs.readdirSync(dataDir)).to.deep.equal([])
     })
   })
 
   it('an unknown flag is a usage error: exit 2', async () => {
     const lib = makeDataDir()
-    const result = await run(['library:backup', '--bogus'], lib.env)
+    const result = await runCliChecked(['library:backup', '--bogus'], lib.env)
     expect(result.code).to.equal(2)
     expect(result.stderr).to.match(/bogus/)
     expect(fs.existsSync(lib.backupDir)).to.equal(false)
-    expectJsonError(await run(['library:backup', '--bogus', '--json'], lib.env), 'USAGE_ERROR', 2)
+    expectJsonError(await runCliChecked(['library:backup', '--bogus', '--json'], lib.env), 'USAGE_ERROR', 2)
   })
 
   describe('progress', () => {
@@ -684,41 +622,5 @@ describe('library:backup', () => {
       expect(result.output).to.not.match(/Compressing|Taking snapshot/)
       expect(JSON.parse(result.output.replaceAll('\r\n', '\n')).success).to.equal(true)
     })
-  })
-
-  describe('pruneBackups (service layer)', () => {
-    it('keeps the N newest regular backups by the time in their names, counting the one just made', async () => {
-      const names = [
-        'vpo-library-2026-02-05T143022Z.tar.gz',
-        'vpo-library-2026-02-05T143022Z-2.tar.gz',
-        'vpo-library-2025-12-31T235959Z.tar.gz',
-        'vpo-library-2024-01-01T00-00-00Z.tar.gz',
-        'vpo-library-2023-01-01T000000Z-pre-restore.tar.gz',
-        'vpo-library-2026-02-05T143022Z.tar.gz.bak',
-        'vpo-library-mine.tar.gz',
-        'README.md',
-      ]
-      const dir = dirWith(names)
-      const pruned = await pruneBackups(dir, 2, path.join(dir, 'vpo-library-2026-02-05T143022Z-2.tar.gz'))
-      expect(pruned.sort()).to.deep.equal(
-        [path.join(dir, 'vpo-library-2025-12-31T235959Z.tar.gz'), path.join(dir, 'vpo-library-2024-01-01T00-00-00Z.tar.gz')].sort(),
-      )
-      expect(fs.readdirSync(dir).sort()).to.deep.equal(
-        [
-          'vpo-library-2026-02-05T143022Z.tar.gz',
-          'vpo-library-2026-02-05T143022Z-2.tar.gz',
-          'vpo-library-2023-01-01T000000Z-pre-restore.tar.gz',
-          'vpo-library-2026-02-05T143022Z.tar.gz.bak',
-          'vpo-library-mine.tar.gz',
-          'README.md',
-        ].sort(),
-      )
-    })
-  })
-
-  it('LibraryBackupError carries the exit codes the spec documents', () => {
-    expect(new LibraryBackupError('DATABASE_LOCKED', 'x').exitCode).to.equal(4)
-    expect(new LibraryBackupError('INSUFFICIENT_SPACE', 'x').exitCode).to.equal(5)
-    expect(new LibraryBackupError('OUTPUT_EXISTS', 'x').toJSON()).to.deep.equal({code: 'OUTPUT_EXISTS', message: 'x', exit_code: 1})
   })
 })

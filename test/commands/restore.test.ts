@@ -9,29 +9,19 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
-import {
-  archiveMetadata,
-  cleanupTempDirs,
-  type CliResult,
-  type DataDir,
-  extractArchiveMember,
-  gnuTarList,
-  holdLibraryLock,
-  leftoverTempFiles,
-  makeDataDir,
-  makeTempDir,
-  parseJson,
-  ROOT,
-  runCli,
-  runCliOnPty,
-  sha256File,
-  stackTraceLines,
-  treeState,
-  writePythonArchive,
-} from './helpers/cli.js'
+import {parseJson, ROOT, runCli, runCliOnPty, stackTraceLines} from '../helpers/cli.js'
+import {expectJsonError, expectNoStackTrace} from '../helpers/expectations.js'
+import {gnuTarList} from '../helpers/gnu-tar.js'
+import {leftoverTempFiles} from '../helpers/leftovers.js'
+import {type DataDir, makeDataDir, sha256File, treeState} from '../helpers/libraries.js'
+import {holdLibraryLock} from '../helpers/processes.js'
+import {BUILT_IN_SCHEMA_VERSION} from '../helpers/product.js'
+import {archiveMetadata, extractArchiveMember, writePythonArchive} from '../helpers/python-archives.js'
+import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 const PACKAGE_VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {version: string}).version
-const CURRENT_SCHEMA = 27
+/** The newest library schema the plugin knows: newer archives are refused, older ones migrate. */
+const CURRENT_SCHEMA = BUILT_IN_SCHEMA_VERSION
 const PRE_RESTORE_NAME = /^vpo-library-\d{4}-\d{2}-\d{2}T\d{6}Z-pre-restore(-\d+)?\.tar\.gz$/
 const SIDECARS = ['-wal', '-shm', '-journal']
 
@@ -82,27 +72,6 @@ async function makeBackup(data: DataDir, output: string): Promise<Record<string,
   const result = await runCli(['library:backup', '--output', output, '--json'], {env: data.env})
   expect(result.code, result.stderr).to.equal(0)
   return parseJson(result)
-}
-
-function expectNoStackTrace(result: CliResult): void {
-  expect(stackTraceLines(result.stdout + result.stderr), 'stack trace in the output').to.deep.equal([])
-}
-
-/** The `--json` failure object, checked for its exact shape and for the process exit code. */
-function expectJsonError(result: CliResult, code: string, exitCode: number): string {
-  const json = parseJson(result)
-  expect(Object.keys(json).sort()).to.deep.equal(['error', 'success'])
-  expect(json.success).to.equal(false)
-  const error = json.error as Record<string, unknown>
-  expect(Object.keys(error).filter((key) => key !== 'hint').sort()).to.deep.equal(['code', 'exit_code', 'message'])
-  if ('hint' in error) expect(error.hint).to.be.a('string').and.not.equal('')
-  expect(error.code).to.equal(code)
-  expect(error.exit_code).to.equal(exitCode)
-  expect(error.message).to.be.a('string').and.not.equal('')
-  expect(result.code, 'process exit code equals error.exit_code').to.equal(exitCode)
-  expectNoStackTrace(result)
-  // What a user reads: what went wrong, then the hint.
-  return [error.message, error.hint].filter(Boolean).join(' ')
 }
 
 describe('library:restore', function () {

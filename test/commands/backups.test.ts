@@ -6,43 +6,18 @@ import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import {parseMetadata} from '../src/lib/archive.js'
-import {LibraryBackupError} from '../src/lib/errors.js'
-import {parseBackupName} from '../src/lib/backup-names.js'
-
-const timestampFromFileName = (name: string) => parseBackupName(name)?.time
-const isRegularBackupFileName = (name: string) => parseBackupName(name)?.kind === 'regular'
-const isPreRestoreFileName = (name: string) => parseBackupName(name)?.kind === 'pre-restore'
-import {
-  cleanupTempDirs,
-  type CliResult,
-  expectAboutSize,
-  makeDataDir,
-  makeTempDir,
-  parseJson,
-  runCli,
-  stackTraceLines,
-  treeState,
-  writePythonArchive,
-} from './helpers/cli.js'
+import {type CliResult, parseJson} from '../helpers/cli.js'
+import {expectAboutSize, expectHumanError, expectJsonError, runCliChecked} from '../helpers/expectations.js'
+import {makeDataDir, treeState} from '../helpers/libraries.js'
+import {writePythonArchive} from '../helpers/python-archives.js'
+import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
+import {pause} from '../helpers/waiting.js'
 
 const ENTRY_KEYS = ['filename', 'path', 'created_at', 'archive_size_bytes', 'database_size_bytes', 'file_count', 'schema_version', 'readable']
-
-async function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  const result = await runCli(args, {env})
-  expect(stackTraceLines(result.stderr), `stack trace on stderr:\n${result.stderr}`).to.deep.equal([])
-  return result
-}
 
 /** The name stem this plugin gives a backup made at `createdAt` (2026-02-05T14:30:22Z → …T143022Z). */
 function stemOf(createdAt: string): string {
   return `vpo-library-${createdAt.replaceAll(':', '')}`
-}
-
-async function sleep(ms: number): Promise<void> {
-  await new Promise<void>((resolve) => {
-    setTimeout(resolve, ms)
-  })
 }
 
 /** What `library:backup --json` reported, in the listing's terms. */
@@ -58,34 +33,6 @@ function fromPlugin(body: Record<string, unknown>) {
 function expectEmpty(result: CliResult, dir: string): void {
   expect(result.code, result.stderr).to.equal(0)
   expect(result.stdout.trimEnd().split('\n')).to.deep.equal([`No backups found in ${dir}`, 'Create a backup with: vpo library:backup'])
-}
-
-const METADATA_PATH = '/backups/x.tar.gz'
-
-function parse(value: unknown) {
-  return parseMetadata(Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)), METADATA_PATH)
-}
-
-/** Every key of `record` but `field`. */
-function without(record: Record<string, unknown>, field: string): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(record).filter(([key]) => key !== field))
-}
-
-/** parseMetadata refuses `value` as an invalid archive (exit 3), naming the archive and `field`. */
-function rejects(value: unknown, field: string): void {
-  let caught: unknown
-  try {
-    parse(value)
-  } catch (error) {
-    caught = error
-  }
-
-  expect(caught, `accepted ${JSON.stringify(value)}`).to.be.instanceOf(LibraryBackupError)
-  const error = caught as LibraryBackupError
-  expect(error.code).to.equal('INVALID_ARCHIVE')
-  expect(error.exitCode).to.equal(3)
-  expect(error.message).to.include(METADATA_PATH)
-  expect(error.message).to.include(field)
 }
 
 interface Expected {
@@ -112,12 +59,12 @@ describe('library:backups', () => {
       fs.mkdirSync(dir)
 
       // A backup made by this plugin, later saved as a pre-restore safety copy (same content).
-      const older = parseJson(await run(['library:backup', '--output', dir, '--json'], lib.env))
+      const older = parseJson(await runCliChecked(['library:backup', '--output', dir, '--json'], lib.env))
       const preRestoreName = `${stemOf(older.created_at as string)}-pre-restore.tar.gz`
       fs.renameSync(older.path as string, path.join(dir, preRestoreName))
       // The newest: a plain backup made at least one second later.
-      while (Math.floor(Date.now() / 1000) <= Date.parse(older.created_at as string) / 1000) await sleep(50)
-      const newest = parseJson(await run(['library:backup', '--output', dir, '--json'], lib.env))
+      while (Math.floor(Date.now() / 1000) <= Date.parse(older.created_at as string) / 1000) await pause(50)
+      const newest = parseJson(await runCliChecked(['library:backup', '--output', dir, '--json'], lib.env))
 
       // One written by VPO's Python tool: library.db first, no checksum, hyphenated name.
       const py = makeDataDir({files: 300, walFiles: 0, schemaVersion: 26})
@@ -164,8 +111,8 @@ describe('library:backups', () => {
       ].sort((a, b) => b.time - a.time)
 
       stateBefore = treeState(dir)
-      json = await run(['library:backups', '--path', dir, '--json'])
-      human = await run(['library:backups', '-p', dir])
+      json = await runCliChecked(['library:backups', '--path', dir, '--json'])
+      human = await runCliChecked(['library:backups', '-p', dir])
     })
 
     it('exits 0 and changes nothing in the directory', () => {
@@ -269,13 +216,13 @@ describe('library:backups', () => {
 
   it('lists <data dir>/backups when --path is not given', async () => {
     const lib = makeDataDir()
-    const made = parseJson(await run(['library:backup', '--json'], lib.env))
-    const result = await run(['library:backups', '--json'], lib.env)
+    const made = parseJson(await runCliChecked(['library:backup', '--json'], lib.env))
+    const result = await runCliChecked(['library:backups', '--json'], lib.env)
     expect(result.code).to.equal(0)
     const body = parseJson(result)
     expect(body.directory).to.equal(lib.backupDir)
     expect((body.backups as Array<Record<string, unknown>>).map((entry) => entry.path)).to.deep.equal([made.path])
-    const human = await run(['library:backups'], lib.env)
+    const human = await runCliChecked(['library:backups'], lib.env)
     expect(human.stdout).to.include(path.basename(made.path as string))
     expect(human.stdout).to.match(/^Total: 1 backups? \(/m)
   })
@@ -283,31 +230,31 @@ describe('library:backups', () => {
   it('backups made in the same second: the later one (-2) is listed first', async () => {
     const lib = makeDataDir()
     const dir = makeTempDir('vpo-list')
-    const first = parseJson(await run(['library:backup', '--output', dir, '--json'], lib.env))
+    const first = parseJson(await runCliChecked(['library:backup', '--output', dir, '--json'], lib.env))
     const second = path.join(dir, path.basename(first.path as string).replace('.tar.gz', '-2.tar.gz'))
     fs.copyFileSync(first.path as string, second)
     const earlier = new Date(Date.parse(first.created_at as string))
     fs.utimesSync(first.path as string, earlier, earlier)
     fs.utimesSync(second, new Date(earlier.getTime() + 500), new Date(earlier.getTime() + 500))
-    const body = parseJson(await run(['library:backups', '--path', dir, '--json']))
+    const body = parseJson(await runCliChecked(['library:backups', '--path', dir, '--json']))
     expect((body.backups as Array<Record<string, unknown>>).map((entry) => entry.path)).to.deep.equal([second, first.path])
   })
 
   describe('when there is nothing to list', () => {
     it('an empty directory: the message, the hint and exit 0', async () => {
       const dir = makeTempDir('vpo-list')
-      expectEmpty(await run(['library:backups', '--path', dir]), dir)
+      expectEmpty(await runCliChecked(['library:backups', '--path', dir]), dir)
     })
 
     it('a missing directory: the same, exit 0, and the directory is not created', async () => {
       const dir = path.join(makeTempDir('vpo-list'), 'never made')
-      expectEmpty(await run(['library:backups', '--path', dir]), dir)
+      expectEmpty(await runCliChecked(['library:backups', '--path', dir]), dir)
       expect(fs.existsSync(dir)).to.equal(false)
     })
 
     it('a data directory without backups yet: the default directory in the message', async () => {
       const lib = makeDataDir()
-      expectEmpty(await run(['library:backups'], lib.env), lib.backupDir)
+      expectEmpty(await runCliChecked(['library:backups'], lib.env), lib.backupDir)
       expect(fs.existsSync(lib.backupDir)).to.equal(false)
     })
 
@@ -316,12 +263,12 @@ describe('library:backups', () => {
       fs.writeFileSync(path.join(dir, 'notes.txt'), 'hello\n')
       fs.writeFileSync(path.join(dir, 'package.json'), '{}\n')
       fs.mkdirSync(path.join(dir, 'node_modules'))
-      expectEmpty(await run(['library:backups', '--path', dir]), dir)
+      expectEmpty(await runCliChecked(['library:backups', '--path', dir]), dir)
     })
 
     it('--json: an empty listing, exit 0', async () => {
       const dir = path.join(makeTempDir('vpo-list'), 'missing')
-      const result = await run(['library:backups', '--path', dir, '--json'])
+      const result = await runCliChecked(['library:backups', '--path', dir, '--json'])
       expect(result.code).to.equal(0)
       expect(parseJson(result)).to.deep.equal({directory: dir, total_count: 0, total_size_bytes: 0, backups: []})
     })
@@ -331,111 +278,23 @@ describe('library:backups', () => {
     it('--path naming a file: exit 1 with one sentence naming it', async () => {
       const file = path.join(makeTempDir('vpo-list'), 'backups.txt')
       fs.writeFileSync(file, 'not a directory\n')
-      const result = await run(['library:backups', '--path', file])
-      expect(result.code).to.equal(1)
-      expect(result.stdout).to.equal('')
-      const lines = result.stderr.trim().split('\n')
-      expect(lines).to.have.length(1)
-      expect(lines[0]).to.include(file)
-      expect(lines[0]).to.match(/not a directory/i)
+      const line = expectHumanError(await runCliChecked(['library:backups', '--path', file]), 1)
+      expect(line).to.include(file)
+      expect(line).to.match(/not a directory/i)
     })
 
     it('--path naming a file, in JSON: the error object and exit_code 1', async () => {
       const file = path.join(makeTempDir('vpo-list'), 'backups.txt')
       fs.writeFileSync(file, 'not a directory\n')
-      const result = await run(['library:backups', '--path', file, '--json'])
-      expect(result.code).to.equal(1)
-      const body = parseJson(result)
-      expect(Object.keys(body).sort()).to.deep.equal(['error', 'success'])
-      expect(body.success).to.equal(false)
-      const error = body.error as Record<string, unknown>
-      expect(Object.keys(error).filter((key) => key !== 'hint').sort()).to.deep.equal(['code', 'exit_code', 'message'])
-  if ('hint' in error) expect(error.hint).to.be.a('string').and.not.equal('')
-      expect(error.exit_code).to.equal(1)
-      expect(error.code).to.be.a('string').and.not.equal('')
-      expect(error.message).to.include(file)
+      const message = expectJsonError(await runCliChecked(['library:backups', '--path', file, '--json']), undefined, 1)
+      expect(message).to.include(file)
     })
 
     it('an unknown flag is a usage error: exit 2', async () => {
-      const result = await run(['library:backups', '--bogus'])
+      const result = await runCliChecked(['library:backups', '--bogus'])
       expect(result.code).to.equal(2)
       expect(result.stderr).to.include('bogus')
       expect(result.stdout).to.not.include('No backups found')
-    })
-  })
-
-  describe('file names (service layer)', () => {
-    it('timestampFromFileName reads both the compact and the hyphenated (Python) forms', () => {
-      expect(timestampFromFileName('vpo-library-2026-02-05T143022Z.tar.gz')?.toISOString()).to.equal('2026-02-05T14:30:22.000Z')
-      expect(timestampFromFileName('vpo-library-2026-01-02T03-04-05Z.tar.gz')?.toISOString()).to.equal('2026-01-02T03:04:05.000Z')
-      expect(timestampFromFileName('vpo-library-2026-02-05T143022Z-2.tar.gz')?.toISOString()).to.equal('2026-02-05T14:30:22.000Z')
-      expect(timestampFromFileName('vpo-library-2026-02-05T143022Z-pre-restore.tar.gz')?.toISOString()).to.equal('2026-02-05T14:30:22.000Z')
-    })
-
-    it('timestampFromFileName has no answer for names without a timestamp', () => {
-      expect(timestampFromFileName('vpo-library-from-old-laptop.tar.gz')).to.equal(undefined)
-      expect(timestampFromFileName('notes.txt')).to.equal(undefined)
-      expect(timestampFromFileName('library-2026-02-05T143022Z.tar.gz')).to.equal(undefined)
-      expect(timestampFromFileName('vpo-library-2026-99-99T999999Z.tar.gz')).to.equal(undefined)
-    })
-
-    it('regular backups and pre-restore snapshots are told apart by name', () => {
-      expect(isRegularBackupFileName('vpo-library-2026-02-05T143022Z.tar.gz')).to.equal(true)
-      expect(isRegularBackupFileName('vpo-library-2026-02-05T143022Z-3.tar.gz')).to.equal(true)
-      expect(isRegularBackupFileName('vpo-library-2026-02-05T143022Z-pre-restore.tar.gz')).to.equal(false)
-      expect(isRegularBackupFileName('vpo-library-mine.tar.gz')).to.equal(false)
-      expect(isRegularBackupFileName('vpo-library-2026-02-05T143022Z.tar.gz.part')).to.equal(false)
-      expect(isPreRestoreFileName('vpo-library-2026-02-05T143022Z-pre-restore.tar.gz')).to.equal(true)
-      expect(isPreRestoreFileName('vpo-library-2026-02-05T143022Z-pre-restore-2.tar.gz')).to.equal(true)
-      expect(isPreRestoreFileName('vpo-library-2026-02-05T143022Z.tar.gz')).to.equal(false)
-    })
-  })
-
-  describe('parseMetadata (service layer)', () => {
-    const good = {
-      vpo_version: '0.41.0',
-      schema_version: 27,
-      created_at: '2026-02-05T14:30:22Z',
-      database_size_bytes: 52_400_000,
-      file_count: 1523,
-      total_library_size_bytes: 9_876_543_210_000,
-      compression: 'gzip',
-      database_sha256: 'ab'.repeat(32),
-    }
-
-    it('accepts this plugin’s metadata and ignores extra fields', () => {
-      expect(parse({...good, host: 'nas', comment: 'extra'})).to.deep.equal(good)
-    })
-
-    it('accepts metadata without a checksum, as VPO’s Python tool writes it', () => {
-      const parsed = parse(without(good, 'database_sha256'))
-      expect(parsed.database_sha256).to.equal(undefined)
-      expect(parsed.file_count).to.equal(1523)
-    })
-
-    it('rejects a missing field or a field of the wrong type, naming the field', () => {
-      for (const field of Object.keys(good).filter((key) => key !== 'database_sha256')) {
-        rejects(without(good, field), field)
-      }
-
-      rejects({...good, schema_version: '27'}, 'schema_version')
-      rejects({...good, schema_version: 0}, 'schema_version')
-      rejects({...good, file_count: -1}, 'file_count')
-      rejects({...good, file_count: 1.5}, 'file_count')
-      rejects({...good, database_size_bytes: '52400000'}, 'database_size_bytes')
-      rejects({...good, total_library_size_bytes: null}, 'total_library_size_bytes')
-      rejects({...good, vpo_version: 41}, 'vpo_version')
-      rejects({...good, created_at: '5 Feb 2026'}, 'created_at')
-      rejects({...good, created_at: '2026-02-05T14:30:22+02:00'}, 'created_at')
-      rejects({...good, compression: 'bzip2'}, 'compression')
-      rejects({...good, database_sha256: 'not-a-checksum'}, 'database_sha256')
-      rejects({...good, database_sha256: 'ab'.repeat(31)}, 'database_sha256')
-    })
-
-    it('rejects what is not a JSON object', () => {
-      rejects('{"vpo_version": ', 'backup_metadata.json')
-      rejects('[1, 2, 3]', 'backup_metadata.json')
-      rejects('null', 'backup_metadata.json')
     })
   })
 })

@@ -7,7 +7,8 @@ import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import {cleanupTempDirs, makeTempDir, ROOT} from './helpers/cli.js'
+import {ROOT} from '../helpers/cli.js'
+import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 describe('commands as oclif sees them', () => {
   after(cleanupTempDirs)

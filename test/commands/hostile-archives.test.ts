@@ -7,85 +7,21 @@
  */
 import Database from 'better-sqlite3'
 import {expect} from 'chai'
-import {spawnSync} from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import {
-  archiveMetadata,
-  cleanupTempDirs,
-  type CliResult,
-  extractArchiveMember,
-  leftoverTempFiles,
-  makeDataDir,
-  makeTempDir,
-  python,
-  runCli,
-  sha256File,
-  stackTraceLines,
-  treeState,
-} from './helpers/cli.js'
+import {type CliResult, runCli} from '../helpers/cli.js'
+import {expectHumanError} from '../helpers/expectations.js'
+import {leftoverTempFiles} from '../helpers/leftovers.js'
+import {makeDataDir, sha256File, treeState} from '../helpers/libraries.js'
+import {type ArchiveMember, archiveMetadata, extractArchiveMember, writeArchiveWithPython} from '../helpers/python-archives.js'
+import {python} from '../helpers/python.js'
+import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
-/** Writes a gzip-compressed tar from a JSON description, with Python's tarfile (what VPO itself uses). */
-const CRAFT = `
-import gzip, io, json, sys, tarfile
-
-spec = json.load(sys.stdin)
-
-class Zeros(io.RawIOBase):
-    def __init__(self, n): self.left = n
-    def readable(self): return True
-    def readinto(self, b):
-        n = min(len(b), self.left)
-        b[:n] = bytes(n)
-        self.left -= n
-        return n
-
-fmt = {'pax': tarfile.PAX_FORMAT, 'ustar': tarfile.USTAR_FORMAT, 'gnu': tarfile.GNU_FORMAT}[spec.get('format', 'pax')]
-with open(spec['out'], 'wb') as raw:
-    gz = gzip.GzipFile(fileobj=raw, mode='wb', compresslevel=6, mtime=0)
-    with tarfile.open(fileobj=gz, mode='w', format=fmt) as tf:
-        for m in spec['members']:
-            info = tarfile.TarInfo(m['name'])
-            info.mode = 0o600
-            info.mtime = 1770300000
-            kind = m.get('type', 'file')
-            if kind == 'file':
-                if 'source' in m:
-                    data = open(m['source'], 'rb').read()
-                    info.size = len(data)
-                    tf.addfile(info, io.BytesIO(data))
-                elif 'text' in m:
-                    data = m['text'].encode()
-                    info.size = len(data)
-                    tf.addfile(info, io.BytesIO(data))
-                else:
-                    info.size = m['zeros']
-                    tf.addfile(info, io.BufferedReader(Zeros(m['zeros']), 1 << 20))
-                continue
-            info.type = {'symlink': tarfile.SYMTYPE, 'hardlink': tarfile.LNKTYPE, 'dir': tarfile.DIRTYPE,
-                         'fifo': tarfile.FIFOTYPE, 'chr': tarfile.CHRTYPE}[kind]
-            info.linkname = m.get('linkname', '')
-            if kind == 'chr':
-                info.devmajor, info.devminor = 1, 3
-            tf.addfile(info)
-    gz.close()
-`
-
-interface Member {
-  name: string
-  type?: 'chr' | 'dir' | 'fifo' | 'file' | 'hardlink' | 'symlink'
-  source?: string
-  text?: string
-  zeros?: number
-  linkname?: string
-}
-
-function craft(out: string, members: Member[], format: 'gnu' | 'pax' | 'ustar' = 'pax'): void {
-  // The description goes through stdin: a metadata member over 1 MiB is too long for argv.
-  const result = spawnSync('python3', ['-c', CRAFT], {encoding: 'utf8', input: JSON.stringify({out, members, format})})
-  if (result.status !== 0) throw new Error(`crafting ${out} failed: ${result.stderr}${result.error ?? ''}`)
+/** A gzip-compressed tar of `members`, written with Python's tarfile (what VPO itself uses). */
+function craft(out: string, members: ArchiveMember[], format: 'gnu' | 'pax' | 'ustar' = 'pax'): void {
+  writeArchiveWithPython(out, members, {format})
 }
 
 interface Fixtures {
@@ -133,11 +69,11 @@ function metadataFor(fx: Fixtures, database: string, changes: Record<string, unk
   return metadataText(fx, {database_size_bytes: fs.statSync(database).size, database_sha256: sha256File(database), ...changes})
 }
 
-function meta(fx: Fixtures, changes: Record<string, unknown> = {}): Member {
+function meta(fx: Fixtures, changes: Record<string, unknown> = {}): ArchiveMember {
   return {name: 'backup_metadata.json', text: metadataText(fx, changes)}
 }
 
-function db(fx: Fixtures): Member {
+function db(fx: Fixtures): ArchiveMember {
   return {name: 'library.db', source: fx.database}
 }
 
@@ -565,14 +501,8 @@ describe('library:restore refuses hostile and damaged archives', function () {
         biggestTemp = Math.max(biggestTemp, watched?.maxBytes ?? 0)
         tempsSeen.push(...(watched?.seen ?? []))
 
-        const why = `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`
-        expect(result.code, why).to.equal(testCase.exit ?? 3)
-        expect(result.stderr, why).to.match(testCase.message)
-        expect(stackTraceLines(result.stderr + result.stdout), 'stack trace in the output').to.deep.equal([])
-        const lines = result.stderr.split('\n').filter((line) => line.trim() !== '')
-        expect(lines, 'the error is one line on stderr').to.have.lengthOf(1)
-        expect(lines[0]).to.match(/^Error: /)
-        expect(result.stdout).to.equal('')
+        const line = expectHumanError(result, testCase.exit ?? 3)
+        expect(line, result.stderr).to.match(testCase.message)
 
         expect(leftoverTempFiles(parent), 'temporary files left behind').to.deep.equal([])
         expect(treeState(parent), 'the data directory (library, WAL, backups) changed').to.deep.equal(before)
