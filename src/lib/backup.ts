@@ -157,6 +157,7 @@ export async function writeBackup(
     if (options.kind === 'backup') markCommitted() // a safety backup is not the restore's commit
     return {path: destination.target.describe(name), archiveSizeBytes: written.archiveSizeBytes, metadata: written.metadata, damaged: Boolean(damage)}
   } catch (error) {
+    await destination.target.abandonStaging()
     throw fromSystemError(error, doing)
   } finally {
     live?.close()

@@ -95,3 +95,18 @@ export function assertWritableDirectory(dir: string): void {
     })
   }
 }
+
+/** Removes `deepest` and its parents up to `topCreated` while they are empty: undoes makePrivateDirectory. */
+export function removeEmptyDirectories(topCreated: string, deepest: string): void {
+  let dir = path.resolve(deepest)
+  for (;;) {
+    try {
+      fs.rmdirSync(dir)
+    } catch {
+      return
+    }
+
+    if (dir === path.resolve(topCreated)) return
+    dir = path.dirname(dir)
+  }
+}

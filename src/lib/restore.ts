@@ -6,7 +6,7 @@ import type {BackupMetadata} from './archive.js'
 
 import {writeBackup} from './backup.js'
 import {assertSpaceFor, type SpaceNeed} from './disk-space.js'
-import {makePrivateDirectory} from './durable-files.js'
+import {makePrivateDirectory, removeEmptyDirectories} from './durable-files.js'
 import {LibraryBackupError} from './errors.js'
 import {markCommitted, onInterrupt} from './interrupts.js'
 import {acquireLibraryLock, assertLibraryUnlocked, type LibraryLock} from './library-lock.js'
@@ -287,18 +287,4 @@ function withSafetyBackupNote(error: unknown, safetyBackupPath: string): unknown
     cause: error,
     hint: error.hint,
   })
-}
-
-function removeEmptyDirectories(topCreated: string, deepest: string): void {
-  let dir = deepest
-  for (;;) {
-    try {
-      fs.rmdirSync(dir)
-    } catch {
-      return
-    }
-
-    if (dir === topCreated) return
-    dir = path.dirname(dir)
-  }
 }

@@ -170,7 +170,7 @@ describe('faults: awkward paths', function () {
       expect(listTemps(lib.dataDir)).to.deep.equal([])
     })
 
-    it('a backup killed mid-archive leaves its temporary file on the NAS only, and the next backup removes it', async () => {
+    it('a backup killed mid-archive leaves its archive temp on the NAS and its snapshot beside the library; the next backup removes both', async () => {
       const lib = makeDataDir({files: 15_000, walFiles: 5})
       const target = path.join(nas, 'killed run')
       fs.mkdirSync(target, {mode: 0o700})
@@ -182,12 +182,13 @@ describe('faults: awkward paths', function () {
       child.kill('SIGKILL')
       await done
       expect(appeared, 'the archive temp appeared on the NAS').to.equal(true)
-      expect(listTemps(lib.dataDir), 'nothing on the local disk').to.deep.equal([])
+      expect(listTemps(lib.dataDir).every((name) => /\.snapshot\.db(-\w+)?$/.test(name)), 'only the snapshot on the local disk').to.equal(true)
       const lock = lockDirectory(lib.databasePath)
       if (fs.existsSync(lock)) fs.utimesSync(lock, new Date(Date.now() - 20_000), new Date(Date.now() - 20_000))
       const next = await runCli(['library:backup', '--json'], {env: lib.env})
       expect(next.code, next.stdout + next.stderr).to.equal(0)
       expect(listTemps(target)).to.deep.equal([])
+      expect(listTemps(lib.dataDir)).to.deep.equal([])
     })
 
     it('--output straight onto the NAS: the temporary file is beside the output', async () => {

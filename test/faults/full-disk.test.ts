@@ -18,6 +18,7 @@ import {type CliResult, parseJson, runCli} from '../helpers/cli.js'
 import {isRoot, mountTmpfs, preloadHook, unmount} from '../helpers/filesystems.js'
 import {listArchives, listTemps, lockDirectory} from '../helpers/leftovers.js'
 import {archiveOf, cloneLibrary, type DataDir, libraryContent, makeDataDir, sha256File, treeState} from '../helpers/libraries.js'
+import {readArchiveWithPython} from '../helpers/python-archives.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 /**
@@ -119,18 +120,20 @@ describe('faults: full disk', function () {
     expectBackupLeftNothing(lib, disk, before)
   })
 
-  it('backup: the disk fills up during the snapshot', async () => {
-    const lib = cloneLibrary(base)
-    const disk = tmpfs(kib(snapshotBytes / 2))
+  it("backup: the library's disk fills up during the snapshot (which is made beside the library)", async () => {
+    const lib = libraryOnTmpfs(base, kib(librarySize(base) + snapshotBytes / 2))
+    const disk = makeTempDir('vpo-output')
     const before = liveState(lib)
+    const state = dataState(lib.dataDir)
     const run = await runCli(['library:backup', '--json', '--output', disk], {env: {...lib.env, ...lying}})
     expectDiskFailure(run, /snapshot/)
     expectBackupLeftNothing(lib, disk, before)
+    expect(dataState(lib.dataDir), 'the data directory is as it was').to.deep.equal(state)
   })
 
   it('backup: the disk fills up during compression', async () => {
     const lib = cloneLibrary(base)
-    const disk = tmpfs(kib(snapshotBytes + archiveBytes * 0.4))
+    const disk = tmpfs(kib(archiveBytes * 0.4))
     const before = liveState(lib)
     const run = await runCli(['library:backup', '--json', '--output', disk], {env: {...lib.env, ...lying}})
     expectDiskFailure(run, /writing the backup/)
@@ -140,7 +143,7 @@ describe('faults: full disk', function () {
   it('backup into the default backups directory on a full disk (a mount point): nothing left there', async () => {
     const lib = cloneLibrary(base)
     fs.mkdirSync(lib.backupDir, {mode: 0o700})
-    tmpfs(kib(snapshotBytes + archiveBytes * 0.4), lib.backupDir)
+    tmpfs(kib(archiveBytes * 0.4), lib.backupDir)
     const before = liveState(lib)
     const run = await runCli(['library:backup', '--json'], {env: {...lib.env, ...lying}})
     expectDiskFailure(run, /writing the backup/)
@@ -177,26 +180,32 @@ describe('faults: full disk', function () {
     expect(libraryContent(lib.databasePath).digest).to.equal(digest)
   })
 
-  for (const [stage, bytes] of [
-    ['snapshot', (snapshot: number) => snapshot / 2],
-    ['compression', (snapshot: number, archived: number) => snapshot + archived * 0.4],
-  ] as const) {
-    it(`restore: the disk fills up during the safety backup's ${stage}`, async () => {
-      const lib = cloneLibrary(base)
-      fs.mkdirSync(lib.backupDir, {mode: 0o700})
-      tmpfs(kib(bytes(snapshotBytes, archiveBytes)), lib.backupDir)
-      const before = dataState(lib.dataDir)
-      const run = await runCli(['library:restore', archive, '--yes', '--json'], {env: {...lib.env, ...lying}})
-      expect(run.code, run.stdout + run.stderr).to.be.oneOf([5, 1])
-      const error = parseJson(run).error as {code: string; message: string}
-      console.log(`      exit ${run.code}: ${error.message}`)
-      expect(error.message).to.match(/full|space/i)
-      expect(error.message).to.match(/nothing was changed|free some space/i)
-      expect(run.stdout + run.stderr).to.not.match(/^\s+at\s/m)
-      expect(dataState(lib.dataDir), 'the data directory is as it was').to.deep.equal(before)
-      expect(fs.existsSync(lockDirectory(lib.databasePath))).to.equal(false)
-    })
+  /** Exit 5 (or 1 naming the full disk), saying nothing changed, and the data directory as it was. */
+  async function expectSafetyBackupFailure(lib: DataDir, env: NodeJS.ProcessEnv): Promise<void> {
+    const before = dataState(lib.dataDir)
+    const run = await runCli(['library:restore', archive, '--yes', '--json'], {env: {...env, ...lying}})
+    expect(run.code, run.stdout + run.stderr).to.be.oneOf([5, 1])
+    const error = parseJson(run).error as {code: string; message: string}
+    console.log(`      exit ${run.code}: ${error.message}`)
+    expect(error.message).to.match(/full|space/i)
+    expect(error.message).to.match(/nothing was changed|free some space/i)
+    expect(run.stdout + run.stderr).to.not.match(/^\s+at\s/m)
+    expect(dataState(lib.dataDir), 'the data directory is as it was').to.deep.equal(before)
+    expect(fs.existsSync(lockDirectory(lib.databasePath))).to.equal(false)
   }
+
+  it("restore: the library's disk fills up during the safety backup's snapshot", async () => {
+    // Room for the library and the restored copy, and half the safety backup's snapshot.
+    const lib = libraryOnTmpfs(base, kib(librarySize(base) + readArchiveWithPython(archive).databaseSize! + snapshotBytes / 2))
+    await expectSafetyBackupFailure(lib, lib.env)
+  })
+
+  it("restore: the backup disk fills up during the safety backup's compression", async () => {
+    const lib = cloneLibrary(base)
+    fs.mkdirSync(lib.backupDir, {mode: 0o700})
+    tmpfs(kib(archiveBytes * 0.4), lib.backupDir)
+    await expectSafetyBackupFailure(lib, lib.env)
+  })
 
   it('restore with the safety backup on a disk too small: refused up front with exit 5, nothing changed', async () => {
     const lib = cloneLibrary(base)

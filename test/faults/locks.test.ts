@@ -46,9 +46,9 @@ describe('faults: stale locks', function () {
       const before = treeState(lib.dataDir)
       const backup = await runCli(['library:backup', '--json'], {env: lib.env})
       expect(backup.code, backup.stdout + backup.stderr).to.equal(4)
-      const error = parseJson(backup).error as {code: string; message: string}
+      const error = parseJson(backup).error as {code: string; hint: string; message: string}
       expect(error.code).to.equal('DATABASE_LOCKED')
-      const wait = promisedWait(error.message)
+      const wait = promisedWait(String(error.hint))
       expect(wait, error.message).to.be.a('number')
       // proper-lockfile sets the mtime up to 1 s ahead (it rounds up to whole seconds), so 11 s is honest.
       expect(wait!).to.be.within(1, 11)
@@ -74,7 +74,7 @@ describe('faults: stale locks', function () {
 
     const fresh = await runCli(['library:backup', '--json'], {env: lib.env})
     expect(fresh.code, fresh.stdout + fresh.stderr).to.equal(4)
-    const {message} = (parseJson(fresh).error as {message: string})
+    const {hint: message} = (parseJson(fresh).error as {hint: string})
     const wait = promisedWait(message)
     expect(wait, message).to.be.a('number')
     const remaining = 10 - lockAgeMs(lib.databasePath) / 1000
@@ -98,7 +98,7 @@ describe('faults: stale locks', function () {
     ageLock(lib.databasePath, 4)
     const run = await runCli(['library:backup', '--json'], {env: lib.env})
     expect(run.code).to.equal(4)
-    const {message} = (parseJson(run).error as {message: string})
+    const {hint: message} = (parseJson(run).error as {hint: string})
     expect(promisedWait(message), message).to.be.within(4, 7)
   })
 
@@ -133,7 +133,7 @@ describe('faults: stale locks', function () {
 
     const fresh = await runCli(['library:backup', '--json'], {env: lib.env})
     expect(fresh.code).to.equal(4)
-    expect((parseJson(fresh).error as {message: string}).message).to.match(/in about \d+ s/)
+    expect((parseJson(fresh).error as {hint: string}).hint).to.match(/in about \d+ s/)
     expect(listTemps(lib.backupDir).length, 'a refused run touches nothing').to.be.greaterThan(0)
 
     ageLock(lib.databasePath, 20)

@@ -3,7 +3,7 @@ import path from 'node:path'
 
 import type {BackupTarget, FetchedArchive, StoredArchive} from './target.js'
 
-import {assertWritableDirectory, makePrivateDirectory, publishFile} from '../durable-files.js'
+import {assertWritableDirectory, makePrivateDirectory, publishFile, removeEmptyDirectories} from '../durable-files.js'
 import {LibraryBackupError} from '../errors.js'
 import {ownerFor} from '../ownership.js'
 
@@ -61,10 +61,18 @@ export class LocalDirectory implements BackupTarget {
     return {path: this.describe(name), dispose() {}}
   }
 
+  private created: string | undefined
+
   async prepareStaging(): Promise<string> {
-    makePrivateDirectory(this.location)
+    this.created ??= makePrivateDirectory(this.location)
     assertWritableDirectory(this.location)
     return this.location
+  }
+
+  async abandonStaging(): Promise<void> {
+    if (!this.created) return
+    removeEmptyDirectories(this.created, this.location)
+    this.created = undefined
   }
 
   async commit(stagedFile: string, name: string, options: {overwrite: boolean}): Promise<boolean> {

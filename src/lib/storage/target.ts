@@ -51,6 +51,9 @@ export interface BackupTarget {
    */
   prepareStaging(): Promise<string>
 
+  /** Takes back the directories prepareStaging created, after a failure left them empty. */
+  abandonStaging(): Promise<void>
+
   /**
    * Publishes a finished local archive under `name`. Without `overwrite`, an existing archive of
    * that name is never replaced: returns false and changes nothing. The archive appears under its
