@@ -18,6 +18,7 @@ export const EXIT_CODES = {
   DATABASE_LOCKED: 4,
   INSUFFICIENT_SPACE: 5,
   SCHEMA_TOO_NEW: 6,
+  KEY_ERROR: 10,
   INTERRUPTED: 130,
 } as const
 

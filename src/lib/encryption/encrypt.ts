@@ -1,0 +1,64 @@
+/**
+ * Encrypts a finished plain archive into an age file, in bounded memory: the plain archive is
+ * complete (its metadata patched in place) before a byte of ciphertext is written.
+ */
+import fsp, {type FileHandle} from 'node:fs/promises'
+
+import {fromSystemError, LibraryBackupError} from '../errors.js'
+import {readAt, writeAll} from './file-io.js'
+import {sealHeader} from './header.js'
+import {type AgeRecipient} from './recipients.js'
+import {CHUNK_SIZE, sealChunk} from './stream.js'
+
+/** Chunks read per disk read: big reads, memory still a few MiB. */
+const CHUNKS_PER_READ = 32
+
+export interface EncryptResult {
+  plainSizeBytes: number
+  encryptedSizeBytes: number
+}
+
+/**
+ * Writes `encryptedPath` (created exclusively, mode 0600, fsynced) from `plainPath`. On failure the
+ * partial output is removed.
+ */
+export async function encryptFile(plainPath: string, encryptedPath: string, recipients: readonly AgeRecipient[]): Promise<EncryptResult> {
+  const {prefix, key} = await sealHeader(recipients)
+  let input: FileHandle | undefined
+  let output: FileHandle | undefined
+  try {
+    input = await fsp.open(plainPath, 'r')
+    const plainSize = (await input.stat()).size
+    output = await fsp.open(encryptedPath, 'wx', 0o600)
+    await writeAll(output, prefix)
+    let written = prefix.length
+    // An empty plain file is still one (empty, last) chunk.
+    const chunks = Math.max(1, Math.ceil(plainSize / CHUNK_SIZE))
+    const readBuffer = Buffer.alloc(CHUNK_SIZE * CHUNKS_PER_READ)
+    for (let first = 0; first < chunks; first += CHUNKS_PER_READ) {
+      const count = Math.min(CHUNKS_PER_READ, chunks - first)
+      const position = first * CHUNK_SIZE
+      const expected = Math.min(count * CHUNK_SIZE, plainSize - position)
+      const plain = await readAt(input, position, expected, readBuffer)
+      if (plain.length !== expected) throw new LibraryBackupError('IO_ERROR', `${plainPath} shrank while it was being encrypted; try again.`)
+      const sealed: Buffer[] = []
+      for (let i = 0; i < count; i++) {
+        const index = first + i
+        sealed.push(sealChunk(key, index, index === chunks - 1, plain.subarray(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE)))
+      }
+
+      const batch = Buffer.concat(sealed)
+      await writeAll(output, batch)
+      written += batch.length
+    }
+
+    await output.sync()
+    return {plainSizeBytes: plainSize, encryptedSizeBytes: written}
+  } catch (error) {
+    if (output) await fsp.rm(encryptedPath, {force: true})
+    throw fromSystemError(error, `encrypting ${plainPath}`)
+  } finally {
+    await input?.close()
+    await output?.close()
+  }
+}
