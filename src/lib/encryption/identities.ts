@@ -6,6 +6,7 @@ import {Decrypter, type Identity} from 'age-encryption'
 import fsp from 'node:fs/promises'
 import {inspect} from 'node:util'
 
+import {LibraryBackupError} from '../errors.js'
 import {badIdentityFile} from './key-errors.js'
 import {SshEd25519Identity} from './ssh-ed25519.js'
 import {rsaIdentityFromOpenSsh, rsaIdentityFromPem} from './ssh-rsa.js'
@@ -92,7 +93,7 @@ async function loadOne(filePath: string): Promise<Array<Identity | string>> {
 
     text = await fsp.readFile(filePath, 'utf8')
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === undefined) throw error
+    if (error instanceof LibraryBackupError) throw error
     throw badIdentityFile(filePath, 'cannot be read; check the path and that it belongs to you')
   }
 
