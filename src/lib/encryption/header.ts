@@ -1,18 +1,23 @@
 /**
- * The age header (recipient stanzas + HMAC) is made and checked by age-encryption, the reference
- * implementation; we take the file key from it and run the payload ourselves (see stream.ts).
+ * Making and checking the age header: wrap a fresh file key for every recipient, MAC the header
+ * with a key derived from the file key, and derive the payload key (age-encryption.org/v1).
  */
-import {Decrypter, Encrypter, type Identity, type Stanza} from 'age-encryption'
+import crypto from 'node:crypto'
 
 import {invalidArchive, LibraryBackupError} from '../errors.js'
 import {ageFileKind, headerLength} from './format.js'
 import {type IdentitySet} from './identities.js'
 import {noIdentity, noMatchingIdentity} from './key-errors.js'
-import {type AgeRecipient} from './recipients.js'
-import {NONCE_SIZE, openChunk, payloadKey, TAG_SIZE} from './stream.js'
+import {encodeHeader, encodeHeaderWithoutMac, type ParsedHeader, parseHeader, type Recipient} from './stanza.js'
+import {NONCE_SIZE, payloadKey} from './stream.js'
 
 /** age's own headers are a few hundred bytes; this bounds what a hostile file can make us buffer. */
 export const HEADER_MAX = 1024 * 1024
+
+function headerMac(fileKey: Buffer, withoutMac: Buffer): Buffer {
+  const macKey = Buffer.from(crypto.hkdfSync('sha256', fileKey, Buffer.alloc(0), 'header', 32))
+  return crypto.createHmac('sha256', macKey).update(withoutMac).digest()
+}
 
 export interface SealedHeader {
   /** Header and payload nonce: the first bytes of the encrypted file. */
@@ -20,28 +25,14 @@ export interface SealedHeader {
   key: Buffer
 }
 
-export async function sealHeader(recipients: readonly AgeRecipient[]): Promise<SealedHeader> {
+export async function sealHeader(recipients: readonly Recipient[]): Promise<SealedHeader> {
   if (recipients.length === 0) throw new LibraryBackupError('USAGE_ERROR', 'Encryption needs at least one recipient.')
-  const encrypter = new Encrypter()
-  for (const recipient of recipients) encrypter.addRecipient(recipient)
-  // A recipient that adds no stanza but is handed the file key, through the library's public
-  // Recipient interface: the header and its MAC stay the library's work.
-  let fileKey: Uint8Array | undefined
-  encrypter.addRecipient({
-    wrapFileKey(key: Uint8Array): Stanza[] {
-      fileKey = Uint8Array.from(key)
-      return []
-    },
-  })
-  // An empty file is header, nonce, and one empty last chunk (its tag alone).
-  const sealedEmpty = Buffer.from(await encrypter.encrypt(new Uint8Array(0)))
-  const prefix = sealedEmpty.subarray(0, sealedEmpty.length - TAG_SIZE)
-  const size = headerLength(prefix)
-  if (!fileKey || size !== prefix.length - NONCE_SIZE) throw new Error('age-encryption produced an unexpected layout')
-  const key = payloadKey(fileKey, prefix.subarray(size))
-  // Proves our payload key is the one the library used, so the two halves can't silently disagree.
-  openChunk(key, 0, true, sealedEmpty.subarray(prefix.length))
-  return {prefix: Buffer.from(prefix), key}
+  const fileKey = crypto.randomBytes(16)
+  const stanzas = []
+  for (const recipient of recipients) stanzas.push(...(await recipient.wrapFileKey(fileKey)))
+  const header = encodeHeader(stanzas, headerMac(fileKey, encodeHeaderWithoutMac(stanzas)))
+  const nonce = crypto.randomBytes(NONCE_SIZE)
+  return {prefix: Buffer.concat([header, nonce]), key: payloadKey(fileKey, nonce)}
 }
 
 export interface OpenedHeader {
@@ -78,24 +69,21 @@ export async function openHeader(head: Buffer, identities: IdentitySet, archiveP
   if (head.length < size + NONCE_SIZE) throw invalidArchive(archivePath, 'it ends inside its encryption header')
   if (identities.size === 0) throw noIdentity(archivePath)
 
-  const decrypter = new Decrypter()
-  for (const identity of identities.keys) decrypter.addIdentity(identity)
-  // The library tries identities in order and stops at the first match, so reaching this last one
-  // means none matched: that is a key problem, anything else that fails is damage.
-  let noneMatched = false
-  const sentinel: Identity = {
-    unwrapFileKey() {
-      noneMatched = true
-      return null
-    },
-  }
-  decrypter.addIdentity(sentinel)
-  let fileKey: Uint8Array
+  let header: ParsedHeader
+  let fileKey: Buffer | null = null
   try {
-    fileKey = await decrypter.decryptHeader(head.subarray(0, size))
+    header = parseHeader(head.subarray(0, size))
+    for (const identity of identities.keys) {
+      fileKey = await identity.unwrapFileKey(header.stanzas)
+      if (fileKey) break
+    }
   } catch {
-    if (noneMatched) throw noMatchingIdentity(archivePath)
-    // The library's messages can quote header bytes; only the fact of failure is passed on.
+    // Parse and unwrap messages may quote header bytes; only the fact of failure is passed on.
+    throw invalidArchive(archivePath, 'its encryption header is damaged')
+  }
+
+  if (!fileKey) throw noMatchingIdentity(archivePath)
+  if (fileKey.length !== 16 || !crypto.timingSafeEqual(headerMac(fileKey, header.withoutMac), header.mac)) {
     throw invalidArchive(archivePath, 'its encryption header failed authentication')
   }
 

@@ -2,7 +2,6 @@
  * The keys that open backups: age identity files (`AGE-SECRET-KEY-1…` lines, as age-keygen writes
  * them) and unencrypted OpenSSH ed25519/RSA private keys, as `age -d -i` accepts them.
  */
-import {Decrypter, type Identity} from 'age-encryption'
 import fsp from 'node:fs/promises'
 import {inspect} from 'node:util'
 
@@ -11,6 +10,8 @@ import {badIdentityFile} from './key-errors.js'
 import {SshEd25519Identity} from './ssh-ed25519.js'
 import {rsaIdentityFromOpenSsh, rsaIdentityFromPem} from './ssh-rsa.js'
 import {EncryptedSshKeyError, parseOpenSshPrivateKey} from './ssh-wire.js'
+import {type Identity} from './stanza.js'
+import {X25519Identity} from './x25519.js'
 
 /** Group or world may read: the key is no longer only its owner's (the r bits of g and o). */
 function sharedReadable(mode: number): boolean {
@@ -20,7 +21,7 @@ function sharedReadable(mode: number): boolean {
 
 /** Holds secret keys; prints and serialises as a count so a stray log line can't leak one. */
 export class IdentitySet {
-  constructor(readonly keys: ReadonlyArray<Identity | string>) {}
+  constructor(readonly keys: readonly Identity[]) {}
 
   get size(): number {
     return this.keys.length
@@ -63,26 +64,24 @@ function sshIdentity(text: string, filePath: string): Identity {
   }
 }
 
-function ageIdentities(text: string, filePath: string): string[] {
-  const keys: string[] = []
+function ageIdentities(text: string, filePath: string): Identity[] {
+  const keys: Identity[] = []
   for (const line of text.split('\n')) {
     const trimmed = line.trim()
     if (trimmed === '' || trimmed.startsWith('#')) continue
     try {
-      // Validates the bech32 key; the library's message may quote it, so it is not passed on.
-      new Decrypter().addIdentity(trimmed)
+      keys.push(new X25519Identity(trimmed))
     } catch {
+      // The bech32 parser's message may quote the key, so it is not passed on.
       throw badIdentityFile(filePath, 'has a line that is not an age secret key (AGE-SECRET-KEY-1…); make one with age-keygen')
     }
-
-    keys.push(trimmed)
   }
 
   if (keys.length === 0) throw badIdentityFile(filePath, 'holds no keys; make one with age-keygen -o FILE')
   return keys
 }
 
-async function loadOne(filePath: string): Promise<Array<Identity | string>> {
+async function loadOne(filePath: string): Promise<Identity[]> {
   let text: string
   try {
     const stat = await fsp.stat(filePath)
@@ -107,7 +106,7 @@ async function loadOne(filePath: string): Promise<Array<Identity | string>> {
 }
 
 export async function loadIdentities(paths: readonly string[]): Promise<IdentitySet> {
-  const keys: Array<Identity | string> = []
+  const keys: Identity[] = []
   for (const filePath of paths) keys.push(...(await loadOne(filePath)))
   return new IdentitySet(keys)
 }

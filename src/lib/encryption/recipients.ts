@@ -2,15 +2,15 @@
  * Who a backup is encrypted to: age X25519 keys (`age1…`) and SSH public keys, as `age -r` and
  * `age -R` accept them. Inputs are never echoed back: a user may paste a secret key by mistake.
  */
-import {Encrypter, type Recipient} from 'age-encryption'
 import fsp from 'node:fs/promises'
 
 import {LibraryBackupError} from '../errors.js'
 import {SshEd25519Recipient} from './ssh-ed25519.js'
 import {SshRsaRecipient} from './ssh-rsa.js'
+import {type Recipient} from './stanza.js'
+import {X25519Recipient} from './x25519.js'
 
-/** What `Encrypter.addRecipient` takes: an `age1…` string or one of our SSH recipient objects. */
-export type AgeRecipient = Recipient | string
+export type AgeRecipient = Recipient
 
 const HOW = 'use an age1… key (age-keygen prints it) or an ssh-ed25519 / ssh-rsa public key'
 
@@ -21,11 +21,8 @@ function parseOne(text: string, where: string): AgeRecipient {
   }
 
   try {
-    if (value.startsWith('age1')) {
-      // The library validates the bech32 form; its message may quote the key, so it is dropped.
-      new Encrypter().addRecipient(value)
-      return value
-    }
+    // Parser messages may quote the input, so they are dropped.
+    if (value.startsWith('age1')) return new X25519Recipient(value)
 
     const [type, base64] = value.split(/\s+/)
     const blob = Buffer.from(base64 ?? '', 'base64')

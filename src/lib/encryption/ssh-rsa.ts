@@ -2,11 +2,11 @@
  * age's ssh-rsa recipient type (age-encryption.org/v1, as in age's agessh package), which
  * age-encryption does not ship: RSA-OAEP-SHA-256 of the file key, labelled, done by Node's OpenSSL.
  */
-import {type Identity, type Recipient, Stanza} from 'age-encryption'
 import crypto from 'node:crypto'
 
 import {sshTag} from './ssh-ed25519.js'
 import {SshWireReader, wireMpint, wireString} from './ssh-wire.js'
+import {type Identity, type Recipient, type Stanza} from './stanza.js'
 
 const OAEP_LABEL = Buffer.from('age-encryption.org/v1/ssh-rsa')
 const MIN_BITS = 2048
@@ -33,9 +33,9 @@ export class SshRsaRecipient implements Recipient {
     if ((this.key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_BITS) throw new Error('the ssh-rsa key is shorter than 2048 bits')
   }
 
-  wrapFileKey(fileKey: Uint8Array): Stanza[] {
+  wrapFileKey(fileKey: Buffer): Stanza[] {
     const body = crypto.publicEncrypt(oaep(this.key), fileKey)
-    return [new Stanza(['ssh-rsa', sshTag(this.publicBlob)], body)]
+    return [{args: ['ssh-rsa', sshTag(this.publicBlob)], body}]
   }
 }
 
@@ -49,7 +49,7 @@ export class SshRsaIdentity implements Identity {
     this.tag = sshTag(publicBlob)
   }
 
-  unwrapFileKey(stanzas: Stanza[]): null | Uint8Array {
+  unwrapFileKey(stanzas: Stanza[]): Buffer | null {
     for (const stanza of stanzas) {
       if (stanza.args[0] !== 'ssh-rsa' || stanza.args[1] !== this.tag) continue
       if (stanza.args.length !== 2) throw new Error('malformed ssh-rsa stanza')
