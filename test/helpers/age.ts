@@ -65,7 +65,7 @@ export function makeSshKey(dir: string, type: 'ed25519' | 'rsa', passphrase = ''
 }
 
 /** Deterministic bytes, so a failing size is reproducible. */
-export function writePattern(file: string, size: number, seed = 1): Buffer {
+export function seededBytes(size: number, seed = 1): Buffer {
   const data = Buffer.alloc(size)
   let block = Buffer.alloc(0)
   for (let counter = 0, offset = 0; offset < size; offset += block.length, counter++) {
@@ -73,6 +73,11 @@ export function writePattern(file: string, size: number, seed = 1): Buffer {
     block.copy(data, offset)
   }
 
+  return data
+}
+
+export function writePattern(file: string, size: number, seed = 1): Buffer {
+  const data = seededBytes(size, seed)
   fs.writeFileSync(file, data, {mode: 0o600})
   return data
 }

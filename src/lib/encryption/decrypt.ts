@@ -5,7 +5,7 @@
 import fsp, {type FileHandle} from 'node:fs/promises'
 
 import {fromSystemError, invalidArchive} from '../errors.js'
-import {readAt, writeAll} from './file-io.js'
+import {readAt, writevAll} from './file-io.js'
 import {HEADER_MAX, type OpenedHeader, openHeader} from './header.js'
 import {type IdentitySet} from './identities.js'
 import {CHUNK_SIZE, ChunkAuthError, chunkCount, openChunk, SEALED_CHUNK_SIZE} from './stream.js'
@@ -50,9 +50,7 @@ export async function decryptFile(encryptedPath: string, plainPath: string, iden
         plain.push(openChunk(key, index, index === chunks - 1, sealed.subarray(i * SEALED_CHUNK_SIZE, (i + 1) * SEALED_CHUNK_SIZE)))
       }
 
-      const batch = Buffer.concat(plain)
-      await writeAll(output, batch)
-      plainSize += batch.length
+      plainSize += await writevAll(output, plain, plainSize)
     }
 
     return {plainSizeBytes: plainSize}

@@ -5,7 +5,7 @@
 import fsp, {type FileHandle} from 'node:fs/promises'
 
 import {fromSystemError, LibraryBackupError} from '../errors.js'
-import {readAt, writeAll} from './file-io.js'
+import {readAt, writeAll, writevAll} from './file-io.js'
 import {sealHeader} from './header.js'
 import {type AgeRecipient} from './recipients.js'
 import {CHUNK_SIZE, sealChunk} from './stream.js'
@@ -44,12 +44,10 @@ export async function encryptFile(plainPath: string, encryptedPath: string, reci
       const sealed: Buffer[] = []
       for (let i = 0; i < count; i++) {
         const index = first + i
-        sealed.push(sealChunk(key, index, index === chunks - 1, plain.subarray(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE)))
+        sealed.push(...sealChunk(key, index, index === chunks - 1, plain.subarray(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE)))
       }
 
-      const batch = Buffer.concat(sealed)
-      await writeAll(output, batch)
-      written += batch.length
+      written += await writevAll(output, sealed, written)
     }
 
     await output.sync()

@@ -13,6 +13,20 @@ export async function readAt(file: FileHandle, position: number, length: number,
   return buffer.subarray(0, filled)
 }
 
+/** Writes `parts` back to back at `position`, however many calls that takes. */
+export async function writevAll(file: FileHandle, parts: Buffer[], position: number): Promise<number> {
+  const total = parts.reduce((sum, part) => sum + part.length, 0)
+  const {bytesWritten} = await file.writev(parts, position)
+  if (bytesWritten < total) {
+    const rest = Buffer.concat(parts).subarray(bytesWritten)
+    for (let done = 0; done < rest.length; ) {
+      done += (await file.write(rest, done, rest.length - done, position + bytesWritten + done)).bytesWritten
+    }
+  }
+
+  return total
+}
+
 export async function writeAll(file: FileHandle, data: Uint8Array): Promise<void> {
   let written = 0
   while (written < data.length) {
