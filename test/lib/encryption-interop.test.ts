@@ -68,6 +68,28 @@ describe('age encryption: interoperability with the age tool', () => {
     })
   }
 
+  it('an RSA key in the old PEM format (ssh-keygen -m PEM) opens files made with age -R', async () => {
+    const pemKey = path.join(dir, 'id_rsa_pem')
+    runOk('ssh-keygen', ['-q', '-t', 'rsa', '-b', '2048', '-m', 'PEM', '-N', '', '-f', pemKey])
+    expect(fs.readFileSync(pemKey, 'utf8')).to.include('BEGIN RSA PRIVATE KEY')
+    const plain = path.join(dir, 'pem-plain')
+    const data = writePattern(plain, 70_000, 5)
+    runOk('age', ['-R', `${pemKey}.pub`, '-o', `${plain}.age`, plain])
+    await decryptFile(`${plain}.age`, `${plain}.out`, await loadIdentities([pemKey]))
+    expect(fs.readFileSync(`${plain}.out`).equals(data)).to.equal(true)
+  })
+
+  it('one file for several recipients of all three types opens with each identity, in both tools', async () => {
+    const plain = path.join(dir, 'multi')
+    const data = writePattern(plain, 100_000, 11)
+    runOk('age', ['-r', ageKey.recipient, '-R', ed.publicFile, '-R', rsa.publicFile, '-o', `${plain}.theirs.age`, plain])
+    for (const identity of [ageKey.identityFile, ed.identityFile, rsa.identityFile]) {
+      const out = `${plain}.${path.basename(identity)}.out`
+      await decryptFile(`${plain}.theirs.age`, out, await loadIdentities([identity]))
+      expect(fs.readFileSync(out).equals(data), identity).to.equal(true)
+    }
+  })
+
   describe('a real backup archive', () => {
     let archive: string
     let sealed: string
