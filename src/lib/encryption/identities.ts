@@ -69,6 +69,10 @@ function ageIdentities(text: string, filePath: string): Identity[] {
   for (const line of text.split('\n')) {
     const trimmed = line.trim()
     if (trimmed === '' || trimmed.startsWith('#')) continue
+    if (/^(age1|ssh-)/.test(trimmed)) {
+      throw badIdentityFile(filePath, 'holds a public key (a recipient); pass the private key file instead')
+    }
+
     try {
       keys.push(new X25519Identity(trimmed))
     } catch {
