@@ -6,6 +6,7 @@ import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
 
+import {readArchiveMetadata} from '../../src/lib/archive/reader.js'
 import {writeArchive} from '../../src/lib/archive/writer.js'
 import {CHUNK_SIZE, decryptFile, decryptHead, encryptFile, loadIdentities, parseRecipients} from '../../src/lib/encryption/index.js'
 import {createLibrary} from '../fixtures/library-generator.js'
@@ -122,6 +123,14 @@ describe('age encryption: interoperability with the age tool', () => {
       const prefix = fs.readFileSync(sealed).subarray(0, 128 * 1024)
       expect((await decryptHead(prefix, identities)).equals(expected)).to.equal(true)
       expect((await decryptHead(sealed, identities)).includes('backup_metadata.json')).to.equal(true)
+    })
+
+    it("the decrypted head alone is enough for the archive reader's metadata", async () => {
+      const head = path.join(dir, 'head-only.tar.gz')
+      fs.writeFileSync(head, await decryptHead(sealed, await loadIdentities([ageKey.identityFile])), {mode: 0o600})
+      const metadata = await readArchiveMetadata(head)
+      expect(metadata.file_count).to.equal(3000)
+      expect(metadata.created_at).to.equal('2026-11-26T15:00:00Z')
     })
 
     it('an archive made with tar czf | age -r decrypts to a readable archive', async () => {
