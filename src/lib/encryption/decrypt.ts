@@ -5,7 +5,7 @@
 import fsp, {type FileHandle} from 'node:fs/promises'
 
 import {fromSystemError, invalidArchive} from '../errors.js'
-import {readAt, writevAll} from './file-io.js'
+import {inFlight, readAt, settle, writevAll} from './file-io.js'
 import {HEADER_MAX, type OpenedHeader, openHeader} from './header.js'
 import {type IdentitySet} from './identities.js'
 import {CHUNK_SIZE, ChunkAuthError, chunkCount, openChunk, SEALED_CHUNK_SIZE} from './stream.js'
@@ -32,29 +32,43 @@ function asInvalid(error: unknown, archivePath: string): unknown {
 export async function decryptFile(encryptedPath: string, plainPath: string, identities: IdentitySet): Promise<{plainSizeBytes: number}> {
   let input: FileHandle | undefined
   let output: FileHandle | undefined
+  // Reads and writes run on libuv's threadpool while the main thread decrypts the batch between
+  // them: one read ahead, one write behind, two read buffers taking turns.
+  let reading: Promise<Buffer> | undefined
+  let writing: Promise<number> | undefined
   try {
     input = await fsp.open(encryptedPath, 'r')
     const {size} = await input.stat()
     const {key, payloadOffset} = await openFileHeader(input, encryptedPath, identities)
     const chunks = chunkCount(size - payloadOffset)
     output = await fsp.open(plainPath, 'wx', 0o600)
-    const readBuffer = Buffer.alloc(SEALED_CHUNK_SIZE * CHUNKS_PER_READ)
-    let plainSize = 0
-    for (let first = 0; first < chunks; first += CHUNKS_PER_READ) {
-      const count = Math.min(CHUNKS_PER_READ, chunks - first)
+    const buffers = [Buffer.alloc(SEALED_CHUNK_SIZE * CHUNKS_PER_READ), Buffer.alloc(SEALED_CHUNK_SIZE * CHUNKS_PER_READ)]
+    const readBatch = (first: number): Promise<Buffer> => {
       const position = payloadOffset + first * SEALED_CHUNK_SIZE
-      const sealed = await readAt(input, position, Math.min(count * SEALED_CHUNK_SIZE, size - position), readBuffer)
-      const plain: Buffer[] = []
-      for (let i = 0; i < count; i++) {
-        const index = first + i
-        plain.push(openChunk(key, index, index === chunks - 1, sealed.subarray(i * SEALED_CHUNK_SIZE, (i + 1) * SEALED_CHUNK_SIZE)))
-      }
-
-      plainSize += await writevAll(output, plain, plainSize)
+      const length = Math.min(CHUNKS_PER_READ * SEALED_CHUNK_SIZE, size - position)
+      return readAt(input!, position, length, buffers[(first / CHUNKS_PER_READ) % 2])
     }
 
+    let plainSize = 0
+    reading = inFlight(readBatch(0))
+    for (let first = 0; first < chunks; first += CHUNKS_PER_READ) {
+      const sealed = await reading!
+      reading = first + CHUNKS_PER_READ < chunks ? inFlight(readBatch(first + CHUNKS_PER_READ)) : undefined
+      const plain: Buffer[] = []
+      for (let index = first; index < Math.min(chunks, first + CHUNKS_PER_READ); index++) {
+        const offset = (index - first) * SEALED_CHUNK_SIZE
+        plain.push(openChunk(key, index, index === chunks - 1, sealed.subarray(offset, offset + SEALED_CHUNK_SIZE)))
+      }
+
+      if (writing) await writing
+      writing = inFlight(writevAll(output, plain, plainSize))
+      plainSize += plain.reduce((sum, part) => sum + part.length, 0)
+    }
+
+    await writing
     return {plainSizeBytes: plainSize}
   } catch (error) {
+    await settle(reading, writing)
     if (output) await fsp.rm(plainPath, {force: true})
     throw fromSystemError(asInvalid(error, encryptedPath), `decrypting ${encryptedPath}`)
   } finally {

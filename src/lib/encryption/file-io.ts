@@ -34,3 +34,17 @@ export async function writeAll(file: FileHandle, data: Uint8Array): Promise<void
     written += bytesWritten
   }
 }
+
+/** Waits out operations still in flight, ignoring their outcome, so no handle closes under them. */
+export async function settle(...operations: Array<Promise<unknown> | undefined>): Promise<void> {
+  await Promise.allSettled(operations.filter(Boolean))
+}
+
+/**
+ * Marks an operation started ahead of its `await` as handled, so a failure while the main thread
+ * is busy is not reported as an unhandled rejection; awaiting it still throws.
+ */
+export function inFlight<T>(operation: Promise<T>): Promise<T> {
+  operation.catch(() => {})
+  return operation
+}
