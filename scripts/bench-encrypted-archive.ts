@@ -30,6 +30,12 @@ interface Paths {
   recipient: string
 }
 
+interface Sample {
+  cpuSeconds: number
+  rssMb: number
+  seconds: number
+}
+
 async function child(variant: Variant, paths: Paths): Promise<void> {
   const start = process.hrtime.bigint()
   const {extractDatabase, writeArchive} = await import('../src/lib/archive.js')
@@ -54,11 +60,13 @@ async function child(variant: Variant, paths: Paths): Promise<void> {
   }
 
   const seconds = Number(process.hrtime.bigint() - start) / 1e9
+  // All threads of the process (the threadpool compresses): steadier than wall time when shared.
+  const {system, user} = process.cpuUsage()
   for (const file of [staged, `${staged}.age`, `${out}.db`]) fs.rmSync(file, {force: true})
-  console.log(JSON.stringify({seconds, rssMb: process.resourceUsage().maxRSS / 1024}))
+  console.log(JSON.stringify({seconds, cpuSeconds: (user + system) / 1e6, rssMb: process.resourceUsage().maxRSS / 1024}))
 }
 
-function measure(variant: Variant, paths: Paths): {rssMb: number; seconds: number} {
+function measure(variant: Variant, paths: Paths): Sample {
   const result = spawnSync(process.execPath, ['--import', 'tsx', SELF, '--child', variant, '--paths', JSON.stringify(paths)], {encoding: 'utf8'})
   if (result.status !== 0) throw new Error(`${variant} failed: ${result.stderr}`)
   return JSON.parse(result.stdout.trim().split('\n').at(-1)!)
@@ -98,20 +106,25 @@ async function main(): Promise<void> {
     const mb = (file: string): string => (fs.statSync(file).size / 1024 / 1024).toFixed(1)
     console.log(`library.db ${mb(paths.database)} MB, archive ${mb(paths.plainArchive)} MB; median of ${values.runs} fresh processes, load average ${os.loadavg()[0].toFixed(1)}\n`)
     // Round robin, so a burst of load from other users lands on every variant alike.
-    const samples = new Map<Variant, Array<{rssMb: number; seconds: number}>>(VARIANTS.map((variant) => [variant, []]))
+    const samples = new Map<Variant, Array<Sample>>(VARIANTS.map((variant) => [variant, []]))
     for (let run = 0; run < Math.max(1, Number(values.runs)); run++) {
       for (const variant of VARIANTS) samples.get(variant)!.push(measure(variant, paths))
     }
 
-    const results = new Map<Variant, {rssMb: number; seconds: number}>()
+    const results = new Map<Variant, Sample>()
     for (const [variant, list] of samples) results.set(variant, list.sort((x, y) => x.seconds - y.seconds)[Math.floor(list.length / 2)])
 
-    console.log('variant          seconds   peak RSS MB   added by encryption')
+    console.log('variant          wall s   added    CPU s   added   peak RSS MB')
+    const percent = (value: number, base: number): string => `${(((value - base) / base) * 100).toFixed(1)}%`
     for (const variant of VARIANTS) {
-      const {rssMb, seconds} = results.get(variant)!
-      const base = results.get(variant.replace('-age', '-plain') as Variant)!.seconds
-      const added = variant.endsWith('-age') ? `${(((seconds - base) / base) * 100).toFixed(1)}%` : ''
-      console.log(`${variant.padEnd(15)} ${seconds.toFixed(3).padStart(8)} ${rssMb.toFixed(0).padStart(13)} ${added.padStart(21)}`)
+      const {cpuSeconds, rssMb, seconds} = results.get(variant)!
+      const base = results.get(variant.replace('-age', '-plain') as Variant)!
+      const encrypted = variant.endsWith('-age')
+      const wallAdded = encrypted ? percent(seconds, base.seconds) : ''
+      const cpuAdded = encrypted ? percent(cpuSeconds, base.cpuSeconds) : ''
+      console.log(
+        `${variant.padEnd(15)} ${seconds.toFixed(3).padStart(7)} ${wallAdded.padStart(7)} ${cpuSeconds.toFixed(3).padStart(8)} ${cpuAdded.padStart(7)} ${rssMb.toFixed(0).padStart(13)}`,
+      )
     }
   } finally {
     fs.rmSync(dir, {recursive: true, force: true})
