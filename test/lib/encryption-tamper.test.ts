@@ -69,8 +69,18 @@ describe('age encryption: damage and keys', () => {
     })
   }
 
-  it('a flipped bit in the X25519 stanza is KEY_ERROR: age stanzas are anonymous, damage looks like another key', async () => {
-    await expectCode(decryptBytes(flipped(sealed, sealed.indexOf('-> X25519 ') + 12)), 'KEY_ERROR')
+  it('an altered X25519 stanza body is KEY_ERROR: age stanzas are anonymous, damage looks like another key', async () => {
+    // Swap the body's first base64 character for another valid one, so the header still parses.
+    const body = sealed.indexOf('\n', sealed.indexOf('-> X25519 ')) + 1
+    const altered = Buffer.from(sealed)
+    altered[body] = altered[body] === 0x41 ? 0x42 : 0x41
+    await expectCode(decryptBytes(altered), 'KEY_ERROR')
+  })
+
+  it('an X25519 stanza argument that is not base64 is INVALID_ARCHIVE', async () => {
+    const altered = Buffer.from(sealed)
+    altered[sealed.indexOf('-> X25519 ') + 12] = 0x2a // '*'
+    await expectCode(decryptBytes(altered), 'INVALID_ARCHIVE')
   })
 
   for (const chunks of [0, 1, 2, 3]) {
