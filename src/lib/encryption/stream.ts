@@ -47,7 +47,7 @@ export function openChunk(key: Buffer, counter: number, last: boolean, sealed: U
   }
 }
 
-/** Where each sealed chunk of a payload of `payloadSize` bytes ends, or why the size is impossible. */
+/** How many sealed chunks a payload of `payloadSize` bytes holds; throws when no valid file has that size. */
 export function chunkCount(payloadSize: number): number {
   if (payloadSize < TAG_SIZE) throw new ChunkAuthError('the encrypted payload is truncated')
   const count = Math.ceil(payloadSize / SEALED_CHUNK_SIZE)
