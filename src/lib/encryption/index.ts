@@ -1,0 +1,8 @@
+export {AgeFileWriter} from './age-writer.js'
+/** age encryption of backups (age-encryption.org/v1), interchangeable with the `age` tool. */
+export {decryptFile, decryptHead} from './decrypt.js'
+export {encryptFile, type EncryptResult} from './encrypt.js'
+export {ageFileKind, type AgeFileKind, isAgeFile} from './format.js'
+export {IdentitySet, loadIdentities} from './identities.js'
+export {type AgeRecipient, parseRecipients, readRecipientsFile} from './recipients.js'
+export {CHUNK_SIZE} from './stream.js'
