@@ -11,7 +11,7 @@ import {writeArchive} from '../../src/lib/archive/writer.js'
 import {CHUNK_SIZE, decryptFile, decryptHead, encryptFile, loadIdentities, parseRecipients} from '../../src/lib/encryption/index.js'
 import {createLibrary} from '../fixtures/library-generator.js'
 import {type AgeKey, makeAgeKey, makeSshKey, missingTools, runOk, type SshKey, writePattern} from '../helpers/age.js'
-import {cleanupTempDirs, makeTempDir} from '../helpers/cli.js'
+import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 const SIZES = [0, 1, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 2 * CHUNK_SIZE, 3 * CHUNK_SIZE + 12_345]
 

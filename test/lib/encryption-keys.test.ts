@@ -11,7 +11,7 @@ import {decryptFile, encryptFile, loadIdentities, parseRecipients, readRecipient
 import {LibraryBackupError} from '../../src/lib/errors.js'
 import {expectCode, type LocalKey, makeLocalKey} from '../helpers/age-files.js'
 import {HAS_SSH_KEYGEN, makeSshKey, missingTools, type SshKey, writePattern} from '../helpers/age.js'
-import {cleanupTempDirs, makeTempDir} from '../helpers/cli.js'
+import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 describe('age encryption: recipients and identities', () => {
   let dir: string

@@ -13,7 +13,7 @@ import {decryptFile, encryptFile, loadIdentities, parseRecipients} from '../../s
 import {encodeHeader, parseHeader} from '../../src/lib/encryption/stanza.js'
 import {type LocalKey, makeLocalKey, payloadOffset} from '../helpers/age-files.js'
 import {writePattern} from '../helpers/age.js'
-import {cleanupTempDirs, makeTempDir} from '../helpers/cli.js'
+import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 describe('age encryption: against the reference implementation (age-encryption)', () => {
   let dir: string

@@ -11,7 +11,7 @@ import {decryptFile, decryptHead, encryptFile, IdentitySet, loadIdentities, pars
 import {SEALED_CHUNK_SIZE} from '../../src/lib/encryption/stream.js'
 import {expectCode, flipped, type LocalKey, makeLocalKey, payloadOffset} from '../helpers/age-files.js'
 import {missingTools, runOk, writePattern} from '../helpers/age.js'
-import {cleanupTempDirs, makeTempDir} from '../helpers/cli.js'
+import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 describe('age encryption: damage and keys', () => {
   let dir: string

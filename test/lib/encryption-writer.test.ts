@@ -8,11 +8,11 @@ import fs from 'node:fs'
 import fsp, {type FileHandle} from 'node:fs/promises'
 import path from 'node:path'
 
+import {ParallelGzipWriter, writeFully} from '../../src/lib/archive/gzip-members.js'
 import {AgeFileWriter, CHUNK_SIZE, decryptFile, loadIdentities, parseRecipients} from '../../src/lib/encryption/index.js'
-import {ParallelGzipWriter, writeFully} from '../../src/lib/gzip-members.js'
 import {type LocalKey, makeLocalKey} from '../helpers/age-files.js'
 import {HAS_AGE, runOk, seededBytes} from '../helpers/age.js'
-import {cleanupTempDirs, makeTempDir} from '../helpers/cli.js'
+import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 type Sink = Pick<FileHandle, 'sync' | 'write' | 'writev'>
 
