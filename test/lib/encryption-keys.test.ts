@@ -41,7 +41,7 @@ describe('age encryption: recipients and identities', () => {
       fs.copyFileSync(key.identityFile, file)
       fs.chmodSync(file, mode)
       const error = await collect(loadIdentities([file]), 'KEY_ERROR')
-      expect(error.message).to.include(`chmod 600 ${file}`)
+      expect(error.sentence).to.include(`chmod 600 ${file}`)
     })
   }
 
@@ -60,7 +60,7 @@ describe('age encryption: recipients and identities', () => {
     await collect(loadIdentities([almost]), 'KEY_ERROR')
     const publicOnly = path.join(dir, 'public.txt')
     fs.writeFileSync(publicOnly, `${key.recipient}\n`, {mode: 0o600})
-    expect((await collect(loadIdentities([publicOnly]), 'KEY_ERROR')).message).to.include('public key')
+    expect((await collect(loadIdentities([publicOnly]), 'KEY_ERROR')).sentence).to.include('public key')
     const empty = path.join(dir, 'empty.txt')
     fs.writeFileSync(empty, '# nothing\n', {mode: 0o600})
     await collect(loadIdentities([empty]), 'KEY_ERROR')
@@ -70,10 +70,10 @@ describe('age encryption: recipients and identities', () => {
     for (const bad of ['nonsense', 'age1qqqq', key.recipient.slice(0, -1) + (key.recipient.endsWith('q') ? 'p' : 'q'), 'ssh-dss AAAAB3NzaC1kc3M= x', 'ssh-ed25519 AAAA', key.secret]) {
       const error = await collect(Promise.resolve().then(() => parseRecipients([bad])), 'USAGE_ERROR')
       expect(error.exitCode).to.equal(2)
-      expect(error.message).not.to.include(bad)
+      expect(error.sentence).not.to.include(bad)
     }
 
-    expect(errors.at(-1)!.message).to.include('secret key').and.include('age-keygen -y')
+    expect(errors.at(-1)!.sentence).to.include('secret key').and.include('age-keygen -y')
   })
 
   it('a recipients file: one per line, comments and blank lines ignored; an empty one is refused', async () => {
@@ -84,7 +84,7 @@ describe('age encryption: recipients and identities', () => {
     await collect(readRecipientsFile(file), 'USAGE_ERROR')
     fs.writeFileSync(file, `${key.recipient}\nbogus\n`)
     const error = await collect(readRecipientsFile(file), 'USAGE_ERROR')
-    expect(error.message).to.include(`Line 2 of ${file}`)
+    expect(error.sentence).to.include(`Line 2 of ${file}`)
   })
 
   it('a passphrase-protected or too short SSH key is refused with a reason', async function () {
@@ -96,7 +96,7 @@ describe('age encryption: recipients and identities', () => {
 
     const locked = makeSshKey(dir, 'ed25519', 'hunter22')
     const error = await collect(loadIdentities([locked.identityFile]), 'KEY_ERROR')
-    expect(error.message).to.include('passphrase')
+    expect(error.sentence).to.include('passphrase')
     const shortDir = makeTempDir('vpo-age-short')
     const {runOk} = await import('../helpers/age.js')
     runOk('ssh-keygen', ['-q', '-t', 'rsa', '-b', '1024', '-N', '', '-f', path.join(shortDir, 'id_rsa')])
@@ -120,7 +120,7 @@ describe('age encryption: recipients and identities', () => {
     const secrets = [key.secret, other.secret, key.secret.slice(16, 40), key.secret.slice(16).toLowerCase(), other.secret.slice(16, 40)]
     if (ed) for (let i = 0; i + 24 <= ed.secretBody.length; i += 24) secrets.push(ed.secretBody.slice(i, i + 24))
     const texts = [
-      ...errors.flatMap((error) => [error.message, JSON.stringify(error), inspect(error, {depth: 5})]),
+      ...errors.flatMap((error) => [error.sentence, JSON.stringify(error), inspect(error, {depth: 5})]),
       inspect(identities, {depth: 10}),
       JSON.stringify(identities),
       String(identities),

@@ -109,12 +109,12 @@ describe('age encryption: damage and keys', () => {
   it('a wrong identity is KEY_ERROR naming --identity and VPO_BACKUP_IDENTITY_FILE', async () => {
     const error = await expectCode(decryptBytes(sealed, await loadIdentities([other.identityFile])), 'KEY_ERROR')
     expect(error.exitCode).to.equal(10)
-    expect(error.message).to.include('--identity FILE').and.include('VPO_BACKUP_IDENTITY_FILE')
+    expect(error.sentence).to.include('--identity FILE').and.include('VPO_BACKUP_IDENTITY_FILE')
   })
 
   it('no identity is KEY_ERROR', async () => {
     const error = await expectCode(decryptBytes(sealed, new IdentitySet([])), 'KEY_ERROR')
-    expect(error.message).to.include('no identity was given')
+    expect(error.sentence).to.include('no identity was given')
   })
 
   it('the right key among wrong ones opens the file', async () => {
@@ -147,7 +147,7 @@ describe('age encryption: damage and keys', () => {
     encrypter.setPassphrase('correct horse battery staple')
     encrypter.setScryptWorkFactor(10)
     const error = await expectCode(decryptBytes(Buffer.from(await encrypter.encrypt(plain.subarray(0, 100)))), 'UNSUPPORTED_ARCHIVE')
-    expect(error.message).to.include('passphrase').and.include('age -d')
+    expect(error.sentence).to.include('passphrase').and.include('age -d')
   })
 
   it('an armored age file is refused, saying to use age -d', async function () {
@@ -159,7 +159,7 @@ describe('age encryption: damage and keys', () => {
 
     const armored = runOk('age', ['-a', '-r', key.recipient], plain.subarray(0, 100))
     const error = await expectCode(decryptBytes(armored), 'UNSUPPORTED_ARCHIVE')
-    expect(error.message).to.include('armored').and.include('age -d')
+    expect(error.sentence).to.include('armored').and.include('age -d')
   })
 
   it('a plain gzip file is INVALID_ARCHIVE', async () => {

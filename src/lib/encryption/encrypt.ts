@@ -42,7 +42,7 @@ export async function encryptFile(plainPath: string, encryptedPath: string, reci
       const position = first * CHUNK_SIZE
       const expected = Math.min(CHUNKS_PER_READ * CHUNK_SIZE, plainSize - position)
       const plain = await readAt(input!, position, expected, buffers[(first / CHUNKS_PER_READ) % 2])
-      if (plain.length !== expected) throw new LibraryBackupError('IO_ERROR', `${plainPath} shrank while it was being encrypted; try again.`)
+      if (plain.length !== expected) throw new LibraryBackupError('IO_ERROR', `${plainPath} shrank while it was being encrypted`, {hint: 'Try again.'})
       return plain
     }
 

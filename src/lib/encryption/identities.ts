@@ -57,10 +57,10 @@ function sshIdentity(text: string, filePath: string): Identity {
     return rsaIdentityFromPem(text)
   } catch (error) {
     if (error instanceof EncryptedSshKeyError) {
-      throw badIdentityFile(filePath, 'is protected by a passphrase; use an age key (age-keygen) or an unencrypted ssh-ed25519/ssh-rsa key')
+      throw badIdentityFile(filePath, 'is protected by a passphrase', 'Use an age key (age-keygen) or an unencrypted ssh-ed25519/ssh-rsa key.')
     }
 
-    throw badIdentityFile(filePath, 'is not a usable SSH private key; use an age key (age-keygen) or an ssh-ed25519/ssh-rsa key')
+    throw badIdentityFile(filePath, 'is not a usable SSH private key', 'Use an age key (age-keygen) or an ssh-ed25519/ssh-rsa key.')
   }
 }
 
@@ -70,18 +70,18 @@ function ageIdentities(text: string, filePath: string): Identity[] {
     const trimmed = line.trim()
     if (trimmed === '' || trimmed.startsWith('#')) continue
     if (/^(age1|ssh-)/.test(trimmed)) {
-      throw badIdentityFile(filePath, 'holds a public key (a recipient); pass the private key file instead')
+      throw badIdentityFile(filePath, 'holds a public key (a recipient)', 'Pass the private key file instead.')
     }
 
     try {
       keys.push(new X25519Identity(trimmed))
     } catch {
       // The bech32 parser's message may quote the key, so it is not passed on.
-      throw badIdentityFile(filePath, 'has a line that is not an age secret key (AGE-SECRET-KEY-1…); make one with age-keygen')
+      throw badIdentityFile(filePath, 'has a line that is not an age secret key (AGE-SECRET-KEY-1…)', 'Make one with age-keygen.')
     }
   }
 
-  if (keys.length === 0) throw badIdentityFile(filePath, 'holds no keys; make one with age-keygen -o FILE')
+  if (keys.length === 0) throw badIdentityFile(filePath, 'holds no keys', 'Make one with age-keygen -o FILE.')
   return keys
 }
 
@@ -91,17 +91,17 @@ async function loadOne(filePath: string): Promise<Identity[]> {
     const stat = await fsp.stat(filePath)
     if (!stat.isFile()) throw badIdentityFile(filePath, 'is not a regular file')
     if (sharedReadable(stat.mode)) {
-      throw badIdentityFile(filePath, `can be read by other users; run chmod 600 ${filePath} and try again`)
+      throw badIdentityFile(filePath, 'can be read by other users', `Run chmod 600 ${filePath} and try again.`)
     }
 
     text = await fsp.readFile(filePath, 'utf8')
   } catch (error) {
     if (error instanceof LibraryBackupError) throw error
-    throw badIdentityFile(filePath, 'cannot be read; check the path and that it belongs to you')
+    throw badIdentityFile(filePath, 'cannot be read', 'Check the path and that it belongs to you.')
   }
 
   if (text.startsWith('age-encryption.org/') || text.includes('-----BEGIN AGE ENCRYPTED FILE-----')) {
-    throw badIdentityFile(filePath, 'is itself encrypted; decrypt it with age -d to a private file first')
+    throw badIdentityFile(filePath, 'is itself encrypted', 'Decrypt it with age -d to a private file first.')
   }
 
   if (text.includes('-----BEGIN ')) return [sshIdentity(text, filePath)]

@@ -12,12 +12,12 @@ import {X25519Recipient} from './x25519.js'
 
 export type AgeRecipient = Recipient
 
-const HOW = 'use an age1… key (age-keygen prints it) or an ssh-ed25519 / ssh-rsa public key'
+const HOW = 'Use an age1… key (age-keygen prints it) or an ssh-ed25519 / ssh-rsa public key.'
 
 function parseOne(text: string, where: string): AgeRecipient {
   const value = text.trim()
   if (value.startsWith('AGE-SECRET-KEY-')) {
-    throw new LibraryBackupError('USAGE_ERROR', `${where} is a secret key, not a recipient; pass its public key instead (age-keygen -y KEYFILE prints it).`)
+    throw new LibraryBackupError('USAGE_ERROR', `${where} is a secret key, not a recipient`, {hint: 'Pass its public key instead (age-keygen -y KEYFILE prints it).'})
   }
 
   try {
@@ -29,10 +29,10 @@ function parseOne(text: string, where: string): AgeRecipient {
     if (type === 'ssh-ed25519') return new SshEd25519Recipient(blob)
     if (type === 'ssh-rsa') return new SshRsaRecipient(blob)
   } catch {
-    throw new LibraryBackupError('USAGE_ERROR', `${where} is not a valid recipient; ${HOW}.`)
+    throw new LibraryBackupError('USAGE_ERROR', `${where} is not a valid recipient`, {hint: HOW})
   }
 
-  throw new LibraryBackupError('USAGE_ERROR', `${where} is not a supported recipient; ${HOW}.`)
+  throw new LibraryBackupError('USAGE_ERROR', `${where} is not a supported recipient`, {hint: HOW})
 }
 
 export function parseRecipients(values: readonly string[]): AgeRecipient[] {
@@ -45,7 +45,7 @@ export async function readRecipientsFile(filePath: string): Promise<AgeRecipient
   try {
     text = await fsp.readFile(filePath, 'utf8')
   } catch {
-    throw new LibraryBackupError('USAGE_ERROR', `Cannot read the recipients file ${filePath}; check the path and its permissions.`)
+    throw new LibraryBackupError('USAGE_ERROR', `Cannot read the recipients file ${filePath}`, {hint: 'Check the path and its permissions.'})
   }
 
   const recipients: AgeRecipient[] = []
@@ -56,7 +56,7 @@ export async function readRecipientsFile(filePath: string): Promise<AgeRecipient
   }
 
   if (recipients.length === 0) {
-    throw new LibraryBackupError('USAGE_ERROR', `The recipients file ${filePath} lists no recipients; ${HOW}.`)
+    throw new LibraryBackupError('USAGE_ERROR', `The recipients file ${filePath} lists no recipients`, {hint: HOW})
   }
 
   return recipients
