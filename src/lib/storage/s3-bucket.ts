@@ -1,0 +1,229 @@
+import {DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client} from '@aws-sdk/client-s3'
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import fsp from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+
+import type {BackupTarget, FetchedArchive, StoredArchive} from './target.js'
+
+import {LibraryBackupError} from '../errors.js'
+import {removeTemp, tempPathIn} from '../temp-files.js'
+import {createS3Client, type RetryPolicy, retryPolicyFromEnv, statusOf, type StorageContext, withRetries} from './s3-client.js'
+import {readHead, readObject, type ReadRequest} from './s3-download.js'
+import {ConditionalWritesUnsupported, KeyTaken, upload, type UploadSettings, uploadSettingsFromEnv} from './s3-upload.js'
+import {formatS3Url, parseS3Url, type S3Location} from './s3-url.js'
+
+export {isS3Url, parseS3ObjectUrl, parseS3Url} from './s3-url.js'
+
+export interface S3BucketOptions {
+  /** Where archives are staged before upload; a private temporary directory when omitted. */
+  stagingDir?: string
+  /** Aborting it aborts every request in flight, like `abort()`. */
+  signal?: AbortSignal
+}
+
+/** An `s3://BUCKET/PREFIX/` location, configured by the AWS conventions (environment, profiles). */
+export class S3Bucket implements BackupTarget {
+  readonly location: string
+  readonly remote = true
+  private readonly where: S3Location
+  private readonly policy: RetryPolicy = retryPolicyFromEnv()
+  private readonly settings: UploadSettings = uploadSettingsFromEnv()
+  private readonly client: S3Client
+  private readonly controller = new AbortController()
+  private readonly inFlight = new Set<Promise<unknown>>()
+  private stagingDir: string | undefined
+  private readonly ownsStaging: boolean
+  /** Cleared when the store answers NotImplemented to If-None-Match. */
+  private conditionalWrites = true
+
+  constructor(location: string | S3Location, options: S3BucketOptions = {}) {
+    this.where = typeof location === 'string' ? parseS3Url(location) : location
+    this.location = formatS3Url(this.where)
+    this.client = createS3Client(this.policy)
+    this.stagingDir = options.stagingDir
+    this.ownsStaging = options.stagingDir === undefined
+    options.signal?.addEventListener('abort', () => this.abort(), {once: true})
+  }
+
+  describe(name: string): string {
+    return formatS3Url(this.where, name)
+  }
+
+  list(isCandidate: (name: string) => boolean): Promise<StoredArchive[]> {
+    return this.track(async () => {
+      const found: StoredArchive[] = []
+      let token: string | undefined
+      do {
+        const page = await this.retry({doing: 'listing', url: this.location}, () =>
+          this.client.send(
+            new ListObjectsV2Command({Bucket: this.where.bucket, Prefix: this.where.prefix, Delimiter: '/', ContinuationToken: token}),
+            {abortSignal: this.controller.signal},
+          ),
+        )
+        for (const entry of page.Contents ?? []) {
+          const name = (entry.Key ?? '').slice(this.where.prefix.length)
+          if (name === '' || name.includes('/') || !isCandidate(name)) continue
+          found.push({name, sizeBytes: entry.Size ?? 0, modifiedAt: entry.LastModified ?? new Date(0)})
+        }
+
+        token = page.IsTruncated ? page.NextContinuationToken : undefined
+      } while (token)
+
+      return found
+    })
+  }
+
+  readHead(name: string, bytes: number): Promise<Buffer> {
+    return this.track(() => readHead(this.reading(name, 'reading'), bytes))
+  }
+
+  fetch(name: string, scratchDir: string): Promise<FetchedArchive> {
+    return this.track(async () => {
+      const file = tempPathIn(scratchDir, 'download')
+      const handle = await fsp.open(file, 'wx', 0o600)
+      try {
+        await readObject(this.reading(name, 'downloading'), {
+          async write(chunk, offset) {
+            if (offset === 0) await handle.truncate(0)
+            await handle.write(chunk, 0, chunk.length, offset)
+          },
+        })
+        await handle.close()
+      } catch (error) {
+        await handle.close().catch(() => {})
+        removeTemp(file)
+        throw error
+      }
+
+      return {path: file, dispose: () => removeTemp(file)}
+    })
+  }
+
+  async prepareStaging(): Promise<string> {
+    this.stagingDir ??= await fsp.mkdtemp(path.join(os.tmpdir(), 'vpo-backup-staging-'))
+    await fsp.mkdir(this.stagingDir, {recursive: true, mode: 0o700})
+    return this.stagingDir
+  }
+
+  commit(stagedFile: string, name: string, options: {overwrite: boolean}): Promise<boolean> {
+    return this.track(async () => {
+      const key = this.where.prefix + name
+      const context = {doing: 'uploading', url: this.describe(name)}
+      if (!options.overwrite && (await this.exists(key, context))) return false
+      const {size} = await fsp.stat(stagedFile)
+      const localDigest = sha256File(stagedFile)
+      localDigest.catch(() => {}) // awaited below; an early upload failure must not leave it unhandled
+      const send = (ifNoneMatch: boolean): Promise<void> =>
+        upload({
+          client: this.client, policy: this.policy, settings: this.settings, bucket: this.where.bucket,
+          key, file: stagedFile, size, ifNoneMatch, signal: this.controller.signal, context,
+        })
+      try {
+        await send(!options.overwrite && this.conditionalWrites)
+      } catch (error) {
+        if (error instanceof KeyTaken) return false
+        if (!(error instanceof ConditionalWritesUnsupported)) throw error
+        this.conditionalWrites = false
+        await send(false)
+      }
+
+      await this.verify(name, size, await localDigest)
+      await fsp.rm(stagedFile, {force: true})
+      if (this.ownsStaging && this.stagingDir) {
+        // Emptied staging directories of ours go too; a later prepareStaging makes a new one.
+        await fsp.rmdir(this.stagingDir).then(
+          () => {
+            this.stagingDir = undefined
+          },
+          () => {},
+        )
+      }
+
+      return true
+    })
+  }
+
+  remove(name: string): Promise<void> {
+    return this.track(async () => {
+      await this.retry({doing: 'deleting', url: this.describe(name)}, () =>
+        this.client.send(new DeleteObjectCommand({Bucket: this.where.bucket, Key: this.where.prefix + name}), {
+          abortSignal: this.controller.signal,
+        }),
+      )
+    })
+  }
+
+  /**
+   * Stops every request in flight (Ctrl-C): an open multipart upload is aborted in the store
+   * before this resolves, so nothing is left dangling. The bucket is unusable afterwards.
+   */
+  async abort(): Promise<void> {
+    this.controller.abort()
+    await Promise.allSettled(this.inFlight)
+  }
+
+  /** Reads the object back and compares it with what was sent: a store may lie about success. */
+  private async verify(name: string, size: number, expected: string): Promise<void> {
+    let hash = crypto.createHash('sha256')
+    const stored = await readObject(this.reading(name, 'checking the upload of'), {
+      write(chunk, offset) {
+        if (offset === 0) hash = crypto.createHash('sha256')
+        hash.update(chunk)
+      },
+    })
+    const actual = hash.digest('hex')
+    if (stored === size && actual === expected) return
+    await this.remove(name).catch(() => {})
+    const difference = stored === size ? 'different bytes' : `${stored} bytes instead of ${size}`
+    throw new LibraryBackupError(
+      'STORAGE_ERROR',
+      `The object store kept ${difference} for ${this.describe(name)}, so the upload was deleted; check the store (for S3-compatible servers, its checksum support) and try again.`,
+    )
+  }
+
+  private async exists(key: string, context: StorageContext): Promise<boolean> {
+    try {
+      await this.retry(context, () =>
+        this.client.send(new HeadObjectCommand({Bucket: this.where.bucket, Key: key}), {abortSignal: this.controller.signal}),
+      )
+      return true
+    } catch (error) {
+      if (statusOf((error as {cause?: unknown}).cause) === 404) return false
+      throw error
+    }
+  }
+
+  private reading(name: string, doing: string): ReadRequest {
+    return {
+      client: this.client, policy: this.policy, bucket: this.where.bucket, key: this.where.prefix + name,
+      signal: this.controller.signal, context: {doing, url: this.describe(name)},
+    }
+  }
+
+  private retry<T>(context: StorageContext, operation: () => Promise<T>): Promise<T> {
+    return withRetries(this.policy, context, operation, this.controller.signal)
+  }
+
+  private track<T>(operation: () => Promise<T>): Promise<T> {
+    const running = operation()
+    this.inFlight.add(running)
+    const forget = (): void => {
+      this.inFlight.delete(running)
+    }
+
+    running.then(forget, forget)
+    return running
+  }
+}
+
+function sha256File(file: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = crypto.createHash('sha256')
+    fs.createReadStream(file)
+      .on('data', (chunk) => hash.update(chunk))
+      .on('error', reject)
+      .on('end', () => resolve(hash.digest('hex')))
+  })
+}
