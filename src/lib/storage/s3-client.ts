@@ -50,6 +50,9 @@ export function createS3Client(policy: RetryPolicy): S3Client {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     maxAttempts: 1,
+    // Without a logger of its own the SDK prints advice to the console (e.g. about stream
+    // lengths); our users see only our sentences, and every failure reaches them as one.
+    logger: {debug() {}, info() {}, warn() {}, error() {}},
     requestHandler: {connectionTimeout: Math.min(policy.idleTimeoutMs, 10_000), socketTimeout: policy.idleTimeoutMs},
   })
 }
