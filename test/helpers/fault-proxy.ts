@@ -1,3 +1,5 @@
+import type {AddressInfo} from 'node:net'
+
 /**
  * A reverse proxy between the S3 client and the server that misbehaves on request: it resets
  * connections, answers 503 SlowDown (or any S3 error), cuts responses short, flips bytes in
@@ -5,7 +7,6 @@
  * header included, so signatures still verify).
  */
 import http from 'node:http'
-import type {AddressInfo} from 'node:net'
 
 export type Fault =
   | {kind: 'error'; status: number; code: string; message: string}

@@ -1,3 +1,4 @@
+/* eslint-disable mocha/no-exports -- a shared suite, called by each target's own test file */
 /**
  * What every BackupTarget promises (src/lib/storage/target.ts), as one suite that runs against
  * each implementation: the local directory and the S3 bucket must be indistinguishable to the

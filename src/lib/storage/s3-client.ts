@@ -1,4 +1,5 @@
 import {S3Client} from '@aws-sdk/client-s3'
+import {STATUS_CODES} from 'node:http'
 
 import {LibraryBackupError} from '../errors.js'
 
@@ -176,9 +177,12 @@ export function storageError(error: unknown, context: StorageContext, attempts?:
 }
 
 function storeReason(err: SdkError, code: string | undefined, status: number | undefined): string {
+  // A HEAD answer has no body, so the SDK knows only the status: name it the way HTTP does.
+  const vague = code === undefined || code === 'Unknown' || code === 'UnknownError' || code === 'Error'
+  const httpText = status ? `HTTP ${status} ${STATUS_CODES[status] ?? ''}`.trim() : undefined
   let text = (err?.message ?? '').split('\n')[0].trim().replace(/\.+$/, '')
-  if (text === '' || text === 'UnknownError' || text === code) text = status ? `HTTP ${status}` : 'no reason given'
-  if (code && code !== 'Error' && !text.includes(code)) text = `${code}: ${text}`
+  if (text === '' || text === 'UnknownError' || text === 'Unknown' || text === code) text = httpText ?? 'no reason given'
+  if (!vague && !text.includes(code)) text = `${code}: ${text}`
   return text
 }
 
