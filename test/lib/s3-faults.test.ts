@@ -178,6 +178,35 @@ describe('S3 bucket target under faults (s3rver behind a fault proxy)', () => {
     expect(await danglingUploads()).to.equal(0)
   })
 
+  it("catches s3rver keeping the SDK's aws-chunked framing (the SDK's default checksums)", async () => {
+    const restore = useEnv({...server.env, AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_SUPPORTED'})
+    try {
+      const target = bucket()
+      const error = await failure(target.commit(await stage(target, crypto.randomBytes(100_000)), NAME, {overwrite: false}))
+      expect(error.code).to.equal('STORAGE_ERROR')
+      expect(error.message).to.match(/kept \d+ bytes instead of 100000/)
+      expect(await exists(NAME)).to.equal(false)
+    } finally {
+      restore()
+    }
+  })
+
+  it('treats a concurrent writer (412 to If-None-Match) as "already exists" and uploads nothing', async () => {
+    proxy.inject({method: 'PUT', fault: {kind: 'error', status: 412, code: 'PreconditionFailed', message: 'At least one of the pre-conditions you specified did not hold'}})
+    const target = bucket()
+    const staged = await stage(target, crypto.randomBytes(1000))
+    expect(await target.commit(staged, NAME, {overwrite: false})).to.equal(false)
+    expect(await exists(NAME)).to.equal(false)
+  })
+
+  it('falls back to a plain upload when the store does not implement If-None-Match', async () => {
+    proxy.inject({method: 'PUT', fault: {kind: 'error', status: 501, code: 'NotImplemented', message: 'A header you provided implies functionality that is not implemented'}})
+    const target = bucket()
+    const bytes = crypto.randomBytes(1000)
+    expect(await target.commit(await stage(target, bytes), NAME, {overwrite: false})).to.equal(true)
+    expect((await storedBytes(NAME)).equals(bytes)).to.equal(true)
+  })
+
   it('aborts a multipart upload whose part keeps failing: none is left dangling', async () => {
     proxy.inject({method: 'PUT', url: /partNumber=2/, fault: slowDown, times: Infinity})
     const target = bucket()
@@ -212,6 +241,31 @@ describe('S3 bucket target under faults (s3rver behind a fault proxy)', () => {
     } finally {
       restore()
     }
+  })
+
+  it('names missing credentials and a missing region', async () => {
+    let restore = useEnv({...server.env, AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined})
+    try {
+      const error = await failure(bucket().list(() => true))
+      expect(error.message).to.include('Could not load credentials').and.include('AWS_PROFILE')
+    } finally {
+      restore()
+    }
+
+    restore = useEnv({...server.env, AWS_ENDPOINT_URL_S3: undefined, AWS_REGION: undefined})
+    try {
+      const error = await failure(bucket().list(() => true))
+      expect(error.message).to.include('Region is missing').and.include('set AWS_REGION')
+    } finally {
+      restore()
+    }
+  })
+
+  it('reports a missing archive as not found (exit 1), not as a store failure', async () => {
+    const error = await failure(bucket().fetch('vpo-library-missing.tar.gz', scratch))
+    expect(error.code).to.equal('BACKUP_NOT_FOUND')
+    expect(error.message).to.include(`s3://${BUCKET}/${prefix}vpo-library-missing.tar.gz does not exist`)
+    expect(fs.readdirSync(scratch)).to.deep.equal([])
   })
 
   it('names a missing bucket', async () => {

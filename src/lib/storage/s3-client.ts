@@ -46,16 +46,21 @@ export function createS3Client(policy: RetryPolicy): S3Client {
     region: process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || (endpoint ? 'us-east-1' : undefined),
     // Custom endpoints (MinIO, Garage, s3rver, a NAS) rarely have wildcard DNS for bucket hosts.
     forcePathStyle: endpoint !== undefined,
-    // The default (WHEN_SUPPORTED) streams uploads in aws-chunked framing, which several stores
-    // (s3rver among them) store verbatim inside the object while reporting success.
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
+    // The SDK's default (WHEN_SUPPORTED) streams uploads in aws-chunked framing, which several
+    // stores (s3rver among them) keep verbatim inside the object while reporting success. A user
+    // who sets the AWS variables gets their choice; the read-back check still guards it.
+    requestChecksumCalculation: checksumSetting(process.env.AWS_REQUEST_CHECKSUM_CALCULATION),
+    responseChecksumValidation: checksumSetting(process.env.AWS_RESPONSE_CHECKSUM_VALIDATION),
     maxAttempts: 1,
     // Without a logger of its own the SDK prints advice to the console (e.g. about stream
     // lengths); our users see only our sentences, and every failure reaches them as one.
     logger: {debug() {}, info() {}, warn() {}, error() {}},
     requestHandler: {connectionTimeout: Math.min(policy.idleTimeoutMs, 10_000), socketTimeout: policy.idleTimeoutMs},
   })
+}
+
+function checksumSetting(text: string | undefined): 'WHEN_REQUIRED' | 'WHEN_SUPPORTED' {
+  return text?.toUpperCase() === 'WHEN_SUPPORTED' ? 'WHEN_SUPPORTED' : 'WHEN_REQUIRED'
 }
 
 interface SdkError {
@@ -170,9 +175,15 @@ export function storageError(error: unknown, context: StorageContext, attempts?:
   const err = error as SdkError
   const code = codeOf(error)
   const status = statusOf(error)
+  if (code === 'NoSuchKey') {
+    const location = context.url.slice(0, context.url.lastIndexOf('/') + 1)
+    return new LibraryBackupError('BACKUP_NOT_FOUND', `${context.url} does not exist; vpo library:backups --path ${location} lists the backups there.`, {cause: error})
+  }
+
   const reason = storeReason(err, code, status)
   const tried = attempts && attempts > 1 ? ` after ${attempts} attempts` : ''
-  const message = `The object store failed while ${context.doing} ${context.url}${tried} (${reason}); ${advice(code, status)}.`
+  const todo = /region is missing/i.test(reason) ? 'set AWS_REGION (or a region in the AWS profile) and try again' : advice(code, status)
+  const message = `The object store failed while ${context.doing} ${context.url}${tried} (${reason}); ${todo}.`
   return new LibraryBackupError('STORAGE_ERROR', message, {cause: error})
 }
 
