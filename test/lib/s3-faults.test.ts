@@ -230,6 +230,16 @@ describe('S3 bucket target under faults (s3rver behind a fault proxy)', () => {
     expect(await exists(NAME)).to.equal(false)
   })
 
+  it('abort() while the upload is being read back removes the unchecked object', async () => {
+    proxy.inject({method: 'GET', fault: {kind: 'stall', ms: 10_000}})
+    const target = bucket()
+    const committing = failure(target.commit(await stage(target, crypto.randomBytes(1000)), NAME, {overwrite: false}))
+    while (!proxy.requests.some((entry) => entry.method === 'GET')) await new Promise((resolve) => setTimeout(resolve, 20))
+    await target.abort()
+    expect((await committing).code).to.equal('INTERRUPTED')
+    expect(await exists(NAME)).to.equal(false)
+  })
+
   // s3rver checks the access key but not V4 signatures, so a wrong secret cannot be shown here.
   it('names wrong credentials without retrying', async () => {
     const restore = useEnv({...server.env, AWS_ENDPOINT_URL_S3: proxy.endpoint, AWS_ACCESS_KEY_ID: 'AKIANOTAKEY'})

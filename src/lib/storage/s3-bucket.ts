@@ -129,7 +129,14 @@ export class S3Bucket implements BackupTarget {
         await send(false)
       }
 
-      await this.verify(name, size, await localDigest)
+      try {
+        await this.verify(name, size, await localDigest)
+      } catch (error) {
+        // Unchecked (Ctrl-C, or the store stopped answering) is not good enough to keep the name.
+        await this.forget(key)
+        throw error
+      }
+
       await fsp.rm(stagedFile, {force: true})
       if (this.ownsStaging && this.stagingDir) {
         // Emptied staging directories of ours go too; a later prepareStaging makes a new one.
@@ -175,12 +182,19 @@ export class S3Bucket implements BackupTarget {
     })
     const actual = hash.digest('hex')
     if (stored === size && actual === expected) return
-    await this.remove(name).catch(() => {})
     const difference = stored === size ? 'different bytes' : `${stored} bytes instead of ${size}`
     throw new LibraryBackupError(
       'STORAGE_ERROR',
       `The object store kept ${difference} for ${this.describe(name)}, so the upload was deleted; check the store (for S3-compatible servers, its checksum support) and try again.`,
     )
+  }
+
+  /** Deletes even after abort(), with short retries: it is cleanup on the way out of a failure. */
+  private async forget(key: string): Promise<void> {
+    const policy = {...this.policy, budgetMs: Math.min(this.policy.budgetMs, 10_000)}
+    await withRetries(policy, {doing: 'deleting', url: key}, () =>
+      this.client.send(new DeleteObjectCommand({Bucket: this.where.bucket, Key: key})),
+    ).catch(() => {})
   }
 
   private async exists(key: string, context: StorageContext): Promise<boolean> {
