@@ -16,6 +16,8 @@ export type Fault =
   | {kind: 'truncate'; afterResponseBytes: number}
   | {kind: 'flip-request'; offset: number}
   | {kind: 'flip-response'; offset: number}
+  /** Forwards the whole request, then drops the connection instead of answering: a lost reply. */
+  | {kind: 'drop-response'}
   /** Holds the request without answering for this long, then forwards it. */
   | {kind: 'stall'; ms: number}
 
@@ -146,6 +148,12 @@ export class FaultProxy {
     req.on('end', () => upstream.end())
 
     upstream.on('response', (answer) => {
+      if (fault?.kind === 'drop-response') {
+        answer.resume()
+        answer.on('end', () => req.socket.destroy())
+        return
+      }
+
       res.writeHead(answer.statusCode ?? 502, answer.headers)
       let received = 0
       answer.on('data', (chunk: Buffer) => {

@@ -4,7 +4,8 @@
  *
  * s3rver answers AbortMultipartUpload with 405 and ListMultipartUploads with NotImplemented. Both
  * are added here, on s3rver's own upload directory, so tests can prove that nothing is left
- * dangling the way a user would check it (aws s3api list-multipart-uploads).
+ * dangling the way a user would check it (aws s3api list-multipart-uploads). A request for an
+ * upload that no longer exists gets S3's NoSuchUpload.
  */
 import fs from 'node:fs'
 import {createRequire} from 'node:module'
@@ -41,7 +42,8 @@ const server = new S3rver({
 
 server.middleware.unshift(async (ctx, next) => {
   const [, bucket, ...keyParts] = ctx.path.split('/')
-  if (ctx.method === 'DELETE' && ctx.query.uploadId !== undefined && keyParts.length > 0) {
+  if (ctx.query.uploadId !== undefined && keyParts.length > 0) {
+    // Like S3, and unlike s3rver (which answers 500, or quietly recreates the upload for a part).
     const dir = path.join(uploadsDir(bucket), path.basename(ctx.query.uploadId))
     if (!fs.existsSync(dir)) {
       ctx.status = 404
@@ -50,9 +52,11 @@ server.middleware.unshift(async (ctx, next) => {
       return
     }
 
-    fs.rmSync(dir, {recursive: true, force: true})
-    ctx.status = 204
-    return
+    if (ctx.method === 'DELETE') {
+      fs.rmSync(dir, {recursive: true, force: true})
+      ctx.status = 204
+      return
+    }
   }
 
   if (ctx.method === 'GET' && ctx.query.uploads !== undefined && keyParts.join('') === '') {

@@ -199,6 +199,26 @@ describe('S3 bucket target under faults (s3rver behind a fault proxy)', () => {
     expect(await exists(NAME)).to.equal(false)
   })
 
+  it('keeps an upload whose success reply was lost, when the retry meets 412 from our own object', async () => {
+    proxy.inject({method: 'PUT', fault: {kind: 'drop-response'}})
+    proxy.inject({method: 'PUT', fault: {kind: 'error', status: 412, code: 'PreconditionFailed', message: 'At least one of the pre-conditions you specified did not hold'}})
+    const target = bucket()
+    const bytes = crypto.randomBytes(1000)
+    const staged = await stage(target, bytes)
+    expect(await target.commit(staged, NAME, {overwrite: false})).to.equal(true)
+    expect(fs.existsSync(staged)).to.equal(false)
+    expect((await storedBytes(NAME)).equals(bytes)).to.equal(true)
+  })
+
+  it('keeps a multipart upload whose completion reply was lost (the retry meets NoSuchUpload)', async () => {
+    proxy.inject({method: 'POST', url: /uploadId=/, fault: {kind: 'drop-response'}})
+    const target = bucket()
+    const bytes = crypto.randomBytes(11 * MiB)
+    expect(await target.commit(await stage(target, bytes), NAME, {overwrite: false})).to.equal(true)
+    expect(proxy.requests.filter((entry) => entry.method === 'POST' && entry.url.includes('uploadId=')).length).to.equal(2)
+    expect((await storedBytes(NAME)).equals(bytes)).to.equal(true)
+  })
+
   it('falls back to a plain upload when the store does not implement If-None-Match', async () => {
     proxy.inject({method: 'PUT', fault: {kind: 'error', status: 501, code: 'NotImplemented', message: 'A header you provided implies functionality that is not implemented'}})
     const target = bucket()

@@ -11,7 +11,7 @@ import {LibraryBackupError} from '../errors.js'
 import {removeTemp, tempPathIn} from '../temp-files.js'
 import {createS3Client, type RetryPolicy, retryPolicyFromEnv, statusOf, type StorageContext, withRetries} from './s3-client.js'
 import {readHead, readObject, type ReadRequest} from './s3-download.js'
-import {ConditionalWritesUnsupported, KeyTaken, upload, type UploadSettings, uploadSettingsFromEnv} from './s3-upload.js'
+import {ConditionalWritesUnsupported, KeyTaken, upload, type UploadOutcome, type UploadSettings, uploadSettingsFromEnv} from './s3-upload.js'
 import {formatS3Url, parseS3Url, type S3Location} from './s3-url.js'
 
 export {isS3Url, parseS3ObjectUrl, parseS3Url} from './s3-url.js'
@@ -115,26 +115,38 @@ export class S3Bucket implements BackupTarget {
       const {size} = await fsp.stat(stagedFile)
       const localDigest = sha256File(stagedFile)
       localDigest.catch(() => {}) // awaited below; an early upload failure must not leave it unhandled
-      const send = (ifNoneMatch: boolean): Promise<void> =>
+      const send = (ifNoneMatch: boolean): Promise<UploadOutcome> =>
         upload({
           client: this.client, policy: this.policy, settings: this.settings, bucket: this.where.bucket,
           key, file: stagedFile, size, ifNoneMatch, signal: this.controller.signal, context,
         })
+      let outcome: UploadOutcome
       try {
-        await send(!options.overwrite && this.conditionalWrites)
+        outcome = await send(!options.overwrite && this.conditionalWrites)
       } catch (error) {
         if (error instanceof KeyTaken) return false
         if (!(error instanceof ConditionalWritesUnsupported)) throw error
         this.conditionalWrites = false
-        await send(false)
+        outcome = await send(false)
       }
 
+      let difference: string | undefined
       try {
-        await this.verify(name, size, await localDigest)
+        difference = await this.compare(name, size, await localDigest)
       } catch (error) {
         // Unchecked (Ctrl-C, or the store stopped answering) is not good enough to keep the name.
-        await this.forget(key)
+        if (outcome === 'stored') await this.forget(key)
         throw error
+      }
+
+      // An ambiguous answer with other bytes there: another writer's archive, which we leave alone.
+      if (difference && outcome === 'ambiguous') return false
+      if (difference) {
+        await this.forget(key)
+        throw new LibraryBackupError(
+          'STORAGE_ERROR',
+          `The object store kept ${difference} for ${this.describe(name)}, so the upload was deleted; check the store (for S3-compatible servers, its checksum support) and try again.`,
+        )
       }
 
       await fsp.rm(stagedFile, {force: true})
@@ -171,8 +183,8 @@ export class S3Bucket implements BackupTarget {
     await Promise.allSettled(this.inFlight)
   }
 
-  /** Reads the object back and compares it with what was sent: a store may lie about success. */
-  private async verify(name: string, size: number, expected: string): Promise<void> {
+  /** Reads the object back: undefined when it holds exactly the expected bytes, else how it differs. */
+  private async compare(name: string, size: number, expected: string): Promise<string | undefined> {
     let hash = crypto.createHash('sha256')
     const stored = await readObject(this.reading(name, 'checking the upload of'), {
       write(chunk, offset) {
@@ -180,13 +192,8 @@ export class S3Bucket implements BackupTarget {
         hash.update(chunk)
       },
     })
-    const actual = hash.digest('hex')
-    if (stored === size && actual === expected) return
-    const difference = stored === size ? 'different bytes' : `${stored} bytes instead of ${size}`
-    throw new LibraryBackupError(
-      'STORAGE_ERROR',
-      `The object store kept ${difference} for ${this.describe(name)}, so the upload was deleted; check the store (for S3-compatible servers, its checksum support) and try again.`,
-    )
+    if (stored !== size) return `${stored} bytes instead of ${size}`
+    return hash.digest('hex') === expected ? undefined : 'different bytes'
   }
 
   /** Deletes even after abort(), with short retries: it is cleanup on the way out of a failure. */

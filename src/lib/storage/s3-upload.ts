@@ -55,11 +55,17 @@ export class KeyTaken extends Error {}
 /** The store does not implement conditional writes: retry without them. */
 export class ConditionalWritesUnsupported extends Error {}
 
-export async function upload(request: UploadRequest): Promise<void> {
+/**
+ * 'ambiguous': a retried request met 412 or NoSuchUpload, which is what our own earlier attempt
+ * produces when it succeeded but its answer was lost. Only the stored bytes can tell whose it is.
+ */
+export type UploadOutcome = 'ambiguous' | 'stored'
+
+export async function upload(request: UploadRequest): Promise<UploadOutcome> {
   try {
-    await (request.size <= request.settings.multipartThreshold ? putSingle(request) : putMultipart(request))
+    return await (request.size <= request.settings.multipartThreshold ? putSingle(request) : putMultipart(request))
   } catch (error) {
-    if (statusOf(error) === 412 || codeOf(error) === 'PreconditionFailed') throw new KeyTaken()
+    if (isPreconditionFailed(error)) throw new KeyTaken()
     if (request.ifNoneMatch && (statusOf(error) === 501 || codeOf(error) === 'NotImplemented')) {
       throw new ConditionalWritesUnsupported()
     }
@@ -68,28 +74,35 @@ export async function upload(request: UploadRequest): Promise<void> {
   }
 }
 
-function putSingle(request: UploadRequest): Promise<unknown> {
+function putSingle(request: UploadRequest): Promise<UploadOutcome> {
   const {client, policy, bucket, key, file, size, signal, context} = request
   return withRetries(
     policy,
     context,
-    () =>
-      client.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: key,
-          Body: fs.createReadStream(file),
-          ContentLength: size,
-          ContentType: 'application/gzip',
-          IfNoneMatch: request.ifNoneMatch ? '*' : undefined,
-        }),
-        {abortSignal: signal},
-      ),
+    async ({attempt}) => {
+      try {
+        await client.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Body: fs.createReadStream(file),
+            ContentLength: size,
+            ContentType: 'application/gzip',
+            IfNoneMatch: request.ifNoneMatch ? '*' : undefined,
+          }),
+          {abortSignal: signal},
+        )
+        return 'stored' as const
+      } catch (error) {
+        if (attempt > 1 && isPreconditionFailed(error)) return 'ambiguous' as const
+        throw error
+      }
+    },
     signal,
   ).catch(rethrowRaw)
 }
 
-async function putMultipart(request: UploadRequest): Promise<void> {
+async function putMultipart(request: UploadRequest): Promise<UploadOutcome> {
   const {client, policy, settings, bucket, key, file, size, context} = request
   const created = await withRetries(
     policy,
@@ -103,6 +116,7 @@ async function putMultipart(request: UploadRequest): Promise<void> {
   const parts = new AbortController()
   const stop = (): void => parts.abort()
   request.signal.addEventListener('abort', stop, {once: true})
+  if (request.signal.aborted) stop()
   const {signal} = parts
   try {
     const count = Math.ceil(size / settings.partSize)
@@ -144,20 +158,27 @@ async function putMultipart(request: UploadRequest): Promise<void> {
     const results = await Promise.allSettled(workers)
     const rejected = results.filter((result) => result.status === 'rejected').map((result) => result.reason as unknown)
     if (rejected.length > 0) throw rejected.find((reason) => !isInterrupted(reason)) ?? rejected[0]
-    await withRetries(
+    return await withRetries(
       policy,
       context,
-      () =>
-        client.send(
-          new CompleteMultipartUploadCommand({
-            Bucket: bucket,
-            Key: key,
-            UploadId: uploadId,
-            MultipartUpload: {Parts: etags.map((ETag, i) => ({ETag, PartNumber: i + 1}))},
-            IfNoneMatch: request.ifNoneMatch ? '*' : undefined,
-          }),
-          {abortSignal: signal},
-        ),
+      async ({attempt}) => {
+        try {
+          await client.send(
+            new CompleteMultipartUploadCommand({
+              Bucket: bucket,
+              Key: key,
+              UploadId: uploadId,
+              MultipartUpload: {Parts: etags.map((ETag, i) => ({ETag, PartNumber: i + 1}))},
+              IfNoneMatch: request.ifNoneMatch ? '*' : undefined,
+            }),
+            {abortSignal: signal},
+          )
+          return 'stored' as const
+        } catch (error) {
+          if (attempt > 1 && (isPreconditionFailed(error) || codeOf(error) === 'NoSuchUpload')) return 'ambiguous' as const
+          throw error
+        }
+      },
       signal,
     ).catch(rethrowRaw)
   } catch (error) {
@@ -179,6 +200,10 @@ export async function abortMultipart(request: UploadRequest, uploadId: string): 
   } catch {
     return false
   }
+}
+
+function isPreconditionFailed(error: unknown): boolean {
+  return statusOf(error) === 412 || codeOf(error) === 'PreconditionFailed'
 }
 
 function isInterrupted(error: unknown): boolean {
