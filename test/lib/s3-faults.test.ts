@@ -140,6 +140,18 @@ describe('S3 bucket target under faults (s3rver behind a fault proxy)', () => {
     expect(Number(gets.at(-1)?.range?.slice(6, -1))).to.be.greaterThan(0)
   })
 
+  it('retries a listing cut short or stalled, and a head read that was reset', async () => {
+    const target = bucket()
+    await target.commit(await stage(target, crypto.randomBytes(5000)), NAME, {overwrite: false})
+    proxy.clear()
+    proxy.inject({method: 'GET', url: /list-type=2/, fault: {kind: 'truncate', afterResponseBytes: 100}})
+    proxy.inject({method: 'GET', url: /list-type=2/, fault: {kind: 'stall', ms: 3000}})
+    proxy.inject({method: 'GET', url: /\.tar\.gz/, fault: {kind: 'reset'}})
+    expect((await target.list(() => true)).map((entry) => entry.name)).to.deep.equal([NAME])
+    expect((await target.readHead(NAME, 4096)).length).to.equal(4096)
+    expect(proxy.faultsApplied()).to.equal(3)
+  })
+
   it('gives up on a store that keeps failing, in bounded time, with its reason (exit 8)', async () => {
     proxy.inject({method: 'PUT', fault: slowDown, times: Infinity})
     const target = bucket()
