@@ -5,6 +5,7 @@
  */
 import {HeadObjectCommand, ListMultipartUploadsCommand, S3Client} from '@aws-sdk/client-s3'
 import {expect} from 'chai'
+import {spawn} from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import net from 'node:net'
@@ -13,6 +14,7 @@ import path from 'node:path'
 
 import {LibraryBackupError} from '../../src/lib/errors.js'
 import {S3Bucket} from '../../src/lib/storage/s3-bucket.js'
+import {ROOT} from '../helpers/cli.js'
 import {FaultProxy, slowDown} from '../helpers/fault-proxy.js'
 import {type S3Server, startS3Server, useEnv} from '../helpers/s3-server.js'
 
@@ -269,6 +271,33 @@ describe('S3 bucket target under faults (s3rver behind a fault proxy)', () => {
     while (!proxy.requests.some((entry) => entry.method === 'GET')) await new Promise((resolve) => setTimeout(resolve, 20))
     await target.abort()
     expect((await committing).code).to.equal('INTERRUPTED')
+    expect(await exists(NAME)).to.equal(false)
+  })
+
+  it('Ctrl-C in a real process: SIGINT awaiting abort() exits 130 with nothing dangling and a clean stderr', async () => {
+    proxy.inject({method: 'PUT', url: /partNumber=/, fault: {kind: 'stall', ms: 10_000}, times: Infinity})
+    // The wiring the commands need: an async SIGINT path that waits for abort() before exiting.
+    const script = [
+      `import fs from 'node:fs'`,
+      `import {S3Bucket} from ${JSON.stringify(path.join(ROOT, 'src/lib/storage/s3-bucket.ts'))}`,
+      `const target = new S3Bucket(${JSON.stringify(`s3://${BUCKET}/${prefix}`)})`,
+      `process.once('SIGINT', async () => { await target.abort(); process.exit(130) })`,
+      `const staged = (await target.prepareStaging()) + '/staged'`,
+      `fs.writeFileSync(staged, Buffer.alloc(12 * 1024 * 1024, 7))`,
+      `await target.commit(staged, ${JSON.stringify(NAME)}, {overwrite: false})`,
+    ].join('\n')
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: ROOT,
+      env: {...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: undefined},
+    })
+    let stderr = ''
+    child.stderr.on('data', (chunk) => (stderr += chunk))
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
+    while (!proxy.requests.some((entry) => entry.url.includes('partNumber='))) await new Promise((resolve) => setTimeout(resolve, 20))
+    child.kill('SIGINT')
+    expect(await exited).to.equal(130)
+    expect(stderr).to.equal('')
+    expect(await danglingUploads()).to.equal(0)
     expect(await exists(NAME)).to.equal(false)
   })
 
