@@ -10,6 +10,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
+import {LibraryBackupError} from '../../src/lib/errors.js'
 import {S3Bucket} from '../../src/lib/storage/s3-bucket.js'
 import {ROOT} from '../helpers/cli.js'
 import {type S3Server, startS3Server, useEnv} from '../helpers/s3-server.js'
@@ -80,6 +81,20 @@ describe('S3 bucket target (s3rver)', () => {
     expect(await bucket.commit(staged, 'vpo-library-a.tar.gz', {overwrite: false})).to.equal(true)
     expect((await bucket.list(() => true)).map((entry) => entry.name)).to.deep.equal(['vpo-library-a.tar.gz'])
     expect(bucket.describe('vpo-library-a.tar.gz')).to.equal('s3://vpo-root/vpo-library-a.tar.gz')
+  })
+
+  it('reports a local file problem as one sentence, not a stack trace', async () => {
+    const bucket = new S3Bucket(`s3://${BUCKET}/local-problems/`)
+    const missing = path.join(scratch, 'no-such-dir', 'staged')
+    for (const attempt of [() => bucket.commit(missing, 'vpo-library-a.tar.gz', {overwrite: false}), () => bucket.fetch('x', path.join(scratch, 'no-such-dir'))]) {
+      try {
+        await attempt()
+        expect.fail('expected a failure')
+      } catch (error) {
+        expect(error).to.be.instanceOf(LibraryBackupError)
+        expect((error as LibraryBackupError).message).to.match(/^[^\n]+no-such-dir[^\n]+\.$/)
+      }
+    }
   })
 
   it('prints no warning from the SDK on Node 20 (a child process, stderr checked)', () => {

@@ -5,7 +5,7 @@ import path from 'node:path'
 
 import type {BackupTarget, FetchedArchive, StoredArchive} from './target.js'
 
-import {LibraryBackupError} from '../errors.js'
+import {fromSystemError, LibraryBackupError} from '../errors.js'
 import {removeTemp, tempPathIn} from '../temp-files.js'
 import {createS3Client, type RetryPolicy, retryPolicyFromEnv, statusOf, type StorageContext, withRetries} from './s3-client.js'
 import {readHead, readObject, type ReadRequest} from './s3-download.js'
@@ -50,7 +50,7 @@ export class S3Bucket implements BackupTarget {
   }
 
   list(isCandidate: (name: string) => boolean): Promise<StoredArchive[]> {
-    return this.track(async () => {
+    return this.track('listing', async () => {
       const found: StoredArchive[] = []
       let token: string | undefined
       do {
@@ -74,11 +74,11 @@ export class S3Bucket implements BackupTarget {
   }
 
   readHead(name: string, bytes: number): Promise<Buffer> {
-    return this.track(() => readHead(this.reading(name, 'reading'), bytes))
+    return this.track('reading', () => readHead(this.reading(name, 'reading'), bytes))
   }
 
   fetch(name: string, scratchDir: string): Promise<FetchedArchive> {
-    return this.track(async () => {
+    return this.track('downloading', async () => {
       const file = tempPathIn(scratchDir, 'download')
       const handle = await fsp.open(file, 'wx', 0o600)
       try {
@@ -106,7 +106,7 @@ export class S3Bucket implements BackupTarget {
   }
 
   commit(stagedFile: string, name: string, options: {overwrite: boolean}): Promise<boolean> {
-    return this.track(async () => {
+    return this.track('uploading', async () => {
       const key = this.where.prefix + name
       const context = {doing: 'uploading', url: this.describe(name)}
       if (!options.overwrite && (await this.exists(key, context))) return false
@@ -161,7 +161,7 @@ export class S3Bucket implements BackupTarget {
   }
 
   remove(name: string): Promise<void> {
-    return this.track(async () => {
+    return this.track('deleting', async () => {
       await this.retry({doing: 'deleting', url: this.describe(name)}, () =>
         this.client.send(new DeleteObjectCommand({Bucket: this.where.bucket, Key: this.where.prefix + name}), {
           abortSignal: this.controller.signal,
@@ -233,8 +233,11 @@ export class S3Bucket implements BackupTarget {
     return withRetries(this.policy, context, operation, this.controller.signal)
   }
 
-  private track<T>(operation: () => Promise<T>): Promise<T> {
-    const running = operation()
+  /** Remembers the operation for abort(); a local file problem becomes one of our sentences. */
+  private track<T>(doing: string, operation: () => Promise<T>): Promise<T> {
+    const running = operation().catch((error: unknown) => {
+      throw fromSystemError(error, `${doing} ${this.location}`)
+    })
     this.inFlight.add(running)
     const forget = (): void => {
       this.inFlight.delete(running)
