@@ -119,14 +119,16 @@ async function putMultipart(request: UploadRequest): Promise<UploadOutcome> {
   if (request.signal.aborted) stop()
   const {signal} = parts
   try {
-    const count = Math.ceil(size / settings.partSize)
+    // S3 allows at most 10,000 parts: very large archives get larger parts.
+    const partSize = Math.max(settings.partSize, Math.ceil(size / 10_000))
+    const count = Math.ceil(size / partSize)
     const etags: string[] = Array.from({length: count})
     let next = 0
     const worker = async (): Promise<void> => {
       while (next < count && !signal.aborted) {
         const index = next++
-        const start = index * settings.partSize
-        const end = Math.min(size, start + settings.partSize)
+        const start = index * partSize
+        const end = Math.min(size, start + partSize)
         const part = await withRetries(
           policy,
           context,
