@@ -31,7 +31,7 @@ const [op, arg] = process.argv.slice(2)
 const bucket = new S3Bucket('s3://${BUCKET}/' + (op === 'list' ? 'listing/' : 'archives/'))
 if (op === 'commit') {
   const fs = await import('node:fs')
-  const staged = (await bucket.prepareStaging()) + '/staged'
+  const staged = (await bucket.prepareStaging()) + '/bench-staged-' + process.pid
   // Staging stands in for the backup writing its archive there: not part of the S3 cost.
   const copying = performance.now()
   fs.copyFileSync(arg, staged)
@@ -65,6 +65,7 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv): {ms: numb
   const ms = performance.now() - start
   if (child.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${child.stderr}`)
   const rssMb = Math.round(Number(fs.readFileSync(rssFile, 'utf8').trim().split('\n').at(-1)) / 1024)
+  fs.rmSync(rssFile)
   return {ms, out: child.stdout, rssMb}
 }
 
@@ -123,7 +124,7 @@ const {S3Bucket} = await import(process.env.S3_BUCKET_MODULE)
 const fs = await import('node:fs')
 const bucket = new S3Bucket('s3://${BUCKET}/listing/')
 for (const name of fs.readdirSync(process.argv[2])) {
-  const staged = (await bucket.prepareStaging()) + '/s'
+  const staged = (await bucket.prepareStaging()) + '/bench-seed-' + process.pid
   fs.copyFileSync(process.argv[2] + '/' + name, staged)
   await bucket.commit(staged, name, {overwrite: false})
 }`

@@ -59,7 +59,7 @@ describe('S3 bucket target (s3rver)', () => {
     try {
       const bucket = new S3Bucket(`s3://${BUCKET}/multipart/`)
       const bytes = crypto.randomBytes(12 * 1024 * 1024 + 17)
-      const staged = path.join(await bucket.prepareStaging(), 'a')
+      const staged = path.join(await bucket.prepareStaging(), `staged-${process.pid}-${crypto.randomBytes(4).toString('hex')}`)
       fs.writeFileSync(staged, bytes)
       expect(await bucket.commit(staged, 'vpo-library-big.tar.gz', {overwrite: false})).to.equal(true)
       const fetched = await bucket.fetch('vpo-library-big.tar.gz', scratch)
@@ -76,7 +76,7 @@ describe('S3 bucket target (s3rver)', () => {
     await new S3Client({}).send(new CreateBucketCommand({Bucket: 'vpo-root'}))
     const bucket = new S3Bucket('s3://vpo-root')
     expect(bucket.location).to.equal('s3://vpo-root/')
-    const staged = path.join(await bucket.prepareStaging(), 'a')
+    const staged = path.join(await bucket.prepareStaging(), `staged-${process.pid}-${crypto.randomBytes(4).toString('hex')}`)
     fs.writeFileSync(staged, 'hello')
     expect(await bucket.commit(staged, 'vpo-library-a.tar.gz', {overwrite: false})).to.equal(true)
     expect((await bucket.list(() => true)).map((entry) => entry.name)).to.deep.equal(['vpo-library-a.tar.gz'])

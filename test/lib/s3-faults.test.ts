@@ -60,7 +60,7 @@ describe('S3 bucket target under faults (s3rver behind a fault proxy)', () => {
     restoreEnv()
   })
 
-  const bucket = (): S3Bucket => new S3Bucket(`s3://${BUCKET}/${prefix}`)
+  const bucket = (): S3Bucket => new S3Bucket(`s3://${BUCKET}/${prefix}`, {stagingDir: path.join(scratch, 'staging')})
 
   async function stage(target: S3Bucket, bytes: Buffer): Promise<string> {
     const file = path.join(await target.prepareStaging(), `staged-${crypto.randomBytes(4).toString('hex')}`)
@@ -280,7 +280,7 @@ describe('S3 bucket target under faults (s3rver behind a fault proxy)', () => {
     const script = [
       `import fs from 'node:fs'`,
       `import {S3Bucket} from ${JSON.stringify(path.join(ROOT, 'src/lib/storage/s3-bucket.ts'))}`,
-      `const target = new S3Bucket(${JSON.stringify(`s3://${BUCKET}/${prefix}`)})`,
+      `const target = new S3Bucket(${JSON.stringify(`s3://${BUCKET}/${prefix}`)}, {stagingDir: ${JSON.stringify(path.join(scratch, 'staging'))}})`,
       `process.once('SIGINT', async () => { await target.abort(); process.exit(130) })`,
       `const staged = (await target.prepareStaging()) + '/staged'`,
       `fs.writeFileSync(staged, Buffer.alloc(12 * 1024 * 1024, 7))`,
@@ -336,7 +336,7 @@ describe('S3 bucket target under faults (s3rver behind a fault proxy)', () => {
     const error = await failure(bucket().fetch('vpo-library-missing.tar.gz', scratch))
     expect(error.code).to.equal('BACKUP_NOT_FOUND')
     expect(error.message).to.include(`s3://${BUCKET}/${prefix}vpo-library-missing.tar.gz does not exist`)
-    expect(fs.readdirSync(scratch)).to.deep.equal([])
+    expect(fs.readdirSync(scratch).filter((name) => name !== 'staging')).to.deep.equal([])
   })
 
   it('names a missing bucket', async () => {

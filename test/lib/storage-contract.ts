@@ -29,6 +29,7 @@ export function targetContract(name: string, makeFixture: () => Promise<Contract
   describe(`BackupTarget contract: ${name}`, () => {
     let fixture: ContractFixture
     let target: BackupTarget
+    let staged: string[] = []
 
     beforeEach(async () => {
       fixture = await makeFixture()
@@ -36,6 +37,9 @@ export function targetContract(name: string, makeFixture: () => Promise<Contract
     })
 
     afterEach(async () => {
+      // A commit that returned false leaves its staged file to the caller: that is us.
+      for (const file of staged) fs.rmSync(file, {force: true})
+      staged = []
       await fixture.cleanup()
     })
 
@@ -43,6 +47,7 @@ export function targetContract(name: string, makeFixture: () => Promise<Contract
       const dir = await target.prepareStaging()
       const file = path.join(dir, `staged-${crypto.randomBytes(4).toString('hex')}`)
       fs.writeFileSync(file, bytes)
+      staged.push(file)
       return file
     }
 

@@ -32,7 +32,6 @@ export class S3Bucket implements BackupTarget {
   private readonly controller = new AbortController()
   private readonly inFlight = new Set<Promise<unknown>>()
   private stagingDir: string | undefined
-  private readonly ownsStaging: boolean
   /** Cleared when the store answers NotImplemented to If-None-Match. */
   private conditionalWrites = true
 
@@ -41,7 +40,6 @@ export class S3Bucket implements BackupTarget {
     this.location = formatS3Url(this.where)
     this.client = createS3Client(this.policy)
     this.stagingDir = options.stagingDir
-    this.ownsStaging = options.stagingDir === undefined
     options.signal?.addEventListener('abort', () => this.abort(), {once: true})
   }
 
@@ -100,7 +98,11 @@ export class S3Bucket implements BackupTarget {
   }
 
   async prepareStaging(): Promise<string> {
-    this.stagingDir ??= await fsp.mkdtemp(path.join(os.tmpdir(), 'vpo-backup-staging-'))
+    if (this.stagingDir === undefined) {
+      this.stagingDir = await privateTempDir()
+      return this.stagingDir
+    }
+
     await fsp.mkdir(this.stagingDir, {recursive: true, mode: 0o700})
     return this.stagingDir
   }
@@ -146,16 +148,6 @@ export class S3Bucket implements BackupTarget {
       }
 
       await fsp.rm(stagedFile, {force: true})
-      if (this.ownsStaging && this.stagingDir) {
-        // Emptied staging directories of ours go too; a later prepareStaging makes a new one.
-        await fsp.rmdir(this.stagingDir).then(
-          () => {
-            this.stagingDir = undefined
-          },
-          () => {},
-        )
-      }
-
       return true
     })
   }
@@ -246,4 +238,22 @@ export class S3Bucket implements BackupTarget {
     running.then(forget, forget)
     return running
   }
+}
+
+/**
+ * One staging directory per user in the temporary directory, reused by every run so that none
+ * piles up; anything staged there is a temporary file that its run (or the next) removes. A
+ * directory of that name that is not ours alone is not trusted: a fresh private one is used.
+ */
+async function privateTempDir(): Promise<string> {
+  const uid = process.getuid?.()
+  const dir = path.join(os.tmpdir(), `vpo-backup-staging-${uid ?? 'user'}`)
+  await fsp.mkdir(dir, {mode: 0o700}).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EEXIST') throw error
+  })
+  const stat = await fsp.lstat(dir)
+  // eslint-disable-next-line no-bitwise -- permission bits: no access for group or others
+  const privateMode = (stat.mode & 0o077) === 0
+  if (stat.isDirectory() && (uid === undefined || stat.uid === uid) && privateMode) return dir
+  return fsp.mkdtemp(path.join(os.tmpdir(), 'vpo-backup-staging-'))
 }
