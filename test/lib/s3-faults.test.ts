@@ -14,7 +14,7 @@ import path from 'node:path'
 
 import {LibraryBackupError} from '../../src/lib/errors.js'
 import {S3Bucket} from '../../src/lib/storage/s3-bucket.js'
-import {ROOT} from '../helpers/cli.js'
+import {mountTmpfs, ROOT, unmount} from '../helpers/cli.js'
 import {FaultProxy, slowDown} from '../helpers/fault-proxy.js'
 import {type S3Server, startS3Server, useEnv} from '../helpers/s3-server.js'
 
@@ -337,6 +337,21 @@ describe('S3 bucket target under faults (s3rver behind a fault proxy)', () => {
     expect(error.code).to.equal('BACKUP_NOT_FOUND')
     expect(error.message).to.include(`s3://${BUCKET}/${prefix}vpo-library-missing.tar.gz does not exist`)
     expect(fs.readdirSync(scratch).filter((name) => name !== 'staging')).to.deep.equal([])
+  })
+
+  it('reports a download that fills the local disk as exit 5, not as a store failure', async function () {
+    const small = path.join(scratch, 'small-disk')
+    if (!mountTmpfs(small, '1m')) this.skip() // needs root
+    try {
+      const target = bucket()
+      await target.commit(await stage(target, crypto.randomBytes(3 * MiB)), NAME, {overwrite: false})
+      const error = await failure(target.fetch(NAME, small))
+      expect(error.code).to.equal('INSUFFICIENT_SPACE')
+      expect(error.exitCode).to.equal(5)
+      expect(fs.readdirSync(small)).to.deep.equal([])
+    } finally {
+      unmount(small)
+    }
   })
 
   it('names a missing bucket', async () => {

@@ -1,7 +1,7 @@
 import {S3Client} from '@aws-sdk/client-s3'
 import {STATUS_CODES} from 'node:http'
 
-import {LibraryBackupError} from '../errors.js'
+import {fromSystemError, LibraryBackupError} from '../errors.js'
 
 /**
  * The S3 client, its retry policy and the translation of its failures into one sentence. All
@@ -95,6 +95,8 @@ const TRANSIENT_CODES = new Set([
   'UND_ERR_SOCKET',
 ])
 
+const LOCAL_FILE_CODES = new Set(['ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EROFS', 'ENOENT', 'EISDIR', 'EMFILE', 'EIO'])
+
 /** A failure that the same request may not meet again: the network, throttling, a 5xx. */
 export function isTransient(error: unknown): boolean {
   if (error instanceof LibraryBackupError) return false
@@ -172,6 +174,8 @@ export function interrupted(context: StorageContext): LibraryBackupError {
 /** One sentence: what failed, the store's own reason, and what to do about it. */
 export function storageError(error: unknown, context: StorageContext, attempts?: number): LibraryBackupError {
   if (error instanceof LibraryBackupError) return error
+  // A full disk or an unreadable staged file is ours, not the store's: exit 5 or 1, not 8.
+  if (LOCAL_FILE_CODES.has((error as SdkError)?.code ?? '')) return fromSystemError(error, `${context.doing} ${context.url}`)
   const err = error as SdkError
   const code = codeOf(error)
   const status = statusOf(error)
