@@ -7,7 +7,8 @@
  * Until the commands accept s3:// locations this times the parts: a local backup as a whole
  * process, then, in a fresh process each, loading the SDK plus committing that archive (upload
  * and read-back check), loading plus fetching it, and loading plus listing 50 remote archives with
- * their heads (8 at a time). Backup to S3 ~ local backup + commit; restore ~ local restore + fetch.
+ * their heads (8 at a time). Backup to S3 ~ local backup + commit; restore ~ local restore + fetch
+ * (a local restore of the same archive is timed too).
  */
 import {spawnSync} from 'node:child_process'
 import fs from 'node:fs'
@@ -110,6 +111,12 @@ try {
     console.log(`local backup ${i + 1}: ${result.ms.toFixed(0)} ms, ${result.rssMb} MB RSS`)
   }
 
+  const restores: number[] = []
+  for (let i = 0; i < runs; i++) {
+    const db = path.join(scratch, `data-${i}`, 'library.db')
+    restores.push(run(process.execPath, [path.join(ROOT, 'bin/run.js'), 'library:restore', archive, '--db', db, '--yes'], env).ms)
+  }
+
   const commits = Array.from({length: runs}, () => run(process.execPath, [script, 'commit', archive], env))
   const commitMs = commits.map((c) => (JSON.parse(c.out) as {ms: number}).ms)
   const {name} = JSON.parse(commits[0].out) as {name: string}
@@ -139,7 +146,11 @@ for (const name of fs.readdirSync(process.argv[2])) {
   console.log(`local backup (whole process)          ${localMs.toFixed(0)} ms`)
   console.log(`S3 commit incl. SDK load (in process) ${commit.toFixed(0)} ms, peak RSS ${Math.max(...commits.map((c) => c.rssMb))} MB`)
   console.log(`backup to S3 estimate                 ${(localMs + commit).toFixed(0)} ms = ${((localMs + commit) / localMs).toFixed(2)}x local (target 1.3x)`)
-  console.log(`S3 fetch incl. SDK load (in process)  ${median(fetches.map((f) => (JSON.parse(f.out) as {ms: number}).ms)).toFixed(0)} ms, peak RSS ${Math.max(...fetches.map((f) => f.rssMb))} MB`)
+  const fetchMs = median(fetches.map((f) => (JSON.parse(f.out) as {ms: number}).ms))
+  const restoreMs = median(restores)
+  console.log(`S3 fetch incl. SDK load (in process)  ${fetchMs.toFixed(0)} ms, peak RSS ${Math.max(...fetches.map((f) => f.rssMb))} MB`)
+  console.log(`local restore (whole process)         ${restoreMs.toFixed(0)} ms`)
+  console.log(`restore from S3 estimate              ${(restoreMs + fetchMs).toFixed(0)} ms = ${((restoreMs + fetchMs) / restoreMs).toFixed(2)}x local (target 1.3x)`)
   console.log(`list 50 + heads (whole process)       ${median(listings.map((l) => l.ms)).toFixed(0)} ms (in process ${median(listings.map((l) => (JSON.parse(l.out) as {ms: number}).ms)).toFixed(0)} ms), target 1000 ms`)
 } finally {
   await server.stop()
