@@ -1,0 +1,259 @@
+import {DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client} from '@aws-sdk/client-s3'
+import fsp from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+
+import type {BackupTarget, FetchedArchive, StoredArchive} from './target.js'
+
+import {fromSystemError, LibraryBackupError} from '../errors.js'
+import {removeTemp, tempPathIn} from '../temp-files.js'
+import {createS3Client, type RetryPolicy, retryPolicyFromEnv, statusOf, type StorageContext, withRetries} from './s3-client.js'
+import {readHead, readObject, type ReadRequest} from './s3-download.js'
+import {ConditionalWritesUnsupported, KeyTaken, upload, type UploadOutcome, type UploadSettings, uploadSettingsFromEnv} from './s3-upload.js'
+import {formatS3Url, parseS3Url, type S3Location} from './s3-url.js'
+
+export {isS3Url, parseS3ObjectUrl, parseS3Url} from './s3-url.js'
+
+export interface S3BucketOptions {
+  /** Where archives are staged before upload; a private temporary directory when omitted. */
+  stagingDir?: string
+  /** Aborting it aborts every request in flight, like `abort()`. */
+  signal?: AbortSignal
+}
+
+/** An `s3://BUCKET/PREFIX/` location, configured by the AWS conventions (environment, profiles). */
+export class S3Bucket implements BackupTarget {
+  readonly location: string
+  readonly remote = true
+  private readonly where: S3Location
+  private readonly policy: RetryPolicy = retryPolicyFromEnv()
+  private readonly settings: UploadSettings = uploadSettingsFromEnv()
+  private readonly client: S3Client
+  private readonly controller = new AbortController()
+  private readonly inFlight = new Set<Promise<unknown>>()
+  private stagingDir: string | undefined
+  /** Cleared when the store answers NotImplemented to If-None-Match. */
+  private conditionalWrites = true
+
+  constructor(location: string | S3Location, options: S3BucketOptions = {}) {
+    this.where = typeof location === 'string' ? parseS3Url(location) : location
+    this.location = formatS3Url(this.where)
+    this.client = createS3Client(this.policy)
+    this.stagingDir = options.stagingDir
+    options.signal?.addEventListener('abort', () => this.abort(), {once: true})
+  }
+
+  describe(name: string): string {
+    return formatS3Url(this.where, name)
+  }
+
+  list(isCandidate: (name: string) => boolean): Promise<StoredArchive[]> {
+    return this.track('listing', async () => {
+      const found: StoredArchive[] = []
+      let token: string | undefined
+      do {
+        const page = await this.retry({doing: 'listing', url: this.location}, () =>
+          this.client.send(
+            new ListObjectsV2Command({Bucket: this.where.bucket, Prefix: this.where.prefix, Delimiter: '/', ContinuationToken: token}),
+            {abortSignal: this.controller.signal},
+          ),
+        )
+        for (const entry of page.Contents ?? []) {
+          const name = (entry.Key ?? '').slice(this.where.prefix.length)
+          if (name === '' || name.includes('/') || !isCandidate(name)) continue
+          found.push({name, sizeBytes: entry.Size ?? 0, modifiedAt: entry.LastModified ?? new Date(0)})
+        }
+
+        token = page.IsTruncated ? page.NextContinuationToken : undefined
+      } while (token)
+
+      return found
+    })
+  }
+
+  readHead(name: string, bytes: number): Promise<Buffer> {
+    return this.track('reading', () => readHead(this.reading(name, 'reading'), bytes))
+  }
+
+  fetch(name: string, scratchDir: string): Promise<FetchedArchive> {
+    return this.track('downloading', async () => {
+      const file = tempPathIn(scratchDir, 'download')
+      const handle = await fsp.open(file, 'wx', 0o600)
+      try {
+        await readObject(this.reading(name, 'downloading'), {
+          async write(chunk, offset) {
+            if (offset === 0) await handle.truncate(0)
+            await handle.write(chunk, 0, chunk.length, offset)
+          },
+        })
+        await handle.close()
+      } catch (error) {
+        await handle.close().catch(() => {})
+        removeTemp(file)
+        throw error
+      }
+
+      return {path: file, dispose: () => removeTemp(file)}
+    })
+  }
+
+  async prepareStaging(): Promise<string> {
+    if (this.stagingDir === undefined) {
+      this.stagingDir = await privateTempDir()
+      return this.stagingDir
+    }
+
+    await fsp.mkdir(this.stagingDir, {recursive: true, mode: 0o700})
+    return this.stagingDir
+  }
+
+  commit(stagedFile: string, name: string, options: {overwrite: boolean}): Promise<boolean> {
+    return this.track('uploading', async () => {
+      const key = this.where.prefix + name
+      const context = {doing: 'uploading', url: this.describe(name)}
+      if (!options.overwrite && (await this.exists(key, context))) return false
+      const {size} = await fsp.stat(stagedFile)
+      const send = (ifNoneMatch: boolean): Promise<UploadOutcome> =>
+        upload({
+          client: this.client, policy: this.policy, settings: this.settings, bucket: this.where.bucket,
+          key, file: stagedFile, size, ifNoneMatch, signal: this.controller.signal, context,
+        })
+      let outcome: UploadOutcome
+      try {
+        outcome = await send(!options.overwrite && this.conditionalWrites)
+      } catch (error) {
+        if (error instanceof KeyTaken) return false
+        if (!(error instanceof ConditionalWritesUnsupported)) throw error
+        this.conditionalWrites = false
+        outcome = await send(false)
+      }
+
+      let difference: string | undefined
+      try {
+        difference = await this.compare(name, stagedFile, size)
+      } catch (error) {
+        // Unchecked (Ctrl-C, or the store stopped answering) is not good enough to keep the name.
+        if (outcome === 'stored') await this.forget(key)
+        throw error
+      }
+
+      // An ambiguous answer with other bytes there: another writer's archive, which we leave alone.
+      if (difference && outcome === 'ambiguous') return false
+      if (difference) {
+        await this.forget(key)
+        throw new LibraryBackupError(
+          'STORAGE_ERROR',
+          `The object store kept ${difference} for ${this.describe(name)}, so the upload was deleted; check the store (for S3-compatible servers, its checksum support) and try again.`,
+        )
+      }
+
+      await fsp.rm(stagedFile, {force: true})
+      return true
+    })
+  }
+
+  remove(name: string): Promise<void> {
+    return this.track('deleting', async () => {
+      await this.retry({doing: 'deleting', url: this.describe(name)}, () =>
+        this.client.send(new DeleteObjectCommand({Bucket: this.where.bucket, Key: this.where.prefix + name}), {
+          abortSignal: this.controller.signal,
+        }),
+      )
+    })
+  }
+
+  /**
+   * Stops every request in flight (Ctrl-C): an open multipart upload is aborted in the store
+   * before this resolves, so nothing is left dangling. The bucket is unusable afterwards.
+   */
+  async abort(): Promise<void> {
+    this.controller.abort()
+    await Promise.allSettled(this.inFlight)
+  }
+
+  /**
+   * Reads the object back and compares it byte for byte with the local file (still in the page
+   * cache): cheaper than hashing both sides. Undefined when identical, else how it differs.
+   */
+  private async compare(name: string, file: string, size: number): Promise<string | undefined> {
+    const local = await fsp.open(file, 'r')
+    let differs = false
+    try {
+      const stored = await readObject(this.reading(name, 'checking the upload of'), {
+        async write(chunk, offset) {
+          if (offset === 0) differs = false
+          const expected = Buffer.allocUnsafe(chunk.length)
+          const {bytesRead} = await local.read(expected, 0, chunk.length, offset)
+          if (bytesRead !== chunk.length || !expected.equals(chunk)) differs = true
+        },
+      })
+      if (stored !== size) return `${stored} bytes instead of ${size}`
+      return differs ? 'different bytes' : undefined
+    } finally {
+      await local.close()
+    }
+  }
+
+  /** Deletes even after abort(), with short retries: it is cleanup on the way out of a failure. */
+  private async forget(key: string): Promise<void> {
+    const policy = {...this.policy, budgetMs: Math.min(this.policy.budgetMs, 10_000)}
+    await withRetries(policy, {doing: 'deleting', url: key}, () =>
+      this.client.send(new DeleteObjectCommand({Bucket: this.where.bucket, Key: key})),
+    ).catch(() => {})
+  }
+
+  private async exists(key: string, context: StorageContext): Promise<boolean> {
+    try {
+      await this.retry(context, () =>
+        this.client.send(new HeadObjectCommand({Bucket: this.where.bucket, Key: key}), {abortSignal: this.controller.signal}),
+      )
+      return true
+    } catch (error) {
+      if (statusOf((error as {cause?: unknown}).cause) === 404) return false
+      throw error
+    }
+  }
+
+  private reading(name: string, doing: string): ReadRequest {
+    return {
+      client: this.client, policy: this.policy, bucket: this.where.bucket, key: this.where.prefix + name,
+      signal: this.controller.signal, context: {doing, url: this.describe(name)},
+    }
+  }
+
+  private retry<T>(context: StorageContext, operation: () => Promise<T>): Promise<T> {
+    return withRetries(this.policy, context, operation, this.controller.signal)
+  }
+
+  /** Remembers the operation for abort(); a local file problem becomes one of our sentences. */
+  private track<T>(doing: string, operation: () => Promise<T>): Promise<T> {
+    const running = operation().catch((error: unknown) => {
+      throw fromSystemError(error, `${doing} ${this.location}`)
+    })
+    this.inFlight.add(running)
+    const forget = (): void => {
+      this.inFlight.delete(running)
+    }
+
+    running.then(forget, forget)
+    return running
+  }
+}
+
+/**
+ * One staging directory per user in the temporary directory, reused by every run so that none
+ * piles up; anything staged there is a temporary file that its run (or the next) removes. A
+ * directory of that name that is not ours alone is not trusted: a fresh private one is used.
+ */
+async function privateTempDir(): Promise<string> {
+  const uid = process.getuid?.()
+  const dir = path.join(os.tmpdir(), `vpo-backup-staging-${uid ?? 'user'}`)
+  await fsp.mkdir(dir, {mode: 0o700}).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EEXIST') throw error
+  })
+  const stat = await fsp.lstat(dir)
+  // eslint-disable-next-line no-bitwise -- permission bits: no access for group or others
+  const privateMode = (stat.mode & 0o077) === 0
+  if (stat.isDirectory() && (uid === undefined || stat.uid === uid) && privateMode) return dir
+  return fsp.mkdtemp(path.join(os.tmpdir(), 'vpo-backup-staging-'))
+}

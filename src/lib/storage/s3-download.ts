@@ -1,0 +1,120 @@
+import type {Readable} from 'node:stream'
+
+import {GetObjectCommand, type S3Client} from '@aws-sdk/client-s3'
+
+import {LibraryBackupError} from '../errors.js'
+import {type RetryPolicy, statusOf, type StorageContext, withRetries} from './s3-client.js'
+
+/**
+ * Reads whole objects and object heads. A download cut short resumes where it stopped (a ranged
+ * GET pinned to the same ETag), and starts over when the object changed in between.
+ */
+export interface ReadRequest {
+  client: S3Client
+  policy: RetryPolicy
+  bucket: string
+  key: string
+  signal: AbortSignal
+  context: StorageContext
+}
+
+export interface ObjectSink {
+  /** Bytes at `offset`, in order; an offset of 0 after earlier data means "start over". */
+  write(chunk: Buffer, offset: number): Promise<void> | void
+}
+
+/** Raised when a body ends early, so that the retry loop treats it like a reset connection. */
+class CutShort extends Error {
+  readonly code = 'ERR_STREAM_PREMATURE_CLOSE'
+}
+
+/** Streams the object into `sink`; resolves with its length once every promised byte arrived. */
+export async function readObject(request: ReadRequest, sink: ObjectSink): Promise<number> {
+  const {client, policy, bucket, key, signal, context} = request
+  let received = 0
+  let total: number | undefined
+  let etag: string | undefined
+  await withRetries(
+    policy,
+    context,
+    async () => {
+      let response
+      try {
+        response = await client.send(
+          new GetObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Range: received > 0 ? `bytes=${received}-` : undefined,
+            IfMatch: received > 0 ? etag : undefined,
+          }),
+          {abortSignal: signal},
+        )
+      } catch (error) {
+        if (received === 0 || statusOf(error) !== 412) throw error
+        // The object was replaced since we started: what we have belongs to another version.
+        received = 0
+        throw new CutShort('the object changed during the download')
+      }
+
+      if (received > 0 && !response.ContentRange) received = 0 // the store ignored the range
+      if (received === 0) {
+        total = response.ContentLength
+        etag = response.ETag
+      }
+
+      const body = response.Body as Readable | undefined
+      if (!body) throw new CutShort('the store sent no body')
+      for await (const chunk of body) {
+        await sink.write(chunk as Buffer, received)
+        received += (chunk as Buffer).length
+      }
+
+      if (total === undefined || received < total) throw new CutShort(`the download stopped after ${received} bytes`)
+    },
+    signal,
+  )
+  if (received !== total) {
+    throw new LibraryBackupError(
+      'STORAGE_ERROR',
+      `The object store sent ${received} bytes for ${context.url} but promised ${total}; try again, and check the store if it persists.`,
+    )
+  }
+
+  return received
+}
+
+/** The first `bytes` bytes (fewer when the object is shorter), reading no further. */
+export async function readHead(request: ReadRequest, bytes: number): Promise<Buffer> {
+  if (bytes <= 0) return Buffer.alloc(0)
+  const {client, policy, bucket, key, signal, context} = request
+  return withRetries(
+    policy,
+    context,
+    async () => {
+      let response
+      try {
+        response = await client.send(new GetObjectCommand({Bucket: bucket, Key: key, Range: `bytes=0-${bytes - 1}`}), {abortSignal: signal})
+      } catch (error) {
+        // An empty object has no byte 0 to start a range at.
+        if (statusOf(error) === 416) return Buffer.alloc(0)
+        throw error
+      }
+
+      const body = response.Body as Readable
+      const chunks: Buffer[] = []
+      let length = 0
+      for await (const chunk of body) {
+        chunks.push(chunk as Buffer)
+        length += (chunk as Buffer).length
+        if (length >= bytes) break // leaving the loop destroys the stream: a store that ignores Range costs no more
+      }
+
+      if (length < bytes && response.ContentLength !== undefined && length < response.ContentLength) {
+        throw new CutShort('the head was cut short')
+      }
+
+      return Buffer.concat(chunks).subarray(0, bytes)
+    },
+    signal,
+  )
+}
