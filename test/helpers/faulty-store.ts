@@ -110,7 +110,7 @@ export async function failure(promise: Promise<unknown>): Promise<LibraryBackupE
   } catch (error) {
     expect(error).to.be.instanceOf(LibraryBackupError)
     const err = error as LibraryBackupError
-    expect(err.message, 'one sentence, no stack').to.match(/^[^\n]+\.$/)
+    expect(err.sentence, 'one sentence, no stack').to.match(/^[^\n]+\.$/)
     return err
   }
 

@@ -92,7 +92,7 @@ describe('S3 bucket target (s3rver)', () => {
         expect.fail('expected a failure')
       } catch (error) {
         expect(error).to.be.instanceOf(LibraryBackupError)
-        expect((error as LibraryBackupError).message).to.match(/^[^\n]+no-such-dir[^\n]+\.$/)
+        expect((error as LibraryBackupError).sentence).to.match(/^[^\n]+no-such-dir[^\n]+\.$/)
       }
     }
   })

@@ -9,9 +9,9 @@ import net from 'node:net'
 import path from 'node:path'
 
 import {S3Bucket} from '../../src/lib/storage/s3-bucket.js'
-import {mountTmpfs, unmount} from '../helpers/cli.js'
 import {slowDown} from '../helpers/fault-proxy.js'
 import {failure, MiB, NAME, useFaultyStore} from '../helpers/faulty-store.js'
+import {mountTmpfs, unmount} from '../helpers/filesystems.js'
 import {useEnv} from '../helpers/s3-server.js'
 
 describe('S3 bucket target failures (s3rver behind a fault proxy)', () => {
@@ -25,7 +25,7 @@ describe('S3 bucket target failures (s3rver behind a fault proxy)', () => {
     expect(Date.now() - started).to.be.below(5000)
     expect(error.code).to.equal('STORAGE_ERROR')
     expect(error.exitCode).to.equal(8)
-    expect(error.message).to.include('SlowDown').and.include('Please reduce your request rate').and.include('after 4 attempts')
+    expect(error.sentence).to.include('SlowDown').and.include('Please reduce your request rate').and.include('after 4 attempts')
     expect(store.proxy.faultsApplied()).to.equal(4)
   })
 
@@ -33,7 +33,7 @@ describe('S3 bucket target failures (s3rver behind a fault proxy)', () => {
     store.proxy.inject({fault: {kind: 'error', status: 503, code: 'SlowDown', message: ''}, times: Infinity})
     const target = store.bucket()
     const error = await failure(target.commit(await store.stage(target, crypto.randomBytes(10)), NAME, {overwrite: false}))
-    expect(error.message).to.include('HTTP 503 Service Unavailable')
+    expect(error.sentence).to.include('HTTP 503 Service Unavailable')
   })
 
   // s3rver checks the access key but not V4 signatures, so a wrong secret cannot be shown here.
@@ -42,7 +42,7 @@ describe('S3 bucket target failures (s3rver behind a fault proxy)', () => {
     try {
       const error = await failure(store.bucket().list(() => true))
       expect(error.code).to.equal('STORAGE_ERROR')
-      expect(error.message).to.include('InvalidAccessKeyId').and.include('AWS_ACCESS_KEY_ID')
+      expect(error.sentence).to.include('InvalidAccessKeyId').and.include('AWS_ACCESS_KEY_ID')
       expect(store.proxy.requests.length).to.equal(1)
     } finally {
       restore()
@@ -53,7 +53,7 @@ describe('S3 bucket target failures (s3rver behind a fault proxy)', () => {
     let restore = useEnv({...store.server.env, AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined})
     try {
       const error = await failure(store.bucket().list(() => true))
-      expect(error.message).to.include('Could not load credentials').and.include('AWS_PROFILE')
+      expect(error.sentence).to.include('Could not load credentials').and.include('AWS_PROFILE')
     } finally {
       restore()
     }
@@ -61,7 +61,7 @@ describe('S3 bucket target failures (s3rver behind a fault proxy)', () => {
     restore = useEnv({...store.server.env, AWS_ENDPOINT_URL_S3: undefined, AWS_REGION: undefined})
     try {
       const error = await failure(store.bucket().list(() => true))
-      expect(error.message).to.include('Region is missing').and.include('set AWS_REGION')
+      expect(error.sentence).to.include('Region is missing').and.include('set AWS_REGION')
     } finally {
       restore()
     }
@@ -70,7 +70,7 @@ describe('S3 bucket target failures (s3rver behind a fault proxy)', () => {
   it('reports a missing archive as not found (exit 1), not as a store failure', async () => {
     const error = await failure(store.bucket().fetch('vpo-library-missing.tar.gz', store.scratch))
     expect(error.code).to.equal('BACKUP_NOT_FOUND')
-    expect(error.message).to.include(`s3://${store.bucketName}/${store.prefix}vpo-library-missing.tar.gz does not exist`)
+    expect(error.sentence).to.include(`s3://${store.bucketName}/${store.prefix}vpo-library-missing.tar.gz does not exist`)
     expect(fs.readdirSync(store.scratch).filter((name) => name !== 'staging')).to.deep.equal([])
   })
 
@@ -91,13 +91,13 @@ describe('S3 bucket target failures (s3rver behind a fault proxy)', () => {
 
   it('names a missing bucket', async () => {
     const error = await failure(new S3Bucket('s3://no-such-bucket/backups/').list(() => true))
-    expect(error.message).to.include('NoSuchBucket').and.include('s3://no-such-bucket/backups/').and.include('create the bucket')
+    expect(error.sentence).to.include('NoSuchBucket').and.include('s3://no-such-bucket/backups/').and.include('create the bucket')
   })
 
   it('names a 403 without retrying', async () => {
     store.proxy.inject({fault: {kind: 'error', status: 403, code: 'AccessDenied', message: 'Access Denied'}, times: Infinity})
     const error = await failure(store.bucket().readHead(NAME, 4096))
-    expect(error.message).to.include('AccessDenied: Access Denied').and.include('permissions')
+    expect(error.sentence).to.include('AccessDenied: Access Denied').and.include('permissions')
     expect(store.proxy.requests.length).to.equal(1)
   })
 
@@ -108,7 +108,7 @@ describe('S3 bucket target failures (s3rver behind a fault proxy)', () => {
       const started = Date.now()
       const error = await failure(store.bucket().list(() => true))
       expect(Date.now() - started).to.be.below(5000)
-      expect(error.message).to.include('ECONNREFUSED').and.include('AWS_ENDPOINT_URL_S3')
+      expect(error.sentence).to.include('ECONNREFUSED').and.include('AWS_ENDPOINT_URL_S3')
     } finally {
       restore()
     }

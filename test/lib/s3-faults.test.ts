@@ -74,7 +74,7 @@ describe('S3 bucket target under faults (s3rver behind a fault proxy)', () => {
     const staged = await store.stage(target, crypto.randomBytes(100_000))
     const error = await failure(target.commit(staged, NAME, {overwrite: false}))
     expect(error.code).to.equal('STORAGE_ERROR')
-    expect(error.message).to.include('different bytes').and.include(`s3://${store.bucketName}/${store.prefix}${NAME}`)
+    expect(error.sentence).to.include('different bytes').and.include(`s3://${store.bucketName}/${store.prefix}${NAME}`)
     expect(await store.exists(NAME)).to.equal(false)
   })
 
@@ -82,7 +82,7 @@ describe('S3 bucket target under faults (s3rver behind a fault proxy)', () => {
     store.proxy.inject({method: 'PUT', url: /partNumber=3/, fault: {kind: 'flip-request', offset: 5}})
     const target = store.bucket()
     const error = await failure(target.commit(await store.stage(target, crypto.randomBytes(11 * MiB)), NAME, {overwrite: false}))
-    expect(error.message).to.include('different bytes')
+    expect(error.sentence).to.include('different bytes')
     expect(await store.exists(NAME)).to.equal(false)
     expect(await store.danglingUploads()).to.equal(0)
   })
@@ -93,7 +93,7 @@ describe('S3 bucket target under faults (s3rver behind a fault proxy)', () => {
       const target = store.bucket()
       const error = await failure(target.commit(await store.stage(target, crypto.randomBytes(100_000)), NAME, {overwrite: false}))
       expect(error.code).to.equal('STORAGE_ERROR')
-      expect(error.message).to.match(/kept \d+ bytes instead of 100000/)
+      expect(error.sentence).to.match(/kept \d+ bytes instead of 100000/)
       expect(await store.exists(NAME)).to.equal(false)
     } finally {
       restore()

@@ -3,10 +3,11 @@ import path from 'node:path'
 import type {BackupTarget} from './target.js'
 
 import {LocalDirectory} from './local-directory.js'
+import {isS3Url} from './s3-url.js'
 
 /** `s3://bucket/prefix/`: the only remote scheme; anything else is a local path. */
 export function isObjectStoreUrl(location: string): boolean {
-  return /^s3:\/\//i.test(location)
+  return isS3Url(location)
 }
 
 /**

@@ -107,6 +107,9 @@ export class S3Bucket implements BackupTarget {
     return this.stagingDir
   }
 
+  /** The staging directory is private and reused by every run; the staged file is removed by its owner. */
+  async abandonStaging(): Promise<void> {}
+
   commit(stagedFile: string, name: string, options: {overwrite: boolean}): Promise<boolean> {
     return this.track('uploading', async () => {
       const key = this.where.prefix + name
@@ -141,10 +144,9 @@ export class S3Bucket implements BackupTarget {
       if (difference && outcome === 'ambiguous') return false
       if (difference) {
         await this.forget(key)
-        throw new LibraryBackupError(
-          'STORAGE_ERROR',
-          `The object store kept ${difference} for ${this.describe(name)}, so the upload was deleted; check the store (for S3-compatible servers, its checksum support) and try again.`,
-        )
+        throw new LibraryBackupError('STORAGE_ERROR', `The object store kept ${difference} for ${this.describe(name)}, so the upload was deleted`, {
+          hint: 'Check the store (for S3-compatible servers, its checksum support) and try again.',
+        })
       }
 
       await fsp.rm(stagedFile, {force: true})

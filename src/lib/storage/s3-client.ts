@@ -168,7 +168,7 @@ export interface StorageContext {
 }
 
 export function interrupted(context: StorageContext): LibraryBackupError {
-  return new LibraryBackupError('INTERRUPTED', `Interrupted while ${context.doing} ${context.url}; nothing was left behind in the store.`)
+  return new LibraryBackupError('INTERRUPTED', `Interrupted while ${context.doing} ${context.url}; nothing was left behind in the store`)
 }
 
 /** One sentence: what failed, the store's own reason, and what to do about it. */
@@ -181,14 +181,14 @@ export function storageError(error: unknown, context: StorageContext, attempts?:
   const status = statusOf(error)
   if (code === 'NoSuchKey') {
     const location = context.url.slice(0, context.url.lastIndexOf('/') + 1)
-    return new LibraryBackupError('BACKUP_NOT_FOUND', `${context.url} does not exist; vpo library:backups --path ${location} lists the backups there.`, {cause: error})
+    return new LibraryBackupError('BACKUP_NOT_FOUND', `${context.url} does not exist`, {cause: error, hint: `vpo library:backups --path ${location} lists the backups there.`})
   }
 
   const reason = storeReason(err, code, status)
   const tried = attempts && attempts > 1 ? ` after ${attempts} attempts` : ''
   const todo = /region is missing/i.test(reason) ? 'set AWS_REGION (or a region in the AWS profile) and try again' : advice(code, status)
-  const message = `The object store failed while ${context.doing} ${context.url}${tried} (${reason}); ${todo}.`
-  return new LibraryBackupError('STORAGE_ERROR', message, {cause: error})
+  const message = `The object store failed while ${context.doing} ${context.url}${tried} (${reason})`
+  return new LibraryBackupError('STORAGE_ERROR', message, {cause: error, hint: `${todo[0].toUpperCase()}${todo.slice(1)}.`})
 }
 
 function storeReason(err: SdkError, code: string | undefined, status: number | undefined): string {

@@ -74,10 +74,9 @@ export async function readObject(request: ReadRequest, sink: ObjectSink): Promis
     signal,
   )
   if (received !== total) {
-    throw new LibraryBackupError(
-      'STORAGE_ERROR',
-      `The object store sent ${received} bytes for ${context.url} but promised ${total}; try again, and check the store if it persists.`,
-    )
+    throw new LibraryBackupError('STORAGE_ERROR', `The object store sent ${received} bytes for ${context.url} but promised ${total}`, {
+      hint: 'Try again, and check the store if it persists.',
+    })
   }
 
   return received
