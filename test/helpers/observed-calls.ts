@@ -13,12 +13,13 @@ import {preloadHook} from './filesystems.js'
 import {makeTempDir} from './temp-dirs.js'
 
 export interface ObservedCall {
-  op: 'fsync' | 'link' | 'open' | 'rename'
+  /** temp: a temporary file seen in a watched directory (VPO_OBSERVE_DIRS) at an fsync. */
+  op: 'fsync' | 'link' | 'open' | 'rename' | 'temp'
   /** The file (or directory) synced or opened; for rename/link, the source. */
   path: string
   /** rename/link: the destination. */
   to?: string
-  /** open of a file it creates (flags w, a or x): its permission bits right after creation. */
+  /** open of a file it creates (flags w, a or x): its permission bits right after creation; temp: its bits then. */
   mode?: number
 }
 
@@ -40,7 +41,20 @@ const opened = (fd, file, flags) => {
   if (creates(flags)) entry.mode = original.fstatSync(fd).mode & 0o7777
   record(entry)
 }
-const synced = (fd) => record({op: 'fsync', path: fds.get(fd) ?? 'fd ' + fd})
+// Files SQLite creates natively (a snapshot) pass no hook: at each fsync, the mode of every
+// temporary file then present in the watched directories is recorded too.
+const watched = (process.env.VPO_OBSERVE_DIRS ?? '').split(':').filter(Boolean)
+const recordTemps = () => {
+  for (const dir of watched) {
+    let names = []
+    try { names = fs.readdirSync(dir) } catch { continue }
+    for (const name of names) {
+      if (!name.startsWith('.vpo-backup-tmp-')) continue
+      try { record({op: 'temp', path: dir + '/' + name, mode: fs.lstatSync(dir + '/' + name).mode & 0o7777}) } catch {}
+    }
+  }
+}
+const synced = (fd) => { record({op: 'fsync', path: fds.get(fd) ?? 'fd ' + fd}); recordTemps() }
 
 fs.openSync = function (file, flags, ...rest) {
   const fd = original.openSync.call(this, file, flags, ...rest)
@@ -84,17 +98,21 @@ for (const method of ['sync', 'datasync']) {
   const real = FileHandle[method]
   FileHandle[method] = function () {
     record({op: 'fsync', path: handlePaths.get(this) ?? 'handle ' + this.fd})
+    recordTemps()
     return real.call(this)
   }
 }
 `
 
-/** The env that makes the CLI log its calls, and a reader for what it logged. */
-export function observeCalls(): {env: NodeJS.ProcessEnv; calls: () => ObservedCall[]} {
+/**
+ * The env that makes the CLI log its calls, and a reader for what it logged. In `watchDirs`, the
+ * temporary files present at each fsync are logged with their modes.
+ */
+export function observeCalls(watchDirs: string[] = []): {env: NodeJS.ProcessEnv; calls: () => ObservedCall[]} {
   const log = path.join(makeTempDir('vpo-observed'), 'calls.jsonl')
   fs.writeFileSync(log, '')
   return {
-    env: {...preloadHook(HOOK), VPO_OBSERVE_LOG: log},
+    env: {...preloadHook(HOOK), VPO_OBSERVE_LOG: log, VPO_OBSERVE_DIRS: watchDirs.join(':')},
     calls: () =>
       fs
         .readFileSync(log, 'utf8')
