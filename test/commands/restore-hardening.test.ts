@@ -225,7 +225,6 @@ describe('library:restore hardening', function () {
       const tmp = makeTempDir('vpo-user-tmp')
       fs.chownSync(tmp, OWNER.uid, OWNER.gid)
       for (const db of [path.join(parent, 'vpo', 'library.db'), path.join(missingUnderRoot(), 'library.db')]) {
-        // eslint-disable-next-line no-await-in-loop
         const result = await runCliAs(OWNER.uid, OWNER.gid, ['library:restore', archive, '--dry-run', '--db', db], {HOME: tmp, TMPDIR: tmp})
         expect(result.code, `${db}: ${result.stderr}`).to.equal(0)
         expect(result.stdout).to.include('No changes made (dry run).')

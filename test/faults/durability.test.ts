@@ -14,10 +14,10 @@ import {parseJson, runCli} from '../helpers/cli.js'
 import {expectJsonError} from '../helpers/expectations.js'
 import {TEMP_PREFIX} from '../helpers/leftovers.js'
 import {archiveOf, type DataDir, libraryContent, makeDataDir, sha256File, treeState} from '../helpers/libraries.js'
-import {describeCalls, indexOfCall, type ObservedCall, observeCalls} from '../helpers/observed-calls.js'
+import {describeCalls, indexOfCall, observeCalls, type ObservedCall} from '../helpers/observed-calls.js'
 import {runCliWithUmask} from '../helpers/other-processes.js'
-import {python} from '../helpers/python.js'
 import {archiveMetadata, extractArchiveMember, writeArchiveWithPython} from '../helpers/python-archives.js'
+import {python} from '../helpers/python.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 const SIDECARS = ['-wal', '-shm', '-journal']

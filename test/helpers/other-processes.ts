@@ -5,7 +5,7 @@
  */
 import {spawn, spawnSync} from 'node:child_process'
 
-import {type CliResult, cleanEnv, ROOT, RUN} from './cli.js'
+import {cleanEnv, type CliResult, ROOT, RUN} from './cli.js'
 import {type ChildHandle} from './processes.js'
 
 /** Runs `argv` to completion with the clean CLI environment plus `env`. */
