@@ -37,6 +37,7 @@ export async function verifyArchive(archivePath: string, options: VerifyOptions)
   const extracted = tempPathIn(options.scratchDir, 'restore.db')
   let kept = false
   try {
+    assertCanCreate(extracted, options.scratchDir)
     const contents = await extractDatabase(archivePath, extracted, {
       onProgress: (done, total) => options.onProgress?.('extract', done, total),
     }).catch((error) => {
@@ -54,6 +55,19 @@ export async function verifyArchive(archivePath: string, options: VerifyOptions)
     return {metadata: contents.metadata, checksumVerified: contents.checksumVerified, databasePath: kept ? extracted : undefined}
   } finally {
     if (!kept) removeTemp(extracted)
+  }
+}
+
+/**
+ * The extractor reports any failure to create its output as a damaged archive; a temp directory
+ * that is read-only or not ours is a problem with this machine, so it is found and named first.
+ */
+function assertCanCreate(file: string, dir: string): void {
+  try {
+    fs.closeSync(fs.openSync(file, 'wx', 0o600))
+    fs.rmSync(file)
+  } catch (error) {
+    throw fromSystemError(error, `creating the scratch copy of the database in ${dir}`)
   }
 }
 
