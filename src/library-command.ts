@@ -14,6 +14,13 @@ export const databaseFlag = Flags.string({
   helpValue: 'PATH',
 })
 
+export const identityFlag = Flags.string({
+  summary: 'age identity file (or SSH private key) that opens encrypted backups; repeatable.',
+  description: 'Defaults to $VPO_BACKUP_IDENTITY_FILE. The file must not be readable by group or others.',
+  helpValue: 'FILE',
+  multiple: true,
+})
+
 export interface FailureJson {
   success: false
   error: ErrorJson

@@ -7,6 +7,7 @@ import type {BackupMetadata} from './archive.js'
 import {writeBackup} from './backup.js'
 import {assertSpaceFor, type SpaceNeed} from './disk-space.js'
 import {makePrivateDirectory, removeEmptyDirectories} from './durable-files.js'
+import {type ArchiveKeys, withPlainArchive} from './encrypted-archives.js'
 import {LibraryBackupError} from './errors.js'
 import {markCommitted, onInterrupt} from './interrupts.js'
 import {acquireLibraryLock, assertLibraryUnlocked, type LibraryLock} from './library-lock.js'
@@ -34,6 +35,8 @@ export interface RestoreOptions {
   confirm: (question: {databasePath: string; metadata: BackupMetadata}) => Promise<boolean>
   onWarning?: (message: string) => void
   onProgress?: (phase: RestorePhase, done: number, total: number) => void
+  /** Identities for an encrypted archive; recipients for the safety backup of an encrypted restore. */
+  keys?: ArchiveKeys
 }
 
 export interface RestoreResult {
@@ -89,7 +92,7 @@ export async function chooseBackup(request: {archive?: string; latest?: boolean;
 export async function planRestore(options: Omit<RestoreOptions, 'confirm' | 'safetyBackup'>): Promise<RestoreResult> {
   const started = Date.now()
   const databasePath = resolveSymlink(options.databasePath)
-  return withLocalArchive(options.archive, async (archivePath, sourcePath) => {
+  return withLocalArchive(options.archive, options.keys, async (archivePath, sourcePath) => {
     const declared = await readDeclaredMetadata(archivePath)
     checkSchema(declared, sourcePath, options)
     assertReplaceable(databasePath)
@@ -107,7 +110,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   // would leave the real library untouched and the link replaced by a copy.
   const databasePath = resolveSymlink(options.databasePath)
   const databaseDir = path.dirname(databasePath)
-  return withLocalArchive(options.archive, async (archivePath, sourcePath) => {
+  return withLocalArchive(options.archive, options.keys, async (archivePath, sourcePath) => {
     // 1. What the archive claims: format, schema, size, before anything is written.
     const declared = await readDeclaredMetadata(archivePath)
     checkSchema(declared, sourcePath, options)
@@ -179,11 +182,17 @@ function assertReplaceable(databasePath: string): void {
 }
 
 /** Runs `work` on a local copy of the archive: the file itself, or a download removed afterwards. */
-async function withLocalArchive<T>(archive: string, work: (archivePath: string, sourcePath: string) => Promise<T>): Promise<T> {
+/**
+ * Runs `work` on a local, plain copy of the archive: the file itself, or a download (and its
+ * decryption) in the temp directory, removed afterwards. A remote archive is fetched whole and an
+ * encrypted one authenticated whole before `work` reads a byte, so neither can change anything
+ * unless it verifies.
+ */
+async function withLocalArchive<T>(archive: string, keys: ArchiveKeys | undefined, work: (archivePath: string, sourcePath: string) => Promise<T>): Promise<T> {
   const {target, name} = await locateArchive(archive)
   const fetched = await target.fetch(name, os.tmpdir())
   try {
-    return await work(fetched.path, target.describe(name))
+    return await withPlainArchive(fetched.path, keys ?? {}, os.tmpdir(), (plainPath) => work(plainPath, target.describe(name)))
   } finally {
     fetched.dispose()
   }

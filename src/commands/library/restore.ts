@@ -2,10 +2,11 @@ import {Args, Flags} from '@oclif/core'
 
 import type {RestoreJson, RestorePlanJson, RestoreSkippedJson} from '../../json-results.js'
 
+import {loadIdentities, loadRecipients} from '../../lib/encrypted-archives.js'
 import {LibraryBackupError} from '../../lib/errors.js'
 import {formatBytes, formatCount, formatDuration} from '../../lib/format.js'
 import {chooseBackup, libraryExists, planRestore, restoreBackup, type RestoreResult} from '../../lib/restore.js'
-import {databaseFlag, LibraryCommand} from '../../library-command.js'
+import {databaseFlag, identityFlag, LibraryCommand} from '../../library-command.js'
 import {askYesNo} from '../../ui/confirm.js'
 import {progressLine} from '../../ui/progress.js'
 import {escapeForTerminal} from '../../ui/terminal-text.js'
@@ -33,6 +34,7 @@ export default class LibraryRestore extends LibraryCommand {
     path: Flags.string({char: 'p', summary: 'With --latest: the directory (or s3:// prefix) to take it from.', helpValue: 'DIR', dependsOn: ['latest']}),
     'if-db-not-exists': Flags.boolean({summary: 'Do nothing (exit 0) when a library already exists: for a container entrypoint.'}),
     'if-backup-exists': Flags.boolean({summary: 'Do nothing (exit 0) when there is no backup to restore.'}),
+    identity: identityFlag,
   }
 
   async run(): Promise<RestoreJson | RestorePlanJson | RestoreSkippedJson> {
@@ -46,7 +48,9 @@ export default class LibraryRestore extends LibraryCommand {
     }
 
     const progress = progressLine(this.showProgress)
+    const keys = {identities: await loadIdentities({identity: flags.identity}), recipients: await loadRecipients({})}
     const common = {
+      keys,
       archive: chosen.archive,
       databasePath,
       backupDir,
