@@ -1,6 +1,8 @@
+import type lockfileModule from 'proper-lockfile'
+
 import fs from 'node:fs'
+import {createRequire} from 'node:module'
 import path from 'node:path'
-import lockfile from 'proper-lockfile'
 
 import {LibraryBackupError} from './errors.js'
 
@@ -10,6 +12,13 @@ import {LibraryBackupError} from './errors.js'
  * backup, a restore and a daemon start from interleaving.
  */
 const STALE_MS = 10_000
+
+let lockfileLoaded: typeof lockfileModule | undefined
+/** proper-lockfile (and graceful-fs under it) costs tens of milliseconds to load: only when locking. */
+function lockfile(): typeof lockfileModule {
+  lockfileLoaded ??= createRequire(import.meta.url)('proper-lockfile') as typeof lockfileModule
+  return lockfileLoaded
+}
 
 export interface LibraryLock {
   /** Throws if the lock was lost while we worked (its directory removed or taken over). */
@@ -41,7 +50,7 @@ export async function acquireLibraryLock(databasePath: string): Promise<LibraryL
   let compromised: Error | undefined
   let releaseLock: () => Promise<void>
   try {
-    releaseLock = await lockfile.lock(target, {
+    releaseLock = await lockfile().lock(target, {
       realpath: false,
       retries: 0,
       stale: STALE_MS,
@@ -68,7 +77,7 @@ export async function acquireLibraryLock(databasePath: string): Promise<LibraryL
     releaseSync() {
       if (compromised) return
       try {
-        lockfile.unlockSync(target, {realpath: false})
+        lockfile().unlockSync(target, {realpath: false})
       } catch {
         // Already released.
       }
@@ -78,7 +87,7 @@ export async function acquireLibraryLock(databasePath: string): Promise<LibraryL
 
 /** For --dry-run: reports the lock a real run would hit, without creating anything. */
 export async function assertLibraryUnlocked(databasePath: string): Promise<void> {
-  const locked = await lockfile.check(lockTarget(databasePath), {realpath: false, stale: STALE_MS}).catch(() => false)
+  const locked = await lockfile().check(lockTarget(databasePath), {realpath: false, stale: STALE_MS}).catch(() => false)
   if (locked) throw lockedError(databasePath)
 }
 
