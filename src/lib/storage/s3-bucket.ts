@@ -6,6 +6,7 @@ import path from 'node:path'
 import type {BackupTarget, FetchedArchive, StoredArchive} from './target.js'
 
 import {fromSystemError, LibraryBackupError} from '../errors.js'
+import {onInterrupt} from '../interrupts.js'
 import {removeTemp, tempPathIn} from '../temp-files.js'
 import {createS3Client, type RetryPolicy, retryPolicyFromEnv, statusOf, type StorageContext, withRetries} from './s3-client.js'
 import {readHead, readObject, type ReadRequest} from './s3-download.js'
@@ -41,6 +42,8 @@ export class S3Bucket implements BackupTarget {
     this.client = createS3Client(this.policy)
     this.stagingDir = options.stagingDir
     options.signal?.addEventListener('abort', () => this.abort(), {once: true})
+    // Ctrl-C aborts requests in flight and any multipart upload, so nothing is left dangling.
+    onInterrupt(() => this.abort())
   }
 
   describe(name: string): string {
