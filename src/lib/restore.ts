@@ -181,7 +181,6 @@ function assertReplaceable(databasePath: string): void {
   }
 }
 
-/** Runs `work` on a local copy of the archive: the file itself, or a download removed afterwards. */
 /**
  * Runs `work` on a local, plain copy of the archive: the file itself, or a download (and its
  * decryption) in the temp directory, removed afterwards. A remote archive is fetched whole and an
