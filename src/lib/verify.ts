@@ -61,6 +61,14 @@ export async function verifyBackups(options: VerifyOptions): Promise<VerifyRepor
     const kept = listing.backups.filter((entry) => entry.kind !== 'damaged')
     entries = (options.latest ? kept.filter((entry) => isDeliberate(entry)) : kept).map((entry) => ({target, name: entry.filename, createdAt: entry.sortTime, deliberate: isDeliberate(entry)}))
     if (entries.length === 0) {
+      // With --max-age the caller is a monitor asking "is there a recent good backup?": none at all
+      // is the loudest "no", and must exit 9 like a stale one, not 1 like a typo in a path.
+      if (options.maxAge) {
+        throw new LibraryBackupError('BACKUP_STALE', `No backups found in ${listing.directory}, so none is younger than ${formatDuration(options.maxAge)}`, {
+          hint: 'Check that the scheduled vpo library:backup runs and succeeds, and that --path names where it writes.',
+        })
+      }
+
       throw new LibraryBackupError('BACKUP_NOT_FOUND', `No backups found in ${listing.directory}`, {hint: 'Create one with: vpo library:backup'})
     }
   }

@@ -10,7 +10,9 @@ import {LibraryCommand} from '../../library-command.js'
 
 export default class LibraryVerify extends LibraryCommand {
   static summary = 'Check that backups would restore, without touching the library.'
-  static description = `Checks each backup as a restore would (structure, metadata, size, sha256 and SQLite's quick_check of the database, extracted into a temporary directory), every backup in the backup directory unless BACKUP paths are given. --quick checks the structure only. --max-age also fails (exit 9) unless the newest backup that verifies is younger than the given age, so one cron line both checks the backups and alarms when they stopped.`
+  static description = `Checks each backup as a restore would (structure, metadata, size, sha256 and SQLite's quick_check of the database, extracted into a temporary directory), every backup in the backup directory unless BACKUP paths are given. --quick checks the structure only. --max-age also fails (exit 9) unless the newest backup that verifies is younger than the given age, so one cron line both checks the backups and alarms when they stopped; with no backup at all, --max-age exits 9 too (without it, 1). When some backups fail and the newest good one is also too old, the exit is 3 (a broken backup is the more urgent news) and the JSON still says fresh: false.
+
+--quick reads the gzip members' headers and trailers and the tar headers without inflating the database: it finds a truncated file, bytes appended, a damaged member header, a wrong size or a missing member, but not damage inside the compressed database (a member's CRC is only checked when it is inflated). Archives written by VPO's Python tool have no index and are read through. Run a full verify for the guarantee a restore gives.`
   static strict = false
   static args = {
     backup: Args.string({description: 'Backup archives to check (paths or s3:// URLs); default: every backup in the backup directory.'}),
