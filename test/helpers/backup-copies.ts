@@ -8,23 +8,31 @@ import fs from 'node:fs'
 import {python} from './python.js'
 
 const REWRITER = `
-import io, json, sys, tarfile
-src, dst, created_at, order = sys.argv[1:5]
-with tarfile.open(src, 'r:gz') as tf:
+import copy, io, json, sys, tarfile
+spec = json.load(sys.stdin)
+with tarfile.open(spec['source'], 'r:gz') as tf:
     members = [(m, tf.extractfile(m).read()) for m in tf.getmembers()]
-out = []
-for m, data in members:
-    if m.name == 'backup_metadata.json':
-        meta = json.loads(data)
-        meta['created_at'] = created_at
-        data = json.dumps(meta, indent=2).encode()
-        m.size = len(data)
-    out.append((m, data))
-out.sort(key=lambda pair: (pair[0].name == 'backup_metadata.json') == (order == 'metadata-last'))
-with tarfile.open(dst, 'w:gz') as tf:
-    for m, data in out:
-        tf.addfile(m, io.BytesIO(data))
+for job in spec['copies']:
+    out = []
+    for m, data in members:
+        m = copy.copy(m)
+        if m.name == 'backup_metadata.json':
+            meta = json.loads(data)
+            meta['created_at'] = job['createdAt']
+            data = json.dumps(meta, indent=2).encode()
+            m.size = len(data)
+        out.append((m, data))
+    out.sort(key=lambda pair: (pair[0].name == 'backup_metadata.json') == (spec['order'] == 'metadata-last'))
+    with tarfile.open(job['dest'], 'w:gz', compresslevel=1) as tf:
+        for m, data in out:
+            tf.addfile(m, io.BytesIO(data))
 `
+
+/** Many copies of one archive, each with its own `created_at`, in one Python process. */
+export function copiesWithCreatedAt(source: string, copies: Array<{createdAt: string; dest: string}>, order: 'metadata-first' | 'metadata-last' = 'metadata-first'): void {
+  const result = python(REWRITER, [], JSON.stringify({source, copies, order}))
+  if (result.status !== 0) throw new Error(`rewriting ${source} failed: ${result.stderr}`)
+}
 
 /**
  * Copies the archive at `source` to `dest` with metadata `created_at` set to `createdAt`
@@ -32,8 +40,7 @@ with tarfile.open(dst, 'w:gz') as tf:
  * orders it) or last (as VPO's Python tool does).
  */
 export function copyWithCreatedAt(source: string, dest: string, createdAt: string, order: 'metadata-first' | 'metadata-last' = 'metadata-first'): void {
-  const result = python(REWRITER, [source, dest, createdAt, order])
-  if (result.status !== 0) throw new Error(`rewriting ${source} into ${dest} failed: ${result.stderr}`)
+  copiesWithCreatedAt(source, [{createdAt, dest}], order)
 }
 
 /** XORs the byte at `offset` (negative: from the end) with 0xff. */
