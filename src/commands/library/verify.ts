@@ -25,7 +25,7 @@ export default class LibraryVerify extends LibraryCommand {
   ]
   static flags = {
     path: Flags.string({char: 'p', summary: 'Directory (or s3:// prefix) of the backups to check instead of the backup directory.', helpValue: 'DIR'}),
-    latest: Flags.boolean({summary: 'Check only the newest backup.'}),
+    latest: Flags.boolean({summary: 'Check only the newest backup made on purpose (a pre-restore safety backup is not one).'}),
     quick: Flags.boolean({summary: 'Check the structure only (gzip members and tar headers), not the database.'}),
     'max-age': Flags.string({summary: 'Fail with exit 9 unless the newest good backup is younger than this: 26h, 2d, 1w.', helpValue: 'DURATION'}),
   }
