@@ -79,7 +79,7 @@ describe('library:verify', function () {
     before(async () => {
       ;({dir, names} = directoryOf([1, 30]))
       // VPO's Python tool: library.db first, metadata last, no sha256.
-      const pyMetadata = {...metadata, created_at: createdAtAgo(50 * HOUR)}
+      const pyMetadata: Record<string, unknown> = {...metadata, created_at: createdAtAgo(50 * HOUR)}
       delete pyMetadata.database_sha256
       const pyName = `vpo-library-${(pyMetadata.created_at as string).replaceAll(':', '-')}.tar.gz`
       writePythonArchive(database, path.join(dir, pyName), pyMetadata)
