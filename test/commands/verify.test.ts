@@ -301,6 +301,11 @@ describe('library:verify', function () {
       expect(result.stdout).to.include(`  ok      ${path.join(dir, names[1])}`)
     })
 
+    it('with --latest, a usage error (exit 2): --latest chooses from the directory', async () => {
+      const {dir, names} = directoryOf([1])
+      expectJsonError(await runCliChecked(['library:verify', '--latest', path.join(dir, names[0]), '--json']), 'USAGE_ERROR', 2)
+    })
+
     it('a named file that does not exist: exit 1 BACKUP_NOT_FOUND', async () => {
       const missing = path.join(makeTempDir('vpo-verify-missing'), 'nope.tar.gz')
       const result = await runCliChecked(['library:verify', missing, '--json'])

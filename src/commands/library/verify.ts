@@ -32,6 +32,13 @@ export default class LibraryVerify extends LibraryCommand {
 
   async run(): Promise<VerifyJson> {
     const {argv, flags} = await this.parse(LibraryVerify)
+    // As for restore: --latest chooses from a directory, so a named archive would be silently ignored.
+    if (flags.latest && argv.length > 0) {
+      throw new LibraryBackupError('USAGE_ERROR', `--latest checks the newest backup in the backup directory, so it takes no BACKUP (${String(argv[0])} was given)`, {
+        hint: 'Pass either BACKUP paths or --latest (with --path for another directory).',
+      })
+    }
+
     const maxAge = flags['max-age'] === undefined ? undefined : parseDuration(flags['max-age'])
     const report = await verifyBackups({
       archives: argv as string[],
