@@ -321,6 +321,13 @@ describe('library:verify', function () {
       expect(line).to.equal(`Error: No backups found in ${dir}; create one with: vpo library:backup`)
     })
 
+    it('only damaged backups: exit 1, saying why they were not checked', async () => {
+      const dir = makeTempDir('vpo-verify-damaged-only')
+      fs.copyFileSync(fresh, path.join(dir, regularName(createdAtAgo(HOUR), '-damaged')))
+      const line = expectHumanError(await runCliChecked(['library:verify', '--path', dir]), 1)
+      expect(line).to.equal(`Error: No backups found in ${dir} (1 is a damaged or safety backup, which are not checked); create one with: vpo library:backup`)
+    })
+
     it('a missing directory: exit 1, and nothing is created', async () => {
       const dir = path.join(makeTempDir('vpo-verify-none'), 'backups')
       expectHumanError(await runCliChecked(['library:verify', '--path', dir]), 1)
