@@ -28,6 +28,9 @@ const TARGET = {
   sizeReductionPercent: 60,
   rssMb: 150,
   listingSeconds: 0.5,
+  /** Full verify of one archive against restore --dry-run of it: the same checks, shared code. */
+  verifyRatio: 1.1,
+  quickVerifySeconds: 1,
 }
 
 /** VPO's Python tool: online backup to a snapshot, then a w:gz tarfile with the db then metadata. */
@@ -364,14 +367,19 @@ function benchRestore(ctx: Context, archive: string, report: BackupReport): Row[
   return [timeRow('library:restore', ours, base, TARGET.restoreRatio), rssRow('  restore peak RSS', ours, base)]
 }
 
-/** Listing 50 hard links of one archive of the fixture, plus bare CLI startup for scale. */
-function benchListing(ctx: Context, archive: string): Row[] {
+/** 50 hard links of one archive of the fixture: 50 real archives without 1.6 GB of copies. */
+function listingDir(ctx: Context, archive: string): string {
   const listDir = path.join(ctx.scratch, 'listing')
   fs.mkdirSync(listDir)
   for (let n = 0; n < LISTING_ARCHIVES; n++) {
-    // Hard links: 50 real archives of the 100 MB fixture without 1.6 GB of copies.
     fs.linkSync(archive, path.join(listDir, `vpo-library-2026-01-01T0000${String(n).padStart(2, '0')}Z.tar.gz`))
   }
+
+  return listDir
+}
+
+/** Listing the 50 archives, plus bare CLI startup for scale. */
+function benchListing(ctx: Context, listDir: string): Row[] {
 
   const listing: Measurement[] = []
   const startup: Measurement[] = []
@@ -412,6 +420,64 @@ function benchListing(ctx: Context, archive: string): Row[] {
   ]
 }
 
+/**
+ * library:verify: a full check of one archive against `restore --dry-run` of it (the same checks,
+ * so the same time is the target), `--quick` over the 50 archives, and prune --dry-run over them.
+ */
+function benchVerify(ctx: Context, archive: string, listDir: string): Row[] {
+  // restore --dry-run needs a library to plan against; it changes nothing, so one copy serves every run.
+  const dataDir = freshDataDir(ctx.scratch, ctx.source, 'verify-data')
+  const env = {...process.env, VPO_DATA_DIR: dataDir}
+  const full = alternate(
+    ctx,
+    'verify ',
+    () => {
+      const m = measure(ctx.scratch, ctx.node, [RUN_JS, 'library:verify', archive, '--json'], env)
+      const parsed = JSON.parse(m.stdout) as {backups: Array<{checksum_verified: boolean; ok: boolean}>}
+      if (!parsed.backups[0]?.ok || !parsed.backups[0].checksum_verified) throw new BenchError(`library:verify did not verify ${archive}`)
+      return m
+    },
+    () => measure(ctx.scratch, ctx.node, [RUN_JS, 'library:restore', archive, '--dry-run', '--json'], env),
+  )
+
+  const quick: Measurement[] = []
+  const prune: Measurement[] = []
+  for (let i = 0; i < ctx.runs; i++) {
+    const q = measure(ctx.scratch, ctx.node, [RUN_JS, 'library:verify', '--quick', '--path', listDir, '--json'])
+    const checked = (JSON.parse(q.stdout) as {backups: Array<{ok: boolean}>}).backups
+    if (checked.length !== LISTING_ARCHIVES || !checked.every((entry) => entry.ok)) throw new BenchError(`library:verify --quick checked ${checked.length} archives, not ${LISTING_ARCHIVES} good ones`)
+    quick.push(q)
+    const p = measure(ctx.scratch, ctx.node, [RUN_JS, 'library:prune', '--path', listDir, '--keep-daily', '7', '--keep-weekly', '4', '--keep-monthly', '6', '--dry-run', '--json'])
+    const planned = JSON.parse(p.stdout) as {kept: unknown[]; removed: unknown[]}
+    if (planned.kept.length + planned.removed.length !== LISTING_ARCHIVES) throw new BenchError('library:prune --dry-run did not plan for every archive')
+    if (fs.readdirSync(listDir).length !== LISTING_ARCHIVES) throw new BenchError('library:prune --dry-run removed something')
+    prune.push(p)
+    log(`  verify --quick run ${i + 1}/${ctx.runs}: ${q.seconds.toFixed(2)} s; prune --dry-run ${p.seconds.toFixed(2)} s`)
+  }
+
+  fs.rmSync(dataDir, {recursive: true, force: true})
+  const ours = summarize(full.ours)
+  const dryRun = summarize(full.base)
+  const quickSeries = summarize(quick)
+  const pruneSeries = summarize(prune)
+  const row = (operation: string, series: Series, target?: number): Row => ({
+    operation,
+    ours: `${series.seconds.toFixed(2)} s`,
+    baseline: '—',
+    ratio: '—',
+    target: target === undefined ? '—' : `≤ ${target.toFixed(2)} s`,
+    result: target === undefined ? '' : verdict(series.seconds <= target),
+    rss: rssText(series.rssKb),
+  })
+  return [
+    {...timeRow('library:verify (1 archive, full)', ours, dryRun, TARGET.verifyRatio), baseline: `${dryRun.seconds.toFixed(2)} s (restore --dry-run)`},
+    rssRow('  verify peak RSS', ours, dryRun),
+    row(`library:verify --quick (${LISTING_ARCHIVES} archives)`, quickSeries, TARGET.quickVerifySeconds),
+    rssRow('  verify --quick peak RSS', quickSeries, quickSeries),
+    row(`library:prune --dry-run (${LISTING_ARCHIVES} archives)`, pruneSeries),
+  ]
+}
+
 function main(): void {
   const {values} = parseArgs({options: {runs: {type: 'string', default: '5'}}, strict: true})
   const runs = Number(values.runs)
@@ -432,7 +498,8 @@ function main(): void {
     log(`Fixture: ${mb(dbBytes)} db + ${mb(walBytes)} WAL; ${runs} runs each; scratch ${scratch}`)
     const archive = path.join(scratch, 'kept.tar.gz')
     const backup = benchBackup(ctx, archive)
-    const rows = [...backup.rows, ...benchRestore(ctx, archive, backup.report), ...benchListing(ctx, archive)]
+    const listDir = listingDir(ctx, archive)
+    const rows = [...backup.rows, ...benchRestore(ctx, archive, backup.report), ...benchListing(ctx, listDir), ...benchVerify(ctx, archive, listDir)]
 
     const cpus = os.cpus()
     console.log('')

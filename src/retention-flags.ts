@@ -1,8 +1,7 @@
 import {Flags} from '@oclif/core'
 
-import type {RetentionPolicy} from './lib/retention.js'
-
 import {parseDuration} from './lib/duration.js'
+import {type RetentionPolicy, validatePolicy} from './lib/retention.js'
 
 const count = (summary: string) => Flags.integer({min: 0, summary, helpValue: 'N'})
 
@@ -29,5 +28,9 @@ export function retentionPolicy(flags: RetentionFlagValues & {keep?: number}): R
     within: flags['keep-within'] === undefined ? undefined : parseDuration(flags['keep-within']),
   }
   const given = Object.values(policy).some((value) => value !== undefined)
-  return given ? policy : undefined
+  if (!given) return undefined
+  // Checked now, not when pruning: `library:backup --keep-daily 0` must be refused before a backup
+  // is written, not after, with exit 2 and a backup the message does not mention.
+  validatePolicy(policy)
+  return policy
 }

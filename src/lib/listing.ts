@@ -1,6 +1,6 @@
 import type {BackupTarget, StoredArchive} from './storage/target.js'
 
-import {type ArchiveHead, type BackupMetadata, HEAD_BYTES, readArchiveMetadata, readHead, structureProblem} from './archive.js'
+import {type ArchiveHead, type BackupMetadata, HEAD_BYTES, quickCheckArchive, readHead, structureProblem} from './archive.js'
 import {type BackupKind, compareNewestFirst, isBackupFileName, parseBackupName} from './backup-names.js'
 
 export interface ListedBackup {
@@ -88,7 +88,10 @@ async function readMetadata(
 
   const local = await target.fetch(entry.name, target.location)
   try {
-    return {metadata: await readArchiveMetadata(local.path)}
+    // Without the index, wholeness is only known by reading to the end: an archive whose metadata
+    // comes first in one gzip member (tarfile rewriting ours) would otherwise list as readable
+    // when cut short, and `restore --latest` would pick it over an older whole one.
+    return {metadata: await quickCheckArchive(local.path)}
   } finally {
     local.dispose()
   }

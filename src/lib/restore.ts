@@ -68,10 +68,8 @@ export async function chooseBackup(request: {archive?: string; latest?: boolean;
     return {missing, error: new LibraryBackupError('BACKUP_NOT_FOUND', missing, {hint: 'Create one with vpo library:backup, or pass --path with where your backups are.'})}
   }
 
-  if (!request.archive) {
-    const missing = 'No backup was named'
-    return {missing, error: new LibraryBackupError('USAGE_ERROR', missing, {hint: 'Pass BACKUP_FILE, or --latest to restore the newest backup.'})}
-  }
+  // A usage mistake, never "no backup" (which --if-backup-exists turns into exit 0).
+  if (!request.archive) throw new LibraryBackupError('USAGE_ERROR', 'No backup was named', {hint: 'Pass BACKUP_FILE, or --latest to restore the newest backup.'})
 
   const {name, target} = await locateArchive(request.archive)
   const found = await target.list((candidate) => candidate === name)

@@ -108,7 +108,8 @@ function bucket(rule: CountedRule, date: Date): string | undefined {
   }
 }
 
-function validatePolicy(policy: RetentionPolicy): void {
+/** Throws USAGE_ERROR unless the policy has a rule that keeps something. */
+export function validatePolicy(policy: RetentionPolicy): void {
   for (const rule of COUNTED_RULES) {
     const count = policy[rule]
     if (count !== undefined && !(Number.isSafeInteger(count) && count >= 0)) {
@@ -120,7 +121,8 @@ function validatePolicy(policy: RetentionPolicy): void {
   if (!anyCount && policy.within === undefined) {
     throw new LibraryBackupError(
       'USAGE_ERROR',
-      'Give at least one retention rule (--keep-last, --keep-daily, --keep-weekly, --keep-monthly, --keep-yearly or --keep-within); without one nothing can be pruned.',
+      'Give at least one retention rule that keeps something (a count of 0 switches its rule off); without one nothing can be pruned',
+      {hint: 'Pass --keep-last, --keep-daily, --keep-weekly, --keep-monthly or --keep-yearly with N > 0, or --keep-within.'},
     )
   }
 }

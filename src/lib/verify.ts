@@ -61,7 +61,18 @@ export async function verifyBackups(options: VerifyOptions): Promise<VerifyRepor
     const kept = listing.backups.filter((entry) => entry.kind !== 'damaged')
     entries = (options.latest ? kept.filter((entry) => isDeliberate(entry)) : kept).map((entry) => ({target, name: entry.filename, createdAt: entry.sortTime, deliberate: isDeliberate(entry)}))
     if (entries.length === 0) {
-      throw new LibraryBackupError('BACKUP_NOT_FOUND', `No backups found in ${listing.directory}`, {hint: 'Create one with: vpo library:backup'})
+      const skipped = listing.backups.length
+      // Files are there, just none this command checks: say so, or "no backups" reads as a lie.
+      const why = skipped > 0 ? ` (${skipped} ${skipped === 1 ? 'is a damaged or safety backup' : 'are damaged or safety backups'}, which ${options.latest ? '--latest does not pick' : 'are not checked'})` : ''
+      // With --max-age the caller is a monitor asking "is there a recent good backup?": none at all
+      // is the loudest "no", and must exit 9 like a stale one, not 1 like a typo in a path.
+      if (options.maxAge) {
+        throw new LibraryBackupError('BACKUP_STALE', `No backups found in ${listing.directory}${why}, so none is younger than ${formatDuration(options.maxAge)}`, {
+          hint: 'Check that the scheduled vpo library:backup runs and succeeds, and that --path names where it writes.',
+        })
+      }
+
+      throw new LibraryBackupError('BACKUP_NOT_FOUND', `No backups found in ${listing.directory}${why}`, {hint: 'Create one with: vpo library:backup'})
     }
   }
 

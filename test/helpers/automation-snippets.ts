@@ -9,8 +9,8 @@ import {fileURLToPath} from 'node:url'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 
-/** The document holding the snippets; becomes README.md once the section is merged there. */
-export const AUTOMATION_README = path.join(ROOT, 'README-automation.md')
+/** The document holding the snippets: the "Automatic backups" section of the README. */
+export const AUTOMATION_README = path.join(ROOT, 'README.md')
 
 export interface UnitFile {
   name: string

@@ -30,7 +30,7 @@ export default class LibraryRestore extends LibraryCommand {
     'dry-run': Flags.boolean({summary: 'Validate the archive fully and show its metadata, without changing anything.'}),
     db: databaseFlag,
     'no-safety-backup': Flags.boolean({summary: 'Do not save the current library as a pre-restore backup first.'}),
-    latest: Flags.boolean({summary: 'Restore the newest readable backup in the backup directory (or --path).', exclusive: ['backup_file']}),
+    latest: Flags.boolean({summary: 'Restore the newest readable backup in the backup directory (or --path).'}),
     path: Flags.string({char: 'p', summary: 'With --latest: the directory (or s3:// prefix) to take it from.', helpValue: 'DIR', dependsOn: ['latest']}),
     'if-db-not-exists': Flags.boolean({summary: 'Do nothing (exit 0) when a library already exists: for a container entrypoint.'}),
     'if-backup-exists': Flags.boolean({summary: 'Do nothing (exit 0) when there is no backup to restore.'}),
@@ -39,6 +39,18 @@ export default class LibraryRestore extends LibraryCommand {
 
   async run(): Promise<RestoreJson | RestorePlanJson | RestoreSkippedJson> {
     const {args, flags} = await this.parse(LibraryRestore)
+    // Usage mistakes first, so that --if-db-not-exists or --if-backup-exists never hides them behind
+    // an exit 0. (oclif's `exclusive` relates flags to flags only, not to arguments.)
+    if (flags.latest && args.backup_file !== undefined) {
+      throw new LibraryBackupError('USAGE_ERROR', `--latest restores the newest backup, so it takes no BACKUP_FILE (${args.backup_file} was given)`, {
+        hint: 'Pass either BACKUP_FILE or --latest.',
+      })
+    }
+
+    if (!flags.latest && args.backup_file === undefined) {
+      throw new LibraryBackupError('USAGE_ERROR', 'No backup was named', {hint: 'Pass BACKUP_FILE, or --latest to restore the newest backup.'})
+    }
+
     const {databasePath, backupDir} = this.location(flags.db)
     if (flags['if-db-not-exists'] && libraryExists(databasePath)) return this.skip(`A library already exists at ${databasePath}; nothing was restored (--if-db-not-exists).`)
     const chosen = await chooseBackup({archive: args.backup_file, latest: flags.latest, location: flags.path ?? backupDir})

@@ -10,7 +10,9 @@ import {LibraryCommand} from '../../library-command.js'
 
 export default class LibraryVerify extends LibraryCommand {
   static summary = 'Check that backups would restore, without touching the library.'
-  static description = `Checks each backup as a restore would (structure, metadata, size, sha256 and SQLite's quick_check of the database, extracted into a temporary directory), every backup in the backup directory unless BACKUP paths are given. --quick checks the structure only. --max-age also fails (exit 9) unless the newest backup that verifies is younger than the given age, so one cron line both checks the backups and alarms when they stopped.`
+  static description = `Checks each backup as a restore would (structure, metadata, size, sha256 and SQLite's quick_check of the database, extracted into a temporary directory), every backup in the backup directory unless BACKUP paths are given. --quick checks the structure only. --max-age also fails (exit 9) unless the newest backup that verifies is younger than the given age, so one cron line both checks the backups and alarms when they stopped; with no backup at all, --max-age exits 9 too (without it, 1). When some backups fail and the newest good one is also too old, the exit is 3 (a broken backup is the more urgent news) and the JSON still says fresh: false.
+
+--quick reads the gzip members' headers and trailers and the tar headers without inflating the database: it finds a truncated file, bytes appended, a damaged member header, a wrong size or a missing member, but not damage inside the compressed database (a member's CRC is only checked when it is inflated). Archives written by VPO's Python tool have no index and are read through. Run a full verify for the guarantee a restore gives.`
   static strict = false
   static args = {
     backup: Args.string({description: 'Backup archives to check (paths or s3:// URLs); default: every backup in the backup directory.'}),
@@ -23,13 +25,20 @@ export default class LibraryVerify extends LibraryCommand {
   ]
   static flags = {
     path: Flags.string({char: 'p', summary: 'Directory (or s3:// prefix) of the backups to check instead of the backup directory.', helpValue: 'DIR'}),
-    latest: Flags.boolean({summary: 'Check only the newest backup.'}),
+    latest: Flags.boolean({summary: 'Check only the newest backup made on purpose (a pre-restore safety backup is not one).'}),
     quick: Flags.boolean({summary: 'Check the structure only (gzip members and tar headers), not the database.'}),
     'max-age': Flags.string({summary: 'Fail with exit 9 unless the newest good backup is younger than this: 26h, 2d, 1w.', helpValue: 'DURATION'}),
   }
 
   async run(): Promise<VerifyJson> {
     const {argv, flags} = await this.parse(LibraryVerify)
+    // As for restore: --latest chooses from a directory, so a named archive would be silently ignored.
+    if (flags.latest && argv.length > 0) {
+      throw new LibraryBackupError('USAGE_ERROR', `--latest checks the newest backup in the backup directory, so it takes no BACKUP (${String(argv[0])} was given)`, {
+        hint: 'Pass either BACKUP paths or --latest (with --path for another directory).',
+      })
+    }
+
     const maxAge = flags['max-age'] === undefined ? undefined : parseDuration(flags['max-age'])
     const report = await verifyBackups({
       archives: argv as string[],
