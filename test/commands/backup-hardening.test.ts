@@ -1,9 +1,9 @@
+import {expect} from 'chai'
 /**
  * Issue 10, library:backup: the paths to losing the library or its last good backup, and the
  * messages that blamed the wrong thing. Real `bin/run.js` processes, real files, SQLite and tar.
  */
 import {spawnSync} from 'node:child_process'
-import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
 
@@ -28,11 +28,13 @@ function backupJson(args: string[], lib: DataDir, cwd?: string) {
 
 describe('library:backup hardening (issue 10)', function () {
   this.timeout(120_000)
+
   after(() => cleanupTempDirs())
 
   describe('1. no --output may name the library, its sidecars or its lock', () => {
     let lib: DataDir
     let elsewhere: string
+
     before(() => {
       lib = makeDataDir({files: 200, walFiles: 10})
       elsewhere = makeTempDir('vpo-elsewhere')
@@ -90,6 +92,7 @@ describe('library:backup hardening (issue 10)', function () {
   describe('2. the integrity gate', () => {
     let lib: DataDir
     let good: string[]
+
     before(async () => {
       lib = makeDataDir({files: 300, walFiles: 10})
       good = []
@@ -125,6 +128,7 @@ describe('library:backup hardening (issue 10)', function () {
   describe('3 and 5. --keep counts regular backups only, newest by the name counter within a second', () => {
     let lib: DataDir
     let template: string
+
     before(async () => {
       lib = makeDataDir({files: 100, walFiles: 5})
       template = (await archiveOf(lib)).path
@@ -133,7 +137,7 @@ describe('library:backup hardening (issue 10)', function () {
     it('-o backups/weekly.tar.gz --keep 1: keeps the custom archive and exactly the newest regular one', async () => {
       const dir = lib.backupDir
       fs.rmSync(dir, {recursive: true, force: true})
-      for (const day of ['01', '02', '03']) plantBackup(template, dir, `vpo-library-2024-01-${day}T000000Z.tar.gz`, `2024-01-${day}T00:00:00Z`)
+      for (const day of ['01', '02', '03']) plantBackup(template, dir, `vpo-library-2024-01-${day}T000000Z.tar.gz`)
       const result = await backupJson(['-o', 'backups/weekly.tar.gz', '--keep', '1'], lib, lib.dataDir)
       expect(result.code, result.stderr).to.equal(0)
       expect(fs.readdirSync(dir).sort()).to.deep.equal(['vpo-library-2024-01-03T000000Z.tar.gz', 'weekly.tar.gz'])
@@ -145,8 +149,8 @@ describe('library:backup hardening (issue 10)', function () {
 
     it('…Z.tar.gz and …Z-2.tar.gz of one second: --keep 2 keeps -2 (made later) and removes the plain one', async () => {
       const dir = path.join(makeTempDir('vpo-same-second'), 'backups')
-      const plain = plantBackup(template, dir, 'vpo-library-2024-02-01T120000Z.tar.gz', '2024-02-01T12:00:00Z')
-      const second = plantBackup(template, dir, 'vpo-library-2024-02-01T120000Z-2.tar.gz', '2024-02-01T12:00:00Z')
+      const plain = plantBackup(template, dir, 'vpo-library-2024-02-01T120000Z.tar.gz')
+      const second = plantBackup(template, dir, 'vpo-library-2024-02-01T120000Z-2.tar.gz')
       // Neither the file times nor the listing order may decide: make the plain one look newer.
       fs.utimesSync(second, new Date('2024-02-01T12:00:00Z'), new Date('2024-02-01T12:00:00Z'))
       const result = await backupJson(['-o', `${dir}/`, '--keep', '2'], lib)
@@ -160,6 +164,7 @@ describe('library:backup hardening (issue 10)', function () {
   describe('4. non-regular entries and a prune that fails half-way', () => {
     let lib: DataDir
     let template: string
+
     before(async () => {
       lib = makeDataDir({files: 100, walFiles: 5})
       template = (await archiveOf(lib)).path
@@ -170,7 +175,7 @@ describe('library:backup hardening (issue 10)', function () {
       const impostor = path.join(dir, 'vpo-library-2020-01-01T000000Z.tar.gz')
       fs.mkdirSync(impostor, {recursive: true})
       fs.writeFileSync(path.join(impostor, 'keep-me'), 'precious')
-      plantBackup(template, dir, 'vpo-library-2024-01-01T000000Z.tar.gz', '2024-01-01T00:00:00Z')
+      plantBackup(template, dir, 'vpo-library-2024-01-01T000000Z.tar.gz')
       const result = await backupJson(['--keep', '1'], lib)
       expect(result.code, result.stderr).to.equal(0)
       expect(fs.readFileSync(path.join(impostor, 'keep-me'), 'utf8')).to.equal('precious')
@@ -184,7 +189,7 @@ describe('library:backup hardening (issue 10)', function () {
     it('a backup that cannot be removed: exit 1 PRUNE_FAILED saying what was created, removed and not', async function () {
       if (!isRoot()) this.skip() // a bind mount over one backup makes its unlink fail (EBUSY)
       const dir = path.join(makeTempDir('vpo-prune-fail'), 'backups')
-      const planted = ['01', '02', '03'].map((day) => plantBackup(template, dir, `vpo-library-2024-03-${day}T000000Z.tar.gz`, `2024-03-${day}T00:00:00Z`))
+      const planted = ['01', '02', '03'].map((day) => plantBackup(template, dir, `vpo-library-2024-03-${day}T000000Z.tar.gz`))
       const stuck = planted[1]
       const copy = path.join(makeTempDir('vpo-bind'), 'copy')
       fs.copyFileSync(stuck, copy)
@@ -288,6 +293,7 @@ describe('library:backup hardening (issue 10)', function () {
 
   describe('11. space is asked of each filesystem for what it will hold', () => {
     const mounts: string[] = []
+
     after(() => {
       for (const dir of mounts) unmount(dir)
     })
@@ -295,7 +301,7 @@ describe('library:backup hardening (issue 10)', function () {
     it('a destination with room for ~0.9× the database but not 2× gets the backup (the snapshot stays beside the library)', async function () {
       if (!isRoot()) this.skip()
       const lib = makeDataDir({files: 3000, walFiles: 0})
-      const size = fs.statSync(lib.databasePath).size
+      const {size} = fs.statSync(lib.databasePath)
       const dest = path.join(makeTempDir('vpo-small-dest'), 'mnt')
       if (!mountTmpfs(dest, `${Math.floor((size * 0.9) / 1024)}k`)) this.skip()
       mounts.push(dest)
@@ -307,7 +313,7 @@ describe('library:backup hardening (issue 10)', function () {
     it('a library on a filesystem too small for its snapshot is refused up front with exit 5 naming it', async function () {
       if (!isRoot()) this.skip()
       const source = makeDataDir({files: 3000, walFiles: 0})
-      const size = fs.statSync(source.databasePath).size
+      const {size} = fs.statSync(source.databasePath)
       const mnt = path.join(makeTempDir('vpo-small-lib'), 'mnt')
       if (!mountTmpfs(mnt, `${Math.ceil((size * 1.3) / 1024)}k`)) this.skip()
       mounts.push(mnt)
@@ -328,6 +334,7 @@ describe('library:backup hardening (issue 10)', function () {
 
   describe('13. messages name the real cause', () => {
     const mounts: string[] = []
+
     after(() => {
       for (const dir of mounts) unmount(dir)
     })

@@ -36,6 +36,7 @@ function nameFor(index: number): string {
 
 describe('library:backups integrity and terminal safety (issue 10: 9, 10)', function () {
   this.timeout(120_000)
+
   after(() => cleanupTempDirs())
 
   describe('9. a truncated archive, or one with bytes appended, is never listed as readable', () => {
@@ -59,7 +60,7 @@ describe('library:backups integrity and terminal safety (issue 10: 9, 10)', func
         {label: 'cut at the first member boundary', bytes: (d, o) => d.subarray(0, o[1])},
         {label: 'cut at the second member boundary', bytes: (d, o) => d.subarray(0, o[2])},
         {label: 'missing only the last member', bytes: (d) => d.subarray(0, last)},
-        {label: 'cut one byte short', bytes: (d) => d.subarray(0, d.length - 1)},
+        {label: 'cut one byte short', bytes: (d) => d.subarray(0, - 1)},
         {label: 'random bytes appended', bytes: (d) => Buffer.concat([d, crypto.randomBytes(333)])},
         {label: 'a second copy of the last member appended', bytes: (d) => Buffer.concat([d, d.subarray(last)])},
         {label: 'a second copy of a database member appended', bytes: (d, o) => Buffer.concat([d, d.subarray(o[2], o[3])])},
@@ -108,7 +109,7 @@ describe('library:backups integrity and terminal safety (issue 10: 9, 10)', func
 
     it("an archive in VPO's Python layout cut short is unreadable too", async () => {
       const pyDir = makeTempDir('vpo-integrity-py')
-      const planted = plantBackup(whole, pyDir, 'vpo-library-2024-07-01T000000Z.tar.gz', '2024-07-01T00:00:00Z')
+      const planted = plantBackup(whole, pyDir, 'vpo-library-2024-07-01T000000Z.tar.gz')
       const data = fs.readFileSync(planted)
       fs.writeFileSync(path.join(pyDir, 'vpo-library-2024-07-02T000000Z.tar.gz'), data.subarray(0, Math.floor(data.length * 0.6)))
       const byName = new Map((await listJson(pyDir)).backups.map((entry) => [entry.filename, entry]))
@@ -135,10 +136,10 @@ describe('library:backups integrity and terminal safety (issue 10: 9, 10)', func
       env = makeDataDir({files: 1}).env
       const template = (await archiveOf(lib)).path
       dir = path.join(makeTempDir('vpo-hostile'), HOSTILE_DIR)
-      archive = plantBackup(template, dir, 'vpo-library-2024-08-01T000000Z.tar.gz', '2024-08-01T00:00:00Z', {vpo_version: HOSTILE})
+      archive = plantBackup(template, dir, 'vpo-library-2024-08-01T000000Z.tar.gz', {vpo_version: HOSTILE})
       const older = (await archiveOf(makeDataDir({files: 20, walFiles: 0, schemaVersion: 26}))).path
-      plantBackup(older, dir, 'vpo-library-2024-08-02T000000Z.tar.gz', '2024-08-02T00:00:00Z', {vpo_version: HOSTILE})
-      plantBackup(template, dir, 'vpo-library-2024-08-03T000000Z.tar.gz', '2024-08-03T00:00:00Z', {vpo_version: HOSTILE, schema_version: 99})
+      plantBackup(older, dir, 'vpo-library-2024-08-02T000000Z.tar.gz', {vpo_version: HOSTILE})
+      plantBackup(template, dir, 'vpo-library-2024-08-03T000000Z.tar.gz', {vpo_version: HOSTILE, schema_version: 99})
     })
 
     it('library:backups: the directory name is escaped; JSON keeps it exactly', async () => {

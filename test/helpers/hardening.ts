@@ -49,9 +49,12 @@ export function databaseOf(archive: string): string {
 
 /**
  * Writes `dir/name` as VPO's Python tool would, with the metadata of `template` but `created_at`
- * set, so the name and the metadata agree on when it was made.
+ * taken from the backup name, so the name and the metadata agree on when it was made.
  */
-export function plantBackup(template: string, dir: string, name: string, createdAt: string, overrides: Record<string, unknown> = {}): string {
+export function plantBackup(template: string, dir: string, name: string, overrides: Record<string, unknown> = {}): string {
+  const stamp = /(\d{4}-\d{2}-\d{2})T(\d{2})(\d{2})(\d{2})Z/.exec(name)
+  if (!stamp) throw new Error(`${name} carries no backup timestamp`)
+  const createdAt = `${stamp[1]}T${stamp[2]}:${stamp[3]}:${stamp[4]}Z`
   const metadata = {...readArchiveWithPython(template).metadata, created_at: createdAt, ...overrides}
   const out = path.join(dir, name)
   fs.mkdirSync(dir, {recursive: true})
