@@ -134,18 +134,20 @@ describe('library:backup hardening (issue 10)', function () {
       template = (await archiveOf(lib)).path
     })
 
-    it('-o backups/weekly.tar.gz --keep 1: keeps the custom archive and exactly the newest regular one', async () => {
-      const dir = lib.backupDir
-      fs.rmSync(dir, {recursive: true, force: true})
-      for (const day of ['01', '02', '03']) plantBackup(template, dir, `vpo-library-2024-01-${day}T000000Z.tar.gz`)
-      const result = await backupJson(['-o', 'backups/weekly.tar.gz', '--keep', '1'], lib, lib.dataDir)
-      expect(result.code, result.stderr).to.equal(0)
-      expect(fs.readdirSync(dir).sort()).to.deep.equal(['vpo-library-2024-01-03T000000Z.tar.gz', 'weekly.tar.gz'])
-      expect((parseJson(result).pruned as string[]).map((file) => path.basename(file)).sort()).to.deep.equal([
-        'vpo-library-2024-01-01T000000Z.tar.gz',
-        'vpo-library-2024-01-02T000000Z.tar.gz',
-      ])
-    })
+    for (const custom of ['weekly.tar.gz', 'vpo-library-weekly.tar.gz']) {
+      it(`-o backups/${custom} --keep 1: keeps the custom archive and exactly the newest regular one`, async () => {
+        const dir = lib.backupDir
+        fs.rmSync(dir, {recursive: true, force: true})
+        for (const day of ['01', '02', '03']) plantBackup(template, dir, `vpo-library-2024-01-${day}T000000Z.tar.gz`)
+        const result = await backupJson(['-o', `backups/${custom}`, '--keep', '1'], lib, lib.dataDir)
+        expect(result.code, result.stderr).to.equal(0)
+        expect(fs.readdirSync(dir).sort()).to.deep.equal(['vpo-library-2024-01-03T000000Z.tar.gz', custom].sort())
+        expect((parseJson(result).pruned as string[]).map((file) => path.basename(file)).sort()).to.deep.equal([
+          'vpo-library-2024-01-01T000000Z.tar.gz',
+          'vpo-library-2024-01-02T000000Z.tar.gz',
+        ])
+      })
+    }
 
     it('…Z.tar.gz and …Z-2.tar.gz of one second: --keep 2 keeps -2 (made later) and removes the plain one', async () => {
       const dir = path.join(makeTempDir('vpo-same-second'), 'backups')
@@ -467,7 +469,7 @@ describe('library:backup hardening (issue 10)', function () {
     })
   })
 
-  describe('-h works like --help on every command', () => {
+  describe('h. -h works like --help on every command', () => {
     for (const command of ['library:backup', 'library:backups', 'library:restore', 'library:verify', 'library:prune']) {
       it(`${command} -h`, async () => {
         const short = await runCli([command, '-h'])
