@@ -8,10 +8,10 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import {seededRandom} from '../fixtures/library-generator.js'
-import {parseJson, runCli} from '../helpers/cli.js'
+import {cleanEnv, parseJson, RUN, runCli} from '../helpers/cli.js'
 import {expectHumanError, expectJsonError, runCliChecked} from '../helpers/expectations.js'
 import {isRoot, mountTmpfs, unmount} from '../helpers/filesystems.js'
-import {damageAnIndex, exactTotal, plantBackup, pythonMetadataInteger, rawJsonInteger, setSizes} from '../helpers/hardening.js'
+import {damageAnIndex, exactTotal, plantBackup, pythonMetadataInteger, rawJsonInteger, setSizes, watchSnapshots} from '../helpers/hardening.js'
 import {listArchives, lockDirectory} from '../helpers/leftovers.js'
 import {archiveOf, type DataDir, makeDataDir, sha256File, treeState} from '../helpers/libraries.js'
 import {readArchiveWithPython, validateArchiveWithPython, writeArchiveWithPython} from '../helpers/python-archives.js'
@@ -348,9 +348,11 @@ describe('library:backup hardening (issue 10)', function () {
       if (!mountTmpfs(lib.backupDir, '4m')) this.skip()
       mounts.push(lib.backupDir)
       spawnSync('mount', ['-o', 'remount,ro', lib.backupDir])
-      const text = expectJsonError(await backupJson([], lib), undefined, 1)
+      const watch = watchSnapshots()
+      const text = expectJsonError(await runCliChecked(['library:backup', '--json'], {...lib.env, ...watch.env}), undefined, 1)
       expect(text).to.match(/read-only/i).and.include(lib.backupDir)
       expect(text).to.not.match(/sqlite|snapshot/i)
+      expect(watch.started(), 'refused before taking a snapshot').to.deep.equal([])
     })
 
     it('an unwritable backup directory (as another user): says permission is denied there', async function () {
@@ -367,15 +369,17 @@ describe('library:backup hardening (issue 10)', function () {
         prefix = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']
       }
 
-      const run = spawnSync(prefix[0] ?? process.execPath, [...prefix.slice(1), ...(prefix.length > 0 ? [process.execPath] : []), path.resolve('bin/run.js'), 'library:backup', '--json'], {
+      const watch = watchSnapshots()
+      const run = spawnSync(prefix[0] ?? process.execPath, [...prefix.slice(1), ...(prefix.length > 0 ? [process.execPath] : []), RUN, 'library:backup', '--json'], {
         encoding: 'utf8',
-        env: {...process.env, VPO_DATA_DIR: lib.dataDir, NO_COLOR: '1'},
+        env: {...cleanEnv(), VPO_DATA_DIR: lib.dataDir, ...watch.env},
         cwd: '/',
       })
       const text = expectJsonError({code: run.status, signal: null, stdout: run.stdout, stderr: run.stderr}, undefined, 1)
       expect(text).to.match(/permission|not writable|cannot write/i).and.include(lib.backupDir)
       expect(text).to.not.match(/sqlite|snapshot/i)
       expect(fs.readdirSync(lib.backupDir)).to.deep.equal([])
+      expect(watch.started(), 'refused before taking a snapshot').to.deep.equal([])
     })
 
     it('-o library.db/x.tar.gz: NOT_A_DIRECTORY naming the parent', async () => {
@@ -416,8 +420,11 @@ describe('library:backup hardening (issue 10)', function () {
       fs.copyFileSync(`${source.databasePath}-wal`, path.join(dataDir, 'library.db-wal'))
       expect(spawnSync('mount', ['-o', 'remount,ro', mnt]).status).to.equal(0)
       const out = makeTempDir('vpo-ro-out')
-      const result = await runCliChecked(['library:backup', '--json', '-o', `${out}/`], {VPO_DATA_DIR: dataDir})
+      const watch = watchSnapshots()
+      const result = await runCliChecked(['library:backup', '--json', '-o', `${out}/`], {VPO_DATA_DIR: dataDir, ...watch.env})
       expect(result.code, result.stdout + result.stderr).to.equal(0)
+      // The snapshot goes to the destination's staging, as the library's directory cannot take it.
+      expect(watch.started().map((file) => path.dirname(file))).to.deep.equal([out])
       const body = parseJson(result)
       expect(body.file_count).to.equal(source.summary.fileCount) // the WAL's commits are in it
       expect(validateArchiveWithPython(String(body.path)).rows).to.equal(source.summary.fileCount)

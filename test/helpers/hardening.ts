@@ -128,3 +128,30 @@ export function rawControls(result: CliResult): string[] {
   // eslint-disable-next-line no-control-regex
   return [...(result.stdout + result.stderr).matchAll(/[\u0000-\u0009\u000B-\u001F\u007F-\u009F]/g)].map((m) => JSON.stringify(m[0]))
 }
+
+/**
+ * Watches, from inside the CLI, when a command starts a snapshot (snapshotLibrary creates the
+ * file before SQLite fills it), without changing what it does: to prove a check ran before the
+ * long work. Returns the env to pass and a reader of the snapshot paths seen.
+ */
+export function watchSnapshots(): {env: NodeJS.ProcessEnv; started: () => string[]} {
+  const dir = makeTempDir('vpo-watch')
+  fs.chmodSync(dir, 0o777) // the CLI may run as another user
+  const log = path.join(dir, 'snapshots.log')
+  const hook = path.join(dir, 'hook.mjs')
+  fs.writeFileSync(
+    hook,
+    `import fs from 'node:fs'
+const write = fs.writeFileSync
+fs.writeFileSync = function (file, ...rest) {
+  if (typeof file === 'string' && file.endsWith('.snapshot.db')) fs.appendFileSync(${JSON.stringify(log)}, file + '\\n')
+  return write.call(this, file, ...rest)
+}
+`,
+  )
+  fs.chmodSync(hook, 0o644)
+  return {
+    env: {NODE_OPTIONS: `--import ${hook}`},
+    started: () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter(Boolean) : []),
+  }
+}
