@@ -68,17 +68,18 @@ export function openLiveLibrary(databasePath: string): Database.Database {
 }
 
 /**
- * A WAL library whose directory cannot be written (a read-only filesystem, another user's data
- * directory) and that has no -shm: SQLite cannot read its WAL there, and opening it immutable would
- * drop the commits still in the WAL. Nothing can write it either, so a copy is the same library.
+ * A WAL library on a read-only filesystem without its -shm: SQLite cannot read the WAL there, and
+ * opening it immutable would drop the commits still in the WAL. Nothing can write it either, so a
+ * copy of the file and its WAL is the same library. (A directory that is merely not ours may have
+ * a writer, whose commits a copy could tear: that stays SQLite's error.)
  */
 function needsPrivateCopy(databasePath: string): boolean {
   if (fs.existsSync(`${databasePath}-shm`) || !isWalMode(databasePath)) return false
   try {
     fs.accessSync(path.dirname(databasePath), fs.constants.W_OK)
     return false
-  } catch {
-    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EROFS'
   }
 }
 
