@@ -281,6 +281,7 @@ describe('library:backup hardening (issue 10)', function () {
         }
 
         const label = `seed ${seed} round ${round} (${files} files${withWal ? ', WAL' : ''})`
+        if (withWal) expect(fs.statSync(`${lib.databasePath}-wal`).size, `${label}: commits left in the WAL`).to.be.above(0)
         const made = await backupJson([], lib)
         expect(made.code, `${label}: ${made.stderr}${made.stdout}`).to.equal(0)
         expect(rawJsonInteger(made.stdout, 'total_library_size_bytes'), label).to.equal(exactTotal(lib.databasePath))
