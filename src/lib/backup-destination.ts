@@ -36,13 +36,14 @@ export async function resolveDestination(options: {backupDir: string; databasePa
   const resolved = path.resolve(output)
   const protectedFiles = libraryFiles(options.databasePath)
   // A trailing slash means a directory, existing or not: never a file named after it.
-  if (/[/\\]$/.test(output) || fs.statSync(resolved, {throwIfNoEntry: false})?.isDirectory()) {
+  if (/[/\\]$/.test(output) || statIfAny(resolved)?.isDirectory()) {
     assertNotLibrary(resolved, protectedFiles, output)
+    assertAncestorIsDirectory(resolved)
     return {target: await openTarget(resolved)}
   }
 
   const directory = path.dirname(resolved)
-  const parent = fs.statSync(directory, {throwIfNoEntry: false})
+  const parent = statIfAny(directory)
   if (!parent) {
     throw new LibraryBackupError('IO_ERROR', `The directory ${directory} does not exist`, {hint: 'Create it first, or choose another --output.'})
   }
@@ -54,7 +55,7 @@ export async function resolveDestination(options: {backupDir: string; databasePa
   }
 
   assertNotLibrary(resolved, protectedFiles, output)
-  const existing = fs.statSync(resolved, {throwIfNoEntry: false})
+  const existing = statIfAny(resolved)
   if (existing && !existing.isFile()) {
     throw new LibraryBackupError('OUTPUT_EXISTS', `${resolved} exists and is not a regular file`, {hint: 'Choose another --output.'})
   }
@@ -108,7 +109,34 @@ function canonicalPath(file: string): string {
   }
 }
 
+/** A directory to create under a file cannot be: name that file now, not mkdir's ENOTDIR later. */
+function assertAncestorIsDirectory(directory: string): void {
+  let ancestor = path.dirname(directory)
+  while (statIfAny(ancestor) === undefined && ancestor !== path.dirname(ancestor)) ancestor = path.dirname(ancestor)
+  if (!statIfAny(ancestor)?.isDirectory()) {
+    throw new LibraryBackupError('NOT_A_DIRECTORY', `${ancestor} is not a directory, so ${directory} cannot be created`, {
+      hint: 'Choose another --output.',
+    })
+  }
+}
+
+/** Stats of `file`, or undefined when there is none, also when a parent is a file (ENOTDIR). */
+function statIfAny(file: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(file)
+  } catch (error) {
+    if (['ENOENT', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? '')) return undefined
+    throw error
+  }
+}
+
 function identityOf(file: string): string | undefined {
-  const stats = fs.statSync(file, {throwIfNoEntry: false, bigint: true})
-  return stats ? `${stats.dev}:${stats.ino}` : undefined
+  let stats: fs.BigIntStats
+  try {
+    stats = fs.statSync(file, {bigint: true})
+  } catch {
+    return undefined
+  }
+
+  return `${stats.dev}:${stats.ino}`
 }

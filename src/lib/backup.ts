@@ -10,7 +10,7 @@ import {assertSpaceFor, type SpaceNeed} from './disk-space.js'
 import {fromSystemError, LibraryBackupError} from './errors.js'
 import {markCommitted} from './interrupts.js'
 import {assertLibraryExists, type LibraryStats, openCopy, openLiveLibrary, quickCheck, readLibraryStats, snapshotLibrary} from './library-database.js'
-import {acquireLibraryLock, assertLibraryUnlocked} from './library-lock.js'
+import {acquireLibraryLock, assertLibraryUnlocked, type LibraryLock} from './library-lock.js'
 import {listBackups, newestReadable} from './listing.js'
 import {pruneBackups, type PruneReport, type RetentionPolicy} from './prune.js'
 import {removeAbandonedTemps, removeTemp, tempPathIn} from './temp-files.js'
@@ -57,7 +57,7 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
   const started = Date.now()
   const destination = await resolveDestination(options)
   assertLibraryExists(options.databasePath)
-  const lock = await acquireLibraryLock(options.databasePath)
+  const lock = await lockForBackup(options.databasePath)
   try {
     // A restore killed with -9 leaves a database-sized copy beside the library: the lock makes
     // this the moment to take it away.
@@ -70,6 +70,20 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
     return {...archive, durationSeconds: (Date.now() - started) / 1000, prune}
   } finally {
     await lock.release()
+  }
+}
+
+/**
+ * The library lock, or, on a read-only filesystem where the lock cannot be made, a check that no
+ * one took it before the filesystem went read-only: nothing can write the library there anyway.
+ */
+async function lockForBackup(databasePath: string): Promise<LibraryLock> {
+  try {
+    return await acquireLibraryLock(databasePath)
+  } catch (error) {
+    if ((error as {cause?: NodeJS.ErrnoException}).cause?.code !== 'EROFS') throw error
+    await assertLibraryUnlocked(databasePath)
+    return {assertHeld() {}, async release() {}, releaseSync() {}}
   }
 }
 

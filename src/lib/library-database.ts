@@ -2,9 +2,12 @@ import type Database from 'better-sqlite3'
 
 import fs from 'node:fs'
 import {createRequire} from 'node:module'
+import os from 'node:os'
+import path from 'node:path'
 
 import {type ExactInteger, exactInteger} from './archive/exact-json.js'
 import {LibraryBackupError} from './errors.js'
+import {removeTemp, tempPathIn} from './temp-files.js'
 
 /** What a backup's metadata says about the library inside it. */
 export interface LibraryStats {
@@ -58,10 +61,54 @@ export function openLiveLibrary(databasePath: string): Database.Database {
   assertLibraryExists(databasePath)
   if (!hasSqliteHeader(databasePath)) throw notALibrary(databasePath, 'it is not a SQLite database')
   try {
-    return openDatabase(databasePath, {readonly: true})
+    return needsPrivateCopy(databasePath) ? openPrivateCopy(databasePath) : openDatabase(databasePath, {readonly: true})
   } catch (error) {
     throw fromSqliteError(error, databasePath, 'opening')
   }
+}
+
+/**
+ * A WAL library on a read-only filesystem without its -shm: SQLite cannot read the WAL there, and
+ * opening it immutable would drop the commits still in the WAL. Nothing can write it either, so a
+ * copy of the file and its WAL is the same library. (A directory that is merely not ours may have
+ * a writer, whose commits a copy could tear: that stays SQLite's error.)
+ */
+function needsPrivateCopy(databasePath: string): boolean {
+  if (fs.existsSync(`${databasePath}-shm`) || !isWalMode(databasePath)) return false
+  try {
+    fs.accessSync(path.dirname(databasePath), fs.constants.W_OK)
+    return false
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EROFS'
+  }
+}
+
+/** The header's read and write versions are 2 in WAL mode. */
+function isWalMode(databasePath: string): boolean {
+  const fd = fs.openSync(databasePath, 'r')
+  try {
+    const versions = Buffer.alloc(2)
+    fs.readSync(fd, versions, 0, 2, 18)
+    return versions[0] === 2 || versions[1] === 2
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+function openPrivateCopy(databasePath: string): Database.Database {
+  const copy = tempPathIn(os.tmpdir(), 'library.db')
+  fs.copyFileSync(databasePath, copy)
+  if (fs.existsSync(`${databasePath}-wal`)) fs.copyFileSync(`${databasePath}-wal`, `${copy}-wal`)
+  fs.chmodSync(copy, 0o600)
+  const db = openDatabase(copy, {readonly: true})
+  const close = db.close.bind(db)
+  db.close = () => {
+    close()
+    removeTemp(copy)
+    return db
+  }
+
+  return db
 }
 
 /** Opens a copy we own (a snapshot or an extracted restore) read-write so closing cleans its sidecars. */
