@@ -112,11 +112,12 @@ describe('library:restore', function () {
   describe('restoring', () => {
     it('restores the library.db inside the archive byte for byte, WAL-only commits included, and reports it in --json', async () => {
       const data = target()
+      fs.chmodSync(data.databasePath, 0o640)
       const result = await runCli(['library:restore', archive, '--yes', '--json'], {env: data.env})
       expect(result.code, result.stderr).to.equal(0)
       expect(sha256File(data.databasePath), 'restored library.db equals the one in the archive').to.equal(archiveSha)
       for (const suffix of SIDECARS) expect(fs.existsSync(data.databasePath + suffix), suffix).to.equal(false)
-      expect(fs.statSync(data.databasePath).mode & 0o777, 'a catalogue is private').to.equal(0o600)
+      expect(fs.statSync(data.databasePath).mode & 0o777, 'the mode of the library it replaced').to.equal(0o640)
 
       const rows = filesById(data.databasePath)
       expect(rows.size).to.equal(1525)
