@@ -18,6 +18,8 @@ export interface BackupJson {
   duration_seconds: number
   /** Present when written with --allow-damaged from a library that fails quick_check. */
   damaged?: true
+  /** Present when encrypted with age (--encrypt-to, --recipients-file). */
+  encrypted?: true
   /** Backups removed by the retention flags. */
   pruned: string[]
 }
@@ -74,6 +76,8 @@ export interface ListedBackupJson {
   schema_version: number | null
   readable: boolean
   problem?: string
+  /** Encrypted, and no given identity opens it: its metadata is unknown, not bad. */
+  locked?: true
 }
 
 export interface BackupsJson {

@@ -3,10 +3,13 @@ import type Database from 'better-sqlite3'
 import fs from 'node:fs'
 import path from 'node:path'
 
+import type {AgeRecipient} from './encryption/index.js'
+
 import {type BackupMetadata, estimateArchiveSize, writeArchive} from './archive.js'
 import {type Destination, outputExists, resolveDestination} from './backup-destination.js'
 import {backupFileName, type BackupKind, formatCreatedAt} from './backup-names.js'
 import {assertSpaceFor, type SpaceNeed} from './disk-space.js'
+import {encryptStaged} from './encrypted-archives.js'
 import {fromSystemError, LibraryBackupError} from './errors.js'
 import {markCommitted} from './interrupts.js'
 import {assertLibraryExists, type LibraryStats, openCopy, openLiveLibrary, quickCheck, readLibraryStats, snapshotLibrary} from './library-database.js'
@@ -32,6 +35,8 @@ export interface BackupOptions {
   retention?: RetentionPolicy
   /** Written into the metadata: the host CLI's version. */
   vpoVersion: string
+  /** Encrypt the archive to these (age); the name then ends in `.tar.gz.age`. */
+  recipients?: AgeRecipient[]
   onProgress?: BackupProgress
 }
 
@@ -41,6 +46,7 @@ export interface BackupResult {
   archiveSizeBytes: number
   metadata: BackupMetadata
   damaged: boolean
+  encrypted: boolean
   durationSeconds: number
   prune?: PruneReport
 }
@@ -100,7 +106,7 @@ export async function planBackup(options: BackupOptions): Promise<BackupPlan> {
     return {
       databasePath: options.databasePath,
       databaseSizeBytes,
-      outputPath: destination.target.describe(destination.name ?? firstFreeName(existing, new Date())),
+      outputPath: destination.target.describe(destination.name ?? firstFreeName(existing, new Date(), Boolean(options.recipients))),
       estimatedArchiveSizeBytes: await estimateArchiveSize(options.databasePath, databaseSizeBytes),
       stats,
     }
@@ -115,7 +121,7 @@ export async function planBackup(options: BackupOptions): Promise<BackupPlan> {
  * temporary file is left at all.
  */
 export async function writeBackup(
-  options: Pick<BackupOptions, 'allowDamaged' | 'databasePath' | 'force' | 'onProgress' | 'vpoVersion'> & {
+  options: Pick<BackupOptions, 'allowDamaged' | 'databasePath' | 'force' | 'onProgress' | 'recipients' | 'vpoVersion'> & {
     destination: Destination
     kind: 'backup' | 'pre-restore'
     assertLockHeld: () => void
@@ -163,13 +169,20 @@ export async function writeBackup(
       onProgress: (done, total) => options.onProgress?.('compress', done, total),
     })
     removeTemp(snapshotPath)
+    let {archiveSizeBytes} = written
+    if (options.recipients) {
+      doing = `encrypting the backup in ${staging}`
+      const encrypted = await encryptStaged(archivePath, staging, options.recipients)
+      archivePath = encrypted.path
+      archiveSizeBytes = encrypted.sizeBytes
+    }
 
     options.assertLockHeld()
     const kind: Exclude<BackupKind, 'custom'> = damage ? 'damaged' : options.kind === 'pre-restore' ? 'pre-restore' : 'regular'
     doing = `storing the backup in ${destination.target.location}`
-    const name = await publish(archivePath, destination, createdAt, {force: options.force, kind})
+    const name = await publish(archivePath, destination, createdAt, {force: options.force, kind, encrypted: Boolean(options.recipients)})
     if (options.kind === 'backup') markCommitted() // a safety backup is not the restore's commit
-    return {path: destination.target.describe(name), archiveSizeBytes: written.archiveSizeBytes, metadata: written.metadata, damaged: Boolean(damage)}
+    return {path: destination.target.describe(name), archiveSizeBytes, metadata: written.metadata, damaged: Boolean(damage), encrypted: Boolean(options.recipients)}
   } catch (error) {
     await destination.target.abandonStaging()
     throw fromSystemError(error, doing)
@@ -201,7 +214,7 @@ async function publish(
   archivePath: string,
   destination: Destination,
   createdAt: Date,
-  options: {force?: boolean; kind: Exclude<BackupKind, 'custom'>},
+  options: {encrypted: boolean; force?: boolean; kind: Exclude<BackupKind, 'custom'>},
 ): Promise<string> {
   const {target, name} = destination
   if (name) {
@@ -211,15 +224,15 @@ async function publish(
 
   // Two backups in the same second get -2, -3, …: an existing backup is never overwritten.
   for (let attempt = 1; ; attempt++) {
-    const candidate = backupFileName(createdAt, {attempt, kind: options.kind})
+    const candidate = backupFileName(createdAt, {attempt, kind: options.kind, encrypted: options.encrypted})
     if (await target.commit(archivePath, candidate, {overwrite: false})) return candidate
   }
 }
 
 /** The name a backup made now would get (publish() settles races; this is for the dry run). */
-function firstFreeName(existing: Set<string>, date: Date): string {
+function firstFreeName(existing: Set<string>, date: Date, encrypted: boolean): string {
   for (let attempt = 1; ; attempt++) {
-    const candidate = backupFileName(date, {attempt})
+    const candidate = backupFileName(date, {attempt, encrypted})
     if (!existing.has(candidate)) return candidate
   }
 }

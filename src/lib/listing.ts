@@ -1,7 +1,9 @@
+import type {IdentitySet} from './encryption/index.js'
 import type {BackupTarget, StoredArchive} from './storage/target.js'
 
 import {type ArchiveHead, type BackupMetadata, HEAD_BYTES, quickCheckArchive, readHead, structureProblem} from './archive.js'
 import {type BackupKind, compareNewestFirst, isBackupFileName, parseBackupName} from './backup-names.js'
+import {decryptedHead, isEncryptedHead} from './encrypted-archives.js'
 
 export interface ListedBackup {
   filename: string
@@ -14,6 +16,8 @@ export interface ListedBackup {
   metadata: BackupMetadata | null
   /** Why the archive cannot be read. */
   problem?: string
+  /** Encrypted, and no given identity opens it: unread, not known to be bad. */
+  locked?: boolean
   /** What "newest" is measured by: metadata time, else the name's timestamp, else the file's mtime. */
   sortTime: Date
 }
@@ -28,10 +32,12 @@ export interface BackupListing {
 
 /** How many archives are read at once: heads are small, but an object store wants several in flight. */
 const CONCURRENCY = 8
+/** An age header (a few hundred bytes per recipient) and the first 64 KiB chunk fit in this. */
+const ENCRYPTED_HEAD_BYTES = 128 * 1024
 
-export async function listBackups(target: BackupTarget): Promise<BackupListing> {
+export async function listBackups(target: BackupTarget, options: {identities?: IdentitySet} = {}): Promise<BackupListing> {
   const stored = await target.list(isBackupFileName)
-  const backups = await mapConcurrently(stored, CONCURRENCY, async (entry) => describe(target, entry))
+  const backups = await mapConcurrently(stored, CONCURRENCY, async (entry) => describe(target, entry, options.identities))
   backups.sort((a, b) => compareNewestFirst({name: a.filename, createdAt: a.sortTime}, {name: b.filename, createdAt: b.sortTime}))
   return {directory: target.location, backups, totalSizeBytes: backups.reduce((sum, entry) => sum + entry.archiveSizeBytes, 0)}
 }
@@ -50,7 +56,7 @@ export function newestReadable(listing: BackupListing): ListedBackup | undefined
   return listing.backups.find((entry) => entry.metadata !== null && isDeliberate(entry))
 }
 
-async function describe(target: BackupTarget, entry: StoredArchive): Promise<ListedBackup> {
+async function describe(target: BackupTarget, entry: StoredArchive, identities?: IdentitySet): Promise<ListedBackup> {
   const name = parseBackupName(entry.name)!
   const base = {
     filename: entry.name,
@@ -60,7 +66,12 @@ async function describe(target: BackupTarget, entry: StoredArchive): Promise<Lis
     archiveSizeBytes: entry.sizeBytes,
   }
   try {
-    const head = await readMetadata(target, entry)
+    const head = await readMetadata(target, entry, identities)
+    if ('locked' in head) {
+      return {...base, encrypted: true, metadata: null, locked: true, problem: head.locked, sortTime: name.time ?? entry.modifiedAt}
+    }
+
+    if (head.encrypted) base.encrypted = true
     const problem = head.structure === undefined ? undefined : await head.structure()
     if (problem) return {...base, metadata: null, problem: `${base.path} is not a valid VPO backup: ${problem}`, sortTime: name.time ?? entry.modifiedAt}
     return {...base, metadata: head.metadata, sortTime: new Date(Date.parse(head.metadata.created_at))}
@@ -77,9 +88,25 @@ async function describe(target: BackupTarget, entry: StoredArchive): Promise<Lis
 async function readMetadata(
   target: BackupTarget,
   entry: StoredArchive,
-): Promise<{metadata: BackupMetadata; structure?: () => Promise<string | undefined>}> {
+  identities?: IdentitySet,
+): Promise<{encrypted?: boolean; metadata: BackupMetadata; structure?: () => Promise<string | undefined>} | {locked: string}> {
   const label = target.describe(entry.name)
-  const head: ArchiveHead | undefined = readHead(await target.readHead(entry.name, HEAD_BYTES), label)
+  const raw = await target.readHead(entry.name, ENCRYPTED_HEAD_BYTES)
+  if (isEncryptedHead(raw)) {
+    // Only the first chunk is decrypted (and authenticated); age protects the rest, checked whole
+    // by verify and restore.
+    if (!identities) return {locked: `${label} is encrypted; pass --identity FILE (or set VPO_BACKUP_IDENTITY_FILE) to read its metadata`}
+    const plain = await decryptedHead(raw, identities, HEAD_BYTES, label).catch((error: {code?: string; message: string}) => {
+      if (error.code === 'KEY_ERROR') return error.message
+      throw error
+    })
+    if (typeof plain === 'string') return {locked: plain}
+    const head = readHead(plain, label)
+    if (!head) throw new Error(`${label} is encrypted in a layout whose metadata is not at its head; run vpo library:verify on it`)
+    return {encrypted: true, metadata: head.metadata}
+  }
+
+  const head: ArchiveHead | undefined = readHead(raw.subarray(0, HEAD_BYTES), label)
   if (head) {
     if (target.remote) return {metadata: head.metadata}
     const local = await target.fetch(entry.name, target.location)

@@ -38,7 +38,8 @@ export async function pruneBackups(
     name: backup.filename,
     createdAt: backup.sortTime,
     kind: backupKindOf(backup.filename),
-    readable: backup.metadata !== null,
+    // An encrypted backup no given identity opens is unread, not bad: it may be the newest good one.
+    readable: backup.metadata !== null || backup.locked === true,
   }))
   const plan = planRetention(candidates, policy, options.now ?? new Date())
   const decisions = plan.map(({backup, keep, reasons}) => ({backup: backup.backup, keep, reasons}))

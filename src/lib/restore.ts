@@ -3,6 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 
 import type {BackupMetadata} from './archive.js'
+import type {AgeRecipient, IdentitySet} from './encryption/index.js'
 
 import {writeBackup} from './backup.js'
 import {assertSpaceFor, type SpaceNeed} from './disk-space.js'
@@ -59,9 +60,9 @@ export function libraryExists(databasePath: string): boolean {
  * The archive to restore: the one named, or with --latest the newest readable backup in the
  * location. When there is none, says why instead (for --if-backup-exists).
  */
-export async function chooseBackup(request: {archive?: string; latest?: boolean; location: string}): Promise<{archive: string} | {error: LibraryBackupError; missing: string}> {
+export async function chooseBackup(request: {archive?: string; identities?: IdentitySet; latest?: boolean; location: string}): Promise<{archive: string} | {error: LibraryBackupError; missing: string}> {
   if (request.latest) {
-    const listing = await listBackups(await openTarget(request.location))
+    const listing = await listBackups(await openTarget(request.location), {identities: request.identities})
     const newest = newestReadable(listing)
     if (newest) return {archive: newest.path}
     const missing = `No readable backup found in ${listing.directory}`
@@ -108,7 +109,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   // would leave the real library untouched and the link replaced by a copy.
   const databasePath = resolveSymlink(options.databasePath)
   const databaseDir = path.dirname(databasePath)
-  return withLocalArchive(options.archive, options.keys, async (archivePath, sourcePath) => {
+  return withLocalArchive(options.archive, options.keys, async (archivePath, sourcePath, encrypted) => {
     // 1. What the archive claims: format, schema, size, before anything is written.
     const declared = await readDeclaredMetadata(archivePath)
     checkSchema(declared, sourcePath, options)
@@ -144,7 +145,9 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       }
 
       // 5. Keep the current library (WAL commits included) as a normal archive.
-      if (libraryExists && options.safetyBackup) safetyBackupPath = await saveSafetyBackup(options, databasePath, lock)
+      // Restoring an encrypted backup: its safety backup is encrypted too, when recipients are configured.
+      const recipients = encrypted ? options.keys?.recipients : undefined
+      if (libraryExists && options.safetyBackup) safetyBackupPath = await saveSafetyBackup(options, databasePath, lock, recipients)
 
       // 6. The swap: synchronous from here, so no signal handler runs in the middle of it. The new
       // file takes the owner, group and mode of the one it replaces, so the daemon can open it.
@@ -185,11 +188,15 @@ function assertReplaceable(databasePath: string): void {
  * encrypted one authenticated whole before `work` reads a byte, so neither can change anything
  * unless it verifies.
  */
-async function withLocalArchive<T>(archive: string, keys: ArchiveKeys | undefined, work: (archivePath: string, sourcePath: string) => Promise<T>): Promise<T> {
+async function withLocalArchive<T>(
+  archive: string,
+  keys: ArchiveKeys | undefined,
+  work: (archivePath: string, sourcePath: string, encrypted: boolean) => Promise<T>,
+): Promise<T> {
   const {target, name} = await locateArchive(archive)
   const fetched = await target.fetch(name, os.tmpdir())
   try {
-    return await withPlainArchive(fetched.path, keys ?? {}, os.tmpdir(), (plainPath) => work(plainPath, target.describe(name)))
+    return await withPlainArchive(fetched.path, keys ?? {}, os.tmpdir(), (plainPath, encrypted) => work(plainPath, target.describe(name), encrypted))
   } finally {
     fetched.dispose()
   }
@@ -256,12 +263,13 @@ function fileSize(file: string): number {
   return fs.statSync(file, {throwIfNoEntry: false})?.size ?? 0
 }
 
-async function saveSafetyBackup(options: RestoreOptions, databasePath: string, lock: LibraryLock): Promise<string> {
+async function saveSafetyBackup(options: RestoreOptions, databasePath: string, lock: LibraryLock, recipients?: AgeRecipient[]): Promise<string> {
   try {
     const saved = await writeBackup({
       databasePath,
       destination: {target: new LocalDirectory(options.backupDir)},
       kind: 'pre-restore',
+      recipients,
       // The library being replaced may be damaged (that is often why it is being restored).
       allowDamaged: true,
       vpoVersion: options.vpoVersion,

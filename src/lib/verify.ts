@@ -3,6 +3,7 @@ import os from 'node:os'
 import {type BackupMetadata, quickCheckArchive} from './archive.js'
 import {compareNewestFirst} from './backup-names.js'
 import {type Duration, formatDuration, subtractDuration} from './duration.js'
+import {type ArchiveKeys, withPlainArchive} from './encrypted-archives.js'
 import {LibraryBackupError} from './errors.js'
 import {isDeliberate, listBackups} from './listing.js'
 import {locateArchive, openTarget} from './storage/locations.js'
@@ -18,6 +19,8 @@ export interface VerifyOptions {
   quick?: boolean
   maxAge?: Duration
   now?: Date
+  /** Identities for encrypted backups. */
+  keys?: ArchiveKeys
 }
 
 export interface BackupCheck {
@@ -55,7 +58,7 @@ export async function verifyBackups(options: VerifyOptions): Promise<VerifyRepor
     entries = located
   } else {
     const target = await openTarget(options.location)
-    const listing = await listBackups(target)
+    const listing = await listBackups(target, {identities: options.keys?.identities})
     directory = listing.directory
     // A damaged archive fails quick_check by definition: it is kept for its data, not checked.
     const kept = listing.backups.filter((entry) => entry.kind !== 'damaged')
@@ -78,7 +81,9 @@ export async function verifyBackups(options: VerifyOptions): Promise<VerifyRepor
 
   if (options.latest) entries = entries.slice(0, 1)
   const checks: BackupCheck[] = []
-  for (const entry of entries) checks.push({...(await check(entry.target, entry.name, Boolean(options.quick), entry.createdAt)), deliberate: entry.deliberate ?? true})
+  for (const entry of entries) {
+    checks.push({...(await check(entry.target, entry.name, {quick: Boolean(options.quick), keys: options.keys ?? {}}, entry.createdAt)), deliberate: entry.deliberate ?? true})
+  }
 
   // A safety backup made by a restore says nothing about whether the scheduled backups run.
   const good = checks.filter((result) => result.ok && result.createdAt && result.deliberate)
@@ -88,24 +93,32 @@ export async function verifyBackups(options: VerifyOptions): Promise<VerifyRepor
   return {directory, checks, newestGood, fresh}
 }
 
-async function check(target: Awaited<ReturnType<typeof openTarget>>, name: string, quick: boolean, listedAt?: Date): Promise<BackupCheck> {
+async function check(
+  target: Awaited<ReturnType<typeof openTarget>>,
+  name: string,
+  how: {keys: ArchiveKeys; quick: boolean},
+  listedAt?: Date,
+): Promise<BackupCheck> {
   const archivePath = target.describe(name)
   let fetched
   try {
     fetched = await target.fetch(name, os.tmpdir())
-    if (quick) {
-      const metadata = await quickCheckArchive(fetched.path)
-      return {path: archivePath, ok: true, metadata, createdAt: new Date(Date.parse(metadata.created_at))}
-    }
+    // An encrypted archive is decrypted (every chunk authenticated) before either check reads it.
+    return await withPlainArchive(fetched.path, how.keys, os.tmpdir(), async (plainPath) => {
+      if (how.quick) {
+        const metadata = await quickCheckArchive(plainPath)
+        return {path: archivePath, ok: true, metadata, createdAt: new Date(Date.parse(metadata.created_at))}
+      }
 
-    const verified = await verifyArchive(fetched.path, {scratchDir: os.tmpdir()})
-    return {
+      const verified = await verifyArchive(plainPath, {scratchDir: os.tmpdir()})
+      return {
       path: archivePath,
       ok: true,
       metadata: verified.metadata,
       checksumVerified: verified.checksumVerified,
       createdAt: new Date(Date.parse(verified.metadata.created_at)),
-    }
+      }
+    })
   } catch (error) {
     // Only the archive's own faults count as "does not verify"; a full disk or a lost
     // connection is the machine's problem, and stops the run with its own exit code.

@@ -3,6 +3,7 @@ import {Flags} from '@oclif/core'
 import type {BackupJson, BackupPlanJson} from '../../json-results.js'
 
 import {createBackup, planBackup} from '../../lib/backup.js'
+import {loadRecipients} from '../../lib/encrypted-archives.js'
 import {formatBytes, formatCount} from '../../lib/format.js'
 import {databaseFlag, LibraryCommand} from '../../library-command.js'
 import {retentionFlags, retentionPolicy} from '../../retention-flags.js'
@@ -19,6 +20,7 @@ export default class LibraryBackup extends LibraryCommand {
     {description: 'Show what a backup would do, without writing anything.', command: '<%= config.bin %> <%= command.id %> --dry-run'},
     {description: 'Back up and keep only the 7 newest backups.', command: '<%= config.bin %> <%= command.id %> --keep 7'},
     {description: 'Back up nightly and keep 7 daily, 4 weekly and 6 monthly backups.', command: '<%= config.bin %> <%= command.id %> --keep-daily 7 --keep-weekly 4 --keep-monthly 6'},
+    {description: 'Encrypt the backup with age to a public key, and keep it offsite.', command: '<%= config.bin %> <%= command.id %> --encrypt-to age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p --output s3://my-bucket/vpo/'},
     {description: 'Machine-readable result.', command: '<%= config.bin %> <%= command.id %> --json'},
   ]
   static flags = {
@@ -29,6 +31,13 @@ export default class LibraryBackup extends LibraryCommand {
     keep: Flags.integer({min: 1, summary: 'After the backup, keep only the N newest regular backups (same as --keep-last).', helpValue: 'N'}),
     ...retentionFlags,
     'allow-damaged': Flags.boolean({summary: "Back up a library that fails SQLite's quick_check anyway, as a …-damaged archive."}),
+    'encrypt-to': Flags.string({
+      summary: 'Encrypt the archive (age format) to this recipient: an age1… key or an ssh-ed25519/ssh-rsa public key; repeatable.',
+      description: 'The archive is then named ….tar.gz.age and opens with `age -d -i KEY`. Without this flag, $VPO_BACKUP_RECIPIENTS_FILE names a default recipients file.',
+      helpValue: 'RECIPIENT',
+      multiple: true,
+    }),
+    'recipients-file': Flags.string({summary: 'Encrypt the archive to the recipients listed in this file (one per line, as age -R reads).', helpValue: 'FILE'}),
   }
 
   async run(): Promise<BackupJson | BackupPlanJson> {
@@ -42,6 +51,8 @@ export default class LibraryBackup extends LibraryCommand {
       allowDamaged: flags['allow-damaged'],
       retention: retentionPolicy(flags),
       vpoVersion: this.vpoVersion,
+      // Recipients are checked before anything is read or written: a typo is a usage error, not a lost night.
+      recipients: await loadRecipients({encryptTo: flags['encrypt-to'], recipientsFile: flags['recipients-file']}),
     }
 
     if (flags['dry-run']) {
@@ -93,6 +104,7 @@ export default class LibraryBackup extends LibraryCommand {
       database_sha256: metadata.database_sha256!,
       duration_seconds: Math.round(result.durationSeconds * 1000) / 1000,
       ...(result.damaged ? {damaged: true as const} : {}),
+      ...(result.encrypted ? {encrypted: true as const} : {}),
       pruned: result.prune?.removed ?? [],
     }
   }

@@ -2,10 +2,11 @@ import {Flags} from '@oclif/core'
 
 import type {BackupsJson} from '../../json-results.js'
 
+import {loadIdentities} from '../../lib/encrypted-archives.js'
 import {formatBytes, formatCount} from '../../lib/format.js'
 import {listBackups, type ListedBackup} from '../../lib/listing.js'
 import {openTarget} from '../../lib/storage/locations.js'
-import {LibraryCommand} from '../../library-command.js'
+import {identityFlag, LibraryCommand} from '../../library-command.js'
 import {escapeForTerminal} from '../../ui/terminal-text.js'
 
 const KIND_MARKS = {regular: '', custom: '', 'pre-restore': ' (safety)', damaged: ' (damaged)'} as const
@@ -16,15 +17,18 @@ export default class LibraryBackups extends LibraryCommand {
   static examples = [
     {description: 'List backups in ~/.vpo/backups.', command: '<%= config.bin %> <%= command.id %>'},
     {description: 'List backups kept somewhere else.', command: '<%= config.bin %> <%= command.id %> --path /mnt/nas/vpo-backups'},
+    {description: 'List backups in a bucket, reading the metadata of encrypted ones.', command: '<%= config.bin %> <%= command.id %> --path s3://my-bucket/vpo/ --identity ~/.config/vpo/backup-key.txt'},
     {description: 'Machine-readable listing.', command: '<%= config.bin %> <%= command.id %> --json'},
   ]
   static flags = {
-    path: Flags.string({char: 'p', summary: 'Directory to list instead of the backup directory.', helpValue: 'DIR'}),
+    path: Flags.string({char: 'p', summary: 'Directory (or s3:// prefix) to list instead of the backup directory.', helpValue: 'DIR'}),
+    identity: identityFlag,
   }
 
   async run(): Promise<BackupsJson> {
     const {flags} = await this.parse(LibraryBackups)
-    const listing = await listBackups(await openTarget(flags.path ?? this.location().backupDir))
+    const identities = await loadIdentities({identity: flags.identity})
+    const listing = await listBackups(await openTarget(flags.path ?? this.location().backupDir), {identities})
 
     if (listing.backups.length === 0) {
       this.logSafe(`No backups found in ${listing.directory}`)
@@ -51,6 +55,7 @@ export default class LibraryBackups extends LibraryCommand {
         schema_version: entry.metadata?.schema_version ?? null,
         readable: entry.metadata !== null,
         ...(entry.problem ? {problem: entry.problem} : {}),
+        ...(entry.locked ? {locked: true as const} : {}),
       })),
     }
   }
@@ -59,7 +64,7 @@ export default class LibraryBackups extends LibraryCommand {
 function renderTable(backups: ListedBackup[]): string {
   const rows = backups.map((entry) => [
     escapeForTerminal(entry.filename) + KIND_MARKS[entry.kind],
-    entry.metadata ? entry.metadata.created_at.slice(0, 16).replace('T', ' ') : 'unreadable',
+    entry.metadata ? entry.metadata.created_at.slice(0, 16).replace('T', ' ') : entry.locked ? 'encrypted' : 'unreadable',
     formatBytes(entry.archiveSizeBytes),
     entry.metadata ? formatCount(entry.metadata.file_count) : '-',
     entry.metadata ? String(entry.metadata.schema_version) : '-',

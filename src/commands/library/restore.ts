@@ -53,14 +53,15 @@ export default class LibraryRestore extends LibraryCommand {
 
     const {databasePath, backupDir} = this.location(flags.db)
     if (flags['if-db-not-exists'] && libraryExists(databasePath)) return this.skip(`A library already exists at ${databasePath}; nothing was restored (--if-db-not-exists).`)
-    const chosen = await chooseBackup({archive: args.backup_file, latest: flags.latest, location: flags.path ?? backupDir})
+    const identities = await loadIdentities({identity: flags.identity})
+    const chosen = await chooseBackup({archive: args.backup_file, identities, latest: flags.latest, location: flags.path ?? backupDir})
     if ('error' in chosen) {
       if (flags['if-backup-exists']) return this.skip(`${chosen.missing}; nothing was restored (--if-backup-exists).`)
       throw chosen.error
     }
 
     const progress = progressLine(this.showProgress)
-    const keys = {identities: await loadIdentities({identity: flags.identity}), recipients: await loadRecipients({})}
+    const keys = {identities, recipients: await loadRecipients({})}
     const common = {
       keys,
       archive: chosen.archive,

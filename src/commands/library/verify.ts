@@ -3,10 +3,11 @@ import {Args, Flags} from '@oclif/core'
 import type {VerifyJson} from '../../json-results.js'
 
 import {parseDuration} from '../../lib/duration.js'
+import {loadIdentities} from '../../lib/encrypted-archives.js'
 import {LibraryBackupError} from '../../lib/errors.js'
 import {formatCount} from '../../lib/format.js'
 import {type BackupCheck, staleError, verifyBackups} from '../../lib/verify.js'
-import {LibraryCommand} from '../../library-command.js'
+import {identityFlag, LibraryCommand} from '../../library-command.js'
 
 export default class LibraryVerify extends LibraryCommand {
   static summary = 'Check that backups would restore, without touching the library.'
@@ -28,6 +29,7 @@ export default class LibraryVerify extends LibraryCommand {
     latest: Flags.boolean({summary: 'Check only the newest backup made on purpose (a pre-restore safety backup is not one).'}),
     quick: Flags.boolean({summary: 'Check the structure only (gzip members and tar headers), not the database.'}),
     'max-age': Flags.string({summary: 'Fail with exit 9 unless the newest good backup is younger than this: 26h, 2d, 1w.', helpValue: 'DURATION'}),
+    identity: identityFlag,
   }
 
   async run(): Promise<VerifyJson> {
@@ -46,6 +48,7 @@ export default class LibraryVerify extends LibraryCommand {
       latest: flags.latest,
       quick: flags.quick,
       maxAge,
+      keys: {identities: await loadIdentities({identity: flags.identity})},
     })
 
     const failed = report.checks.filter((entry) => !entry.ok)
