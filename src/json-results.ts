@@ -42,6 +42,7 @@ export interface RestoreJson {
   database_path: string
   created_at: string
   file_count: ExactInteger
+  total_library_size_bytes: ExactInteger
   schema_version: number
   current_schema_version: number
   schema_mismatch: boolean
@@ -73,6 +74,7 @@ export interface ListedBackupJson {
   archive_size_bytes: number
   database_size_bytes: number | null
   file_count: ExactInteger | null
+  total_library_size_bytes: ExactInteger | null
   schema_version: number | null
   readable: boolean
   problem?: string

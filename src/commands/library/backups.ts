@@ -52,6 +52,7 @@ export default class LibraryBackups extends LibraryCommand {
         archive_size_bytes: entry.archiveSizeBytes,
         database_size_bytes: entry.metadata?.database_size_bytes ?? null,
         file_count: entry.metadata?.file_count ?? null,
+        total_library_size_bytes: entry.metadata?.total_library_size_bytes ?? null,
         schema_version: entry.metadata?.schema_version ?? null,
         readable: entry.metadata !== null,
         ...(entry.problem ? {problem: entry.problem} : {}),

@@ -130,6 +130,7 @@ export default class LibraryRestore extends LibraryCommand {
       database_path: result.databasePath,
       created_at: result.metadata.created_at,
       file_count: result.metadata.file_count,
+      total_library_size_bytes: result.metadata.total_library_size_bytes,
       schema_version: result.metadata.schema_version,
       current_schema_version: result.currentSchemaVersion,
       schema_mismatch: result.schemaMismatch,

@@ -170,7 +170,18 @@ class ArchiveScan {
     }
 
     const limit = this.state.metadata?.database_size_bytes ?? entry.size
-    if (this.options.databaseDestination) this.databaseFd = fs.openSync(this.options.databaseDestination, 'wx', 0o600)
+    if (this.options.databaseDestination) {
+      try {
+        this.databaseFd = fs.openSync(this.options.databaseDestination, 'wx', 0o600)
+      } catch (error) {
+        // The machine's problem (a read-only or full disk), not the archive's: kept raw for the
+        // caller to name, as a failed write is.
+        this.failure ??= error as Error
+        entry.resume()
+        return
+      }
+    }
+
     entry.on('data', (data: Buffer) => this.onDatabaseData(data, limit))
   }
 
