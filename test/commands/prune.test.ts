@@ -104,10 +104,10 @@ describe('library:prune', function () {
       const removals = listed.filter((line) => line.startsWith('  would remove  ')).map((line) => line.slice('  would remove  '.length))
       expect(removals.sort()).to.deep.equal(expectedRemoved)
       const newest = regular.toSorted().at(-1)!
-      expect(listed).to.include(`  keep    ${newest}  (daily ${newest.slice(12, 22)}, weekly ${isoWeekOf(newest)}, monthly ${newest.slice(12, 19)}, newest readable)`)
-      expect(listed).to.include(`  keep    ${protectedFiles[0]}  (safety backup)`)
-      expect(listed).to.include(`  keep    ${protectedFiles[1]}  (damaged)`)
-      expect(listed).to.include(`  keep    ${protectedFiles[2]}  (not a regular backup)`)
+      expect(listed).to.include(`  keep          ${newest}  (daily ${newest.slice(12, 22)}, weekly ${isoWeekOf(newest)}, monthly ${newest.slice(12, 19)}, newest readable)`)
+      expect(listed).to.include(`  keep          ${protectedFiles[0]}  (safety backup)`)
+      expect(listed).to.include(`  keep          ${protectedFiles[1]}  (damaged)`)
+      expect(listed).to.include(`  keep          ${protectedFiles[2]}  (not a regular backup)`)
       expect(lines.at(-1)).to.equal(`${regular.length + 3 - expectedRemoved.length} kept, ${expectedRemoved.length} would be removed (dry run: nothing was removed).`)
     })
 

@@ -35,10 +35,13 @@ export default class LibraryPrune extends LibraryCommand {
 
     const target = await openTarget(flags.path ?? this.location().backupDir)
     const report = await pruneBackups(target, policy, {dryRun: flags['dry-run']})
-    this.logSafe(`${report.dryRun ? 'Would ' : ''}${describePolicy(policy)} in ${target.location}:`)
+    const policyText = describePolicy(policy)
+    this.logSafe(`${report.dryRun ? `Would ${policyText}` : policyText[0].toUpperCase() + policyText.slice(1)} in ${target.location}:`)
+    const removeLabel = report.dryRun ? 'would remove' : 'remove'
+    const width = Math.max('keep'.length, removeLabel.length)
     for (const decision of report.decisions) {
       const name = escapeForTerminal(decision.backup.filename)
-      this.log(decision.keep ? `  keep    ${name}  (${decision.reasons.join(', ')})` : `  ${report.dryRun ? 'would remove' : 'remove'}  ${name}`)
+      this.log(decision.keep ? `  ${'keep'.padEnd(width)}  ${name}  (${decision.reasons.join(', ')})` : `  ${removeLabel.padEnd(width)}  ${name}`)
     }
 
     this.log(`${report.kept.length} kept, ${report.removed.length} ${report.dryRun ? 'would be removed (dry run: nothing was removed)' : 'removed'}.`)
