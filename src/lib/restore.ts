@@ -13,7 +13,7 @@ import {LibraryBackupError} from './errors.js'
 import {markCommitted, onInterrupt} from './interrupts.js'
 import {acquireLibraryLock, assertLibraryUnlocked, type LibraryLock} from './library-lock.js'
 import {checkpointAndSwap} from './library-swap.js'
-import {listBackups, newestReadable} from './listing.js'
+import {isDeliberate, listBackups, newestReadable} from './listing.js'
 import {copyOwnership, giveTo, ownerFor} from './ownership.js'
 import {LocalDirectory} from './storage/local-directory.js'
 import {locateArchive, openTarget} from './storage/locations.js'
@@ -64,6 +64,15 @@ export async function chooseBackup(request: {archive?: string; identities?: Iden
   if (request.latest) {
     const listing = await listBackups(await openTarget(request.location), {identities: request.identities})
     const newest = newestReadable(listing)
+    // A newer encrypted backup that no given key opens must not be skipped for an older plain one
+    // without a word: restoring last month's library when last night's exists is a silent loss.
+    const newerLocked = listing.backups.find((entry) => entry.locked && isDeliberate(entry) && (!newest || entry.sortTime > newest.sortTime))
+    if (newerLocked) {
+      throw new LibraryBackupError('KEY_ERROR', `The newest backup, ${newerLocked.path}, is encrypted and no given identity opens it`, {
+        hint: 'Pass --identity FILE (or set VPO_BACKUP_IDENTITY_FILE) with its key, or name the backup to restore.',
+      })
+    }
+
     if (newest) return {archive: newest.path}
     const missing = `No readable backup found in ${listing.directory}`
     return {missing, error: new LibraryBackupError('BACKUP_NOT_FOUND', missing, {hint: 'Create one with vpo library:backup, or pass --path with where your backups are.'})}
