@@ -125,6 +125,8 @@ describe('object storage (s3://) through the commands', function () {
     const run = await runCli(['library:backup', '--output', 's3://no-such-bucket/vpo/', '--json'], {env})
     const message = expectJsonError(run, 'STORAGE_ERROR', 8)
     expect(message).to.match(/NoSuchBucket|does not exist/)
+    // Found before the long work: the bucket is checked before the snapshot is taken.
+    expect(message).to.match(/while listing/)
     expect(treeState(library.dataDir)).to.deep.equal(before)
   })
 

@@ -101,6 +101,9 @@ export class S3Bucket implements BackupTarget {
   }
 
   async prepareStaging(): Promise<string> {
+    // One listing request first: a missing bucket or bad credentials are reported before the
+    // snapshot and the compression, not after them.
+    await this.list(() => false)
     if (this.stagingDir === undefined) {
       this.stagingDir = await privateTempDir()
       return this.stagingDir
