@@ -35,6 +35,8 @@ export default class LibraryBackups extends LibraryCommand {
       this.log('Create a backup with: vpo library:backup')
     } else {
       this.log(renderTable(listing.backups))
+      // Why each unreadable one cannot be used: a truncated file says so here, not only in --json.
+      for (const entry of listing.backups) if (entry.problem && !entry.locked) this.logSafe(`Unreadable: ${entry.problem}`)
       this.log('')
       this.log(`Total: ${formatCount(listing.backups.length)} backup${listing.backups.length === 1 ? '' : 's'} (${formatBytes(listing.totalSizeBytes)})`)
     }
