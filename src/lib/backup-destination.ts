@@ -3,6 +3,7 @@ import path from 'node:path'
 
 import type {BackupTarget} from './storage/target.js'
 
+import {canonicalPath} from './durable-files.js'
 import {LibraryBackupError} from './errors.js'
 import {lockDirectory} from './library-lock.js'
 import {isObjectStoreUrl, openTarget} from './storage/locations.js'
@@ -95,19 +96,6 @@ function assertNotLibrary(candidate: string, protectedFiles: ProtectedFile[], as
   }
 }
 
-/** The path with its directory's symlinks resolved (the file itself may not exist yet). */
-function canonicalPath(file: string): string {
-  const resolved = path.resolve(file)
-  try {
-    return fs.realpathSync(resolved)
-  } catch {
-    try {
-      return path.join(fs.realpathSync(path.dirname(resolved)), path.basename(resolved))
-    } catch {
-      return resolved
-    }
-  }
-}
 
 /** A directory to create under a file cannot be: name that file now, not mkdir's ENOTDIR later. */
 function assertAncestorIsDirectory(directory: string): void {

@@ -110,3 +110,17 @@ export function removeEmptyDirectories(topCreated: string, deepest: string): voi
     dir = path.dirname(dir)
   }
 }
+
+/** The path with its directory's symlinks resolved (the file itself may not exist yet). */
+export function canonicalPath(file: string): string {
+  const resolved = path.resolve(file)
+  try {
+    return fs.realpathSync(resolved)
+  } catch {
+    try {
+      return path.join(fs.realpathSync(path.dirname(resolved)), path.basename(resolved))
+    } catch {
+      return resolved
+    }
+  }
+}

@@ -2,8 +2,8 @@ import type lockfileModule from 'proper-lockfile'
 
 import fs from 'node:fs'
 import {createRequire} from 'node:module'
-import path from 'node:path'
 
+import {canonicalPath} from './durable-files.js'
 import {LibraryBackupError} from './errors.js'
 
 /**
@@ -30,15 +30,7 @@ export interface LibraryLock {
 
 /** The path the lock is taken on: symlinks resolved, so every route to one library shares one lock. */
 export function lockTarget(databasePath: string): string {
-  try {
-    return fs.realpathSync(databasePath)
-  } catch {
-    try {
-      return path.join(fs.realpathSync(path.dirname(databasePath)), path.basename(databasePath))
-    } catch {
-      return databasePath
-    }
-  }
+  return canonicalPath(databasePath)
 }
 
 export function lockDirectory(databasePath: string): string {
