@@ -52,7 +52,9 @@ export async function encryptStaged(plainPath: string, stagingDir: string, recip
 
 /** Whether a file is an age file (of any kind), by its first bytes. */
 export async function isEncryptedFile(filePath: string): Promise<boolean> {
-  const handle = await fsp.open(filePath, 'r')
+  // A file that cannot be opened is left to the archive reader, which names that problem properly.
+  const handle = await fsp.open(filePath, 'r').catch(() => {})
+  if (!handle) return false
   try {
     const head = Buffer.alloc(64)
     const {bytesRead} = await handle.read(head, 0, head.length, 0)

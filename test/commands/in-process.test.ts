@@ -47,9 +47,9 @@ describe('commands as oclif sees them', () => {
     expect(fs.existsSync(dir)).to.equal(false)
   })
 
-  it('requires BACKUP_FILE for restore (usage error, exit 2)', async () => {
-    const {error} = await runCommand(['library:restore'], {root: ROOT})
+  it('requires BACKUP_FILE or --latest for restore (usage error, exit 2)', async () => {
+    const {error, stderr} = await runCommand(['library:restore', '--db', path.join(makeTempDir(), 'library.db')], {root: ROOT})
     expect(error?.oclif?.exit).to.equal(2)
-    expect(error?.message).to.match(/backup_file/i)
+    expect(stderr).to.match(/BACKUP_FILE/).and.match(/--latest/)
   })
 })

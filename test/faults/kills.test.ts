@@ -22,7 +22,7 @@ import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 const BACKUP_KILLS = 22
 const RESTORE_KILLS = 22
 /** Give up (and fail) after this many attempts: the timing estimate is broken. */
-const MAX_ATTEMPTS = 60
+const MAX_ATTEMPTS = 100
 
 /** How long a command takes to start and to finish, so kills land inside its run. */
 async function measure(run: () => Promise<unknown>): Promise<number> {
