@@ -84,7 +84,6 @@ describe('encrypted backups (age) through the commands', function () {
     edKey = makeSshKey(keys, 'ed25519')
     rsaKey = makeSshKey(keys, 'rsa')
     keyTexts = [
-      'AGE-SECRET-KEY',
       ageKey.secret,
       otherKey.secret,
       // A slice of each private key body: long enough to be unique, short enough to catch a partial leak.
@@ -106,6 +105,8 @@ describe('encrypted backups (age) through the commands', function () {
     for (const result of outputs.splice(0)) {
       const text = result.stdout + result.stderr
       for (const secret of keyTexts) expect(text, `a key appeared in a command's output:\n${text}`).to.not.include(secret)
+      // The bare prefix may be named in a hint ("AGE-SECRET-KEY-1…"); key material may not.
+      expect(text, `secret key material in a command's output:\n${text}`).to.not.match(/AGE-SECRET-KEY-1[\dA-Z]{8}/i)
       expectNoStackTrace(result)
     }
   })
@@ -315,6 +316,62 @@ describe('encrypted backups (age) through the commands', function () {
       }
 
       expect(treeState(data.dataDir)).to.deep.equal(before)
+    })
+  })
+
+  describe('keys in the wrong place never reach the output', () => {
+    let made: BackupJson
+
+    before(async function () {
+      if (!ageKey) this.skip()
+      made = await encryptedBackup(source, ['--encrypt-to', ageKey.recipient])
+    })
+
+    /** A secret with one character changed: a parser that quotes the bad line would print it. */
+    function mistyped(secret: string): string {
+      const at = secret.length - 10
+      return secret.slice(0, at) + (secret[at] === 'Q' ? 'P' : 'Q') + secret.slice(at + 1)
+    }
+
+    it('a mistyped secret in the identity file: exit 10, the line not quoted', async () => {
+      const bad = mistyped(ageKey.secret)
+      const file = path.join(keys, 'mistyped.txt')
+      fs.writeFileSync(file, `# public key: ${ageKey.recipient}
+${bad}
+`, {mode: 0o600})
+      for (const json of [['--json'], []]) {
+        const result = await cli(['library:restore', made.path, '--yes', ...json, '--identity', file], target().env)
+        expect(result.code, result.stdout + result.stderr).to.equal(10)
+        expect(result.stdout + result.stderr).to.not.include(bad.slice(20))
+      }
+    })
+
+    it('a secret key given where a recipient belongs (--encrypt-to, --recipients-file): refused, not echoed', async () => {
+      const file = path.join(keys, 'secret-as-recipients.txt')
+      fs.writeFileSync(file, `${ageKey.secret}
+`, {mode: 0o600})
+      const dir = makeTempDir('vpo-nothing')
+      for (const args of [['--encrypt-to', ageKey.secret], ['--recipients-file', file], ['--recipients-file', ageKey.identityFile]]) {
+        for (const json of [['--json'], []]) {
+          const result = await cli(['library:backup', '--output', dir, ...json, ...args], source.env)
+          expect(result.code, `${args[0]}: ${result.stdout}${result.stderr}`).to.not.equal(0)
+        }
+      }
+
+      expect(fs.readdirSync(dir), 'no backup written').to.deep.equal([])
+    })
+
+    it('a public key, a passphrase-protected ssh key or a missing file as --identity: exit 10, no key printed', async () => {
+      const locked = makeSshKey(keys, 'ed25519', 'hunter22')
+      const lockedBody = locked.secretBody.slice(40, 80)
+      for (const identity of [edKey.publicFile, locked.identityFile, path.join(keys, 'absent.txt')]) {
+        for (const json of [['--json'], []]) {
+          const result = await cli(['library:verify', made.path, ...json, '--identity', identity], source.env)
+          expect(result.code, `${identity}: ${result.stdout}${result.stderr}`).to.equal(10)
+          expect(result.stdout + result.stderr).to.not.include(lockedBody)
+          expect(result.stdout + result.stderr).to.not.include(locked.publicKey.split(' ')[1])
+        }
+      }
     })
   })
 
