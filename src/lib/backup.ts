@@ -159,6 +159,7 @@ export async function writeBackup(
     const written = await writeArchive({
       archivePath,
       databasePath: snapshotPath,
+      durable: !options.recipients,
       describe: {
         vpo_version: options.vpoVersion,
         schema_version: stats.schemaVersion,

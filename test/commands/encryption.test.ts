@@ -1,3 +1,4 @@
+import {Encrypter} from 'age-encryption'
 /**
  * Encrypted backups (age) end to end, through the real commands (bin/run.js child processes) on
  * real libraries, with keys made by `age-keygen` and `ssh-keygen` and archives opened or made by
@@ -6,7 +7,6 @@
  * ever reaches the output.
  */
 import Database from 'better-sqlite3'
-import {Encrypter} from 'age-encryption'
 import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -34,6 +34,11 @@ function payloadStart(sealed: Buffer): number {
 function flipByte(file: string, position: number, out: string): string {
   const data = fs.readFileSync(file)
   data[position] ^= 0x01
+  fs.writeFileSync(out, data, {mode: 0o600})
+  return out
+}
+
+function written(out: string, data: Buffer): string {
   fs.writeFileSync(out, data, {mode: 0o600})
   return out
 }
@@ -393,9 +398,9 @@ ${bad}
       ['a byte of the first chunk', (file, out) => flipByte(file, payloadStart(sealed) + 100, out)],
       ['a byte in the middle', (file, out) => flipByte(file, payloadStart(sealed) + 2 * SEALED_CHUNK + 5000, out)],
       ['a byte of the last chunk', (file, out) => flipByte(file, sealed.length - 8, out)],
-      ['the end cut off', (file, out) => (fs.writeFileSync(out, sealed.subarray(0, sealed.length - 100), {mode: 0o600}), out)],
-      ['a chunk boundary cut', (file, out) => (fs.writeFileSync(out, sealed.subarray(0, payloadStart(sealed) + 2 * SEALED_CHUNK), {mode: 0o600}), out)],
-      ['a byte appended', (file, out) => (fs.writeFileSync(out, Buffer.concat([sealed, Buffer.from([0])]), {mode: 0o600}), out)],
+      ['the end cut off', (_file, out) => written(out, sealed.subarray(0, -100))],
+      ['a chunk boundary cut', (_file, out) => written(out, sealed.subarray(0, payloadStart(sealed) + 2 * SEALED_CHUNK))],
+      ['a byte appended', (_file, out) => written(out, Buffer.concat([sealed, Buffer.from([0])]))],
     ]
 
     for (const [what, alter] of cases) {
