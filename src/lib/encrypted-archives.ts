@@ -1,7 +1,9 @@
 import fsp from 'node:fs/promises'
 
 import type {AgeRecipient, IdentitySet} from './encryption/index.js'
+import type {LibraryBackupError} from './errors.js'
 
+import {noIdentity, noMatchingIdentity} from './encryption/key-errors.js'
 import {removeTemp, tempPathIn} from './temp-files.js'
 
 /**
@@ -93,6 +95,11 @@ export async function withPlainArchive<T>(
 /** The first `bytes` plain bytes behind an encrypted head (a prefix of the file), decrypting one chunk. */
 export async function decryptedHead(head: Buffer, identities: IdentitySet, bytes: number, label: string): Promise<Buffer> {
   return (await encryption()).decryptHead(head, identities, bytes, label)
+}
+
+/** KEY_ERROR (exit 10) for an encrypted archive that none of `identities`, if any were given, opens. */
+export function lockedArchiveError(archivePath: string, identities?: IdentitySet): LibraryBackupError {
+  return identities ? noMatchingIdentity(archivePath) : noIdentity(archivePath)
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -8,12 +8,12 @@ import type {AgeRecipient, IdentitySet} from './encryption/index.js'
 import {writeBackup} from './backup.js'
 import {assertSpaceFor, type SpaceNeed} from './disk-space.js'
 import {makePrivateDirectory, removeEmptyDirectories} from './durable-files.js'
-import {type ArchiveKeys, withPlainArchive} from './encrypted-archives.js'
+import {type ArchiveKeys, lockedArchiveError, withPlainArchive} from './encrypted-archives.js'
 import {LibraryBackupError} from './errors.js'
 import {markCommitted, onInterrupt} from './interrupts.js'
 import {acquireLibraryLock, assertLibraryUnlocked, type LibraryLock} from './library-lock.js'
 import {checkpointAndSwap} from './library-swap.js'
-import {listBackups, newestReadable} from './listing.js'
+import {isDeliberate, listBackups, newestReadable} from './listing.js'
 import {copyOwnership, giveTo, ownerFor} from './ownership.js'
 import {LocalDirectory} from './storage/local-directory.js'
 import {locateArchive, openTarget} from './storage/locations.js'
@@ -63,6 +63,10 @@ export function libraryExists(databasePath: string): boolean {
 export async function chooseBackup(request: {archive?: string; identities?: IdentitySet; latest?: boolean; location: string}): Promise<{archive: string} | {error: LibraryBackupError; missing: string}> {
   if (request.latest) {
     const listing = await listBackups(await openTarget(request.location), {identities: request.identities})
+    // Past a newer encrypted backup this process cannot open lies older data: restoring that
+    // instead would quietly bring back a stale library, so it is a key error, as for a named one.
+    const locked = listing.backups.find((entry) => isDeliberate(entry) && (entry.metadata !== null || entry.locked))
+    if (locked?.locked) throw lockedArchiveError(locked.path, request.identities)
     const newest = newestReadable(listing)
     if (newest) return {archive: newest.path}
     const missing = `No readable backup found in ${listing.directory}`

@@ -306,6 +306,26 @@ describe('encrypted backups (age) through the commands', function () {
       expect(treeState(data.dataDir)).to.deep.equal(before)
     })
 
+    it('restore --latest does not fall back to an older plain backup past an encrypted one it cannot open', async () => {
+      // Restoring the older one would quietly bring back stale data: without the key, exit 10.
+      const library = makeDataDir({files: 300, walFiles: 0})
+      const dir = makeTempDir('vpo-latest-locked')
+      await encryptedBackup(library, [], {}, dir)
+      await new Promise((resolve) => setTimeout(resolve, 1100))
+      const newest = await encryptedBackup(library, ['--encrypt-to', ageKey.recipient], {}, dir)
+      const data = target()
+      const before = treeState(data.dataDir)
+      for (const identity of [[], ['--identity', otherKey.identityFile]]) {
+        const result = await cli(['library:restore', '--latest', '--path', dir, '--yes', '--json', ...identity], data.env)
+        expect(expectJsonError(result, 'KEY_ERROR', 10), identity.join(' ')).to.include(newest.path)
+        expect(treeState(data.dataDir)).to.deep.equal(before)
+      }
+
+      const opened = await cli(['library:restore', '--latest', '--path', dir, '--dry-run', '--json', '--identity', ageKey.identityFile], data.env)
+      expect(opened.code, opened.stderr).to.equal(0)
+      expect((parseJson(opened) as unknown as RestorePlanJson).source_path).to.equal(newest.path)
+    })
+
     it('an identity file readable by others is refused, saying chmod 600', async () => {
       const loose = path.join(keys, 'loose.txt')
       fs.copyFileSync(ageKey.identityFile, loose)
