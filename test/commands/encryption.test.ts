@@ -165,6 +165,30 @@ describe('encrypted backups (age) through the commands', function () {
       for (const identity of [ageKey.identityFile, edKey.identityFile, rsaKey.identityFile]) expectOpensWithAge(made, identity)
     })
 
+    it('says so without --json, with how many recipients but no key', async () => {
+      const dir = makeTempDir('vpo-human')
+      const args = ['library:backup', '--output', dir, '--encrypt-to', ageKey.recipient, '--encrypt-to', edKey.publicKey, '--encrypt-to', rsaKey.publicKey]
+      const result = await cli(args, source.env)
+      expect(result.code, result.stderr).to.equal(0)
+      expect(result.stdout).to.match(/Backup created: .*\.tar\.gz\.age\n/)
+      expect(result.stdout).to.include('Encrypted:     age, to 3 recipients')
+    })
+
+    it('refuses an --output name that says the opposite of what it holds (exit 2), writing nothing', async () => {
+      const dir = makeTempDir('vpo-names')
+      const encryptedAsPlain = await cli(['library:backup', '--output', path.join(dir, 'x.tar.gz'), '--json', '--encrypt-to', ageKey.recipient], source.env)
+      expect(expectJsonError(encryptedAsPlain, 'USAGE_ERROR', 2)).to.include('x.tar.gz.age')
+      for (const dryRun of [[], ['--dry-run']]) {
+        const plainAsEncrypted = await cli(['library:backup', '--output', path.join(dir, 'y.tar.gz.age'), '--json', ...dryRun], source.env)
+        expect(expectJsonError(plainAsEncrypted, 'USAGE_ERROR', 2)).to.include('--encrypt-to')
+      }
+
+      expect(fs.readdirSync(dir)).to.deep.equal([])
+      const named = await encryptedBackup(source, ['--encrypt-to', ageKey.recipient], {}, path.join(dir, 'mine.tar.gz.age'))
+      expect(named.path).to.equal(path.join(dir, 'mine.tar.gz.age'))
+      expectOpensWithAge(named, ageKey.identityFile)
+    })
+
     it('to the recipients of --recipients-file and of VPO_BACKUP_RECIPIENTS_FILE', async () => {
       const file = path.join(keys, 'recipients.txt')
       fs.writeFileSync(file, `# backup keys\n${ageKey.recipient}\n\n${edKey.publicKey}\n`)
