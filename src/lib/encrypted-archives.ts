@@ -4,7 +4,7 @@ import type {AgeRecipient, IdentitySet} from './encryption/index.js'
 
 import {noIdentity, noMatchingIdentity} from './encryption/key-errors.js'
 import {LibraryBackupError} from './errors.js'
-import {removeTemp, tempPathIn} from './temp-files.js'
+import {removeAbandonedTemps, removeTemp, tempPathIn} from './temp-files.js'
 
 /**
  * Where encryption meets the backup flow. An encrypted backup is the same `.tar.gz`, encrypted
@@ -83,6 +83,8 @@ export async function withPlainArchive<T>(
 ): Promise<T> {
   if (!(await isEncryptedFile(archivePath))) return work(archivePath, false)
   const age = await encryption()
+  // A run killed with -9 leaves its decrypted copy here, plaintext no one will come back for.
+  removeAbandonedTemps(scratchDir)
   const plainPath = tempPathIn(scratchDir, 'decrypted.tar.gz')
   try {
     await age.decryptFile(archivePath, plainPath, keys.identities ?? new age.IdentitySet([]))

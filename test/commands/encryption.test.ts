@@ -8,6 +8,7 @@ import {Encrypter} from 'age-encryption'
  */
 import Database from 'better-sqlite3'
 import {expect} from 'chai'
+import {spawnSync} from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 
@@ -280,6 +281,24 @@ describe('encrypted backups (age) through the commands', function () {
       expect(result.code, result.stdout + result.stderr).to.equal(0)
       expect((parseJson(result) as unknown as RestoreJson).source_path).to.equal(newest.path)
       expect(libraryContent(data.databasePath).digest).to.equal(wanted)
+    })
+  })
+
+  describe('decrypted copies', () => {
+    it('leave nothing in the temp directory, and one left by a run killed with -9 is removed by the next', async function () {
+      if (!ageKey) this.skip()
+      const made = await encryptedBackup(source, ['--encrypt-to', ageKey.recipient])
+      const tmp = makeTempDir('vpo-tmp')
+      // A plaintext copy of an encrypted backup, as a killed restore leaves it: named for a pid that is gone.
+      const dead = spawnSync(process.execPath, ['-e', '0']).pid!
+      const abandoned = path.join(tmp, `.vpo-backup-tmp-${dead}-0badc0de.decrypted.tar.gz`)
+      fs.copyFileSync(made.path, abandoned)
+      const data = target()
+      for (const command of [['library:verify', made.path], ['library:restore', made.path, '--yes', '--no-safety-backup']]) {
+        const result = await cli([...command, '--identity', ageKey.identityFile], {...data.env, TMPDIR: tmp})
+        expect(result.code, result.stderr).to.equal(0)
+        expect(fs.readdirSync(tmp), command[0]).to.deep.equal([])
+      }
     })
   })
 
