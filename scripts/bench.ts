@@ -1,8 +1,11 @@
+import {generateX25519Identity, identityToRecipient} from 'age-encryption'
 /**
  * Benchmark (a report, not a test): times the plugin's commands as whole processes on a ~100 MB
  * realistic library against a Python-stdlib baseline doing what VPO's own tool does.
  *
- *   npm run bench [-- --runs N]
+ *   npm run bench [-- --runs N] [--only encryption]
+ *
+ * `--only encryption` runs just the encrypted backup and restore against the plain ones.
  *
  * Each figure is the median wall time of N runs (default 5, at least 3) of a complete process,
  * with peak RSS from GNU time when /usr/bin/time is available. Exits 0 whether targets are met or
@@ -31,6 +34,8 @@ const TARGET = {
   /** Full verify of one archive against restore --dry-run of it: the same checks, shared code. */
   verifyRatio: 1.1,
   quickVerifySeconds: 1,
+  /** Encrypted backup or restore against the same command on a plain archive (issue 13). */
+  encryptionRatio: 1.15,
 }
 
 /** VPO's Python tool: online backup to a snapshot, then a w:gz tarfile with the db then metadata. */
@@ -478,10 +483,73 @@ function benchVerify(ctx: Context, archive: string, listDir: string): Row[] {
   ]
 }
 
-function main(): void {
-  const {values} = parseArgs({options: {runs: {type: 'string', default: '5'}}, strict: true})
+interface BenchKey {
+  identityFile: string
+  recipient: string
+}
+
+/** An X25519 key pair made in-process, so the bench needs no `age` binary. */
+async function benchKey(scratch: string): Promise<BenchKey> {
+  const secret = await generateX25519Identity()
+  const identityFile = path.join(scratch, 'bench-key.txt')
+  fs.writeFileSync(identityFile, `${secret}\n`, {mode: 0o600})
+  return {identityFile, recipient: await identityToRecipient(secret)}
+}
+
+/**
+ * What encryption adds: `library:backup --encrypt-to` against a plain `library:backup`, and
+ * `library:restore --identity` of the encrypted archive against a plain restore, whole processes
+ * alternated on the same fixture, so the ratio is the whole cost a user sees.
+ */
+function benchEncryption(ctx: Context, key: BenchKey): Row[] {
+  const archives = {age: '', plain: ''}
+  const backup = (kind: 'age' | 'plain', args: string[]) => (i: number) => {
+    const dataDir = freshDataDir(ctx.scratch, ctx.source, 'data')
+    const outDir = path.join(ctx.scratch, `enc-out-${kind}-${i}`)
+    fs.mkdirSync(outDir)
+    const m = measure(ctx.scratch, ctx.node, [RUN_JS, 'library:backup', '--output', outDir, '--json', ...args], {...process.env, VPO_DATA_DIR: dataDir})
+    const made = JSON.parse(m.stdout) as {encrypted?: boolean; path: string}
+    if (Boolean(made.encrypted) !== (kind === 'age')) throw new BenchError(`library:backup ${args.join(' ')} did not ${kind === 'age' ? '' : 'not '}encrypt`)
+    if (archives[kind]) fs.rmSync(path.dirname(archives[kind]), {recursive: true, force: true})
+    archives[kind] = made.path
+    return m
+  }
+
+  const backups = alternate(ctx, 'backup  age/plain', backup('age', ['--encrypt-to', key.recipient]), backup('plain', []))
+  const restore = (kind: 'age' | 'plain') => () => {
+    const dataDir = freshDataDir(ctx.scratch, ctx.source, 'data')
+    const args = [RUN_JS, 'library:restore', archives[kind], '--yes', '--no-safety-backup', '--json', ...(kind === 'age' ? ['--identity', key.identityFile] : [])]
+    return measure(ctx.scratch, ctx.node, args, {...process.env, VPO_DATA_DIR: dataDir})
+  }
+
+  const restores = alternate(ctx, 'restore age/plain', restore('age'), restore('plain'))
+  fs.rmSync(path.join(ctx.scratch, 'data'), {recursive: true, force: true})
+  const row = (operation: string, runs: {base: Measurement[]; ours: Measurement[]}, plain: string): Row[] => {
+    const ours = summarize(runs.ours)
+    const base = summarize(runs.base)
+    return [{...timeRow(operation, ours, base, TARGET.encryptionRatio), baseline: `${base.seconds.toFixed(2)} s (${plain})`}, rssRow(`  ${operation.split(' ')[0]} encrypted peak RSS`, ours, base)]
+  }
+
+  return [
+    ...row('library:backup --encrypt-to', backups, 'plain backup'),
+    {
+      operation: '  encrypted vs plain archive',
+      ours: mb(fs.statSync(archives.age).size),
+      baseline: mb(fs.statSync(archives.plain).size),
+      ratio: (fs.statSync(archives.age).size / fs.statSync(archives.plain).size).toFixed(4),
+      target: '—',
+      result: '',
+      rss: '',
+    },
+    ...row('library:restore --identity', restores, 'plain restore'),
+  ]
+}
+
+async function main(): Promise<void> {
+  const {values} = parseArgs({options: {only: {type: 'string'}, runs: {type: 'string', default: '5'}}, strict: true})
   const runs = Number(values.runs)
   if (!Number.isInteger(runs) || runs < 3) throw new BenchError('--runs must be an integer of at least 3')
+  if (values.only !== undefined && values.only !== 'encryption') throw new BenchError('--only takes one value: encryption')
   if (!fs.existsSync(path.join(ROOT, 'dist', 'commands'))) throw new BenchError('dist/ is missing: build the plugin first (npm run build)')
 
   // Resolve the real interpreter: a pyenv/venv shim would charge the baseline for its own startup.
@@ -496,10 +564,15 @@ function main(): void {
     const dbBytes = fs.statSync(source.db).size
     const walBytes = fs.statSync(source.wal).size
     log(`Fixture: ${mb(dbBytes)} db + ${mb(walBytes)} WAL; ${runs} runs each; scratch ${scratch}`)
-    const archive = path.join(scratch, 'kept.tar.gz')
-    const backup = benchBackup(ctx, archive)
-    const listDir = listingDir(ctx, archive)
-    const rows = [...backup.rows, ...benchRestore(ctx, archive, backup.report), ...benchListing(ctx, listDir), ...benchVerify(ctx, archive, listDir)]
+    const rows: Row[] = []
+    if (values.only === undefined) {
+      const archive = path.join(scratch, 'kept.tar.gz')
+      const backup = benchBackup(ctx, archive)
+      const listDir = listingDir(ctx, archive)
+      rows.push(...backup.rows, ...benchRestore(ctx, archive, backup.report), ...benchListing(ctx, listDir), ...benchVerify(ctx, archive, listDir))
+    }
+
+    rows.push(...benchEncryption(ctx, await benchKey(scratch)))
 
     const cpus = os.cpus()
     console.log('')
@@ -520,7 +593,7 @@ function main(): void {
 }
 
 try {
-  main()
+  await main()
 } catch (error) {
   console.error(error instanceof BenchError ? `bench: ${error.message}` : error)
   process.exit(1)

@@ -70,6 +70,7 @@ export interface ListedBackupJson {
   path: string
   kind: 'custom' | 'damaged' | 'pre-restore' | 'regular'
   encrypted: boolean
+  /** From the metadata; for a locked archive, from its stamped name (null for a custom name). */
   created_at: string | null
   archive_size_bytes: number
   database_size_bytes: number | null

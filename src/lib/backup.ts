@@ -9,7 +9,7 @@ import {type BackupMetadata, estimateArchiveSize, writeArchive} from './archive.
 import {type Destination, outputExists, resolveDestination} from './backup-destination.js'
 import {backupFileName, type BackupKind, formatCreatedAt} from './backup-names.js'
 import {assertSpaceFor, type SpaceNeed} from './disk-space.js'
-import {encryptStaged} from './encrypted-archives.js'
+import {assertOutputName, encryptStaged} from './encrypted-archives.js'
 import {fromSystemError, LibraryBackupError} from './errors.js'
 import {markCommitted} from './interrupts.js'
 import {assertLibraryExists, type LibraryStats, openCopy, openLiveLibrary, quickCheck, readLibraryStats, snapshotLibrary} from './library-database.js'
@@ -62,6 +62,7 @@ export interface BackupPlan {
 export async function createBackup(options: BackupOptions): Promise<BackupResult> {
   const started = Date.now()
   const destination = await resolveDestination(options)
+  assertOutputName(destination.name, Boolean(options.recipients))
   assertLibraryExists(options.databasePath)
   const lock = await lockForBackup(options.databasePath)
   try {
@@ -96,6 +97,7 @@ async function lockForBackup(databasePath: string): Promise<LibraryLock> {
 /** --dry-run: every check a real run makes, and what it would produce; nothing is created. */
 export async function planBackup(options: BackupOptions): Promise<BackupPlan> {
   const destination = await resolveDestination(options)
+  assertOutputName(destination.name, Boolean(options.recipients))
   const live = openLiveLibrary(options.databasePath)
   try {
     await assertLibraryUnlocked(options.databasePath)
@@ -159,6 +161,7 @@ export async function writeBackup(
     const written = await writeArchive({
       archivePath,
       databasePath: snapshotPath,
+      durable: !options.recipients,
       describe: {
         vpo_version: options.vpoVersion,
         schema_version: stats.schemaVersion,

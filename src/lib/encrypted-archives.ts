@@ -2,7 +2,9 @@ import fsp from 'node:fs/promises'
 
 import type {AgeRecipient, IdentitySet} from './encryption/index.js'
 
-import {removeTemp, tempPathIn} from './temp-files.js'
+import {noIdentity, noMatchingIdentity} from './encryption/key-errors.js'
+import {LibraryBackupError} from './errors.js'
+import {removeAbandonedTemps, removeTemp, tempPathIn} from './temp-files.js'
 
 /**
  * Where encryption meets the backup flow. An encrypted backup is the same `.tar.gz`, encrypted
@@ -83,6 +85,8 @@ export async function withPlainArchive<T>(
 ): Promise<T> {
   if (!(await isEncryptedFile(archivePath))) return work(archivePath, false)
   const age = await encryption()
+  // A run killed with -9 leaves its decrypted copy here, plaintext no one will come back for.
+  removeAbandonedTemps(scratchDir)
   const plainPath = tempPathIn(scratchDir, 'decrypted.tar.gz')
   try {
     await age.decryptFile(archivePath, plainPath, keys.identities ?? new age.IdentitySet([]))
@@ -95,6 +99,27 @@ export async function withPlainArchive<T>(
 /** The first `bytes` plain bytes behind an encrypted head (a prefix of the file), decrypting one chunk. */
 export async function decryptedHead(head: Buffer, identities: IdentitySet, bytes: number, label: string): Promise<Buffer> {
   return (await encryption()).decryptHead(head, identities, bytes, label)
+}
+
+/**
+ * An --output file name must say what the file is: an age file named .tar.gz fails in tar with a
+ * puzzling error years later, and a plain archive named .age is listed as encrypted. Refused
+ * before anything is written; a name the plugin picks is always right.
+ */
+export function assertOutputName(name: string | undefined, encrypted: boolean): void {
+  if (name === undefined || name.endsWith('.age') === encrypted) return
+  throw encrypted
+    ? new LibraryBackupError('USAGE_ERROR', `${name} does not end in .age, but this backup is encrypted (an age file)`, {
+        hint: `Pass --output ${name}.age, or a directory.`,
+      })
+    : new LibraryBackupError('USAGE_ERROR', `${name} ends in .age, but this backup is not encrypted`, {
+        hint: 'Pass --encrypt-to or --recipients-file to encrypt it, or leave .age out of the name.',
+      })
+}
+
+/** KEY_ERROR (exit 10) for an encrypted archive that none of `identities`, if any were given, opens. */
+export function lockedArchiveError(archivePath: string, identities?: IdentitySet): LibraryBackupError {
+  return identities ? noMatchingIdentity(archivePath) : noIdentity(archivePath)
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -8,7 +8,7 @@ import type {AgeRecipient, IdentitySet} from './encryption/index.js'
 import {writeBackup} from './backup.js'
 import {assertSpaceFor, type SpaceNeed} from './disk-space.js'
 import {makePrivateDirectory, removeEmptyDirectories} from './durable-files.js'
-import {type ArchiveKeys, withPlainArchive} from './encrypted-archives.js'
+import {type ArchiveKeys, lockedArchiveError, withPlainArchive} from './encrypted-archives.js'
 import {LibraryBackupError} from './errors.js'
 import {markCommitted, onInterrupt} from './interrupts.js'
 import {acquireLibraryLock, assertLibraryUnlocked, type LibraryLock} from './library-lock.js'
@@ -63,6 +63,10 @@ export function libraryExists(databasePath: string): boolean {
 export async function chooseBackup(request: {archive?: string; identities?: IdentitySet; latest?: boolean; location: string}): Promise<{archive: string} | {error: LibraryBackupError; missing: string}> {
   if (request.latest) {
     const listing = await listBackups(await openTarget(request.location), {identities: request.identities})
+    // Past a newer encrypted backup this process cannot open lies older data: restoring that
+    // instead would quietly bring back a stale library, so it is a key error, as for a named one.
+    const locked = listing.backups.find((entry) => isDeliberate(entry) && (entry.metadata !== null || entry.locked))
+    if (locked?.locked) throw lockedArchiveError(locked.path, request.identities)
     const newest = newestReadable(listing)
     // A newer encrypted backup that no given key opens must not be skipped for an older plain one
     // without a word: restoring last month's library when last night's exists is a silent loss.

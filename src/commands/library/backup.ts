@@ -88,6 +88,9 @@ export default class LibraryBackup extends LibraryCommand {
     this.logSafe(`Backup created: ${result.path}`)
     this.log(`  Database size: ${formatBytes(metadata.database_size_bytes)}`)
     this.log(`  Archive size:  ${formatBytes(result.archiveSizeBytes)} (${Math.round(ratio * 100)}% smaller)`)
+    // How many, never which: keys stay out of output.
+    const recipients = options.recipients?.length ?? 0
+    if (result.encrypted) this.log(`  Encrypted:     age, to ${recipients} recipient${recipients === 1 ? '' : 's'}`)
     this.log(`  Files in library: ${formatCount(metadata.file_count)}`)
     for (const pruned of result.prune?.removed ?? []) this.logSafe(`  Removed old backup: ${pruned}`)
 

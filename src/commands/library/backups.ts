@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 
 import type {BackupsJson} from '../../json-results.js'
 
+import {formatCreatedAt, parseBackupName} from '../../lib/backup-names.js'
 import {loadIdentities} from '../../lib/encrypted-archives.js'
 import {formatBytes, formatCount} from '../../lib/format.js'
 import {listBackups, type ListedBackup} from '../../lib/listing.js'
@@ -50,7 +51,7 @@ export default class LibraryBackups extends LibraryCommand {
         path: entry.path,
         kind: entry.kind,
         encrypted: entry.encrypted,
-        created_at: entry.metadata?.created_at ?? null,
+        created_at: createdAt(entry),
         archive_size_bytes: entry.archiveSizeBytes,
         database_size_bytes: entry.metadata?.database_size_bytes ?? null,
         file_count: entry.metadata?.file_count ?? null,
@@ -64,10 +65,21 @@ export default class LibraryBackups extends LibraryCommand {
   }
 }
 
+/**
+ * When the backup was made: from its metadata, or for a locked (encrypted, no key) archive from its
+ * stamped name, so a listing without the key still says which backup is which. A custom name carries
+ * no time, and a file's mtime is not when it was made.
+ */
+function createdAt(entry: ListedBackup): null | string {
+  if (entry.metadata) return entry.metadata.created_at
+  const time = entry.locked ? parseBackupName(entry.filename)?.time : undefined
+  return time ? formatCreatedAt(time) : null
+}
+
 function renderTable(backups: ListedBackup[]): string {
   const rows = backups.map((entry) => [
     escapeForTerminal(entry.filename) + KIND_MARKS[entry.kind],
-    entry.metadata ? entry.metadata.created_at.slice(0, 16).replace('T', ' ') : entry.locked ? 'encrypted' : 'unreadable',
+    entry.metadata || entry.locked ? (createdAt(entry)?.slice(0, 16).replace('T', ' ') ?? '?') + (entry.locked ? ' (locked)' : '') : 'unreadable',
     formatBytes(entry.archiveSizeBytes),
     entry.metadata ? formatCount(entry.metadata.file_count) : '-',
     entry.metadata ? String(entry.metadata.schema_version) : '-',

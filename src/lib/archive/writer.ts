@@ -23,6 +23,12 @@ export interface WriteArchiveOptions {
   /** Everything the metadata says except the size and checksum, which are measured here. */
   describe: Omit<BackupMetadata, 'database_sha256' | 'database_size_bytes' | 'compression'>
   onProgress?: Progress
+  /**
+   * Whether to fsync the archive (default true). Not when it is only the input of encryption:
+   * the encrypted file is the one kept and is fsynced itself, and syncing this one too would
+   * write the backup to disk twice.
+   */
+  durable?: boolean
 }
 
 export async function writeArchive(options: WriteArchiveOptions): Promise<{archiveSizeBytes: number; metadata: BackupMetadata}> {
@@ -70,7 +76,7 @@ export async function writeArchive(options: WriteArchiveOptions): Promise<{archi
     const head = storedMember(metadataMember(metadata))
     if (head.length !== reserved) throw new Error('metadata member changed size; this is a bug')
     await writeFully(out, head, 0)
-    await out.sync()
+    if (options.durable !== false) await out.sync()
     return {archiveSizeBytes, metadata}
   } finally {
     await out.close()
