@@ -68,15 +68,6 @@ export async function chooseBackup(request: {archive?: string; identities?: Iden
     const locked = listing.backups.find((entry) => isDeliberate(entry) && (entry.metadata !== null || entry.locked))
     if (locked?.locked) throw lockedArchiveError(locked.path, request.identities)
     const newest = newestReadable(listing)
-    // A newer encrypted backup that no given key opens must not be skipped for an older plain one
-    // without a word: restoring last month's library when last night's exists is a silent loss.
-    const newerLocked = listing.backups.find((entry) => entry.locked && isDeliberate(entry) && (!newest || entry.sortTime > newest.sortTime))
-    if (newerLocked) {
-      throw new LibraryBackupError('KEY_ERROR', `The newest backup, ${newerLocked.path}, is encrypted and no given identity opens it`, {
-        hint: 'Pass --identity FILE (or set VPO_BACKUP_IDENTITY_FILE) with its key, or name the backup to restore.',
-      })
-    }
-
     if (newest) return {archive: newest.path}
     const missing = `No readable backup found in ${listing.directory}`
     return {missing, error: new LibraryBackupError('BACKUP_NOT_FOUND', missing, {hint: 'Create one with vpo library:backup, or pass --path with where your backups are.'})}
