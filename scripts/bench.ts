@@ -3,7 +3,7 @@ import {generateX25519Identity, identityToRecipient} from 'age-encryption'
  * Benchmark (a report, not a test): times the plugin's commands as whole processes on a ~100 MB
  * realistic library against a Python-stdlib baseline doing what VPO's own tool does.
  *
- *   npm run bench [-- --runs N] [--only encryption]
+ *   npm run bench [-- --runs N] [--only encryption|object-storage|startup]
  *
  * `--only encryption` runs just the encrypted backup and restore against the plain ones.
  *
@@ -19,6 +19,7 @@ import {fileURLToPath} from 'node:url'
 import {parseArgs} from 'node:util'
 
 import {createLibrary} from '../test/fixtures/library-generator.js'
+import {benchObjectStorage, benchStartup, type RemoteBenchContext} from './bench-remote.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const RUN_JS = path.join(ROOT, 'bin', 'run.js')
@@ -36,6 +37,9 @@ const TARGET = {
   quickVerifySeconds: 1,
   /** Encrypted backup or restore against the same command on a plain archive (issue 13). */
   encryptionRatio: 1.15,
+  /** Backup to, or restore from, s3:// on loopback against the same command on a local directory (issue 12). */
+  objectStorageRatio: 1.3,
+  remoteListingSeconds: 1,
 }
 
 /** VPO's Python tool: online backup to a snapshot, then a w:gz tarfile with the db then metadata. */
@@ -545,11 +549,47 @@ function benchEncryption(ctx: Context, key: BenchKey): Row[] {
   ]
 }
 
+function objectStorageRows(figures: Awaited<ReturnType<typeof benchObjectStorage>>): Row[] {
+  const list = summarize(figures.listRemote)
+  return [
+    timeRow('library:backup --output s3://', summarize(figures.backupRemote), summarize(figures.backupLocal), TARGET.objectStorageRatio),
+    rssRow('  backup to s3 peak RSS', summarize(figures.backupRemote), summarize(figures.backupLocal)),
+    timeRow('library:restore s3://…', summarize(figures.restoreRemote), summarize(figures.restoreLocal), TARGET.objectStorageRatio),
+    rssRow('  restore from s3 peak RSS', summarize(figures.restoreRemote), summarize(figures.restoreLocal)),
+    {
+      operation: `library:backups --path s3:// (${figures.listed} archives)`,
+      ours: `${list.seconds.toFixed(2)} s`,
+      baseline: '—',
+      ratio: '—',
+      target: `≤ ${TARGET.remoteListingSeconds.toFixed(2)} s`,
+      result: verdict(list.seconds <= TARGET.remoteListingSeconds),
+      rss: rssText(list.rssKb),
+    },
+  ]
+}
+
+function startupRows(figures: ReturnType<typeof benchStartup>): Row[] {
+  const bare = summarize(figures.bare)
+  const row = (operation: string, series: Series): Row => ({
+    operation,
+    ours: `${series.seconds.toFixed(2)} s`,
+    baseline: `${bare.seconds.toFixed(2)} s (node -e '')`,
+    ratio: (series.seconds / bare.seconds).toFixed(2),
+    target: '—',
+    result: '',
+    rss: rssText(series.rssKb),
+  })
+  return [row('library:backup --help', summarize(figures.help)), row('library:backups (empty directory)', summarize(figures.empty))]
+}
+
 async function main(): Promise<void> {
   const {values} = parseArgs({options: {only: {type: 'string'}, runs: {type: 'string', default: '5'}}, strict: true})
   const runs = Number(values.runs)
   if (!Number.isInteger(runs) || runs < 3) throw new BenchError('--runs must be an integer of at least 3')
-  if (values.only !== undefined && values.only !== 'encryption') throw new BenchError('--only takes one value: encryption')
+  if (values.only !== undefined && !['encryption', 'object-storage', 'startup'].includes(values.only)) {
+    throw new BenchError('--only takes one of: encryption, object-storage, startup')
+  }
+
   if (!fs.existsSync(path.join(ROOT, 'dist', 'commands'))) throw new BenchError('dist/ is missing: build the plugin first (npm run build)')
 
   // Resolve the real interpreter: a pyenv/venv shim would charge the baseline for its own startup.
@@ -572,7 +612,23 @@ async function main(): Promise<void> {
       rows.push(...backup.rows, ...benchRestore(ctx, archive, backup.report), ...benchListing(ctx, listDir), ...benchVerify(ctx, archive, listDir))
     }
 
-    rows.push(...benchEncryption(ctx, await benchKey(scratch)))
+    if (values.only === undefined || values.only === 'encryption') rows.push(...benchEncryption(ctx, await benchKey(scratch)))
+    const remote: RemoteBenchContext = {
+      node: ctx.node,
+      runJs: RUN_JS,
+      runs,
+      scratch,
+      freshDataDir: (name) => freshDataDir(scratch, source, name),
+      measure: (command, args, env) => measure(scratch, command, args, env),
+      log,
+    }
+    if (values.only === undefined || values.only === 'object-storage') {
+      const archive = path.join(scratch, 'remote-source.tar.gz')
+      if (!fs.existsSync(archive)) measure(scratch, ctx.node, [RUN_JS, 'library:backup', '--output', archive, '--json'], {...process.env, VPO_DATA_DIR: freshDataDir(scratch, source, 'remote-seed')})
+      rows.push(...objectStorageRows(await benchObjectStorage(remote, archive, LISTING_ARCHIVES)))
+    }
+
+    if (values.only === undefined || values.only === 'startup') rows.push(...startupRows(benchStartup(remote)))
 
     const cpus = os.cpus()
     console.log('')
