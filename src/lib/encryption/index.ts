@@ -1,4 +1,3 @@
-export {AgeFileWriter} from './age-writer.js'
 /** age encryption of backups (age-encryption.org/v1), interchangeable with the `age` tool. */
 export {decryptFile, decryptHead} from './decrypt.js'
 export {encryptFile, type EncryptResult} from './encrypt.js'
