@@ -404,6 +404,11 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
     expect(body.success).to.equal(false)
     expect(body.error.exit_code).to.equal(6)
     expect(body.error.message).to.include('26')
+    expect(restore.stderr).to.equal('')
+    // The host's own @oclif/core handles our exit: one sentence, no "Error: EEXIT: 6" after it.
+    const human = await schema26Host.vpo(['library:restore', firstBackup, '--yes'])
+    expect(human.code).to.equal(6)
+    expect(human.stderr).to.match(/^Error: [^\n]*26[^\n]*\n$/)
     expect(libraryState(dataDir)).to.deep.equal(before)
   })
 
@@ -452,6 +457,8 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
 
       const offered = await complete(spaceHost, 'vpo library b')
       expect(offered, `${name}: vpo library b`).to.include.members(['vpo library backup', 'vpo library backups'])
+      expect(await complete(spaceHost, 'vpo library v'), `${name}: vpo library v`).to.include.members(['vpo library verify'])
+      expect(await complete(spaceHost, 'vpo library p'), `${name}: vpo library p`).to.include.members(['vpo library prune'])
       const flags = await complete(spaceHost, 'vpo library backup --')
       expect(flags, `${name}: vpo library backup --`).to.include.members(['--json', '--output', '--dry-run', '--db', '--force', '--keep'].map((flag) => `vpo library backup ${flag}`))
     }
@@ -489,7 +496,7 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
   })
 
   it('verifies and prunes through the host', async () => {
-    const regular = () => fs.readdirSync(path.join(dataDir, 'backups')).filter((name) => /^vpo-library-\d.*\.tar\.gz$/.test(name))
+    const regular = () => fs.readdirSync(path.join(dataDir, 'backups')).filter((name) => /^vpo-library-[\dT-]+Z(-\d+)?\.tar\.gz$/.test(name))
     const verify = record(await host.vpo(['library:verify']))
     expect(verify.code, output(verify)).to.equal(0)
     expect(verify.stderr).to.equal('')
@@ -528,6 +535,7 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
     for (const command of commands) expect(squash(topic.stdout)).to.include(`${command.id} ${command.summary}`)
     const backup = await host5.vpo(['library:backup', '--json'])
     expect(backup.code, output(backup)).to.equal(0)
+    expect(backup.stderr, 'warnings from a local backup on Node 22').to.equal('')
     const {path: archive} = JSON.parse(backup.stdout) as {path: string}
     expect(gnuTarMetadata(archive).vpo_version).to.equal(HOST_V5_VERSION)
     const listing = await host5.vpo(['library:backups', '--json'])
