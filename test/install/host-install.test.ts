@@ -412,7 +412,7 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
     expect(libraryState(dataDir)).to.deep.equal(before)
   })
 
-  it('bash completion (Debian bash-completion): vpo library:b offers backup and backups; every flag after --', async function () {
+  it('bash completion (Debian bash-completion): vpo library: offers all five commands, vpo library:b both backup ones; every flag after --', async function () {
     const missing = bashCompletionMissing()
     if (missing) {
       console.log(`      skipped: ${missing}`)
