@@ -36,7 +36,7 @@ export abstract class LibraryCommand extends Command {
   static enableJsonFlag = true
 
   protected async catch(error: Error & {oclif?: {exit?: number}}): Promise<unknown> {
-    if (error instanceof Errors.ExitError) throw error
+    if (error instanceof Errors.ExitError) throw quietExit(error)
     if (error instanceof LibraryBackupError) return this.fail(error)
     if (error.oclif?.exit === 2) {
       // oclif's own usage errors (unknown flag, missing argument) keep oclif's wording and help hint.
@@ -50,6 +50,15 @@ export abstract class LibraryCommand extends Command {
         hint: 'Run again with DEBUG=1 for details, and report it if it persists.',
       }),
     )
+  }
+
+  /** Every exit, `-h` included (oclif's help flag ends with `cmd.exit(0)`), goes through here. */
+  exit(code = 0): never {
+    try {
+      return Errors.exit(code)
+    } catch (error) {
+      throw quietExit(error as Errors.ExitError)
+    }
   }
 
   /** The version written into backups: the host CLI's, or this plugin's when run on its own. */
@@ -92,6 +101,17 @@ export abstract class LibraryCommand extends Command {
     else process.stderr.write(`Error: ${escapeForTerminal(error.sentence)}\n`)
     this.exit(error.exitCode)
   }
+}
+
+/**
+ * A host CLI loads us with its own copy of @oclif/core, whose error handler does not recognise our
+ * copy's ExitError (`instanceof` fails across copies) and prints it as "Error: EEXIT: 1" (or, after
+ * `-h`, "Error: Parsing --help EEXIT: 0"). Marked, it ends the process quietly with its code in any
+ * host, as it does when run on our own.
+ */
+function quietExit(error: Errors.ExitError): Errors.ExitError {
+  error.skipOclifErrorHandling = true
+  return error
 }
 
 /** oclif puts the reason on the lines after "Parsing --keep": keep it, and its help pointer as the hint. */

@@ -22,14 +22,23 @@ breaks=${COMP_WORDBREAKS//[[:space:]]/}
 words=()
 word=''
 kind=''
+# Readline replaces only the text after the last space or word-break character: after
+# `vpo library:` that is nothing, though COMP_WORDS ends with the word `:`.
+replace_from=0
 for ((i = 0; i < ${#line}; i++)); do
   c=${line:i:1}
   if [[ $c == [[:space:]] ]]; then
     [[ -n $word ]] && words+=("$word")
     word=''
     kind=''
+    replace_from=$((i + 1))
   else
-    if [[ $breaks == *"$c"* ]]; then k=break; else k=text; fi
+    if [[ $breaks == *"$c"* ]]; then
+      k=break
+      replace_from=$((i + 1))
+    else
+      k=text
+    fi
     if [[ -n $word && $k != "$kind" ]]; then
       words+=("$word")
       word=''
@@ -49,7 +58,7 @@ COMP_KEY=9
 COMPREPLY=()
 "$func" "${words[0]}" "${words[COMP_CWORD]}" "${words[COMP_CWORD - 1]}"
 
-prefix=${line:0:${#line}-${#word}}
+prefix=${line:0:replace_from}
 for candidate in "${COMPREPLY[@]}"; do
   printf '%s%s\n' "$prefix" "$candidate"
 done

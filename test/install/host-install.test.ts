@@ -3,12 +3,14 @@
  * serving only the @vpo scope), `vpo plugins:install @vpo/library-backup` into a real oclif host
  * named `vpo`, the commands run through the host, completion in real bash and zsh, a host with a
  * space as topic separator, a host declaring another schema version, an oclif v5 host on Node 22,
- * and `vpo plugins:uninstall`.
+ * and `vpo plugins:uninstall`. The package ships what a plugin ships (dist/ and its manifest: no
+ * bin/ that would shadow the host's `vpo`, no help plugin of its own), and the suite prints what
+ * installing it costs (time, size, the share of each direct dependency).
  *
  * Slow by nature (npm installs, better-sqlite3 compiling twice); skip it with
  * VPO_SKIP_INSTALL_TEST=1, skip only the Node 22 host with VPO_INSTALL_TEST_NODE22=0, keep the
  * sandbox with VPO_INSTALL_KEEP=1, and write the user-facing transcript with
- * VPO_INSTALL_TRANSCRIPT=FILE.
+ * VPO_INSTALL_TRANSCRIPT=FILE (the README's "Install into vpo" block is taken from it).
  */
 import {expect} from 'chai'
 import fs from 'node:fs'
@@ -25,12 +27,15 @@ import {
   completeInBash,
   completeInZsh,
   copyReleaseSource,
+  dependencyClosure,
+  diskBytes,
   expectSuccess,
   freePort,
   Host,
   HOST_V4_DEPENDENCIES,
   HOST_V5_DEPENDENCIES,
   npmInstall,
+  packagesBytes,
   type ProcResult,
   type Registry,
   run,
@@ -42,6 +47,7 @@ import {
 } from './sandbox.js'
 
 const PACKAGE = '@vpo/library-backup'
+const COMMAND_IDS = ['library:backup', 'library:backups', 'library:prune', 'library:restore', 'library:verify']
 const HOST_VERSION = '4.2.0'
 const HOST_V5_VERSION = '5.0.0'
 const SKIP = process.env.VPO_SKIP_INSTALL_TEST === '1'
@@ -79,14 +85,42 @@ function libraryState(dataDir: string): Record<string, string> {
   return state
 }
 
-/** `vpo library:b` offers both commands; after `--`, every flag of each command (from its manifest). */
+const megabytes = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`
+
+/** `vpo library:` offers every command, `vpo library:b` both backup commands; after `--`, every flag of each command (from its manifest). */
 async function verifyCompletion(complete: (host: Host, line: string) => Promise<string[]>, host: Host, commands: ManifestCommand[]) {
+  expect(await complete(host, 'vpo library:'), 'vpo library:').to.include.members(COMMAND_IDS.map((id) => `vpo ${id}`))
   expect(await complete(host, 'vpo library:b'), 'vpo library:b').to.include.members(['vpo library:backup', 'vpo library:backups'])
+  expect(await complete(host, 'vpo library:v'), 'vpo library:v').to.include.members(['vpo library:verify'])
+  expect(await complete(host, 'vpo library:p'), 'vpo library:p').to.include.members(['vpo library:prune'])
   for (const command of commands) {
     const line = `vpo ${command.id} --`
     const expected = Object.values(command.flags).map((flag) => `vpo ${command.id} --${flag.name}`)
     expect(await complete(host, line), line).to.include.members(expected)
   }
+}
+
+/**
+ * What installing costs a user, printed for the record rather than asserted (it depends on the
+ * machine, the network and npm's cache): the time of `vpo plugins:install`, `du -sh` of the
+ * node_modules it fills, and for each direct dependency what only it pulls in.
+ */
+async function reportInstallCost(label: string, install: ProcResult, nodeModules: string): Promise<void> {
+  const manifest = JSON.parse(fs.readFileSync(path.join(nodeModules, PACKAGE, 'package.json'), 'utf8')) as {dependencies: Record<string, string>}
+  const direct = Object.keys(manifest.dependencies)
+  const all = dependencyClosure(nodeModules, direct)
+  const du = await run('du', ['-sh', nodeModules], {env: process.env})
+  const added = /added \d+ packages? in \S+/.exec(output(install))?.[0] ?? 'npm printed no summary'
+  const lines = [
+    `${label}: vpo plugins:install took ${(install.ms / 1000).toFixed(1)} s (npm: ${added}); du -sh ${du.stdout.split('\t')[0]} (${all.size} packages, plugin itself ${megabytes(diskBytes(path.join(nodeModules, PACKAGE)))})`,
+  ]
+  for (const dependency of direct) {
+    const others = dependencyClosure(nodeModules, direct.filter((name) => name !== dependency))
+    const own = [...all].filter((dir) => !others.has(dir))
+    lines.push(`  ${dependency}: ${own.length} packages only it needs, ${megabytes(packagesBytes(own))}`)
+  }
+
+  console.log(lines.map((line) => `      [install cost] ${line}`).join('\n'))
 }
 
 describe('install into a real vpo host (verdaccio, plugins:install, completion)', function () {
@@ -221,6 +255,7 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
         createLibrary(path.join(host5.options.dataDir, 'library.db'), {files: 300, walFiles: 5})
         const installed = await host5.vpo(['plugins:install', PACKAGE], {timeoutMs: 900_000})
         step('Node 22 host: plugin installed')
+        if (installed.code === 0) await reportInstallCost('Node 22 host', installed, path.join(host5.options.dataDir, 'node_modules'))
         return {host: host5, install: installed}
       })
       node22.catch(() => {})
@@ -229,6 +264,7 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
     install = record(await host.vpo(['plugins:install', PACKAGE], {timeoutMs: 900_000}))
     step('plugin installed')
     expectSuccess(install)
+    await reportInstallCost('Node 20 host', install, path.join(dataDir, 'node_modules'))
     const manifestPath = path.join(dataDir, 'node_modules', '@vpo', 'library-backup', 'oclif.manifest.json')
     commands = Object.values((JSON.parse(fs.readFileSync(manifestPath, 'utf8')) as {commands: Record<string, ManifestCommand>}).commands)
   })
@@ -248,15 +284,38 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
     else cleanupTempDirs()
   })
 
-  it('npm publish runs prepack and ships only what `files` names; the registry serves only @vpo', async () => {
+  it('npm publish runs prepack; the tarball holds the built code, its manifest, package.json and README only', async () => {
     expect(distBeforePublish, 'the release copy starts without dist/').to.equal(false)
     expect(distAfterPublish, 'prepack built dist/').to.equal(true)
-    const shipped = [...publish.stderr.matchAll(/npm notice [\d.]+k?B (\S+)/g)].map((match) => match[1])
-    expect(shipped).to.include.members(['package.json', 'oclif.manifest.json', 'bin/run.js', 'dist/commands/library/backup.js', 'dist/commands/library/restore.js', 'dist/commands/library/backups.js'])
-    expect(shipped.filter((file) => !/^(bin|dist)\/|^(package\.json|oclif\.manifest\.json|README\.md|LICENSE)$/.test(file))).to.deep.equal([])
     expect(output(publish)).to.include(`+ ${PACKAGE}@${pkgVersion}`)
-    const served = (await fetch(`${registry!.url}@vpo%2flibrary-backup`).then(async (response) => response.json())) as {versions: Record<string, unknown>}
+    const served = (await fetch(`${registry!.url}@vpo%2flibrary-backup`).then(async (response) => response.json())) as {
+      versions: Record<string, {dist: {tarball: string}}>
+    }
     expect(Object.keys(served.versions)).to.deep.equal([pkgVersion])
+
+    // The tarball users download, not npm's account of what it packed.
+    const tarball = path.join(work, 'published.tgz')
+    fs.writeFileSync(tarball, Buffer.from(await (await fetch(served.versions[pkgVersion].dist.tarball)).arrayBuffer()))
+    const shipped = expectSuccess(await run('tar', ['-tzf', tarball], {env: process.env}))
+      .stdout.split('\n')
+      .filter((entry) => entry.length > 0 && !entry.endsWith('/'))
+      .map((entry) => entry.replace(/^package\//, ''))
+    expect(new Set(shipped.map((file) => file.split('/')[0])), 'top level of the tarball').to.deep.equal(
+      new Set(['README.md', 'dist', 'oclif.manifest.json', 'package.json']),
+    )
+    expect(shipped).to.include.members(COMMAND_IDS.map((id) => `dist/commands/${id.replace(':', '/')}.js`))
+    expect(shipped.filter((file) => file.startsWith('dist/') && !/\.(js|d\.ts)$/.test(file)), 'sources, maps or tests under dist/').to.deep.equal([])
+
+    const published = JSON.parse(expectSuccess(await run('tar', ['-xzOf', tarball, 'package/package.json'], {env: process.env})).stdout) as {
+      bin?: unknown
+      directories?: {bin?: string}
+      dependencies: Record<string, string>
+      oclif: {plugins?: string[]; devPlugins?: string[]}
+    }
+    expect(published.bin, 'an npm bin named vpo would shadow the host').to.equal(undefined)
+    expect(published.directories?.bin).to.equal(undefined)
+    expect(published.oclif.plugins ?? [], 'plugins a host would load with ours').to.deep.equal([])
+    expect(Object.keys(published.dependencies)).to.not.include.members(['@oclif/plugin-help', 'check-disk-space'])
     // Everything else comes from the default registry: this one has no uplinks and no other scope.
     expect((await fetch(`${registry!.url}@oclif%2fcore`)).ok).to.equal(false)
   })
@@ -269,22 +328,46 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
     const plugins = record(await host.vpo(['plugins']))
     expect(plugins.code).to.equal(0)
     expect(plugins.stdout).to.include(`${PACKAGE} ${pkgVersion}`)
-    expect(commands.map((command) => command.id).sort()).to.deep.equal(['library:backup', 'library:backups', 'library:restore'])
+    // oclif lists a plugin's own `oclif.plugins` under it (`└─ @oclif/plugin-help`); help is the host's.
+    expect(plugins.stdout, 'a plugin nested in ours').to.not.match(/@oclif\/plugin-help|└─/)
+    expect(plugins.stderr).to.equal('')
+    expect(fs.existsSync(path.join(dataDir, 'node_modules', '@oclif', 'plugin-help')), 'plugin-help installed with ours').to.equal(false)
+    expect(commands.map((command) => command.id).sort()).to.deep.equal(COMMAND_IDS)
   })
 
-  it('vpo --help shows the library topic; vpo library --help shows the three commands with their summaries', async () => {
+  it("installs no `vpo` of its own: the host's binary is the one that runs", async () => {
+    const binDir = path.join(dataDir, 'node_modules', '.bin')
+    const linked = fs.existsSync(binDir) ? fs.readdirSync(binDir) : []
+    expect(linked, 'npm bin links from the plugin install').to.not.include('vpo')
+    const version = await host.vpo(['--version'])
+    expect(version.stdout).to.match(new RegExp(`^vpo/${HOST_VERSION.replaceAll('.', String.raw`\.`)} `))
+  })
+
+  it('vpo --help shows the library topic; vpo library --help shows the five commands with their summaries', async () => {
     const pjson = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {oclif: {topics: {library: {description: string}}}}
     const root = await host.vpo(['--help'])
     expect(root.code).to.equal(0)
     expect(squash(root.stdout)).to.include(`library ${pjson.oclif.topics.library.description}`)
     const topic = record(await host.vpo(['library', '--help']))
     expect(topic.code).to.equal(0)
+    expect(topic.stderr).to.equal('')
     for (const command of commands) expect(squash(topic.stdout)).to.include(`${command.id} ${command.summary}`)
+  })
+
+  it('vpo library:backup -h prints the command help through the host', async () => {
+    const backupCommand = commands.find((command) => command.id === 'library:backup')!
+    const help = await host.vpo(['library:backup', '-h'])
+    expect(help.code, output(help)).to.equal(0)
+    expect(help.stderr).to.equal('')
+    expect(squash(help.stdout)).to.include('USAGE $ vpo library:backup')
+    for (const flag of Object.values(backupCommand.flags)) expect(help.stdout).to.include(`--${flag.name}`)
   })
 
   it('backs up, lists and dry-run restores through the host; vpo_version is the host version', async () => {
     const backup = record(await host.vpo(['library:backup']))
     expect(backup.code, output(backup)).to.equal(0)
+    // A local backup loads nothing of the AWS SDK, whose Node-version warning would land here.
+    expect(backup.stderr, 'warnings from a local backup').to.equal('')
     const created = /Backup created: (.+)/.exec(backup.stdout)
     expect(created, backup.stdout).to.not.equal(null)
     firstBackup = created![1].trim()
@@ -298,6 +381,7 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
 
     const listing = record(await host.vpo(['library:backups']))
     expect(listing.code).to.equal(0)
+    expect(listing.stderr).to.equal('')
     expect(listing.stdout).to.include(path.basename(firstBackup))
     expect(listing.stdout).to.include('Total: 1 backup')
 
@@ -320,10 +404,15 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
     expect(body.success).to.equal(false)
     expect(body.error.exit_code).to.equal(6)
     expect(body.error.message).to.include('26')
+    expect(restore.stderr).to.equal('')
+    // The host's own @oclif/core handles our exit: one sentence, no "Error: EEXIT: 6" after it.
+    const human = await schema26Host.vpo(['library:restore', firstBackup, '--yes'])
+    expect(human.code).to.equal(6)
+    expect(human.stderr).to.match(/^Error: [^\n]*26[^\n]*\n$/)
     expect(libraryState(dataDir)).to.deep.equal(before)
   })
 
-  it('bash completion (Debian bash-completion): vpo library:b offers backup and backups; every flag after --', async function () {
+  it('bash completion (Debian bash-completion): vpo library: offers all five commands, vpo library:b both backup ones; every flag after --', async function () {
     const missing = bashCompletionMissing()
     if (missing) {
       console.log(`      skipped: ${missing}`)
@@ -368,6 +457,8 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
 
       const offered = await complete(spaceHost, 'vpo library b')
       expect(offered, `${name}: vpo library b`).to.include.members(['vpo library backup', 'vpo library backups'])
+      expect(await complete(spaceHost, 'vpo library v'), `${name}: vpo library v`).to.include.members(['vpo library verify'])
+      expect(await complete(spaceHost, 'vpo library p'), `${name}: vpo library p`).to.include.members(['vpo library prune'])
       const flags = await complete(spaceHost, 'vpo library backup --')
       expect(flags, `${name}: vpo library backup --`).to.include.members(['--json', '--output', '--dry-run', '--db', '--force', '--keep'].map((flag) => `vpo library backup ${flag}`))
     }
@@ -404,6 +495,28 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
     expect(fs.readdirSync(path.join(dataDir, 'backups')).filter((name) => !/^vpo-library-.*\.tar\.gz$/.test(name)), 'leftovers in backups/').to.deep.equal([])
   })
 
+  it('verifies and prunes through the host', async () => {
+    const regular = () => fs.readdirSync(path.join(dataDir, 'backups')).filter((name) => /^vpo-library-[\dT-]+Z(-\d+)?\.tar\.gz$/.test(name))
+    const verify = record(await host.vpo(['library:verify']))
+    expect(verify.code, output(verify)).to.equal(0)
+    expect(verify.stderr).to.equal('')
+    const verified = await host.vpo(['library:verify', '--json'])
+    const body = JSON.parse(verified.stdout) as {success: boolean; backups: Array<{ok: boolean}>}
+    expect(body.success).to.equal(true)
+    expect(body.backups.length).to.be.greaterThan(1)
+    expect(body.backups.every((backup) => backup.ok)).to.equal(true)
+
+    expect(regular().length).to.be.greaterThan(1)
+    const dryRun = await host.vpo(['library:prune', '--keep-last', '1', '--dry-run', '--json'])
+    expect(dryRun.code, output(dryRun)).to.equal(0)
+    const planned = JSON.parse(dryRun.stdout) as {removed: string[]}
+    expect(planned.removed.length).to.equal(regular().length - 1)
+    const prune = record(await host.vpo(['library:prune', '--keep-last', '1']))
+    expect(prune.code, output(prune)).to.equal(0)
+    expect(prune.stderr).to.equal('')
+    expect(regular().length).to.equal(1)
+  })
+
   it('loads in an oclif v5 host on Node 22 (better-sqlite3 built for Node 22)', async function () {
     if (!node22) {
       console.log('      skipped: VPO_INSTALL_TEST_NODE22=0')
@@ -422,6 +535,7 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
     for (const command of commands) expect(squash(topic.stdout)).to.include(`${command.id} ${command.summary}`)
     const backup = await host5.vpo(['library:backup', '--json'])
     expect(backup.code, output(backup)).to.equal(0)
+    expect(backup.stderr, 'warnings from a local backup on Node 22').to.equal('')
     const {path: archive} = JSON.parse(backup.stdout) as {path: string}
     expect(gnuTarMetadata(archive).vpo_version).to.equal(HOST_V5_VERSION)
     const listing = await host5.vpo(['library:backups', '--json'])

@@ -374,3 +374,64 @@ export function statTree(dir: string, skip: (relative: string) => boolean = () =
   walk(dir)
   return state
 }
+
+/** Bytes on disk (allocated blocks, as du counts them) under `dir`, not descending into `skip`. */
+export function diskBytes(dir: string, skip: (full: string) => boolean = () => false): number {
+  let total = 0
+  const walk = (current: string) => {
+    for (const entry of fs.readdirSync(current, {withFileTypes: true})) {
+      const full = path.join(current, entry.name)
+      if (skip(full)) continue
+      const stats = fs.lstatSync(full)
+      total += stats.blocks * 512
+      if (entry.isDirectory()) walk(full)
+    }
+  }
+
+  walk(dir)
+  return total
+}
+
+/**
+ * The installed package directories `roots` pull in under `nodeModules`, resolved as Node does
+ * (nested node_modules first, then upwards): what a dependency really costs a user.
+ */
+export function dependencyClosure(nodeModules: string, roots: string[]): Set<string> {
+  const found = new Set<string>()
+  const resolve = (name: string, from: string): string | undefined => {
+    for (let dir = from; dir.startsWith(nodeModules); dir = path.dirname(dir)) {
+      const candidate = path.join(dir, 'node_modules', name)
+      if (fs.existsSync(path.join(candidate, 'package.json'))) return candidate
+    }
+
+    const top = path.join(nodeModules, name)
+    return fs.existsSync(path.join(top, 'package.json')) ? top : undefined
+  }
+
+  const visit = (dir: string) => {
+    if (found.has(dir)) return
+    found.add(dir)
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as {
+      dependencies?: Record<string, string>
+      optionalDependencies?: Record<string, string>
+    }
+    for (const name of Object.keys({...manifest.dependencies, ...manifest.optionalDependencies})) {
+      const resolved = resolve(name, dir)
+      if (resolved) visit(resolved)
+    }
+  }
+
+  for (const root of roots) {
+    const dir = path.join(nodeModules, root)
+    if (fs.existsSync(path.join(dir, 'package.json'))) visit(dir)
+  }
+
+  return found
+}
+
+/** Bytes of these package directories, each without the packages nested in it. */
+export function packagesBytes(dirs: Iterable<string>): number {
+  let total = 0
+  for (const dir of dirs) total += diskBytes(dir, (full) => path.basename(full) === 'node_modules')
+  return total
+}

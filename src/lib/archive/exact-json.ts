@@ -1,4 +1,6 @@
-import {isInteger, parse, stringify} from 'lossless-json'
+import type * as LosslessJson from 'lossless-json'
+
+import {createRequire} from 'node:module'
 
 /**
  * JSON integers of any size, read and written exactly. VPO's Python tool writes
@@ -12,12 +14,23 @@ export function exactInteger(value: bigint): ExactInteger {
   return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value
 }
 
+let loaded: typeof LosslessJson | undefined
+/**
+ * Every command imports this module (JSON output goes through it), but only archives' metadata and
+ * `--json` output need the parser: `--help` and an empty listing must not load it.
+ */
+function losslessJson(): typeof LosslessJson {
+  loaded ??= createRequire(import.meta.url)('lossless-json') as typeof LosslessJson
+  return loaded
+}
+
 export function parseExactJson(text: string): unknown {
+  const {isInteger, parse} = losslessJson()
   return parse(text, null, (digits) => (isInteger(digits) ? exactInteger(BigInt(digits)) : Number.parseFloat(digits)))
 }
 
 export function stringifyExactJson(value: unknown, indent?: number): string {
-  return stringify(value, undefined, indent) ?? 'null'
+  return losslessJson().stringify(value, undefined, indent) ?? 'null'
 }
 
 export function isExactInteger(value: unknown): value is ExactInteger {

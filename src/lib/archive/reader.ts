@@ -1,11 +1,13 @@
+import type {ReadEntry} from 'tar'
+
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
-import {Header, Parser, type ReadEntry} from 'tar'
 
 import {invalidArchive, LibraryBackupError} from '../errors.js'
 import {GzipFormatError, inflateFile, inflateFirstMember, inflateMemberAt, readMemberLayout} from './gzip-members.js'
 import {type BackupMetadata, DATABASE_MEMBER, METADATA_MAX_BYTES, METADATA_MEMBER, parseMetadata} from './metadata.js'
+import {tar} from './tar-module.js'
 import {type Progress} from './writer.js'
 
 const READ_CHUNK = 1024 * 1024
@@ -86,6 +88,7 @@ class ArchiveScan {
   }
 
   private async walk(): Promise<void> {
+    const {Parser} = tar()
     const parser = new Parser({strict: true, brotli: false, zstd: false})
     parser.on('error', (error: Error) => this.fail(`its tar structure is damaged (${error.message})`))
     parser.on('entry', (entry: ReadEntry) => this.onEntry(entry))
@@ -303,6 +306,7 @@ export function readHead(head: Buffer, archiveName: string): ArchiveHead | undef
   }
 
   if (!tarBytes || tarBytes.length < BLOCK) return undefined
+  const {Header} = tar()
   const header = new Header(tarBytes.subarray(0, BLOCK))
   if (header.path !== METADATA_MEMBER || !REGULAR_TYPES.has(header.type ?? '') || header.size === undefined) return undefined
   if (!header.cksumValid) throw invalidArchive(archiveName, 'its tar structure is damaged (a header fails its checksum)')
@@ -350,6 +354,7 @@ export async function quickCheckArchive(archivePath: string): Promise<BackupMeta
   const bound = (index: number) => layout.offsets[index] ?? layout.end
   try {
     const databaseHeader = await inflateMemberAt(archivePath, bound(1), bound(2))
+    const {Header} = tar()
     const header = new Header(databaseHeader.subarray(0, BLOCK))
     if (databaseHeader.length !== BLOCK || !header.cksumValid || header.path !== DATABASE_MEMBER || !REGULAR_TYPES.has(header.type ?? '')) {
       throw invalidArchive(archivePath, `its ${DATABASE_MEMBER} tar header is damaged`)

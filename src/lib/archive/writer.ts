@@ -1,11 +1,11 @@
 import crypto from 'node:crypto'
 import fsp from 'node:fs/promises'
 import zlib from 'node:zlib'
-import {Header} from 'tar'
 
 import {stringifyExactJson} from './exact-json.js'
 import {ParallelGzipWriter, storedMember, writeFully} from './gzip-members.js'
 import {type BackupMetadata, DATABASE_MEMBER, METADATA_MEMBER} from './metadata.js'
+import {tar} from './tar-module.js'
 
 const BLOCK = 512
 /** Uncompressed bytes per gzip member of the database. */
@@ -90,6 +90,7 @@ function metadataMember(metadata: BackupMetadata): Buffer {
 
 function tarHeader(name: string, size: number): Buffer {
   const block = Buffer.alloc(BLOCK)
+  const {Header} = tar()
   new Header({path: name, mode: 0o600, size, mtime: new Date(), type: 'File', uid: 0, gid: 0, uname: '', gname: ''}).encode(block, 0)
   return block
 }
