@@ -37,10 +37,21 @@ export interface RemoteFigures {
 const BUCKET = 'bench'
 
 /** backup to s3:// vs a local backup; restore from s3:// vs local; listing 50 remote archives. */
-export async function benchObjectStorage(ctx: RemoteBenchContext, archive: string, listingCount: number): Promise<RemoteFigures> {
+export async function benchObjectStorage(
+  ctx: RemoteBenchContext,
+  archive: string,
+  listingCount: number,
+): Promise<RemoteFigures> {
   const server = await startS3Server([BUCKET])
   const env = {...process.env, ...server.env}
-  const figures: RemoteFigures = {backupLocal: [], backupRemote: [], restoreLocal: [], restoreRemote: [], listRemote: [], listed: 0}
+  const figures: RemoteFigures = {
+    backupLocal: [],
+    backupRemote: [],
+    restoreLocal: [],
+    restoreRemote: [],
+    listRemote: [],
+    listed: 0,
+  }
   try {
     const dataDir = ctx.freshDataDir('remote-data')
     const local = path.join(ctx.scratch, 'remote-local')
@@ -50,21 +61,32 @@ export async function benchObjectStorage(ctx: RemoteBenchContext, archive: strin
       const sides = i % 2 === 0 ? ['local', 's3'] : ['s3', 'local']
       for (const side of sides) {
         const output = side === 'local' ? `${local}/` : `s3://${BUCKET}/backups/`
-        const m = ctx.measure(ctx.node, [ctx.runJs, 'library:backup', '--output', output, '--json'], {...env, VPO_DATA_DIR: dataDir})
+        const m = ctx.measure(ctx.node, [ctx.runJs, 'library:backup', '--output', output, '--json'], {
+          ...env,
+          VPO_DATA_DIR: dataDir,
+        })
         ;(side === 'local' ? figures.backupLocal : figures.backupRemote).push(m)
         ctx.log(`  backup to ${side.padEnd(5)} run ${i + 1}/${ctx.runs}: ${m.seconds.toFixed(2)} s`)
       }
     }
 
     // One archive of the fixture in the store, restored as a whole process like the local one.
-    const upload = ctx.measure(ctx.node, [ctx.runJs, 'library:backup', '--output', `s3://${BUCKET}/restore/`, '--json'], {...env, VPO_DATA_DIR: dataDir})
+    const upload = ctx.measure(
+      ctx.node,
+      [ctx.runJs, 'library:backup', '--output', `s3://${BUCKET}/restore/`, '--json'],
+      {...env, VPO_DATA_DIR: dataDir},
+    )
     const remoteArchive = (JSON.parse(upload.stdout) as {path: string}).path
     for (let i = 0; i < ctx.runs; i++) {
       const sides = i % 2 === 0 ? ['local', 's3'] : ['s3', 'local']
       for (const side of sides) {
         const target = ctx.freshDataDir('remote-restore')
         const source = side === 'local' ? archive : remoteArchive
-        const m = ctx.measure(ctx.node, [ctx.runJs, 'library:restore', source, '--yes', '--no-safety-backup', '--json'], {...env, VPO_DATA_DIR: target})
+        const m = ctx.measure(
+          ctx.node,
+          [ctx.runJs, 'library:restore', source, '--yes', '--no-safety-backup', '--json'],
+          {...env, VPO_DATA_DIR: target},
+        )
         ;(side === 'local' ? figures.restoreLocal : figures.restoreRemote).push(m)
         ctx.log(`  restore from ${side.padEnd(5)} run ${i + 1}/${ctx.runs}: ${m.seconds.toFixed(2)} s`)
       }
@@ -83,7 +105,11 @@ export async function benchObjectStorage(ctx: RemoteBenchContext, archive: strin
     }
 
     for (let i = 0; i < ctx.runs; i++) {
-      const m = ctx.measure(ctx.node, [ctx.runJs, 'library:backups', '--path', `s3://${BUCKET}/listing/`, '--json'], env)
+      const m = ctx.measure(
+        ctx.node,
+        [ctx.runJs, 'library:backups', '--path', `s3://${BUCKET}/listing/`, '--json'],
+        env,
+      )
       figures.listed = (JSON.parse(m.stdout) as {total_count: number}).total_count
       figures.listRemote.push(m)
       ctx.log(`  listing s3 run ${i + 1}/${ctx.runs}: ${m.seconds.toFixed(2)} s`)

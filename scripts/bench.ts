@@ -141,14 +141,18 @@ const HAVE_GNU_TIME = gnuTimeWorks()
 function measure(scratch: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Measurement {
   const rssFile = path.join(scratch, 'rss.txt')
   fs.rmSync(rssFile, {force: true})
-  const [file, argv] = HAVE_GNU_TIME ? ['/usr/bin/time', ['-o', rssFile, '-f', '%M', command, ...args]] : [command, args]
+  const [file, argv] = HAVE_GNU_TIME
+    ? ['/usr/bin/time', ['-o', rssFile, '-f', '%M', command, ...args]]
+    : [command, args]
   const start = process.hrtime.bigint()
   const result = spawnSync(file, argv, {encoding: 'utf8', env, maxBuffer: 64 * 1024 * 1024})
   const seconds = Number(process.hrtime.bigint() - start) / 1e9
   if (result.error) throw new BenchError(`could not run ${command}: ${result.error.message}`)
   if (result.status !== 0) {
     const shown = [command, ...args].map((a) => (a.length > 200 ? `${a.slice(0, 60)}…` : a)).join(' ')
-    throw new BenchError(`command failed (exit ${result.status ?? result.signal}): ${shown}\n${result.stdout}${result.stderr}`)
+    throw new BenchError(
+      `command failed (exit ${result.status ?? result.signal}): ${shown}\n${result.stdout}${result.stderr}`,
+    )
   }
 
   let rssKb: null | number = null
@@ -260,7 +264,12 @@ interface BackupReport {
 }
 
 /** Runs ours and the baseline `runs` times each, alternating which goes first so drift evens out. */
-function alternate(ctx: Context, label: string, ours: (i: number) => Measurement, baseline: (i: number) => Measurement): {base: Measurement[]; ours: Measurement[]} {
+function alternate(
+  ctx: Context,
+  label: string,
+  ours: (i: number) => Measurement,
+  baseline: (i: number) => Measurement,
+): {base: Measurement[]; ours: Measurement[]} {
   const result = {ours: [] as Measurement[], base: [] as Measurement[]}
   for (let i = 0; i < ctx.runs; i++) {
     const sides = i % 2 === 0 ? (['ours', 'baseline'] as const) : (['baseline', 'ours'] as const)
@@ -312,7 +321,10 @@ function benchBackup(ctx: Context, archive: string): {report: BackupReport; rows
     (i) => {
       const dataDir = freshDataDir(ctx.scratch, ctx.source, 'data')
       const out = path.join(outDir, `ours-${i}.tar.gz`)
-      const m = measure(ctx.scratch, ctx.node, [RUN_JS, 'library:backup', '--output', out, '--json'], {...process.env, VPO_DATA_DIR: dataDir})
+      const m = measure(ctx.scratch, ctx.node, [RUN_JS, 'library:backup', '--output', out, '--json'], {
+        ...process.env,
+        VPO_DATA_DIR: dataDir,
+      })
       report = JSON.parse(m.stdout) as BackupReport
       if (!fs.existsSync(out)) throw new BenchError(`library:backup reported success but wrote no ${out}`)
       fs.renameSync(out, archive)
@@ -357,7 +369,8 @@ function benchRestore(ctx: Context, archive: string, report: BackupReport): Row[
     const dataDir = freshDataDir(ctx.scratch, ctx.source, 'data')
     const db = path.join(dataDir, 'library.db')
     const m = run(dataDir, db)
-    if (fs.statSync(db).size !== report.database_size_bytes) throw new BenchError(`restore (${side}) left a database of the wrong size`)
+    if (fs.statSync(db).size !== report.database_size_bytes)
+      throw new BenchError(`restore (${side}) left a database of the wrong size`)
     return m
   }
 
@@ -365,7 +378,10 @@ function benchRestore(ctx: Context, archive: string, report: BackupReport): Row[
     ctx,
     'restore',
     restore('ours', (dataDir) =>
-      measure(ctx.scratch, ctx.node, [RUN_JS, 'library:restore', archive, '--yes', '--no-safety-backup', '--json'], {...process.env, VPO_DATA_DIR: dataDir}),
+      measure(ctx.scratch, ctx.node, [RUN_JS, 'library:restore', archive, '--yes', '--no-safety-backup', '--json'], {
+        ...process.env,
+        VPO_DATA_DIR: dataDir,
+      }),
     ),
     restore('baseline', (_dataDir, db) => measure(ctx.scratch, ctx.python, ['-c', PY_RESTORE, archive, db])),
   )
@@ -389,7 +405,6 @@ function listingDir(ctx: Context, archive: string): string {
 
 /** Listing the 50 archives, plus bare CLI startup for scale. */
 function benchListing(ctx: Context, listDir: string): Row[] {
-
   const listing: Measurement[] = []
   const startup: Measurement[] = []
   for (let i = 0; i < ctx.runs; i++) {
@@ -397,12 +412,16 @@ function benchListing(ctx: Context, listDir: string): Row[] {
     const parsed = JSON.parse(m.stdout) as {backups: Array<{readable: boolean}>; total_count: number}
     const readable = parsed.backups.filter((b) => b.readable).length
     if (parsed.total_count !== LISTING_ARCHIVES || readable !== LISTING_ARCHIVES) {
-      throw new BenchError(`library:backups listed ${parsed.total_count} archives (${readable} readable), expected ${LISTING_ARCHIVES}`)
+      throw new BenchError(
+        `library:backups listed ${parsed.total_count} archives (${readable} readable), expected ${LISTING_ARCHIVES}`,
+      )
     }
 
     listing.push(m)
     startup.push(measure(ctx.scratch, ctx.node, [RUN_JS, '--version']))
-    log(`  listing run ${i + 1}/${ctx.runs}: ${m.seconds.toFixed(2)} s (bare startup ${startup.at(-1)!.seconds.toFixed(2)} s)`)
+    log(
+      `  listing run ${i + 1}/${ctx.runs}: ${m.seconds.toFixed(2)} s (bare startup ${startup.at(-1)!.seconds.toFixed(2)} s)`,
+    )
   }
 
   const list = summarize(listing)
@@ -443,7 +462,8 @@ function benchVerify(ctx: Context, archive: string, listDir: string): Row[] {
     () => {
       const m = measure(ctx.scratch, ctx.node, [RUN_JS, 'library:verify', archive, '--json'], env)
       const parsed = JSON.parse(m.stdout) as {backups: Array<{checksum_verified: boolean; ok: boolean}>}
-      if (!parsed.backups[0]?.ok || !parsed.backups[0].checksum_verified) throw new BenchError(`library:verify did not verify ${archive}`)
+      if (!parsed.backups[0]?.ok || !parsed.backups[0].checksum_verified)
+        throw new BenchError(`library:verify did not verify ${archive}`)
       return m
     },
     () => measure(ctx.scratch, ctx.node, [RUN_JS, 'library:restore', archive, '--dry-run', '--json'], env),
@@ -454,14 +474,34 @@ function benchVerify(ctx: Context, archive: string, listDir: string): Row[] {
   for (let i = 0; i < ctx.runs; i++) {
     const q = measure(ctx.scratch, ctx.node, [RUN_JS, 'library:verify', '--quick', '--path', listDir, '--json'])
     const checked = (JSON.parse(q.stdout) as {backups: Array<{ok: boolean}>}).backups
-    if (checked.length !== LISTING_ARCHIVES || !checked.every((entry) => entry.ok)) throw new BenchError(`library:verify --quick checked ${checked.length} archives, not ${LISTING_ARCHIVES} good ones`)
+    if (checked.length !== LISTING_ARCHIVES || !checked.every((entry) => entry.ok))
+      throw new BenchError(
+        `library:verify --quick checked ${checked.length} archives, not ${LISTING_ARCHIVES} good ones`,
+      )
     quick.push(q)
-    const p = measure(ctx.scratch, ctx.node, [RUN_JS, 'library:prune', '--path', listDir, '--keep-daily', '7', '--keep-weekly', '4', '--keep-monthly', '6', '--dry-run', '--json'])
+    const p = measure(ctx.scratch, ctx.node, [
+      RUN_JS,
+      'library:prune',
+      '--path',
+      listDir,
+      '--keep-daily',
+      '7',
+      '--keep-weekly',
+      '4',
+      '--keep-monthly',
+      '6',
+      '--dry-run',
+      '--json',
+    ])
     const planned = JSON.parse(p.stdout) as {kept: unknown[]; removed: unknown[]}
-    if (planned.kept.length + planned.removed.length !== LISTING_ARCHIVES) throw new BenchError('library:prune --dry-run did not plan for every archive')
-    if (fs.readdirSync(listDir).length !== LISTING_ARCHIVES) throw new BenchError('library:prune --dry-run removed something')
+    if (planned.kept.length + planned.removed.length !== LISTING_ARCHIVES)
+      throw new BenchError('library:prune --dry-run did not plan for every archive')
+    if (fs.readdirSync(listDir).length !== LISTING_ARCHIVES)
+      throw new BenchError('library:prune --dry-run removed something')
     prune.push(p)
-    log(`  verify --quick run ${i + 1}/${ctx.runs}: ${q.seconds.toFixed(2)} s; prune --dry-run ${p.seconds.toFixed(2)} s`)
+    log(
+      `  verify --quick run ${i + 1}/${ctx.runs}: ${q.seconds.toFixed(2)} s; prune --dry-run ${p.seconds.toFixed(2)} s`,
+    )
   }
 
   fs.rmSync(dataDir, {recursive: true, force: true})
@@ -479,7 +519,10 @@ function benchVerify(ctx: Context, archive: string, listDir: string): Row[] {
     rss: rssText(series.rssKb),
   })
   return [
-    {...timeRow('library:verify (1 archive, full)', ours, dryRun, TARGET.verifyRatio), baseline: `${dryRun.seconds.toFixed(2)} s (restore --dry-run)`},
+    {
+      ...timeRow('library:verify (1 archive, full)', ours, dryRun, TARGET.verifyRatio),
+      baseline: `${dryRun.seconds.toFixed(2)} s (restore --dry-run)`,
+    },
     rssRow('  verify peak RSS', ours, dryRun),
     row(`library:verify --quick (${LISTING_ARCHIVES} archives)`, quickSeries, TARGET.quickVerifySeconds),
     rssRow('  verify --quick peak RSS', quickSeries, quickSeries),
@@ -511,18 +554,35 @@ function benchEncryption(ctx: Context, key: BenchKey): Row[] {
     const dataDir = freshDataDir(ctx.scratch, ctx.source, 'data')
     const outDir = path.join(ctx.scratch, `enc-out-${kind}-${i}`)
     fs.mkdirSync(outDir)
-    const m = measure(ctx.scratch, ctx.node, [RUN_JS, 'library:backup', '--output', outDir, '--json', ...args], {...process.env, VPO_DATA_DIR: dataDir})
+    const m = measure(ctx.scratch, ctx.node, [RUN_JS, 'library:backup', '--output', outDir, '--json', ...args], {
+      ...process.env,
+      VPO_DATA_DIR: dataDir,
+    })
     const made = JSON.parse(m.stdout) as {encrypted?: boolean; path: string}
-    if (Boolean(made.encrypted) !== (kind === 'age')) throw new BenchError(`library:backup ${args.join(' ')} did not ${kind === 'age' ? '' : 'not '}encrypt`)
+    if (Boolean(made.encrypted) !== (kind === 'age'))
+      throw new BenchError(`library:backup ${args.join(' ')} did not ${kind === 'age' ? '' : 'not '}encrypt`)
     if (archives[kind]) fs.rmSync(path.dirname(archives[kind]), {recursive: true, force: true})
     archives[kind] = made.path
     return m
   }
 
-  const backups = alternate(ctx, 'backup  age/plain', backup('age', ['--encrypt-to', key.recipient]), backup('plain', []))
+  const backups = alternate(
+    ctx,
+    'backup  age/plain',
+    backup('age', ['--encrypt-to', key.recipient]),
+    backup('plain', []),
+  )
   const restore = (kind: 'age' | 'plain') => () => {
     const dataDir = freshDataDir(ctx.scratch, ctx.source, 'data')
-    const args = [RUN_JS, 'library:restore', archives[kind], '--yes', '--no-safety-backup', '--json', ...(kind === 'age' ? ['--identity', key.identityFile] : [])]
+    const args = [
+      RUN_JS,
+      'library:restore',
+      archives[kind],
+      '--yes',
+      '--no-safety-backup',
+      '--json',
+      ...(kind === 'age' ? ['--identity', key.identityFile] : []),
+    ]
     return measure(ctx.scratch, ctx.node, args, {...process.env, VPO_DATA_DIR: dataDir})
   }
 
@@ -531,7 +591,10 @@ function benchEncryption(ctx: Context, key: BenchKey): Row[] {
   const row = (operation: string, runs: {base: Measurement[]; ours: Measurement[]}, plain: string): Row[] => {
     const ours = summarize(runs.ours)
     const base = summarize(runs.base)
-    return [{...timeRow(operation, ours, base, TARGET.encryptionRatio), baseline: `${base.seconds.toFixed(2)} s (${plain})`}, rssRow(`  ${operation.split(' ')[0]} encrypted peak RSS`, ours, base)]
+    return [
+      {...timeRow(operation, ours, base, TARGET.encryptionRatio), baseline: `${base.seconds.toFixed(2)} s (${plain})`},
+      rssRow(`  ${operation.split(' ')[0]} encrypted peak RSS`, ours, base),
+    ]
   }
 
   return [
@@ -552,9 +615,19 @@ function benchEncryption(ctx: Context, key: BenchKey): Row[] {
 function objectStorageRows(figures: Awaited<ReturnType<typeof benchObjectStorage>>): Row[] {
   const list = summarize(figures.listRemote)
   return [
-    timeRow('library:backup --output s3://', summarize(figures.backupRemote), summarize(figures.backupLocal), TARGET.objectStorageRatio),
+    timeRow(
+      'library:backup --output s3://',
+      summarize(figures.backupRemote),
+      summarize(figures.backupLocal),
+      TARGET.objectStorageRatio,
+    ),
     rssRow('  backup to s3 peak RSS', summarize(figures.backupRemote), summarize(figures.backupLocal)),
-    timeRow('library:restore s3://…', summarize(figures.restoreRemote), summarize(figures.restoreLocal), TARGET.objectStorageRatio),
+    timeRow(
+      'library:restore s3://…',
+      summarize(figures.restoreRemote),
+      summarize(figures.restoreLocal),
+      TARGET.objectStorageRatio,
+    ),
     rssRow('  restore from s3 peak RSS', summarize(figures.restoreRemote), summarize(figures.restoreLocal)),
     {
       operation: `library:backups --path s3:// (${figures.listed} archives)`,
@@ -579,7 +652,10 @@ function startupRows(figures: ReturnType<typeof benchStartup>): Row[] {
     result: '',
     rss: rssText(series.rssKb),
   })
-  return [row('library:backup --help', summarize(figures.help)), row('library:backups (empty directory)', summarize(figures.empty))]
+  return [
+    row('library:backup --help', summarize(figures.help)),
+    row('library:backups (empty directory)', summarize(figures.empty)),
+  ]
 }
 
 async function main(): Promise<void> {
@@ -590,10 +666,15 @@ async function main(): Promise<void> {
     throw new BenchError('--only takes one of: encryption, object-storage, startup')
   }
 
-  if (!fs.existsSync(path.join(ROOT, 'dist', 'commands'))) throw new BenchError('dist/ is missing: build the plugin first (npm run build)')
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'commands')))
+    throw new BenchError('dist/ is missing: build the plugin first (npm run build)')
 
   // Resolve the real interpreter: a pyenv/venv shim would charge the baseline for its own startup.
-  const pyProbe = spawnSync('python3', ['-c', 'import sys, sqlite3; print(sys.executable); print(sys.version.split()[0]); print(sqlite3.sqlite_version)'], {encoding: 'utf8'})
+  const pyProbe = spawnSync(
+    'python3',
+    ['-c', 'import sys, sqlite3; print(sys.executable); print(sys.version.split()[0]); print(sqlite3.sqlite_version)'],
+    {encoding: 'utf8'},
+  )
   if (pyProbe.status !== 0) throw new BenchError('python3 is needed for the baseline')
   const [python, pyVersion, pySqlite] = pyProbe.stdout.trim().split('\n')
 
@@ -609,10 +690,16 @@ async function main(): Promise<void> {
       const archive = path.join(scratch, 'kept.tar.gz')
       const backup = benchBackup(ctx, archive)
       const listDir = listingDir(ctx, archive)
-      rows.push(...backup.rows, ...benchRestore(ctx, archive, backup.report), ...benchListing(ctx, listDir), ...benchVerify(ctx, archive, listDir))
+      rows.push(
+        ...backup.rows,
+        ...benchRestore(ctx, archive, backup.report),
+        ...benchListing(ctx, listDir),
+        ...benchVerify(ctx, archive, listDir),
+      )
     }
 
-    if (values.only === undefined || values.only === 'encryption') rows.push(...benchEncryption(ctx, await benchKey(scratch)))
+    if (values.only === undefined || values.only === 'encryption')
+      rows.push(...benchEncryption(ctx, await benchKey(scratch)))
     const remote: RemoteBenchContext = {
       node: ctx.node,
       runJs: RUN_JS,
@@ -624,7 +711,11 @@ async function main(): Promise<void> {
     }
     if (values.only === undefined || values.only === 'object-storage') {
       const archive = path.join(scratch, 'remote-source.tar.gz')
-      if (!fs.existsSync(archive)) measure(scratch, ctx.node, [RUN_JS, 'library:backup', '--output', archive, '--json'], {...process.env, VPO_DATA_DIR: freshDataDir(scratch, source, 'remote-seed')})
+      if (!fs.existsSync(archive))
+        measure(scratch, ctx.node, [RUN_JS, 'library:backup', '--output', archive, '--json'], {
+          ...process.env,
+          VPO_DATA_DIR: freshDataDir(scratch, source, 'remote-seed'),
+        })
       rows.push(...objectStorageRows(await benchObjectStorage(remote, archive, LISTING_ARCHIVES)))
     }
 
@@ -633,10 +724,16 @@ async function main(): Promise<void> {
     const cpus = os.cpus()
     console.log('')
     console.log('Machine')
-    console.log(`  node ${process.version} (${process.platform}/${process.arch}), ${os.availableParallelism()} CPUs${cpus[0] ? ` (${cpus[0].model.trim()})` : ''}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM`)
+    console.log(
+      `  node ${process.version} (${process.platform}/${process.arch}), ${os.availableParallelism()} CPUs${cpus[0] ? ` (${cpus[0].model.trim()})` : ''}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM`,
+    )
     console.log(`  python ${pyVersion} (SQLite ${pySqlite}) at ${python}`)
-    console.log(`  peak RSS: ${HAVE_GNU_TIME ? 'GNU /usr/bin/time -f %M (max over runs)' : 'n/a (GNU /usr/bin/time not found)'}`)
-    console.log(`  fixture: ${FIXTURE.files.toLocaleString('en-US')} + ${FIXTURE.walFiles} WAL files, ${mb(dbBytes)} db + ${mb(walBytes)} WAL; scratch in ${os.tmpdir()}`)
+    console.log(
+      `  peak RSS: ${HAVE_GNU_TIME ? 'GNU /usr/bin/time -f %M (max over runs)' : 'n/a (GNU /usr/bin/time not found)'}`,
+    )
+    console.log(
+      `  fixture: ${FIXTURE.files.toLocaleString('en-US')} + ${FIXTURE.walFiles} WAL files, ${mb(dbBytes)} db + ${mb(walBytes)} WAL; scratch in ${os.tmpdir()}`,
+    )
     console.log(`  times: median wall seconds of ${runs} whole-process runs each; ours and baseline alternated`)
     console.log('')
     printTable(rows)

@@ -49,7 +49,9 @@ function main(): number {
   const db = path.join(dataDir, 'library.db')
   const summary = createLibrary(db, {files: 1500, walFiles: 25, seed: 45})
   const onDisk = fs.statSync(db).size + fs.statSync(`${db}-wal`).size
-  console.log(`Made a sample VPO library of ${summary.fileCount.toLocaleString('en-US')} files (${summary.walFileCount} of them still in the WAL, as when the daemon is running):`)
+  console.log(
+    `Made a sample VPO library of ${summary.fileCount.toLocaleString('en-US')} files (${summary.walFileCount} of them still in the WAL, as when the daemon is running):`,
+  )
   console.log(`  ${db} (${(onDisk / 1e6).toFixed(1)} MB with its WAL)`)
   console.log('')
   console.log('Every command below runs with this data directory, as if you had typed:')
@@ -64,7 +66,9 @@ function main(): number {
 
   step(['library:backup'])
   const backupDir = path.join(dataDir, 'backups')
-  const made = fs.existsSync(backupDir) ? fs.readdirSync(backupDir).filter((name) => /^vpo-library-.*\.tar\.gz$/.test(name)) : []
+  const made = fs.existsSync(backupDir)
+    ? fs.readdirSync(backupDir).filter((name) => /^vpo-library-.*\.tar\.gz$/.test(name))
+    : []
   if (made.length === 0) {
     console.error('demo: library:backup did not leave an archive; stopping here.')
     return 1

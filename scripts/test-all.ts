@@ -46,9 +46,22 @@ const ANSI = /\u001B\[[\d;]*m/g
 
 function runLane(lane: {name: string; specs: string[]}, width: number): {done: Promise<LaneResult>; kill(): void} {
   const started = performance.now()
-  const child = spawn(process.execPath, [MOCHA, ...lane.specs], {cwd: ROOT, env: process.env, stdio: ['ignore', 'pipe', 'pipe']})
+  const child = spawn(process.execPath, [MOCHA, ...lane.specs], {
+    cwd: ROOT,
+    env: process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   const prefix = `[${lane.name}]`.padEnd(width + 2) + ' '
-  const result: LaneResult = {name: lane.name, passed: 0, failed: 0, skipped: 0, summarized: false, exitCode: null, signal: null, seconds: 0}
+  const result: LaneResult = {
+    name: lane.name,
+    passed: 0,
+    failed: 0,
+    skipped: 0,
+    summarized: false,
+    exitCode: null,
+    signal: null,
+    seconds: 0,
+  }
 
   const onLine = (line: string, out: NodeJS.WriteStream) => {
     out.write(`${prefix}${line}\n`)
@@ -124,7 +137,9 @@ async function main(): Promise<number> {
     const broken = lane.exitCode !== 0 && lane.failed === 0 ? 1 : 0
     const how = lane.signal ? `killed by ${lane.signal}` : `exit ${lane.exitCode}`
     const note = lane.summarized ? '' : ' (no mocha summary)'
-    console.log(`${lane.name}: ${lane.passed} passed, ${lane.failed + broken} failed, ${lane.skipped} skipped, ${how}${note}, ${minutes(lane.seconds)}`)
+    console.log(
+      `${lane.name}: ${lane.passed} passed, ${lane.failed + broken} failed, ${lane.skipped} skipped, ${how}${note}, ${minutes(lane.seconds)}`,
+    )
     passed += lane.passed
     failed += lane.failed + broken
     skipped += lane.skipped

@@ -69,7 +69,9 @@ export abstract class LibraryCommand extends Command {
   /** The schema version restores compare against: the host's `vpo.schemaVersion`, else ours. */
   protected get supportedSchemaVersion(): number {
     const declared = (this.config.pjson as {vpo?: {schemaVersion?: unknown}}).vpo?.schemaVersion
-    return typeof declared === 'number' && Number.isInteger(declared) && declared > 0 ? declared : BUILT_IN_SCHEMA_VERSION
+    return typeof declared === 'number' && Number.isInteger(declared) && declared > 0
+      ? declared
+      : BUILT_IN_SCHEMA_VERSION
   }
 
   protected location(db?: string) {
@@ -122,5 +124,7 @@ function usageError(oclifMessage: string): LibraryBackupError {
     .filter(Boolean)
   const help = lines.find((line) => /--help/.test(line))
   const reason = lines.filter((line) => !/--help/.test(line)).join(': ')
-  return new LibraryBackupError('USAGE_ERROR', reason.replaceAll(/: *:/g, ':'), {hint: help ?? 'See the command\'s --help.'})
+  return new LibraryBackupError('USAGE_ERROR', reason.replaceAll(/: *:/g, ':'), {
+    hint: help ?? "See the command's --help.",
+  })
 }

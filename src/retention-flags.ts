@@ -12,7 +12,10 @@ export const retentionFlags = {
   'keep-weekly': count('Keep the newest backup of each of the last N ISO weeks that have one.'),
   'keep-monthly': count('Keep the newest backup of each of the last N months that have one.'),
   'keep-yearly': count('Keep the newest backup of each of the last N years that have one.'),
-  'keep-within': Flags.string({summary: 'Keep every backup made within this long of now: 36h, 7d, 2w, 6m, 1y.', helpValue: 'DURATION'}),
+  'keep-within': Flags.string({
+    summary: 'Keep every backup made within this long of now: 36h, 7d, 2w, 6m, 1y.',
+    helpValue: 'DURATION',
+  }),
 }
 
 type RetentionFlagValues = {[K in keyof typeof retentionFlags]?: K extends 'keep-within' ? string : number}

@@ -10,6 +10,21 @@
  * - reader.ts: either member order, every rule checked, nothing extracted by an archive's name;
  *   a head read and a structure check that inflate nothing but the metadata.
  */
-export {type BackupMetadata, DATABASE_MEMBER, METADATA_MAX_BYTES, METADATA_MEMBER, parseMetadata} from './archive/metadata.js'
-export {type ArchiveContents, type ArchiveHead, extractDatabase, HEAD_BYTES, quickCheckArchive, readArchiveMetadata, readHead, structureProblem} from './archive/reader.js'
+export {
+  type BackupMetadata,
+  DATABASE_MEMBER,
+  METADATA_MAX_BYTES,
+  METADATA_MEMBER,
+  parseMetadata,
+} from './archive/metadata.js'
+export {
+  type ArchiveContents,
+  type ArchiveHead,
+  extractDatabase,
+  HEAD_BYTES,
+  quickCheckArchive,
+  readArchiveMetadata,
+  readHead,
+  structureProblem,
+} from './archive/reader.js'
 export {estimateArchiveSize, type Progress, writeArchive, type WriteArchiveOptions} from './archive/writer.js'

@@ -19,13 +19,22 @@ export interface Destination {
  * Turns `--output` into a destination, refusing every spelling of the library itself: the archive
  * must never land on library.db, its -wal/-shm/-journal or its lock, whatever path leads there.
  */
-export async function resolveDestination(options: {backupDir: string; databasePath: string; force?: boolean; output?: string}): Promise<Destination> {
+export async function resolveDestination(options: {
+  backupDir: string
+  databasePath: string
+  force?: boolean
+  output?: string
+}): Promise<Destination> {
   const {output} = options
   if (output === undefined) return {target: await openTarget(options.backupDir)}
   if (output === '-') {
-    throw new LibraryBackupError('USAGE_ERROR', 'The archive cannot be written to standard output (-): it is written with a seek, then published whole', {
-      hint: 'Pass --output with a file or directory.',
-    })
+    throw new LibraryBackupError(
+      'USAGE_ERROR',
+      'The archive cannot be written to standard output (-): it is written with a seek, then published whole',
+      {
+        hint: 'Pass --output with a file or directory.',
+      },
+    )
   }
 
   if (isObjectStoreUrl(output)) {
@@ -46,19 +55,27 @@ export async function resolveDestination(options: {backupDir: string; databasePa
   const directory = path.dirname(resolved)
   const parent = statIfAny(directory)
   if (!parent) {
-    throw new LibraryBackupError('IO_ERROR', `The directory ${directory} does not exist`, {hint: 'Create it first, or choose another --output.'})
+    throw new LibraryBackupError('IO_ERROR', `The directory ${directory} does not exist`, {
+      hint: 'Create it first, or choose another --output.',
+    })
   }
 
   if (!parent.isDirectory()) {
-    throw new LibraryBackupError('NOT_A_DIRECTORY', `${directory} is not a directory, so ${resolved} cannot be created`, {
-      hint: 'Choose another --output.',
-    })
+    throw new LibraryBackupError(
+      'NOT_A_DIRECTORY',
+      `${directory} is not a directory, so ${resolved} cannot be created`,
+      {
+        hint: 'Choose another --output.',
+      },
+    )
   }
 
   assertNotLibrary(resolved, protectedFiles, output)
   const existing = statIfAny(resolved)
   if (existing && !existing.isFile()) {
-    throw new LibraryBackupError('OUTPUT_EXISTS', `${resolved} exists and is not a regular file`, {hint: 'Choose another --output.'})
+    throw new LibraryBackupError('OUTPUT_EXISTS', `${resolved} exists and is not a regular file`, {
+      hint: 'Choose another --output.',
+    })
   }
 
   if (existing && !options.force) throw outputExists(resolved)
@@ -66,7 +83,9 @@ export async function resolveDestination(options: {backupDir: string; databasePa
 }
 
 export function outputExists(output: string): LibraryBackupError {
-  return new LibraryBackupError('OUTPUT_EXISTS', `${output} already exists`, {hint: 'Choose another --output, or pass --force to replace it.'})
+  return new LibraryBackupError('OUTPUT_EXISTS', `${output} already exists`, {
+    hint: 'Choose another --output, or pass --force to replace it.',
+  })
 }
 
 interface ProtectedFile {
@@ -88,23 +107,32 @@ function libraryFiles(databasePath: string): ProtectedFile[] {
 function assertNotLibrary(candidate: string, protectedFiles: ProtectedFile[], asGiven: string): void {
   const canonical = canonicalPath(candidate)
   const identity = identityOf(candidate)
-  const hit = protectedFiles.find((file) => file.canonical === canonical || (identity !== undefined && file.identity === identity))
+  const hit = protectedFiles.find(
+    (file) => file.canonical === canonical || (identity !== undefined && file.identity === identity),
+  )
   if (hit) {
-    throw new LibraryBackupError('OUTPUT_IS_LIBRARY', `--output ${asGiven} is the library's own file ${hit.canonical}, which a backup must never replace`, {
-      hint: 'Choose an --output outside the library files, such as the backups directory.',
-    })
+    throw new LibraryBackupError(
+      'OUTPUT_IS_LIBRARY',
+      `--output ${asGiven} is the library's own file ${hit.canonical}, which a backup must never replace`,
+      {
+        hint: 'Choose an --output outside the library files, such as the backups directory.',
+      },
+    )
   }
 }
-
 
 /** A directory to create under a file cannot be: name that file now, not mkdir's ENOTDIR later. */
 function assertAncestorIsDirectory(directory: string): void {
   let ancestor = path.dirname(directory)
   while (statIfAny(ancestor) === undefined && ancestor !== path.dirname(ancestor)) ancestor = path.dirname(ancestor)
   if (!statIfAny(ancestor)?.isDirectory()) {
-    throw new LibraryBackupError('NOT_A_DIRECTORY', `${ancestor} is not a directory, so ${directory} cannot be created`, {
-      hint: 'Choose another --output.',
-    })
+    throw new LibraryBackupError(
+      'NOT_A_DIRECTORY',
+      `${ancestor} is not a directory, so ${directory} cannot be created`,
+      {
+        hint: 'Choose another --output.',
+      },
+    )
   }
 }
 

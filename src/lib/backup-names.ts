@@ -26,12 +26,17 @@ export interface BackupName {
   encrypted: boolean
 }
 
-const STAMPED = /^vpo-library-(\d{4})-(\d{2})-(\d{2})T(\d{2})(?:-?)(\d{2})(?:-?)(\d{2})Z(-pre-restore|-damaged)?(?:-(\d+))?\.tar\.gz(\.age)?$/
+const STAMPED =
+  /^vpo-library-(\d{4})-(\d{2})-(\d{2})T(\d{2})(?:-?)(\d{2})(?:-?)(\d{2})Z(-pre-restore|-damaged)?(?:-(\d+))?\.tar\.gz(\.age)?$/
 
 /** What a name says about a backup; undefined when it is not a `vpo-library-*.tar.gz[.age]` name. */
 export function parseBackupName(name: string): BackupName | undefined {
   const encrypted = name.endsWith(ENCRYPTED_SUFFIX)
-  const stem = encrypted ? name.slice(0, -ENCRYPTED_SUFFIX.length) : name.endsWith(ARCHIVE_SUFFIX) ? name.slice(0, -ARCHIVE_SUFFIX.length) : undefined
+  const stem = encrypted
+    ? name.slice(0, -ENCRYPTED_SUFFIX.length)
+    : name.endsWith(ARCHIVE_SUFFIX)
+      ? name.slice(0, -ARCHIVE_SUFFIX.length)
+      : undefined
   if (stem === undefined || !stem.startsWith(BACKUP_PREFIX) || stem.length === BACKUP_PREFIX.length) return undefined
   if (stem.includes('/') || stem.includes('\\')) return undefined
   const match = STAMPED.exec(name)
@@ -54,7 +59,10 @@ export function backupStem(date: Date): string {
 }
 
 /** The n-th candidate name for a backup made at `date`: n = 1 is the plain name, then `-2`, `-3`, … */
-export function backupFileName(date: Date, options: {attempt?: number; encrypted?: boolean; kind?: Exclude<BackupKind, 'custom'>} = {}): string {
+export function backupFileName(
+  date: Date,
+  options: {attempt?: number; encrypted?: boolean; kind?: Exclude<BackupKind, 'custom'>} = {},
+): string {
   const kindSuffix = options.kind === 'pre-restore' ? '-pre-restore' : options.kind === 'damaged' ? '-damaged' : ''
   const attempt = options.attempt ?? 1
   const counter = attempt > 1 ? `-${attempt}` : ''
@@ -101,4 +109,3 @@ function timeOf(date: Date): number {
   const time = date.getTime()
   return Number.isNaN(time) ? Number.NEGATIVE_INFINITY : time
 }
-

@@ -12,7 +12,15 @@ import {assertSpaceFor, type SpaceNeed} from './disk-space.js'
 import {assertOutputName, encryptStaged} from './encrypted-archives.js'
 import {fromSystemError, LibraryBackupError} from './errors.js'
 import {markCommitted} from './interrupts.js'
-import {assertLibraryExists, type LibraryStats, openCopy, openLiveLibrary, quickCheck, readLibraryStats, snapshotLibrary} from './library-database.js'
+import {
+  assertLibraryExists,
+  type LibraryStats,
+  openCopy,
+  openLiveLibrary,
+  quickCheck,
+  readLibraryStats,
+  snapshotLibrary,
+} from './library-database.js'
 import {acquireLibraryLock, assertLibraryUnlocked, type LibraryLock} from './library-lock.js'
 import {listBackups, newestReadable} from './listing.js'
 import {pruneBackups, type PruneReport, type RetentionPolicy} from './prune.js'
@@ -69,7 +77,12 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
     // A restore killed with -9 leaves a database-sized copy beside the library: the lock makes
     // this the moment to take it away.
     removeAbandonedTemps(path.dirname(options.databasePath))
-    const archive = await writeBackup({...options, destination, kind: 'backup', assertLockHeld: () => lock.assertHeld()})
+    const archive = await writeBackup({
+      ...options,
+      destination,
+      kind: 'backup',
+      assertLockHeld: () => lock.assertHeld(),
+    })
     const prune =
       options.retention && !archive.damaged
         ? await pruneBackups(destination.target, options.retention, {createdPath: archive.path})
@@ -108,7 +121,9 @@ export async function planBackup(options: BackupOptions): Promise<BackupPlan> {
     return {
       databasePath: options.databasePath,
       databaseSizeBytes,
-      outputPath: destination.target.describe(destination.name ?? firstFreeName(existing, new Date(), Boolean(options.recipients))),
+      outputPath: destination.target.describe(
+        destination.name ?? firstFreeName(existing, new Date(), Boolean(options.recipients)),
+      ),
       estimatedArchiveSizeBytes: await estimateArchiveSize(options.databasePath, databaseSizeBytes),
       stats,
     }
@@ -123,7 +138,10 @@ export async function planBackup(options: BackupOptions): Promise<BackupPlan> {
  * temporary file is left at all.
  */
 export async function writeBackup(
-  options: Pick<BackupOptions, 'allowDamaged' | 'databasePath' | 'force' | 'onProgress' | 'recipients' | 'vpoVersion'> & {
+  options: Pick<
+    BackupOptions,
+    'allowDamaged' | 'databasePath' | 'force' | 'onProgress' | 'recipients' | 'vpoVersion'
+  > & {
     destination: Destination
     kind: 'backup' | 'pre-restore'
     assertLockHeld: () => void
@@ -143,7 +161,9 @@ export async function writeBackup(
     removeAbandonedTemps(staging)
     snapshotPath = tempPathIn(snapshotDirectory(options.databasePath, staging), 'snapshot.db')
     archivePath = tempPathIn(staging, 'tar.gz')
-    await assertSpaceFor(spaceNeeds(options.databasePath, destination, estimate, {snapshotDir: path.dirname(snapshotPath), staging}))
+    await assertSpaceFor(
+      spaceNeeds(options.databasePath, destination, estimate, {snapshotDir: path.dirname(snapshotPath), staging}),
+    )
 
     doing = `taking a snapshot of ${options.databasePath}`
     options.onProgress?.('snapshot', 0, estimate)
@@ -181,11 +201,25 @@ export async function writeBackup(
     }
 
     options.assertLockHeld()
-    const kind: Exclude<BackupKind, 'custom'> = damage ? 'damaged' : options.kind === 'pre-restore' ? 'pre-restore' : 'regular'
+    const kind: Exclude<BackupKind, 'custom'> = damage
+      ? 'damaged'
+      : options.kind === 'pre-restore'
+        ? 'pre-restore'
+        : 'regular'
     doing = `storing the backup in ${destination.target.location}`
-    const name = await publish(archivePath, destination, createdAt, {force: options.force, kind, encrypted: Boolean(options.recipients)})
+    const name = await publish(archivePath, destination, createdAt, {
+      force: options.force,
+      kind,
+      encrypted: Boolean(options.recipients),
+    })
     if (options.kind === 'backup') markCommitted() // a safety backup is not the restore's commit
-    return {path: destination.target.describe(name), archiveSizeBytes, metadata: written.metadata, damaged: Boolean(damage), encrypted: Boolean(options.recipients)}
+    return {
+      path: destination.target.describe(name),
+      archiveSizeBytes,
+      metadata: written.metadata,
+      damaged: Boolean(damage),
+      encrypted: Boolean(options.recipients),
+    }
   } catch (error) {
     await destination.target.abandonStaging()
     throw fromSystemError(error, doing)
@@ -205,12 +239,22 @@ function inspectSnapshot(snapshotPath: string, databasePath: string): {damage?: 
   }
 }
 
-async function libraryDamaged(databasePath: string, damage: string, destination: Destination): Promise<LibraryBackupError> {
+async function libraryDamaged(
+  databasePath: string,
+  damage: string,
+  destination: Destination,
+): Promise<LibraryBackupError> {
   const newest = await listBackups(destination.target).then(newestReadable, () => {})
-  const restore = newest ? `Restore your newest good backup (vpo library:restore "${newest.path}")` : 'Restore a good backup'
-  return new LibraryBackupError('LIBRARY_DAMAGED', `The library ${databasePath} fails SQLite's quick_check (${damage}), so no backup was written and nothing was pruned`, {
-    hint: `${restore}, or pass --allow-damaged to archive it anyway.`,
-  })
+  const restore = newest
+    ? `Restore your newest good backup (vpo library:restore "${newest.path}")`
+    : 'Restore a good backup'
+  return new LibraryBackupError(
+    'LIBRARY_DAMAGED',
+    `The library ${databasePath} fails SQLite's quick_check (${damage}), so no backup was written and nothing was pruned`,
+    {
+      hint: `${restore}, or pass --allow-damaged to archive it anyway.`,
+    },
+  )
 }
 
 async function publish(

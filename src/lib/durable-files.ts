@@ -22,7 +22,11 @@ export function fsyncDirectory(dir: string): void {
  * replaces an existing file: link(2) fails if the name is taken, where rename(2) would clobber it.
  * Returns false when the name is taken.
  */
-export function publishFile(tempPath: string, finalPath: string, options: {overwrite: boolean; owner?: Owner}): boolean {
+export function publishFile(
+  tempPath: string,
+  finalPath: string,
+  options: {overwrite: boolean; owner?: Owner},
+): boolean {
   // Owned right before it appears: never a moment with the wrong owner under the final name.
   giveTo(tempPath, options.owner)
   if (options.overwrite) {
@@ -32,7 +36,7 @@ export function publishFile(tempPath: string, finalPath: string, options: {overw
       fs.linkSync(tempPath, finalPath)
       fs.unlinkSync(tempPath)
     } catch (error) {
-      const {code} = (error as NodeJS.ErrnoException)
+      const {code} = error as NodeJS.ErrnoException
       if (code === 'EEXIST') return false
       // Filesystems without hard links (FAT, some NAS shares): check, then rename.
       if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EMLINK') throw error
@@ -71,17 +75,28 @@ export function makePrivateDirectory(dir: string): string | undefined {
 function directoryError(dir: string, err: NodeJS.ErrnoException): LibraryBackupError {
   const link = fs.lstatSync(dir, {throwIfNoEntry: false})
   if (link?.isSymbolicLink() && !fs.existsSync(dir)) {
-    return new LibraryBackupError('IO_ERROR', `${dir} is a symbolic link to ${fs.readlinkSync(dir)}, which does not exist`, {
-      hint: 'Mount the filesystem it points to (a NAS?), or fix the link.',
-    })
+    return new LibraryBackupError(
+      'IO_ERROR',
+      `${dir} is a symbolic link to ${fs.readlinkSync(dir)}, which does not exist`,
+      {
+        hint: 'Mount the filesystem it points to (a NAS?), or fix the link.',
+      },
+    )
   }
 
   if (err.code === 'EEXIST' || err.code === 'ENOTDIR') {
-    return new LibraryBackupError('NOT_A_DIRECTORY', `${dir} exists but is not a directory`, {hint: 'Move it aside, or choose another location.'})
+    return new LibraryBackupError('NOT_A_DIRECTORY', `${dir} exists but is not a directory`, {
+      hint: 'Move it aside, or choose another location.',
+    })
   }
 
-  if (err.code === 'EROFS') return new LibraryBackupError('IO_ERROR', `Cannot create the directory ${dir}: the filesystem is read-only`, {hint: 'Choose another location.'})
-  return new LibraryBackupError('IO_ERROR', `Cannot create the directory ${dir} (${err.message})`, {hint: 'Check its permissions, or choose another location.'})
+  if (err.code === 'EROFS')
+    return new LibraryBackupError('IO_ERROR', `Cannot create the directory ${dir}: the filesystem is read-only`, {
+      hint: 'Choose another location.',
+    })
+  return new LibraryBackupError('IO_ERROR', `Cannot create the directory ${dir} (${err.message})`, {
+    hint: 'Check its permissions, or choose another location.',
+  })
 }
 
 /** A directory new files will be written into: say so now, not after minutes of work. */
@@ -90,9 +105,16 @@ export function assertWritableDirectory(dir: string): void {
     fs.accessSync(dir, fs.constants.W_OK)
   } catch (error) {
     const {code} = error as NodeJS.ErrnoException
-    throw new LibraryBackupError('IO_ERROR', code === 'EROFS' ? `${dir} is on a read-only filesystem` : `${dir} is not writable by this user`, {
-      hint: code === 'EROFS' ? 'Choose another location (--output).' : 'Fix its permissions, or choose another location (--output).',
-    })
+    throw new LibraryBackupError(
+      'IO_ERROR',
+      code === 'EROFS' ? `${dir} is on a read-only filesystem` : `${dir} is not writable by this user`,
+      {
+        hint:
+          code === 'EROFS'
+            ? 'Choose another location (--output).'
+            : 'Fix its permissions, or choose another location (--output).',
+      },
+    )
   }
 }
 

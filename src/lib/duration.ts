@@ -32,7 +32,10 @@ const MAX_HOURS = 1000 * HOURS_PER.y
 const EXAMPLES = '36h, 7d, 2w, 6m (months), 1y or 1y6m'
 
 function invalid(text: string, why: string): LibraryBackupError {
-  return new LibraryBackupError('USAGE_ERROR', `Invalid duration "${text}": ${why}; write a number and a unit, for example ${EXAMPLES}.`)
+  return new LibraryBackupError(
+    'USAGE_ERROR',
+    `Invalid duration "${text}": ${why}; write a number and a unit, for example ${EXAMPLES}.`,
+  )
 }
 
 /**

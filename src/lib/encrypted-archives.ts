@@ -23,7 +23,11 @@ export interface ArchiveKeys {
 const encryption = async () => import('./encryption/index.js')
 
 /** The recipients named by flags, or by the environment's recipients file; undefined for none. */
-export async function loadRecipients(options: {encryptTo?: string[]; env?: NodeJS.ProcessEnv; recipientsFile?: string}): Promise<AgeRecipient[] | undefined> {
+export async function loadRecipients(options: {
+  encryptTo?: string[]
+  env?: NodeJS.ProcessEnv
+  recipientsFile?: string
+}): Promise<AgeRecipient[] | undefined> {
   const file = options.recipientsFile ?? nonEmpty((options.env ?? process.env).VPO_BACKUP_RECIPIENTS_FILE)
   if (!options.encryptTo?.length && !file) return undefined
   const age = await encryption()
@@ -31,7 +35,10 @@ export async function loadRecipients(options: {encryptTo?: string[]; env?: NodeJ
 }
 
 /** The identities named by flags, or by the environment's identity file; undefined for none. */
-export async function loadIdentities(options: {env?: NodeJS.ProcessEnv; identity?: string[]}): Promise<IdentitySet | undefined> {
+export async function loadIdentities(options: {
+  env?: NodeJS.ProcessEnv
+  identity?: string[]
+}): Promise<IdentitySet | undefined> {
   const fromEnv = nonEmpty((options.env ?? process.env).VPO_BACKUP_IDENTITY_FILE)
   const paths = options.identity?.length ? options.identity : fromEnv ? [fromEnv] : []
   if (paths.length === 0) return undefined
@@ -39,7 +46,11 @@ export async function loadIdentities(options: {env?: NodeJS.ProcessEnv; identity
 }
 
 /** Encrypts a finished plain archive into a new staged file beside it, and removes the plain one. */
-export async function encryptStaged(plainPath: string, stagingDir: string, recipients: AgeRecipient[]): Promise<{path: string; sizeBytes: number}> {
+export async function encryptStaged(
+  plainPath: string,
+  stagingDir: string,
+  recipients: AgeRecipient[],
+): Promise<{path: string; sizeBytes: number}> {
   const encryptedPath = tempPathIn(stagingDir, 'tar.gz.age')
   try {
     const {encryptedSizeBytes} = await (await encryption()).encryptFile(plainPath, encryptedPath, recipients)
@@ -97,7 +108,12 @@ export async function withPlainArchive<T>(
 }
 
 /** The first `bytes` plain bytes behind an encrypted head (a prefix of the file), decrypting one chunk. */
-export async function decryptedHead(head: Buffer, identities: IdentitySet, bytes: number, label: string): Promise<Buffer> {
+export async function decryptedHead(
+  head: Buffer,
+  identities: IdentitySet,
+  bytes: number,
+  label: string,
+): Promise<Buffer> {
   return (await encryption()).decryptHead(head, identities, bytes, label)
 }
 
@@ -109,9 +125,13 @@ export async function decryptedHead(head: Buffer, identities: IdentitySet, bytes
 export function assertOutputName(name: string | undefined, encrypted: boolean): void {
   if (name === undefined || name.endsWith('.age') === encrypted) return
   throw encrypted
-    ? new LibraryBackupError('USAGE_ERROR', `${name} does not end in .age, but this backup is encrypted (an age file)`, {
-        hint: `Pass --output ${name}.age, or a directory.`,
-      })
+    ? new LibraryBackupError(
+        'USAGE_ERROR',
+        `${name} does not end in .age, but this backup is encrypted (an age file)`,
+        {
+          hint: `Pass --output ${name}.age, or a directory.`,
+        },
+      )
     : new LibraryBackupError('USAGE_ERROR', `${name} ends in .age, but this backup is not encrypted`, {
         hint: 'Pass --encrypt-to or --recipients-file to encrypt it, or leave .age out of the name.',
       })

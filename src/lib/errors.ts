@@ -73,7 +73,10 @@ function lowerFirst(text: string): string {
 export const LISTING_HINT = 'Choose another backup (vpo library:backups lists them).'
 
 export function invalidArchive(archivePath: string, reason: string, cause?: unknown): LibraryBackupError {
-  return new LibraryBackupError('INVALID_ARCHIVE', `${archivePath} is not a valid VPO backup: ${reason}`, {cause, hint: LISTING_HINT})
+  return new LibraryBackupError('INVALID_ARCHIVE', `${archivePath} is not a valid VPO backup: ${reason}`, {
+    cause,
+    hint: LISTING_HINT,
+  })
 }
 
 /**

@@ -70,7 +70,9 @@ function install(): void {
       interrupted = true
       runAll(exitHooks)
       await settleWithin(runAll(interruptCleanups), ASYNC_CLEANUP_LIMIT_MS)
-      process.stderr.write(`\nInterrupted by ${signal}; temporary files were removed and the library was left as it was.\n`)
+      process.stderr.write(
+        `\nInterrupted by ${signal}; temporary files were removed and the library was left as it was.\n`,
+      )
       process.exit(code)
     })
   }

@@ -38,7 +38,9 @@ export function assertLibraryExists(databasePath: string): void {
   }
 
   if (!stats.isFile()) {
-    throw new LibraryBackupError('NOT_A_LIBRARY', `${databasePath} is not a file`, {hint: 'Pass --db with the path of library.db.'})
+    throw new LibraryBackupError('NOT_A_LIBRARY', `${databasePath} is not a file`, {
+      hint: 'Pass --db with the path of library.db.',
+    })
   }
 }
 
@@ -119,24 +121,34 @@ export function openCopy(copyPath: string): Database.Database {
 export function readLibraryStats(db: Database.Database, databasePath: string): LibraryStats {
   try {
     const tables = new Set(
-      (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{name: string}>).map((row) => row.name),
+      (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{name: string}>).map(
+        (row) => row.name,
+      ),
     )
     if (!tables.has('_meta') || !tables.has('files')) {
       throw notALibrary(databasePath, 'it has no _meta or files table')
     }
 
-    const meta = db.prepare("SELECT value FROM _meta WHERE key = 'schema_version'").get() as undefined | {value: unknown}
+    const meta = db.prepare("SELECT value FROM _meta WHERE key = 'schema_version'").get() as
+      undefined | {value: unknown}
     const schemaVersion = Number.parseInt(String(meta?.value ?? ''), 10)
     if (!Number.isInteger(schemaVersion) || schemaVersion <= 0) {
       throw notALibrary(databasePath, 'its _meta table has no valid schema_version')
     }
 
     // Sums past 2^53 (a big library of 4K remuxes) must stay exact: read them as bigint.
-    const totals = db.prepare('SELECT COUNT(*) AS fileCount, COALESCE(SUM(size_bytes), 0) AS totalSize FROM files').safeIntegers(true).get() as {
+    const totals = db
+      .prepare('SELECT COUNT(*) AS fileCount, COALESCE(SUM(size_bytes), 0) AS totalSize FROM files')
+      .safeIntegers(true)
+      .get() as {
       fileCount: bigint
       totalSize: bigint
     }
-    return {schemaVersion, fileCount: exactInteger(totals.fileCount), totalLibrarySizeBytes: exactInteger(totals.totalSize)}
+    return {
+      schemaVersion,
+      fileCount: exactInteger(totals.fileCount),
+      totalLibrarySizeBytes: exactInteger(totals.totalSize),
+    }
   } catch (error) {
     throw fromSqliteError(error, databasePath, 'reading')
   }
@@ -147,7 +159,11 @@ export function readLibraryStats(db: Database.Database, databasePath: string): L
  * one read transaction, so a writer committing meanwhile can neither tear the copy nor force the
  * endless restarts that a page-by-page backup suffers under constant writes.
  */
-export async function snapshotLibrary(live: Database.Database, databasePath: string, snapshotPath: string): Promise<void> {
+export async function snapshotLibrary(
+  live: Database.Database,
+  databasePath: string,
+  snapshotPath: string,
+): Promise<void> {
   try {
     // Created here, private, before SQLite opens it: SQLite would create it world-readable.
     fs.writeFileSync(snapshotPath, '', {flag: 'wx', mode: 0o600})
@@ -168,7 +184,9 @@ export function quickCheck(db: Database.Database): string | undefined {
 }
 
 function notALibrary(databasePath: string, why: string): LibraryBackupError {
-  return new LibraryBackupError('NOT_A_LIBRARY', `${databasePath} is not a VPO library (${why})`, {hint: "Pass --db with the path of VPO's library.db."})
+  return new LibraryBackupError('NOT_A_LIBRARY', `${databasePath} is not a VPO library (${why})`, {
+    hint: "Pass --db with the path of VPO's library.db.",
+  })
 }
 
 export function fromSqliteError(error: unknown, databasePath: string, doing: string): LibraryBackupError {
@@ -176,17 +194,25 @@ export function fromSqliteError(error: unknown, databasePath: string, doing: str
   const err = error as {code?: string; message?: string}
   const code = err.code ?? ''
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
-    return new LibraryBackupError('DATABASE_LOCKED', `The library ${databasePath} is busy (another process holds a SQLite lock on it)`, {
-      cause: error,
-      hint: 'Stop the VPO daemon or wait for it to finish, then try again.',
-    })
+    return new LibraryBackupError(
+      'DATABASE_LOCKED',
+      `The library ${databasePath} is busy (another process holds a SQLite lock on it)`,
+      {
+        cause: error,
+        hint: 'Stop the VPO daemon or wait for it to finish, then try again.',
+      },
+    )
   }
 
   if (code.startsWith('SQLITE_READONLY')) {
-    return new LibraryBackupError('IO_ERROR', `The library ${databasePath} has an unfinished transaction (${databasePath}-journal) that must be rolled back first`, {
-      cause: error,
-      hint: `Start VPO once (or run: sqlite3 "${databasePath}" "PRAGMA quick_check"), then try again.`,
-    })
+    return new LibraryBackupError(
+      'IO_ERROR',
+      `The library ${databasePath} has an unfinished transaction (${databasePath}-journal) that must be rolled back first`,
+      {
+        cause: error,
+        hint: `Start VPO once (or run: sqlite3 "${databasePath}" "PRAGMA quick_check"), then try again.`,
+      },
+    )
   }
 
   if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
@@ -194,7 +220,10 @@ export function fromSqliteError(error: unknown, databasePath: string, doing: str
   }
 
   if (code.startsWith('SQLITE_FULL') || code === 'SQLITE_IOERR_WRITE' || /disk is full/i.test(err.message ?? '')) {
-    return new LibraryBackupError('INSUFFICIENT_SPACE', `The disk filled up while ${doing} ${databasePath}`, {cause: error, hint: 'Free some space and try again.'})
+    return new LibraryBackupError('INSUFFICIENT_SPACE', `The disk filled up while ${doing} ${databasePath}`, {
+      cause: error,
+      hint: 'Free some space and try again.',
+    })
   }
 
   return new LibraryBackupError('IO_ERROR', `SQLite failed while ${doing} ${databasePath} (${err.message})`, {

@@ -12,7 +12,9 @@ export interface LibraryLocation {
 
 export function resolveLibraryLocation(options: {db?: string; env?: NodeJS.ProcessEnv} = {}): LibraryLocation {
   const env = options.env ?? process.env
-  const dataDir = path.resolve(env.VPO_DATA_DIR && env.VPO_DATA_DIR.length > 0 ? env.VPO_DATA_DIR : path.join(os.homedir(), '.vpo'))
+  const dataDir = path.resolve(
+    env.VPO_DATA_DIR && env.VPO_DATA_DIR.length > 0 ? env.VPO_DATA_DIR : path.join(os.homedir(), '.vpo'),
+  )
   return {
     dataDir,
     databasePath: options.db ? path.resolve(options.db) : path.join(dataDir, 'library.db'),

@@ -57,9 +57,13 @@ export async function acquireLibraryLock(databasePath: string): Promise<LibraryL
   return {
     assertHeld() {
       if (compromised) {
-        throw new LibraryBackupError('DATABASE_LOCKED', `Lost the lock on ${databasePath} while working (${compromised.message}), so nothing was changed`, {
-          hint: 'Another process may be using the library; try again.',
-        })
+        throw new LibraryBackupError(
+          'DATABASE_LOCKED',
+          `Lost the lock on ${databasePath} while working (${compromised.message}), so nothing was changed`,
+          {
+            hint: 'Another process may be using the library; try again.',
+          },
+        )
       }
     },
     async release() {
@@ -79,7 +83,9 @@ export async function acquireLibraryLock(databasePath: string): Promise<LibraryL
 
 /** For --dry-run: reports the lock a real run would hit, without creating anything. */
 export async function assertLibraryUnlocked(databasePath: string): Promise<void> {
-  const locked = await lockfile().check(lockTarget(databasePath), {realpath: false, stale: STALE_MS}).catch(() => false)
+  const locked = await lockfile()
+    .check(lockTarget(databasePath), {realpath: false, stale: STALE_MS})
+    .catch(() => false)
   if (locked) throw lockedError(databasePath)
 }
 
@@ -93,9 +99,13 @@ function toLockError(error: unknown, databasePath: string): LibraryBackupError {
 }
 
 function lockedError(databasePath: string): LibraryBackupError {
-  return new LibraryBackupError('DATABASE_LOCKED', `The library ${databasePath} is locked by another process (the VPO daemon or another vpo command)`, {
-    hint: `Stop the daemon or wait for that command to finish, then try again${staleHint(databasePath)}.`,
-  })
+  return new LibraryBackupError(
+    'DATABASE_LOCKED',
+    `The library ${databasePath} is locked by another process (the VPO daemon or another vpo command)`,
+    {
+      hint: `Stop the daemon or wait for that command to finish, then try again${staleHint(databasePath)}.`,
+    },
+  )
 }
 
 /** If the holder died, proper-lockfile takes the lock over once it is stale: say when. */

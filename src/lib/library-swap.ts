@@ -26,10 +26,14 @@ export function checkpointAndSwap(databasePath: string, verifiedCopy: string): v
     for (const suffix of ['-wal', '-shm', '-journal']) fs.rmSync(`${databasePath}${suffix}`, {force: true})
     fs.renameSync(verifiedCopy, databasePath)
   } catch (error) {
-    throw new LibraryBackupError('IO_ERROR', `Could not move the restored database into place at ${databasePath} (${(error as Error).message}); the previous library is still there, whole`, {
-      cause: error,
-      hint: 'Fix that, then restore again.',
-    })
+    throw new LibraryBackupError(
+      'IO_ERROR',
+      `Could not move the restored database into place at ${databasePath} (${(error as Error).message}); the previous library is still there, whole`,
+      {
+        cause: error,
+        hint: 'Fix that, then restore again.',
+      },
+    )
   } finally {
     release(old)
   }
@@ -45,8 +49,10 @@ function takeOver(databasePath: string): Database.Database | undefined {
     db = openDatabase(databasePath, {readonly: false})
     if (db.pragma('journal_mode', {simple: true}) === 'wal') {
       const [result] = db.pragma('wal_checkpoint(TRUNCATE)') as Array<{busy: number; checkpointed: number; log: number}>
-      if (result.busy !== 0 || result.checkpointed !== result.log) throw inUse(databasePath, 'its pending changes cannot be saved')
-      if (db.pragma('journal_mode = DELETE', {simple: true}) !== 'delete') throw inUse(databasePath, 'another connection has it open')
+      if (result.busy !== 0 || result.checkpointed !== result.log)
+        throw inUse(databasePath, 'its pending changes cannot be saved')
+      if (db.pragma('journal_mode = DELETE', {simple: true}) !== 'delete')
+        throw inUse(databasePath, 'another connection has it open')
     }
 
     db.exec('BEGIN EXCLUSIVE')
@@ -55,13 +61,18 @@ function takeOver(databasePath: string): Database.Database | undefined {
     db?.close()
     if (error instanceof LibraryBackupError) throw error
     const code = String((error as {code?: string}).code ?? '')
-    if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) throw inUse(databasePath, 'another connection has it open')
+    if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))
+      throw inUse(databasePath, 'another connection has it open')
     // A damaged old database: nothing more can be saved from it, and it is being replaced anyway.
     if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) return undefined
-    throw new LibraryBackupError('IO_ERROR', `Could not prepare ${databasePath} for the restore (${(error as Error).message}); the library was not changed`, {
-      cause: error,
-      hint: 'Check that the file and its directory are writable, then try again.',
-    })
+    throw new LibraryBackupError(
+      'IO_ERROR',
+      `Could not prepare ${databasePath} for the restore (${(error as Error).message}); the library was not changed`,
+      {
+        cause: error,
+        hint: 'Check that the file and its directory are writable, then try again.',
+      },
+    )
   }
 }
 
@@ -75,7 +86,11 @@ function release(db: Database.Database | undefined): void {
 }
 
 function inUse(databasePath: string, why: string): LibraryBackupError {
-  return new LibraryBackupError('DATABASE_LOCKED', `The library ${databasePath} is in use by another process (${why}), so it was not replaced; the library was not changed`, {
-    hint: 'Stop the VPO daemon and any other program using the library, then try again.',
-  })
+  return new LibraryBackupError(
+    'DATABASE_LOCKED',
+    `The library ${databasePath} is in use by another process (${why}), so it was not replaced; the library was not changed`,
+    {
+      hint: 'Stop the VPO daemon and any other program using the library, then try again.',
+    },
+  )
 }

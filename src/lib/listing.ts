@@ -1,7 +1,14 @@
 import type {IdentitySet} from './encryption/index.js'
 import type {BackupTarget, StoredArchive} from './storage/target.js'
 
-import {type ArchiveHead, type BackupMetadata, HEAD_BYTES, quickCheckArchive, readHead, structureProblem} from './archive.js'
+import {
+  type ArchiveHead,
+  type BackupMetadata,
+  HEAD_BYTES,
+  quickCheckArchive,
+  readHead,
+  structureProblem,
+} from './archive.js'
 import {type BackupKind, compareNewestFirst, isBackupFileName, parseBackupName} from './backup-names.js'
 import {decryptedHead, isEncryptedHead} from './encrypted-archives.js'
 
@@ -35,11 +42,22 @@ const CONCURRENCY = 8
 /** An age header (a few hundred bytes per recipient) and the first 64 KiB chunk fit in this. */
 const ENCRYPTED_HEAD_BYTES = 128 * 1024
 
-export async function listBackups(target: BackupTarget, options: {identities?: IdentitySet} = {}): Promise<BackupListing> {
+export async function listBackups(
+  target: BackupTarget,
+  options: {identities?: IdentitySet} = {},
+): Promise<BackupListing> {
   const stored = await target.list(isBackupFileName)
-  const backups = await mapConcurrently(stored, CONCURRENCY, async (entry) => describe(target, entry, options.identities))
-  backups.sort((a, b) => compareNewestFirst({name: a.filename, createdAt: a.sortTime}, {name: b.filename, createdAt: b.sortTime}))
-  return {directory: target.location, backups, totalSizeBytes: backups.reduce((sum, entry) => sum + entry.archiveSizeBytes, 0)}
+  const backups = await mapConcurrently(stored, CONCURRENCY, async (entry) =>
+    describe(target, entry, options.identities),
+  )
+  backups.sort((a, b) =>
+    compareNewestFirst({name: a.filename, createdAt: a.sortTime}, {name: b.filename, createdAt: b.sortTime}),
+  )
+  return {
+    directory: target.location,
+    backups,
+    totalSizeBytes: backups.reduce((sum, entry) => sum + entry.archiveSizeBytes, 0),
+  }
 }
 
 /**
@@ -68,12 +86,25 @@ async function describe(target: BackupTarget, entry: StoredArchive, identities?:
   try {
     const head = await readMetadata(target, entry, identities)
     if ('locked' in head) {
-      return {...base, encrypted: true, metadata: null, locked: true, problem: head.locked, sortTime: name.time ?? entry.modifiedAt}
+      return {
+        ...base,
+        encrypted: true,
+        metadata: null,
+        locked: true,
+        problem: head.locked,
+        sortTime: name.time ?? entry.modifiedAt,
+      }
     }
 
     if (head.encrypted) base.encrypted = true
     const problem = head.structure === undefined ? undefined : await head.structure()
-    if (problem) return {...base, metadata: null, problem: `${base.path} is not a valid VPO backup: ${problem}`, sortTime: name.time ?? entry.modifiedAt}
+    if (problem)
+      return {
+        ...base,
+        metadata: null,
+        problem: `${base.path} is not a valid VPO backup: ${problem}`,
+        sortTime: name.time ?? entry.modifiedAt,
+      }
     return {...base, metadata: head.metadata, sortTime: new Date(Date.parse(head.metadata.created_at))}
   } catch (error) {
     return {...base, metadata: null, problem: (error as Error).message, sortTime: name.time ?? entry.modifiedAt}
@@ -89,20 +120,30 @@ async function readMetadata(
   target: BackupTarget,
   entry: StoredArchive,
   identities?: IdentitySet,
-): Promise<{encrypted?: boolean; metadata: BackupMetadata; structure?: () => Promise<string | undefined>} | {locked: string}> {
+): Promise<
+  {encrypted?: boolean; metadata: BackupMetadata; structure?: () => Promise<string | undefined>} | {locked: string}
+> {
   const label = target.describe(entry.name)
   const raw = await target.readHead(entry.name, ENCRYPTED_HEAD_BYTES)
   if (isEncryptedHead(raw)) {
     // Only the first chunk is decrypted (and authenticated); age protects the rest, checked whole
     // by verify and restore.
-    if (!identities) return {locked: `${label} is encrypted; pass --identity FILE (or set VPO_BACKUP_IDENTITY_FILE) to read its metadata`}
-    const plain = await decryptedHead(raw, identities, HEAD_BYTES, label).catch((error: {code?: string; message: string}) => {
-      if (error.code === 'KEY_ERROR') return error.message
-      throw error
-    })
+    if (!identities)
+      return {
+        locked: `${label} is encrypted; pass --identity FILE (or set VPO_BACKUP_IDENTITY_FILE) to read its metadata`,
+      }
+    const plain = await decryptedHead(raw, identities, HEAD_BYTES, label).catch(
+      (error: {code?: string; message: string}) => {
+        if (error.code === 'KEY_ERROR') return error.message
+        throw error
+      },
+    )
     if (typeof plain === 'string') return {locked: plain}
     const head = readHead(plain, label)
-    if (!head) throw new Error(`${label} is encrypted in a layout whose metadata is not at its head; run vpo library:verify on it`)
+    if (!head)
+      throw new Error(
+        `${label} is encrypted in a layout whose metadata is not at its head; run vpo library:verify on it`,
+      )
     return {encrypted: true, metadata: head.metadata}
   }
 

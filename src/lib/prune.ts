@@ -60,16 +60,25 @@ export async function pruneBackups(
   return {
     decisions,
     kept: decisions.filter((decision) => decision.keep).map((decision) => decision.backup.path),
-    removed: options.dryRun ? decisions.filter((decision) => !decision.keep).map((decision) => decision.backup.path) : removed,
+    removed: options.dryRun
+      ? decisions.filter((decision) => !decision.keep).map((decision) => decision.backup.path)
+      : removed,
     dryRun: Boolean(options.dryRun),
   }
 }
 
 function pruneFailed(failedPath: string, removed: string[], error: unknown, createdPath?: string): LibraryBackupError {
   const made = createdPath ? `The backup ${createdPath} was created` : 'Pruning started'
-  const done = removed.length > 0 ? `, ${removed.length} old backup${removed.length === 1 ? ' was' : 's were'} removed (${removed.join(', ')})` : ', no old backup was removed'
-  return new LibraryBackupError('PRUNE_FAILED', `${made}${done}, but removing ${failedPath} failed (${(error as Error).message}); the other old backups were kept`, {
-    cause: error,
-    hint: 'Fix that, then run vpo library:prune to finish pruning.',
-  })
+  const done =
+    removed.length > 0
+      ? `, ${removed.length} old backup${removed.length === 1 ? ' was' : 's were'} removed (${removed.join(', ')})`
+      : ', no old backup was removed'
+  return new LibraryBackupError(
+    'PRUNE_FAILED',
+    `${made}${done}, but removing ${failedPath} failed (${(error as Error).message}); the other old backups were kept`,
+    {
+      cause: error,
+      hint: 'Fix that, then run vpo library:prune to finish pruning.',
+    },
+  )
 }

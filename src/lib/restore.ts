@@ -60,7 +60,12 @@ export function libraryExists(databasePath: string): boolean {
  * The archive to restore: the one named, or with --latest the newest readable backup in the
  * location. When there is none, says why instead (for --if-backup-exists).
  */
-export async function chooseBackup(request: {archive?: string; identities?: IdentitySet; latest?: boolean; location: string}): Promise<{archive: string} | {error: LibraryBackupError; missing: string}> {
+export async function chooseBackup(request: {
+  archive?: string
+  identities?: IdentitySet
+  latest?: boolean
+  location: string
+}): Promise<{archive: string} | {error: LibraryBackupError; missing: string}> {
   if (request.latest) {
     const listing = await listBackups(await openTarget(request.location), {identities: request.identities})
     // Past a newer encrypted backup this process cannot open lies older data: restoring that
@@ -70,22 +75,40 @@ export async function chooseBackup(request: {archive?: string; identities?: Iden
     const newest = newestReadable(listing)
     if (newest) return {archive: newest.path}
     const missing = `No readable backup found in ${listing.directory}`
-    return {missing, error: new LibraryBackupError('BACKUP_NOT_FOUND', missing, {hint: 'Create one with vpo library:backup, or pass --path with where your backups are.'})}
+    return {
+      missing,
+      error: new LibraryBackupError('BACKUP_NOT_FOUND', missing, {
+        hint: 'Create one with vpo library:backup, or pass --path with where your backups are.',
+      }),
+    }
   }
 
   // A usage mistake, never "no backup" (which --if-backup-exists turns into exit 0).
-  if (!request.archive) throw new LibraryBackupError('USAGE_ERROR', 'No backup was named', {hint: 'Pass BACKUP_FILE, or --latest to restore the newest backup.'})
+  if (!request.archive)
+    throw new LibraryBackupError('USAGE_ERROR', 'No backup was named', {
+      hint: 'Pass BACKUP_FILE, or --latest to restore the newest backup.',
+    })
 
   const {name, target} = await locateArchive(request.archive)
   const found = await target.list((candidate) => candidate === name)
   if (found.length === 0 && !target.remote && !fs.existsSync(target.describe(name))) {
     const missing = `Backup file ${target.describe(name)} does not exist`
-    return {missing, error: new LibraryBackupError('BACKUP_NOT_FOUND', missing, {hint: 'Check the path (vpo library:backups lists your backups).'})}
+    return {
+      missing,
+      error: new LibraryBackupError('BACKUP_NOT_FOUND', missing, {
+        hint: 'Check the path (vpo library:backups lists your backups).',
+      }),
+    }
   }
 
   if (found.length === 0 && target.remote) {
     const missing = `There is no backup at ${target.describe(name)}`
-    return {missing, error: new LibraryBackupError('BACKUP_NOT_FOUND', missing, {hint: 'Check the URL (vpo library:backups --path s3://… lists them).'})}
+    return {
+      missing,
+      error: new LibraryBackupError('BACKUP_NOT_FOUND', missing, {
+        hint: 'Check the URL (vpo library:backups --path s3://… lists them).',
+      }),
+    }
   }
 
   return {archive: request.archive}
@@ -101,9 +124,17 @@ export async function planRestore(options: Omit<RestoreOptions, 'confirm' | 'saf
     assertReplaceable(databasePath)
     await assertLibraryUnlocked(databasePath)
     const scratchDir = os.tmpdir()
-    await assertSpaceFor([{directory: scratchDir, bytes: declared.database_size_bytes, purpose: 'the trial extraction'}])
+    await assertSpaceFor([
+      {directory: scratchDir, bytes: declared.database_size_bytes, purpose: 'the trial extraction'},
+    ])
     const verified = await verifyArchive(archivePath, {scratchDir, onProgress: options.onProgress})
-    return resultOf({sourcePath, databasePath, verified, supportedSchemaVersion: options.supportedSchemaVersion, started})
+    return resultOf({
+      sourcePath,
+      databasePath,
+      verified,
+      supportedSchemaVersion: options.supportedSchemaVersion,
+      started,
+    })
   })
 }
 
@@ -140,7 +171,11 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       await assertSpaceFor(spaceNeeds(options, databasePath, declared.database_size_bytes, libraryExists))
 
       // 3. Extract beside the database (so the swap is a rename), verify, make it durable.
-      const verified = await verifyArchive(archivePath, {scratchDir: databaseDir, keep: true, onProgress: options.onProgress})
+      const verified = await verifyArchive(archivePath, {
+        scratchDir: databaseDir,
+        keep: true,
+        onProgress: options.onProgress,
+      })
       extracted = verified.databasePath!
 
       // 4. Ask before replacing a library; an empty machine needs no confirmation.
@@ -151,7 +186,8 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       // 5. Keep the current library (WAL commits included) as a normal archive.
       // Restoring an encrypted backup: its safety backup is encrypted too, when recipients are configured.
       const recipients = encrypted ? options.keys?.recipients : undefined
-      if (libraryExists && options.safetyBackup) safetyBackupPath = await saveSafetyBackup(options, databasePath, lock, recipients)
+      if (libraryExists && options.safetyBackup)
+        safetyBackupPath = await saveSafetyBackup(options, databasePath, lock, recipients)
 
       // 6. The swap: synchronous from here, so no signal handler runs in the middle of it. The new
       // file takes the owner, group and mode of the one it replaces, so the daemon can open it.
@@ -164,7 +200,16 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       release(extracted)
       extracted = undefined
       createdDir = undefined
-      return {...resultOf({sourcePath, databasePath, verified, supportedSchemaVersion: options.supportedSchemaVersion, started}), safetyBackupPath}
+      return {
+        ...resultOf({
+          sourcePath,
+          databasePath,
+          verified,
+          supportedSchemaVersion: options.supportedSchemaVersion,
+          started,
+        }),
+        safetyBackupPath,
+      }
     } catch (error) {
       throw safetyBackupPath ? withSafetyBackupNote(error, safetyBackupPath) : error
     } finally {
@@ -180,9 +225,13 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
 function assertReplaceable(databasePath: string): void {
   const stats = fs.statSync(databasePath, {throwIfNoEntry: false})
   if (stats && !stats.isFile()) {
-    throw new LibraryBackupError('NOT_A_LIBRARY', `${databasePath} is ${stats.isDirectory() ? 'a directory' : 'not a regular file'}, so it cannot be replaced by a library`, {
-      hint: 'Pass --db with the path of library.db.',
-    })
+    throw new LibraryBackupError(
+      'NOT_A_LIBRARY',
+      `${databasePath} is ${stats.isDirectory() ? 'a directory' : 'not a regular file'}, so it cannot be replaced by a library`,
+      {
+        hint: 'Pass --db with the path of library.db.',
+      },
+    )
   }
 }
 
@@ -200,7 +249,9 @@ async function withLocalArchive<T>(
   const {target, name} = await locateArchive(archive)
   const fetched = await target.fetch(name, os.tmpdir())
   try {
-    return await withPlainArchive(fetched.path, keys ?? {}, os.tmpdir(), (plainPath, encrypted) => work(plainPath, target.describe(name), encrypted))
+    return await withPlainArchive(fetched.path, keys ?? {}, os.tmpdir(), (plainPath, encrypted) =>
+      work(plainPath, target.describe(name), encrypted),
+    )
   } finally {
     fetched.dispose()
   }
@@ -233,7 +284,11 @@ function resolveSymlink(file: string): string {
   }
 }
 
-function checkSchema(metadata: BackupMetadata, sourcePath: string, options: Pick<RestoreOptions, 'onWarning' | 'supportedSchemaVersion'>): void {
+function checkSchema(
+  metadata: BackupMetadata,
+  sourcePath: string,
+  options: Pick<RestoreOptions, 'onWarning' | 'supportedSchemaVersion'>,
+): void {
   const supported = options.supportedSchemaVersion
   if (metadata.schema_version > supported) {
     throw new LibraryBackupError(
@@ -250,12 +305,19 @@ function checkSchema(metadata: BackupMetadata, sourcePath: string, options: Pick
   }
 }
 
-function spaceNeeds(options: RestoreOptions, databasePath: string, restoredSize: number, libraryExists: boolean): SpaceNeed[] {
-  const needs: SpaceNeed[] = [{directory: path.dirname(databasePath), bytes: restoredSize, purpose: 'the restored database'}]
+function spaceNeeds(
+  options: RestoreOptions,
+  databasePath: string,
+  restoredSize: number,
+  libraryExists: boolean,
+): SpaceNeed[] {
+  const needs: SpaceNeed[] = [
+    {directory: path.dirname(databasePath), bytes: restoredSize, purpose: 'the restored database'},
+  ]
   if (libraryExists && options.safetyBackup) {
     const current = fileSize(databasePath) + fileSize(`${databasePath}-wal`)
     needs.push(
-      {directory: path.dirname(databasePath), bytes: current, purpose: 'the safety backup\'s snapshot'},
+      {directory: path.dirname(databasePath), bytes: current, purpose: "the safety backup's snapshot"},
       {directory: options.backupDir, bytes: Math.ceil(current * 0.8), purpose: 'the safety backup'},
     )
   }
@@ -267,7 +329,12 @@ function fileSize(file: string): number {
   return fs.statSync(file, {throwIfNoEntry: false})?.size ?? 0
 }
 
-async function saveSafetyBackup(options: RestoreOptions, databasePath: string, lock: LibraryLock, recipients?: AgeRecipient[]): Promise<string> {
+async function saveSafetyBackup(
+  options: RestoreOptions,
+  databasePath: string,
+  lock: LibraryLock,
+  recipients?: AgeRecipient[],
+): Promise<string> {
   try {
     const saved = await writeBackup({
       databasePath,
@@ -285,24 +352,36 @@ async function saveSafetyBackup(options: RestoreOptions, databasePath: string, l
     const err = error as LibraryBackupError
     if (err.code === 'DATABASE_LOCKED') throw err
     if (err.code === 'INSUFFICIENT_SPACE') {
-      throw new LibraryBackupError('INSUFFICIENT_SPACE', `Not enough disk space to save the current library as a safety backup in ${options.backupDir}; nothing was changed`, {
-        cause: error,
-        hint: 'Free some space, or pass --no-safety-backup to restore without one.',
-      })
+      throw new LibraryBackupError(
+        'INSUFFICIENT_SPACE',
+        `Not enough disk space to save the current library as a safety backup in ${options.backupDir}; nothing was changed`,
+        {
+          cause: error,
+          hint: 'Free some space, or pass --no-safety-backup to restore without one.',
+        },
+      )
     }
 
-    throw new LibraryBackupError('SAFETY_BACKUP_FAILED', `Could not save the current library before replacing it (${err.message}); nothing was changed`, {
-      cause: error,
-      hint: 'Fix that, or pass --no-safety-backup to replace it without a safety backup.',
-    })
+    throw new LibraryBackupError(
+      'SAFETY_BACKUP_FAILED',
+      `Could not save the current library before replacing it (${err.message}); nothing was changed`,
+      {
+        cause: error,
+        hint: 'Fix that, or pass --no-safety-backup to replace it without a safety backup.',
+      },
+    )
   }
 }
 
 /** A restore that fails after its safety backup was written says so: that file is new. */
 function withSafetyBackupNote(error: unknown, safetyBackupPath: string): unknown {
   if (!(error instanceof LibraryBackupError)) return error
-  return new LibraryBackupError(error.code, `${error.message} (the safety backup made for this restore stays at ${safetyBackupPath})`, {
-    cause: error,
-    hint: error.hint,
-  })
+  return new LibraryBackupError(
+    error.code,
+    `${error.message} (the safety backup made for this restore stays at ${safetyBackupPath})`,
+    {
+      cause: error,
+      hint: error.hint,
+    },
+  )
 }

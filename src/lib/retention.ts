@@ -122,7 +122,9 @@ export function validatePolicy(policy: RetentionPolicy): void {
     throw new LibraryBackupError(
       'USAGE_ERROR',
       'Give at least one retention rule that keeps something (a count of 0 switches its rule off); without one nothing can be pruned',
-      {hint: 'Pass --keep-last, --keep-daily, --keep-weekly, --keep-monthly or --keep-yearly with N > 0, or --keep-within.'},
+      {
+        hint: 'Pass --keep-last, --keep-daily, --keep-weekly, --keep-monthly or --keep-yearly with N > 0, or --keep-within.',
+      },
     )
   }
 }
@@ -147,11 +149,19 @@ export function validatePolicy(policy: RetentionPolicy): void {
  * a prune must not delete more because of that. What readability adds is one protection: the
  * newest readable regular backup is never removed, even when no rule keeps it.
  */
-export function planRetention<T extends RetentionCandidate>(backups: readonly T[], policy: RetentionPolicy, now: Date): Array<RetentionDecision<T>> {
+export function planRetention<T extends RetentionCandidate>(
+  backups: readonly T[],
+  policy: RetentionPolicy,
+  now: Date,
+): Array<RetentionDecision<T>> {
   validatePolicy(policy)
-  const decisions = [...backups].sort(compareNewestFirst).map((backup) => ({backup, keep: false, reasons: [] as string[]}))
+  const decisions = [...backups]
+    .sort(compareNewestFirst)
+    .map((backup) => ({backup, keep: false, reasons: [] as string[]}))
   // A backup whose time is unknown cannot be placed in a day or week: keep it rather than guess.
-  const undated = decisions.filter((decision) => decision.backup.kind === 'regular' && Number.isNaN(decision.backup.createdAt.getTime()))
+  const undated = decisions.filter(
+    (decision) => decision.backup.kind === 'regular' && Number.isNaN(decision.backup.createdAt.getTime()),
+  )
   for (const decision of undated) decision.reasons.push(REASON.unknownDate)
   const regular = decisions.filter((decision) => decision.backup.kind === 'regular' && !undated.includes(decision))
 

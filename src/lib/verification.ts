@@ -52,7 +52,11 @@ export async function verifyArchive(archivePath: string, options: VerifyOptions)
       throw fromSystemError(error, `writing the restored database into ${options.scratchDir}`)
     })
     kept = Boolean(options.keep)
-    return {metadata: contents.metadata, checksumVerified: contents.checksumVerified, databasePath: kept ? extracted : undefined}
+    return {
+      metadata: contents.metadata,
+      checksumVerified: contents.checksumVerified,
+      databasePath: kept ? extracted : undefined,
+    }
   } finally {
     if (!kept) removeTemp(extracted)
   }
@@ -92,7 +96,10 @@ function checkExtractedLibrary(extracted: string, archivePath: string, metadata:
     if (problem) throw invalidArchive(archivePath, `its library.db fails SQLite's quick_check (${problem})`)
     const stats = readLibraryStats(db, 'library.db')
     if (stats.schemaVersion !== metadata.schema_version) {
-      throw invalidArchive(archivePath, `its database has schema version ${stats.schemaVersion} but the metadata says ${metadata.schema_version}`)
+      throw invalidArchive(
+        archivePath,
+        `its database has schema version ${stats.schemaVersion} but the metadata says ${metadata.schema_version}`,
+      )
     }
   } catch (error) {
     if (error instanceof LibraryBackupError && error.code === 'INVALID_ARCHIVE') throw error

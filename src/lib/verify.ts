@@ -51,9 +51,17 @@ export interface VerifyReport {
  * then quick_check (the code `restore --dry-run` runs). `quick` reads member headers only.
  */
 export async function verifyBackups(options: VerifyOptions): Promise<VerifyReport> {
-  const located = options.archives.length > 0 ? await Promise.all(options.archives.map(async (archive) => locateArchive(archive))) : undefined
+  const located =
+    options.archives.length > 0
+      ? await Promise.all(options.archives.map(async (archive) => locateArchive(archive)))
+      : undefined
   let directory: string | undefined
-  let entries: Array<{createdAt?: Date; deliberate?: boolean; name: string; target: Awaited<ReturnType<typeof openTarget>>}>
+  let entries: Array<{
+    createdAt?: Date
+    deliberate?: boolean
+    name: string
+    target: Awaited<ReturnType<typeof openTarget>>
+  }>
   if (located) {
     entries = located
   } else {
@@ -62,34 +70,60 @@ export async function verifyBackups(options: VerifyOptions): Promise<VerifyRepor
     directory = listing.directory
     // A damaged archive fails quick_check by definition: it is kept for its data, not checked.
     const kept = listing.backups.filter((entry) => entry.kind !== 'damaged')
-    entries = (options.latest ? kept.filter((entry) => isDeliberate(entry)) : kept).map((entry) => ({target, name: entry.filename, createdAt: entry.sortTime, deliberate: isDeliberate(entry)}))
+    entries = (options.latest ? kept.filter((entry) => isDeliberate(entry)) : kept).map((entry) => ({
+      target,
+      name: entry.filename,
+      createdAt: entry.sortTime,
+      deliberate: isDeliberate(entry),
+    }))
     if (entries.length === 0) {
       const skipped = listing.backups.length
       // Files are there, just none this command checks: say so, or "no backups" reads as a lie.
-      const why = skipped > 0 ? ` (${skipped} ${skipped === 1 ? 'is a damaged or safety backup' : 'are damaged or safety backups'}, which ${options.latest ? '--latest does not pick' : 'are not checked'})` : ''
+      const why =
+        skipped > 0
+          ? ` (${skipped} ${skipped === 1 ? 'is a damaged or safety backup' : 'are damaged or safety backups'}, which ${options.latest ? '--latest does not pick' : 'are not checked'})`
+          : ''
       // With --max-age the caller is a monitor asking "is there a recent good backup?": none at all
       // is the loudest "no", and must exit 9 like a stale one, not 1 like a typo in a path.
       if (options.maxAge) {
-        throw new LibraryBackupError('BACKUP_STALE', `No backups found in ${listing.directory}${why}, so none is younger than ${formatDuration(options.maxAge)}`, {
-          hint: 'Check that the scheduled vpo library:backup runs and succeeds, and that --path names where it writes.',
-        })
+        throw new LibraryBackupError(
+          'BACKUP_STALE',
+          `No backups found in ${listing.directory}${why}, so none is younger than ${formatDuration(options.maxAge)}`,
+          {
+            hint: 'Check that the scheduled vpo library:backup runs and succeeds, and that --path names where it writes.',
+          },
+        )
       }
 
-      throw new LibraryBackupError('BACKUP_NOT_FOUND', `No backups found in ${listing.directory}${why}`, {hint: 'Create one with: vpo library:backup'})
+      throw new LibraryBackupError('BACKUP_NOT_FOUND', `No backups found in ${listing.directory}${why}`, {
+        hint: 'Create one with: vpo library:backup',
+      })
     }
   }
 
   if (options.latest) entries = entries.slice(0, 1)
   const checks: BackupCheck[] = []
   for (const entry of entries) {
-    checks.push({...(await check(entry.target, entry.name, {quick: Boolean(options.quick), keys: options.keys ?? {}}, entry.createdAt)), deliberate: entry.deliberate ?? true})
+    checks.push({
+      ...(await check(
+        entry.target,
+        entry.name,
+        {quick: Boolean(options.quick), keys: options.keys ?? {}},
+        entry.createdAt,
+      )),
+      deliberate: entry.deliberate ?? true,
+    })
   }
 
   // A safety backup made by a restore says nothing about whether the scheduled backups run.
   const good = checks.filter((result) => result.ok && result.createdAt && result.deliberate)
-  good.sort((a, b) => compareNewestFirst({name: a.path, createdAt: a.createdAt!}, {name: b.path, createdAt: b.createdAt!}))
+  good.sort((a, b) =>
+    compareNewestFirst({name: a.path, createdAt: a.createdAt!}, {name: b.path, createdAt: b.createdAt!}),
+  )
   const newestGood = good[0]
-  const fresh = options.maxAge ? Boolean(newestGood && newestGood.createdAt! >= subtractDuration(options.now ?? new Date(), options.maxAge)) : undefined
+  const fresh = options.maxAge
+    ? Boolean(newestGood && newestGood.createdAt! >= subtractDuration(options.now ?? new Date(), options.maxAge))
+    : undefined
   return {directory, checks, newestGood, fresh}
 }
 
@@ -112,17 +146,17 @@ async function check(
 
       const verified = await verifyArchive(plainPath, {scratchDir: os.tmpdir()})
       return {
-      path: archivePath,
-      ok: true,
-      metadata: verified.metadata,
-      checksumVerified: verified.checksumVerified,
-      createdAt: new Date(Date.parse(verified.metadata.created_at)),
+        path: archivePath,
+        ok: true,
+        metadata: verified.metadata,
+        checksumVerified: verified.checksumVerified,
+        createdAt: new Date(Date.parse(verified.metadata.created_at)),
       }
     })
   } catch (error) {
     // Only the archive's own faults count as "does not verify"; a full disk or a lost
     // connection is the machine's problem, and stops the run with its own exit code.
-    const {code} = (error as LibraryBackupError)
+    const {code} = error as LibraryBackupError
     if (code !== 'INVALID_ARCHIVE' && code !== 'UNSUPPORTED_ARCHIVE') throw error
     return {path: archivePath, ok: false, problem: (error as Error).message, createdAt: listedAt}
   } finally {
@@ -132,6 +166,10 @@ async function check(
 
 export function staleError(report: VerifyReport, maxAge: Duration): LibraryBackupError {
   const newest = report.newestGood
-  const what = newest ? `The newest good backup, ${newest.path}, was made at ${newest.metadata!.created_at}, longer ago than ${formatDuration(maxAge)}` : `No backup verified, so none is younger than ${formatDuration(maxAge)}`
-  return new LibraryBackupError('BACKUP_STALE', what, {hint: 'Check that the scheduled vpo library:backup runs and succeeds.'})
+  const what = newest
+    ? `The newest good backup, ${newest.path}, was made at ${newest.metadata!.created_at}, longer ago than ${formatDuration(maxAge)}`
+    : `No backup verified, so none is younger than ${formatDuration(maxAge)}`
+  return new LibraryBackupError('BACKUP_STALE', what, {
+    hint: 'Check that the scheduled vpo library:backup runs and succeeds.',
+  })
 }

@@ -4,7 +4,10 @@ import {formatBytes} from '../lib/format.js'
  * A one-line progress display on stderr for long work. Redrawn at most ten times a second, and
  * cleared when done so the final report starts on a clean line.
  */
-export function progressLine(enabled: boolean): {clear(): void; update(label: string, done: number, total: number): void} {
+export function progressLine(enabled: boolean): {
+  clear(): void
+  update(label: string, done: number, total: number): void
+} {
   let last = 0
   let drawn = false
   return {

@@ -36,7 +36,10 @@ describe('README: Automatic backups, run as printed', function () {
     const seed = (await archiveOf(data)).path
     fs.mkdirSync(data.backupDir)
     const old = Array.from({length: 30}, (_, index) => createdAtAgo((index + 1) * DAY))
-    copiesWithCreatedAt(seed, old.map((createdAt) => ({createdAt, dest: path.join(data.backupDir, regularName(createdAt))})))
+    copiesWithCreatedAt(
+      seed,
+      old.map((createdAt) => ({createdAt, dest: path.join(data.backupDir, regularName(createdAt))})),
+    )
     const safety = regularName(createdAtAgo(2 * DAY + 3_600_000), '-pre-restore')
     fs.copyFileSync(seed, path.join(data.backupDir, safety))
 
@@ -57,7 +60,7 @@ describe('README: Automatic backups, run as printed', function () {
     expect(fs.readdirSync(data.backupDir)).to.include(safety)
   })
 
-  it("the verify alarms (exit 9) when the nightly backups stopped, and when there are none", async () => {
+  it('the verify alarms (exit 9) when the nightly backups stopped, and when there are none', async () => {
     const data = makeDataDir({files: 100, walFiles: 0})
     const [, verify] = commands
     const none = await runCliChecked(verify.slice(1), data.env)

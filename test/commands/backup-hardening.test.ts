@@ -11,7 +11,15 @@ import {seededRandom} from '../fixtures/library-generator.js'
 import {cleanEnv, parseJson, RUN, runCli} from '../helpers/cli.js'
 import {expectHumanError, expectJsonError, runCliChecked} from '../helpers/expectations.js'
 import {isRoot, mountTmpfs, unmount} from '../helpers/filesystems.js'
-import {damageAnIndex, exactTotal, plantBackup, pythonMetadataInteger, rawJsonInteger, setSizes, watchSnapshots} from '../helpers/hardening.js'
+import {
+  damageAnIndex,
+  exactTotal,
+  plantBackup,
+  pythonMetadataInteger,
+  rawJsonInteger,
+  setSizes,
+  watchSnapshots,
+} from '../helpers/hardening.js'
 import {listArchives, lockDirectory} from '../helpers/leftovers.js'
 import {archiveOf, type DataDir, makeDataDir, sha256File, treeState} from '../helpers/libraries.js'
 import {readArchiveWithPython, validateArchiveWithPython, writeArchiveWithPython} from '../helpers/python-archives.js'
@@ -63,7 +71,11 @@ describe('library:backup hardening (issue 10)', function () {
           const before = libraryState(lib)
           const beforeElsewhere = treeState(elsewhere)
           const output = spelling.output(lib, elsewhere)
-          const result = await backupJson(['--output', output, ...(force ? ['--force'] : [])], lib, spelling.relative ? lib.dataDir : undefined)
+          const result = await backupJson(
+            ['--output', output, ...(force ? ['--force'] : [])],
+            lib,
+            spelling.relative ? lib.dataDir : undefined,
+          )
           expectJsonError(result, 'OUTPUT_IS_LIBRARY', 1)
           expect(libraryState(lib)).to.deep.equal(before)
           expect(treeState(elsewhere)).to.deep.equal(beforeElsewhere)
@@ -84,8 +96,13 @@ describe('library:backup hardening (issue 10)', function () {
     })
 
     it('a human run says which library file it refused', async () => {
-      const line = expectHumanError(await runCliChecked(['library:backup', '-o', 'library.db', '--force'], lib.env, {cwd: lib.dataDir}), 1)
-      expect(line).to.include(lib.databasePath).and.match(/never replace/)
+      const line = expectHumanError(
+        await runCliChecked(['library:backup', '-o', 'library.db', '--force'], lib.env, {cwd: lib.dataDir}),
+        1,
+      )
+      expect(line)
+        .to.include(lib.databasePath)
+        .and.match(/never replace/)
     })
   })
 
@@ -191,7 +208,9 @@ describe('library:backup hardening (issue 10)', function () {
     it('a backup that cannot be removed: exit 1 PRUNE_FAILED saying what was created, removed and not', async function () {
       if (!isRoot()) this.skip() // a bind mount over one backup makes its unlink fail (EBUSY)
       const dir = path.join(makeTempDir('vpo-prune-fail'), 'backups')
-      const planted = ['01', '02', '03'].map((day) => plantBackup(template, dir, `vpo-library-2024-03-${day}T000000Z.tar.gz`))
+      const planted = ['01', '02', '03'].map((day) =>
+        plantBackup(template, dir, `vpo-library-2024-03-${day}T000000Z.tar.gz`),
+      )
       const stuck = planted[1]
       const copy = path.join(makeTempDir('vpo-bind'), 'copy')
       fs.copyFileSync(stuck, copy)
@@ -204,7 +223,9 @@ describe('library:backup hardening (issue 10)', function () {
       try {
         const result = await backupJson(['-o', `${dir}/`, '--keep', '1'], lib)
         const text = expectJsonError(result, 'PRUNE_FAILED', 1)
-        const created = listArchives(dir).map((name) => path.join(dir, name)).filter((file) => !planted.includes(file))
+        const created = listArchives(dir)
+          .map((name) => path.join(dir, name))
+          .filter((file) => !planted.includes(file))
         expect(created, 'the new backup is there').to.have.lengthOf(1)
         expect(text).to.include(`${created[0]} was created`)
         expect(text).to.include(`removing ${stuck} failed`)
@@ -274,14 +295,21 @@ describe('library:backup hardening (issue 10)', function () {
         const lib = makeDataDir({files, walFiles: 0, seed: Math.floor(rand() * 1e9)})
         if (files > 0) {
           // One 2^62 at most: SQLite's SUM stops at 2^63.
-          const picks = Array.from({length: Math.min(files, 1 + Math.floor(rand() * 5))}, () => extremes[Math.floor(rand() * extremes.length)])
+          const picks = Array.from(
+            {length: Math.min(files, 1 + Math.floor(rand() * 5))},
+            () => extremes[Math.floor(rand() * extremes.length)],
+          )
           let seen62 = false
-          setSizes(lib.databasePath, picks.map((v) => (v === 2n ** 62n ? (seen62 ? 7n : ((seen62 = true), v)) : v)))
+          setSizes(
+            lib.databasePath,
+            picks.map((v) => (v === 2n ** 62n ? (seen62 ? 7n : ((seen62 = true), v)) : v)),
+          )
           renameToUnicode(lib.databasePath, Math.floor(rand() * 1e9), withWal)
         }
 
         const label = `seed ${seed} round ${round} (${files} files${withWal ? ', WAL' : ''})`
-        if (withWal) expect(fs.statSync(`${lib.databasePath}-wal`).size, `${label}: commits left in the WAL`).to.be.above(0)
+        if (withWal)
+          expect(fs.statSync(`${lib.databasePath}-wal`).size, `${label}: commits left in the WAL`).to.be.above(0)
         const made = await backupJson([], lib)
         expect(made.code, `${label}: ${made.stderr}${made.stdout}`).to.equal(0)
         expect(rawJsonInteger(made.stdout, 'total_library_size_bytes'), label).to.equal(exactTotal(lib.databasePath))
@@ -350,8 +378,14 @@ describe('library:backup hardening (issue 10)', function () {
       mounts.push(lib.backupDir)
       spawnSync('mount', ['-o', 'remount,ro', lib.backupDir])
       const watch = watchSnapshots()
-      const text = expectJsonError(await runCliChecked(['library:backup', '--json'], {...lib.env, ...watch.env}), undefined, 1)
-      expect(text).to.match(/read-only/i).and.include(lib.backupDir)
+      const text = expectJsonError(
+        await runCliChecked(['library:backup', '--json'], {...lib.env, ...watch.env}),
+        undefined,
+        1,
+      )
+      expect(text)
+        .to.match(/read-only/i)
+        .and.include(lib.backupDir)
       expect(text).to.not.match(/sqlite|snapshot/i)
       expect(watch.started(), 'refused before taking a snapshot').to.deep.equal([])
     })
@@ -364,20 +398,32 @@ describe('library:backup hardening (issue 10)', function () {
       if (isRoot()) {
         if (spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'true']).status !== 0) this.skip()
         // nobody must be able to read the library and walk to it, but not write the backups.
-        for (let dir = lib.dataDir; dir !== path.dirname(dir); dir = path.dirname(dir)) fs.chmodSync(dir, fs.statSync(dir).mode | 0o755)
+        for (let dir = lib.dataDir; dir !== path.dirname(dir); dir = path.dirname(dir))
+          fs.chmodSync(dir, fs.statSync(dir).mode | 0o755)
         fs.chmodSync(lib.dataDir, 0o777)
-        for (const file of fs.readdirSync(lib.dataDir)) if (file !== 'backups') fs.chmodSync(path.join(lib.dataDir, file), 0o666)
+        for (const file of fs.readdirSync(lib.dataDir))
+          if (file !== 'backups') fs.chmodSync(path.join(lib.dataDir, file), 0o666)
         prefix = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']
       }
 
       const watch = watchSnapshots()
-      const run = spawnSync(prefix[0] ?? process.execPath, [...prefix.slice(1), ...(prefix.length > 0 ? [process.execPath] : []), RUN, 'library:backup', '--json'], {
-        encoding: 'utf8',
-        env: {...cleanEnv(), VPO_DATA_DIR: lib.dataDir, ...watch.env},
-        cwd: '/',
-      })
-      const text = expectJsonError({code: run.status, signal: null, stdout: run.stdout, stderr: run.stderr}, undefined, 1)
-      expect(text).to.match(/permission|not writable|cannot write/i).and.include(lib.backupDir)
+      const run = spawnSync(
+        prefix[0] ?? process.execPath,
+        [...prefix.slice(1), ...(prefix.length > 0 ? [process.execPath] : []), RUN, 'library:backup', '--json'],
+        {
+          encoding: 'utf8',
+          env: {...cleanEnv(), VPO_DATA_DIR: lib.dataDir, ...watch.env},
+          cwd: '/',
+        },
+      )
+      const text = expectJsonError(
+        {code: run.status, signal: null, stdout: run.stdout, stderr: run.stderr},
+        undefined,
+        1,
+      )
+      expect(text)
+        .to.match(/permission|not writable|cannot write/i)
+        .and.include(lib.backupDir)
       expect(text).to.not.match(/sqlite|snapshot/i)
       expect(fs.readdirSync(lib.backupDir)).to.deep.equal([])
       expect(watch.started(), 'refused before taking a snapshot').to.deep.equal([])
@@ -386,7 +432,11 @@ describe('library:backup hardening (issue 10)', function () {
     it('-o library.db/x.tar.gz: NOT_A_DIRECTORY naming the parent', async () => {
       const lib = makeDataDir({files: 50, walFiles: 5})
       const before = treeState(lib.dataDir)
-      const text = expectJsonError(await backupJson(['-o', 'library.db/x.tar.gz'], lib, lib.dataDir), 'NOT_A_DIRECTORY', 1)
+      const text = expectJsonError(
+        await backupJson(['-o', 'library.db/x.tar.gz'], lib, lib.dataDir),
+        'NOT_A_DIRECTORY',
+        1,
+      )
       expect(text).to.include(`${lib.databasePath} is not a directory`)
       expect(treeState(lib.dataDir)).to.deep.equal(before)
     })
@@ -422,7 +472,10 @@ describe('library:backup hardening (issue 10)', function () {
       expect(spawnSync('mount', ['-o', 'remount,ro', mnt]).status).to.equal(0)
       const out = makeTempDir('vpo-ro-out')
       const watch = watchSnapshots()
-      const result = await runCliChecked(['library:backup', '--json', '-o', `${out}/`], {VPO_DATA_DIR: dataDir, ...watch.env})
+      const result = await runCliChecked(['library:backup', '--json', '-o', `${out}/`], {
+        VPO_DATA_DIR: dataDir,
+        ...watch.env,
+      })
       expect(result.code, result.stdout + result.stderr).to.equal(0)
       // The snapshot goes to the destination's staging, as the library's directory cannot take it.
       expect(watch.started().map((file) => path.dirname(file))).to.deep.equal([out])
@@ -461,7 +514,9 @@ describe('library:backup hardening (issue 10)', function () {
       expect(result.code, result.stdout).to.equal(0)
       expect(fs.statSync(path.join(cwd, 'newdir')).isDirectory()).to.equal(true)
       expect(listArchives(path.join(cwd, 'newdir'))).to.have.lengthOf(1)
-      expect(String(parseJson(result).path)).to.equal(path.join(cwd, 'newdir', listArchives(path.join(cwd, 'newdir'))[0]))
+      expect(String(parseJson(result).path)).to.equal(
+        path.join(cwd, 'newdir', listArchives(path.join(cwd, 'newdir'))[0]),
+      )
     })
 
     it('-o - is refused (exit 2 USAGE_ERROR), says why, and writes nothing', async () => {

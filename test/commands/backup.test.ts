@@ -8,7 +8,13 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import {type CliResult, parseJson, ROOT, runCli, runCliOnPty} from '../helpers/cli.js'
-import {expectAboutSize, expectHumanError, expectJsonError, parseHumanSize, runCliChecked} from '../helpers/expectations.js'
+import {
+  expectAboutSize,
+  expectHumanError,
+  expectJsonError,
+  parseHumanSize,
+  runCliChecked,
+} from '../helpers/expectations.js'
 import {extractWithGnuTar, gnuTarList} from '../helpers/gnu-tar.js'
 import {TEMP_PREFIX} from '../helpers/leftovers.js'
 import {type DataDir, makeDataDir, sha256File, treeState} from '../helpers/libraries.js'
@@ -16,7 +22,8 @@ import {type ChildHandle, holdLibraryLock, startLibraryWriter} from '../helpers/
 import {readArchiveWithPython} from '../helpers/python-archives.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
-const PLUGIN_VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {version: string}).version
+const PLUGIN_VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {version: string})
+  .version
 const CREATED_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/
 const DEFAULT_NAME = /^vpo-library-\d{4}-\d{2}-\d{2}T\d{6}Z\.tar\.gz$/
 const SUCCESS_KEYS = [
@@ -49,7 +56,10 @@ function mode(file: string): string {
 function countFiles(databasePath: string): {count: number; total: number} {
   const db = new Database(databasePath, {readonly: true})
   try {
-    const row = db.prepare('SELECT COUNT(*) AS count, COALESCE(SUM(size_bytes), 0) AS total FROM files').get() as {count: number; total: number}
+    const row = db.prepare('SELECT COUNT(*) AS count, COALESCE(SUM(size_bytes), 0) AS total FROM files').get() as {
+      count: number
+      total: number
+    }
     return row
   } finally {
     db.close()
@@ -129,15 +139,25 @@ describe('library:backup', () => {
     it("Python's tarfile reads the same two regular members, mode 0600, and the same database bytes", () => {
       const view = readArchiveWithPython(archive)
       expect(view.members).to.deep.equal([
-        {name: 'backup_metadata.json', type: 'file', mode: 0o600, size: fs.statSync(path.join(extracted, 'backup_metadata.json')).size},
+        {
+          name: 'backup_metadata.json',
+          type: 'file',
+          mode: 0o600,
+          size: fs.statSync(path.join(extracted, 'backup_metadata.json')).size,
+        },
         {name: 'library.db', type: 'file', mode: 0o600, size: body.database_size_bytes},
       ])
       expect(view.databaseSha256).to.equal(sha256File(path.join(extracted, 'library.db')))
-      expect(view.metadata).to.deep.equal(JSON.parse(fs.readFileSync(path.join(extracted, 'backup_metadata.json'), 'utf8')))
+      expect(view.metadata).to.deep.equal(
+        JSON.parse(fs.readFileSync(path.join(extracted, 'backup_metadata.json'), 'utf8')),
+      )
     })
 
     it('writes every metadata field with its type and the right value', () => {
-      const metadata = JSON.parse(fs.readFileSync(path.join(extracted, 'backup_metadata.json'), 'utf8')) as Record<string, unknown>
+      const metadata = JSON.parse(fs.readFileSync(path.join(extracted, 'backup_metadata.json'), 'utf8')) as Record<
+        string,
+        unknown
+      >
       const db = path.join(extracted, 'library.db')
       expect(metadata.vpo_version).to.equal(PLUGIN_VERSION)
       expect(metadata.schema_version).to.equal(27)
@@ -145,7 +165,9 @@ describe('library:backup', () => {
       const created = Date.parse(metadata.created_at as string)
       expect(created).to.be.within(Math.floor(startedAt / 1000) * 1000, Date.now())
       expect(metadata.database_size_bytes).to.equal(fs.statSync(db).size)
-      expect(metadata.database_sha256).to.be.a('string').and.match(/^[\da-f]{64}$/)
+      expect(metadata.database_sha256)
+        .to.be.a('string')
+        .and.match(/^[\da-f]{64}$/)
       expect(metadata.database_sha256).to.equal(sha256File(db))
       expect(metadata.file_count).to.equal(lib.summary.fileCount)
       expect(metadata.total_library_size_bytes).to.equal(lib.summary.totalLibrarySizeBytes)
@@ -163,9 +185,13 @@ describe('library:backup', () => {
       expect(total).to.equal(lib.summary.totalLibrarySizeBytes)
       const snapshot = new Database(db, {readonly: true})
       try {
-        const walRows = snapshot.prepare('SELECT COUNT(*) AS n FROM files WHERE id > ?').get(lib.summary.fileCount - lib.summary.walFileCount) as {n: number}
+        const walRows = snapshot
+          .prepare('SELECT COUNT(*) AS n FROM files WHERE id > ?')
+          .get(lib.summary.fileCount - lib.summary.walFileCount) as {n: number}
         expect(walRows.n).to.equal(lib.summary.walFileCount)
-        const tracks = snapshot.prepare('SELECT COUNT(*) AS n FROM tracks WHERE file_id > ?').get(lib.summary.fileCount - lib.summary.walFileCount) as {n: number}
+        const tracks = snapshot
+          .prepare('SELECT COUNT(*) AS n FROM tracks WHERE file_id > ?')
+          .get(lib.summary.fileCount - lib.summary.walFileCount) as {n: number}
         expect(tracks.n).to.be.at.least(2 * lib.summary.walFileCount)
       } finally {
         snapshot.close()
@@ -241,8 +267,14 @@ describe('library:backup', () => {
     const snapshot = new Database(db, {readonly: true})
     let snapshotCommits: number
     try {
-      snapshotCommits = Number((snapshot.prepare("SELECT value FROM _meta WHERE key = 'writer_commits'").get() as {value: string}).value)
-      const orphans = snapshot.prepare('SELECT COUNT(*) AS n FROM files f WHERE f.id > ? AND (SELECT COUNT(*) FROM tracks t WHERE t.file_id = f.id) <> 2').get(baseCount) as {n: number}
+      snapshotCommits = Number(
+        (snapshot.prepare("SELECT value FROM _meta WHERE key = 'writer_commits'").get() as {value: string}).value,
+      )
+      const orphans = snapshot
+        .prepare(
+          'SELECT COUNT(*) AS n FROM files f WHERE f.id > ? AND (SELECT COUNT(*) FROM tracks t WHERE t.file_id = f.id) <> 2',
+        )
+        .get(baseCount) as {n: number}
       expect(orphans.n, 'files committed without their tracks').to.equal(0)
     } finally {
       snapshot.close()
@@ -257,7 +289,9 @@ describe('library:backup', () => {
     // And the writer really was running around the backup: it committed more afterwards.
     const live = new Database(lib.databasePath, {readonly: true})
     try {
-      const liveCommits = Number((live.prepare("SELECT value FROM _meta WHERE key = 'writer_commits'").get() as {value: string}).value)
+      const liveCommits = Number(
+        (live.prepare("SELECT value FROM _meta WHERE key = 'writer_commits'").get() as {value: string}).value,
+      )
       expect(liveCommits).to.be.above(snapshotCommits)
     } finally {
       live.close()
@@ -328,7 +362,11 @@ describe('library:backup', () => {
 
     it('a missing --db path, in JSON', async () => {
       const missing = path.join(makeTempDir('vpo-empty'), 'nowhere', 'library.db')
-      const message = expectJsonError(await runCliChecked(['library:backup', '--json', '--db', missing]), 'DATABASE_NOT_FOUND', 1)
+      const message = expectJsonError(
+        await runCliChecked(['library:backup', '--json', '--db', missing]),
+        'DATABASE_NOT_FOUND',
+        1,
+      )
       expect(message).to.include(missing)
     })
 
@@ -350,7 +388,11 @@ describe('library:backup', () => {
       const other = new Database(db)
       other.exec("CREATE TABLE photos (id INTEGER PRIMARY KEY, path TEXT); INSERT INTO photos (path) VALUES ('/a.jpg')")
       other.close()
-      const message = expectJsonError(await runCliChecked(['library:backup', '--json'], {VPO_DATA_DIR: dataDir}), 'NOT_A_LIBRARY', 1)
+      const message = expectJsonError(
+        await runCliChecked(['library:backup', '--json'], {VPO_DATA_DIR: dataDir}),
+        'NOT_A_LIBRARY',
+        1,
+      )
       expect(message).to.include(db)
       expect(archivesAndTemps(dataDir)).to.deep.equal([])
     })
@@ -359,9 +401,13 @@ describe('library:backup', () => {
       const dataDir = makeTempDir('vpo-other')
       const db = path.join(dataDir, 'library.db')
       const other = new Database(db)
-      other.exec("CREATE TABLE _meta (key TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO _meta VALUES ('schema_version', '27')")
+      other.exec(
+        "CREATE TABLE _meta (key TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO _meta VALUES ('schema_version', '27')",
+      )
       other.close()
-      expect(expectHumanError(await runCliChecked(['library:backup'], {VPO_DATA_DIR: dataDir}), 1)).to.match(/not a VPO library/)
+      expect(expectHumanError(await runCliChecked(['library:backup'], {VPO_DATA_DIR: dataDir}), 1)).to.match(
+        /not a VPO library/,
+      )
       expect(archivesAndTemps(dataDir)).to.deep.equal([])
     })
 
@@ -407,7 +453,11 @@ describe('library:backup', () => {
       expect(message).to.include(output)
       expect(message).to.include('--force')
       expect(fs.readFileSync(output, 'utf8')).to.equal('precious\n')
-      expectJsonError(await runCliChecked(['library:backup', '--output', output, '--json'], lib.env), 'OUTPUT_EXISTS', 1)
+      expectJsonError(
+        await runCliChecked(['library:backup', '--output', output, '--json'], lib.env),
+        'OUTPUT_EXISTS',
+        1,
+      )
       expect(fs.readFileSync(output, 'utf8')).to.equal('precious\n')
       expect(fs.readdirSync(path.dirname(output))).to.deep.equal(['library.tar.gz'])
 
@@ -424,7 +474,9 @@ describe('library:backup', () => {
       const lib = makeDataDir()
       const output = path.join(makeTempDir('vpo-out'), 'library.tar.gz')
       fs.writeFileSync(output, 'precious\n')
-      expect(expectHumanError(await runCliChecked(['library:backup', '--dry-run', '--output', output], lib.env), 1)).to.include(output)
+      expect(
+        expectHumanError(await runCliChecked(['library:backup', '--dry-run', '--output', output], lib.env), 1),
+      ).to.include(output)
       expect(fs.readFileSync(output, 'utf8')).to.equal('precious\n')
     })
 
@@ -432,7 +484,9 @@ describe('library:backup', () => {
       const lib = makeDataDir()
       const parent = makeTempDir('vpo-out')
       const output = path.join(parent, 'missing', 'library.tar.gz')
-      expect(expectHumanError(await runCliChecked(['library:backup', '--output', output], lib.env), 1)).to.include(path.join(parent, 'missing'))
+      expect(expectHumanError(await runCliChecked(['library:backup', '--output', output], lib.env), 1)).to.include(
+        path.join(parent, 'missing'),
+      )
       expect(fs.readdirSync(parent)).to.deep.equal([])
     })
   })
@@ -466,7 +520,8 @@ describe('library:backup', () => {
     const seedSha = sha256File(seed)
     fs.mkdirSync(lib.backupDir, {mode: 0o700})
     const start = Math.floor(Date.now() / 1000)
-    const stem = (second: number) => `vpo-library-${new Date(second * 1000).toISOString().slice(0, 19).replaceAll(':', '')}Z`
+    const stem = (second: number) =>
+      `vpo-library-${new Date(second * 1000).toISOString().slice(0, 19).replaceAll(':', '')}Z`
     const planted: string[] = []
     for (let s = start - 1; s < start + 30; s++) {
       planted.push(`${stem(s)}.tar.gz`)
@@ -486,7 +541,9 @@ describe('library:backup', () => {
     }
 
     const second = parseJson(await runCliChecked(['library:backup', '--json'], lib.env))
-    expect(path.basename(second.path as string)).to.equal(`vpo-library-${(second.created_at as string).replaceAll(':', '')}-3.tar.gz`)
+    expect(path.basename(second.path as string)).to.equal(
+      `vpo-library-${(second.created_at as string).replaceAll(':', '')}-3.tar.gz`,
+    )
     for (const name of planted) expect(sha256File(path.join(lib.backupDir, name)), name).to.equal(seedSha)
     expect(fs.readdirSync(lib.backupDir).sort()).to.deep.equal(
       [...planted, path.basename(first.path as string), path.basename(second.path as string)].sort(),
@@ -500,8 +557,11 @@ describe('library:backup', () => {
     const first = parseJson(await runCliChecked(['library:backup', '--json'], lib.env))
     const second = parseJson(await runCliChecked(['library:backup', '--json'], lib.env))
     expect(second.path).to.not.equal(first.path)
-    expect(fs.readdirSync(lib.backupDir).sort()).to.deep.equal([path.basename(first.path as string), path.basename(second.path as string)].sort())
-    if (first.created_at === second.created_at) expect(second.path).to.equal((first.path as string).replace(/\.tar\.gz$/, '-2.tar.gz'))
+    expect(fs.readdirSync(lib.backupDir).sort()).to.deep.equal(
+      [path.basename(first.path as string), path.basename(second.path as string)].sort(),
+    )
+    if (first.created_at === second.created_at)
+      expect(second.path).to.equal((first.path as string).replace(/\.tar\.gz$/, '-2.tar.gz'))
   })
 
   describe('--keep N', () => {
@@ -528,7 +588,13 @@ describe('library:backup', () => {
       const body = parseJson(result)
       expect((body.pruned as string[]).sort()).to.deep.equal([oldest, older].sort())
       expect(fs.readdirSync(lib.backupDir).sort()).to.deep.equal(
-        [path.basename(body.path as string), path.basename(old), path.basename(preRestore), path.basename(notes), path.basename(custom)].sort(),
+        [
+          path.basename(body.path as string),
+          path.basename(old),
+          path.basename(preRestore),
+          path.basename(notes),
+          path.basename(custom),
+        ].sort(),
       )
       expect(fs.readFileSync(notes, 'utf8')).to.equal('my notes\n')
     })
@@ -562,7 +628,11 @@ describe('library:backup', () => {
       expect(Object.keys(treeState(lib.dataDir)).sort()).to.deep.equal(Object.keys(state).sort())
       expect(liveBytes(lib.databasePath)).to.deep.equal(before)
       expect(result.stdout).to.include(lib.databasePath)
-      expect(result.stdout).to.match(new RegExp(`${lib.backupDir.replaceAll(/[.*+?^${}()|[\]\\/]/g, String.raw`\$&`)}/vpo-library-\\d{4}-\\d{2}-\\d{2}T\\d{6}Z\\.tar\\.gz`))
+      expect(result.stdout).to.match(
+        new RegExp(
+          `${lib.backupDir.replaceAll(/[.*+?^${}()|[\]\\/]/g, String.raw`\$&`)}/vpo-library-\\d{4}-\\d{2}-\\d{2}T\\d{6}Z\\.tar\\.gz`,
+        ),
+      )
       expect(result.stdout).to.match(/1,525/)
       expect(result.stdout).to.match(/\b27\b/)
       expect(result.stdout).to.match(/dry run/i)
@@ -578,7 +648,9 @@ describe('library:backup', () => {
 
     it('--dry-run of a missing database exits 1 and creates nothing', async () => {
       const dataDir = makeTempDir('vpo-empty')
-      expect(expectHumanError(await runCliChecked(['library:backup', '--dry-run'], {VPO_DATA_DIR: dataDir}), 1)).to.include(path.join(dataDir, 'library.db'))
+      expect(
+        expectHumanError(await runCliChecked(['library:backup', '--dry-run'], {VPO_DATA_DIR: dataDir}), 1),
+      ).to.include(path.join(dataDir, 'library.db'))
       expect(fs.readdirSync(dataDir)).to.deep.equal([])
     })
   })
@@ -602,7 +674,10 @@ describe('library:backup', () => {
     })
 
     it('shows progress on a terminal, on the same line, and ends with the report', () => {
-      const result = runCliOnPty(['library:backup', '--output', path.join(makeTempDir('vpo-tty'), 'a.tar.gz')], {env: big.env, prompt: 'never-shown'})
+      const result = runCliOnPty(['library:backup', '--output', path.join(makeTempDir('vpo-tty'), 'a.tar.gz')], {
+        env: big.env,
+        prompt: 'never-shown',
+      })
       expect(result.code, result.output).to.equal(0)
       expect(result.output).to.match(/Compressing \d+% \([\d.]+ [KM]B of [\d.]+ MB\)/)
       expect(result.output, 'redrawn in place with a carriage return').to.include('\r')
@@ -610,14 +685,19 @@ describe('library:backup', () => {
     })
 
     it('keeps piped output clean: no progress on stderr, only the report on stdout', async () => {
-      const result = await runCli(['library:backup', '--output', path.join(makeTempDir('vpo-pipe'), 'a.tar.gz')], {env: big.env})
+      const result = await runCli(['library:backup', '--output', path.join(makeTempDir('vpo-pipe'), 'a.tar.gz')], {
+        env: big.env,
+      })
       expect(result.code, result.stderr).to.equal(0)
       expect(result.stderr).to.equal('')
       expect(result.stdout).to.not.match(/Compressing|\r/)
     })
 
     it('shows no progress with --json, even on a terminal', () => {
-      const result = runCliOnPty(['library:backup', '--json', '--output', path.join(makeTempDir('vpo-tty'), 'a.tar.gz')], {env: big.env, prompt: 'never-shown'})
+      const result = runCliOnPty(
+        ['library:backup', '--json', '--output', path.join(makeTempDir('vpo-tty'), 'a.tar.gz')],
+        {env: big.env, prompt: 'never-shown'},
+      )
       expect(result.code, result.output).to.equal(0)
       expect(result.output).to.not.match(/Compressing|Taking snapshot/)
       expect(JSON.parse(result.output.replaceAll('\r\n', '\n')).success).to.equal(true)

@@ -13,7 +13,16 @@ import {writePythonArchive} from '../helpers/python-archives.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 import {pause} from '../helpers/waiting.js'
 
-const ENTRY_KEYS = ['filename', 'path', 'created_at', 'archive_size_bytes', 'database_size_bytes', 'file_count', 'schema_version', 'readable']
+const ENTRY_KEYS = [
+  'filename',
+  'path',
+  'created_at',
+  'archive_size_bytes',
+  'database_size_bytes',
+  'file_count',
+  'schema_version',
+  'readable',
+]
 
 /** The name stem this plugin gives a backup made at `createdAt` (2026-02-05T14:30:22Z → …T143022Z). */
 function stemOf(createdAt: string): string {
@@ -32,7 +41,10 @@ function fromPlugin(body: Record<string, unknown>) {
 
 function expectEmpty(result: CliResult, dir: string): void {
   expect(result.code, result.stderr).to.equal(0)
-  expect(result.stdout.trimEnd().split('\n')).to.deep.equal([`No backups found in ${dir}`, 'Create a backup with: vpo library:backup'])
+  expect(result.stdout.trimEnd().split('\n')).to.deep.equal([
+    `No backups found in ${dir}`,
+    'Create a backup with: vpo library:backup',
+  ])
 }
 
 interface Expected {
@@ -102,7 +114,11 @@ describe('library:backups', () => {
       fs.copyFileSync(newest.path as string, path.join(dir, 'vpo-library-2024-01-01T000000Z.tar.gz.part'))
 
       expected = [
-        {filename: path.basename(newest.path as string), time: Date.parse(newest.created_at as string), metadata: fromPlugin(newest)},
+        {
+          filename: path.basename(newest.path as string),
+          time: Date.parse(newest.created_at as string),
+          metadata: fromPlugin(newest),
+        },
         {filename: preRestoreName, time: Date.parse(older.created_at as string), metadata: fromPlugin(older)},
         {filename: pyName, time: Date.parse(pyMetadata.created_at), metadata: pyMetadata},
         {filename: truncatedName, time: Date.parse('2025-05-05T05:05:05Z'), metadata: null},
@@ -162,7 +178,12 @@ describe('library:backups', () => {
     it('the archive from the Python tool is read in full: 300 files, schema 26', () => {
       const backups = parseJson(json).backups as Array<Record<string, unknown>>
       const python = backups.find((entry) => entry.filename === 'vpo-library-2026-01-02T03-04-05Z.tar.gz')!
-      expect(python).to.include({readable: true, file_count: 300, schema_version: 26, created_at: '2026-01-02T03:04:05Z'})
+      expect(python).to.include({
+        readable: true,
+        file_count: 300,
+        schema_version: 26,
+        created_at: '2026-01-02T03:04:05Z',
+      })
     })
 
     it('prints a table: Filename, Created, Size, Files, Schema, rows newest first', () => {
@@ -185,7 +206,9 @@ describe('library:backups', () => {
           expect(row, want.filename).to.include(created)
           const count = want.metadata.file_count.toLocaleString('en-US')
           expect(row, want.filename).to.match(new RegExp(`\\s${count}\\s+${want.metadata.schema_version}$`))
-          const shown = /(\d+(?:\.\d+)? (?:B|KB|MB|GB|KiB|MiB|GiB))/.exec(row.slice(row.indexOf(created) + created.length))
+          const shown = /(\d+(?:\.\d+)? (?:B|KB|MB|GB|KiB|MiB|GiB))/.exec(
+            row.slice(row.indexOf(created) + created.length),
+          )
           expect(shown, row).to.not.equal(null)
           expectAboutSize(shown![1], size)
         } else {
@@ -237,7 +260,10 @@ describe('library:backups', () => {
     fs.utimesSync(first.path as string, earlier, earlier)
     fs.utimesSync(second, new Date(earlier.getTime() + 500), new Date(earlier.getTime() + 500))
     const body = parseJson(await runCliChecked(['library:backups', '--path', dir, '--json']))
-    expect((body.backups as Array<Record<string, unknown>>).map((entry) => entry.path)).to.deep.equal([second, first.path])
+    expect((body.backups as Array<Record<string, unknown>>).map((entry) => entry.path)).to.deep.equal([
+      second,
+      first.path,
+    ])
   })
 
   describe('when there is nothing to list', () => {

@@ -12,7 +12,14 @@ import {spawnSync} from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import type {BackupJson, BackupsJson, PruneJson, RestoreJson, RestorePlanJson, VerifyJson} from '../../src/json-results.js'
+import type {
+  BackupJson,
+  BackupsJson,
+  PruneJson,
+  RestoreJson,
+  RestorePlanJson,
+  VerifyJson,
+} from '../../src/json-results.js'
 
 import {type AgeKey, makeAgeKey, makeSshKey, missingTools, run, runOk, type SshKey} from '../helpers/age.js'
 import {type CliResult, parseJson, runCli} from '../helpers/cli.js'
@@ -110,7 +117,8 @@ describe('encrypted backups (age) through the commands', function () {
   afterEach(() => {
     for (const result of outputs.splice(0)) {
       const text = result.stdout + result.stderr
-      for (const secret of keyTexts) expect(text, `a key appeared in a command's output:\n${text}`).to.not.include(secret)
+      for (const secret of keyTexts)
+        expect(text, `a key appeared in a command's output:\n${text}`).to.not.include(secret)
       // The bare prefix may be named in a hint ("AGE-SECRET-KEY-1…"); key material may not.
       expect(text, `secret key material in a command's output:\n${text}`).to.not.match(/AGE-SECRET-KEY-1[\dA-Z]{8}/i)
       expectNoStackTrace(result)
@@ -124,8 +132,16 @@ describe('encrypted backups (age) through the commands', function () {
     return result
   }
 
-  async function encryptedBackup(data: DataDir, args: string[], env: NodeJS.ProcessEnv = {}, output?: string): Promise<BackupJson> {
-    const result = await cli(['library:backup', '--json', '--output', output ?? makeTempDir('vpo-enc'), ...args], {...data.env, ...env})
+  async function encryptedBackup(
+    data: DataDir,
+    args: string[],
+    env: NodeJS.ProcessEnv = {},
+    output?: string,
+  ): Promise<BackupJson> {
+    const result = await cli(['library:backup', '--json', '--output', output ?? makeTempDir('vpo-enc'), ...args], {
+      ...data.env,
+      ...env,
+    })
     expect(result.code, result.stdout + result.stderr).to.equal(0)
     return parseJson(result) as unknown as BackupJson
   }
@@ -150,7 +166,10 @@ describe('encrypted backups (age) through the commands', function () {
       expect(made.archive_size_bytes).to.equal(fs.statSync(made.path).size)
       expect(fs.readFileSync(made.path).subarray(0, 22).toString()).to.equal('age-encryption.org/v1\n')
       expectOpensWithAge(made, ageKey.identityFile)
-      expect(run('age', ['-d', '-i', otherKey.identityFile, made.path]).status, 'another key does not open it').to.not.equal(0)
+      expect(
+        run('age', ['-d', '-i', otherKey.identityFile, made.path]).status,
+        'another key does not open it',
+      ).to.not.equal(0)
     })
 
     it('to an ssh-ed25519 key and to an ssh-rsa key', async () => {
@@ -162,13 +181,31 @@ describe('encrypted backups (age) through the commands', function () {
     })
 
     it('to several recipients at once: each identity alone opens it', async () => {
-      const made = await encryptedBackup(source, ['--encrypt-to', ageKey.recipient, '--encrypt-to', edKey.publicKey, '--encrypt-to', rsaKey.publicKey])
-      for (const identity of [ageKey.identityFile, edKey.identityFile, rsaKey.identityFile]) expectOpensWithAge(made, identity)
+      const made = await encryptedBackup(source, [
+        '--encrypt-to',
+        ageKey.recipient,
+        '--encrypt-to',
+        edKey.publicKey,
+        '--encrypt-to',
+        rsaKey.publicKey,
+      ])
+      for (const identity of [ageKey.identityFile, edKey.identityFile, rsaKey.identityFile])
+        expectOpensWithAge(made, identity)
     })
 
     it('says so without --json, with how many recipients but no key', async () => {
       const dir = makeTempDir('vpo-human')
-      const args = ['library:backup', '--output', dir, '--encrypt-to', ageKey.recipient, '--encrypt-to', edKey.publicKey, '--encrypt-to', rsaKey.publicKey]
+      const args = [
+        'library:backup',
+        '--output',
+        dir,
+        '--encrypt-to',
+        ageKey.recipient,
+        '--encrypt-to',
+        edKey.publicKey,
+        '--encrypt-to',
+        rsaKey.publicKey,
+      ]
       const result = await cli(args, source.env)
       expect(result.code, result.stderr).to.equal(0)
       expect(result.stdout).to.match(/Backup created: .*\.tar\.gz\.age\n/)
@@ -177,15 +214,26 @@ describe('encrypted backups (age) through the commands', function () {
 
     it('refuses an --output name that says the opposite of what it holds (exit 2), writing nothing', async () => {
       const dir = makeTempDir('vpo-names')
-      const encryptedAsPlain = await cli(['library:backup', '--output', path.join(dir, 'x.tar.gz'), '--json', '--encrypt-to', ageKey.recipient], source.env)
+      const encryptedAsPlain = await cli(
+        ['library:backup', '--output', path.join(dir, 'x.tar.gz'), '--json', '--encrypt-to', ageKey.recipient],
+        source.env,
+      )
       expect(expectJsonError(encryptedAsPlain, 'USAGE_ERROR', 2)).to.include('x.tar.gz.age')
       for (const dryRun of [[], ['--dry-run']]) {
-        const plainAsEncrypted = await cli(['library:backup', '--output', path.join(dir, 'y.tar.gz.age'), '--json', ...dryRun], source.env)
+        const plainAsEncrypted = await cli(
+          ['library:backup', '--output', path.join(dir, 'y.tar.gz.age'), '--json', ...dryRun],
+          source.env,
+        )
         expect(expectJsonError(plainAsEncrypted, 'USAGE_ERROR', 2)).to.include('--encrypt-to')
       }
 
       expect(fs.readdirSync(dir)).to.deep.equal([])
-      const named = await encryptedBackup(source, ['--encrypt-to', ageKey.recipient], {}, path.join(dir, 'mine.tar.gz.age'))
+      const named = await encryptedBackup(
+        source,
+        ['--encrypt-to', ageKey.recipient],
+        {},
+        path.join(dir, 'mine.tar.gz.age'),
+      )
       expect(named.path).to.equal(path.join(dir, 'mine.tar.gz.age'))
       expectOpensWithAge(named, ageKey.identityFile)
     })
@@ -217,8 +265,18 @@ describe('encrypted backups (age) through the commands', function () {
     it('restore --identity and VPO_BACKUP_IDENTITY_FILE restore the exact database', async () => {
       for (const how of ['flag', 'env']) {
         const data = target()
-        const args = ['library:restore', made.path, '--yes', '--no-safety-backup', '--json', ...(how === 'flag' ? ['--identity', ageKey.identityFile] : [])]
-        const result = await cli(args, {...data.env, ...(how === 'env' ? {VPO_BACKUP_IDENTITY_FILE: ageKey.identityFile} : {})})
+        const args = [
+          'library:restore',
+          made.path,
+          '--yes',
+          '--no-safety-backup',
+          '--json',
+          ...(how === 'flag' ? ['--identity', ageKey.identityFile] : []),
+        ]
+        const result = await cli(args, {
+          ...data.env,
+          ...(how === 'env' ? {VPO_BACKUP_IDENTITY_FILE: ageKey.identityFile} : {}),
+        })
         expect(result.code, `${how}: ${result.stdout}${result.stderr}`).to.equal(0)
         const json = parseJson(result) as unknown as RestoreJson
         expect(json.checksum_verified).to.equal(true)
@@ -229,7 +287,10 @@ describe('encrypted backups (age) through the commands', function () {
     it('an ssh identity restores too', async () => {
       const sshMade = await encryptedBackup(source, ['--encrypt-to', edKey.publicKey])
       const data = target()
-      const result = await cli(['library:restore', sshMade.path, '--yes', '--no-safety-backup', '--identity', edKey.identityFile], data.env)
+      const result = await cli(
+        ['library:restore', sshMade.path, '--yes', '--no-safety-backup', '--identity', edKey.identityFile],
+        data.env,
+      )
       expect(result.code, result.stderr).to.equal(0)
       expect(libraryContent(data.databasePath).digest).to.equal(sourceDigest)
     })
@@ -259,7 +320,13 @@ describe('encrypted backups (age) through the commands', function () {
       const listing = await cli(['library:backups', '--path', path.dirname(made.path), '--json', ...id], data.env)
       expect(listing.code, listing.stderr).to.equal(0)
       const [entry] = (parseJson(listing) as unknown as BackupsJson).backups
-      expect(entry).to.include({path: made.path, encrypted: true, readable: true, created_at: made.created_at, file_count: made.file_count})
+      expect(entry).to.include({
+        path: made.path,
+        encrypted: true,
+        readable: true,
+        created_at: made.created_at,
+        file_count: made.file_count,
+      })
       expect(entry.locked).to.equal(undefined)
       expect(entry.database_size_bytes).to.equal(made.database_size_bytes)
     })
@@ -277,7 +344,20 @@ describe('encrypted backups (age) through the commands', function () {
       const wanted = libraryContent(library.databasePath).digest
 
       const data = target()
-      const result = await cli(['library:restore', '--latest', '--path', dir, '--yes', '--no-safety-backup', '--json', '--identity', ageKey.identityFile], data.env)
+      const result = await cli(
+        [
+          'library:restore',
+          '--latest',
+          '--path',
+          dir,
+          '--yes',
+          '--no-safety-backup',
+          '--json',
+          '--identity',
+          ageKey.identityFile,
+        ],
+        data.env,
+      )
       expect(result.code, result.stdout + result.stderr).to.equal(0)
       expect((parseJson(result) as unknown as RestoreJson).source_path).to.equal(newest.path)
       expect(libraryContent(data.databasePath).digest).to.equal(wanted)
@@ -294,7 +374,10 @@ describe('encrypted backups (age) through the commands', function () {
       const abandoned = path.join(tmp, `.vpo-backup-tmp-${dead}-0badc0de.decrypted.tar.gz`)
       fs.copyFileSync(made.path, abandoned)
       const data = target()
-      for (const command of [['library:verify', made.path], ['library:restore', made.path, '--yes', '--no-safety-backup']]) {
+      for (const command of [
+        ['library:verify', made.path],
+        ['library:restore', made.path, '--yes', '--no-safety-backup'],
+      ]) {
         const result = await cli([...command, '--identity', ageKey.identityFile], {...data.env, TMPDIR: tmp})
         expect(result.code, result.stderr).to.equal(0)
         expect(fs.readdirSync(tmp), command[0]).to.deep.equal([])
@@ -328,7 +411,12 @@ describe('encrypted backups (age) through the commands', function () {
       const listing = await cli(['library:backups', '--path', path.dirname(made.path), '--json'], data.env)
       expect(listing.code, listing.stderr).to.equal(0)
       const [entry] = (parseJson(listing) as unknown as BackupsJson).backups
-      expect(entry).to.include({filename: path.basename(made.path), encrypted: true, locked: true, archive_size_bytes: made.archive_size_bytes})
+      expect(entry).to.include({
+        filename: path.basename(made.path),
+        encrypted: true,
+        locked: true,
+        archive_size_bytes: made.archive_size_bytes,
+      })
       expect(entry.created_at, 'the time its name carries').to.equal(made.created_at)
       expect(entry.readable).to.equal(false)
       expect([entry.file_count, entry.schema_version, entry.database_size_bytes]).to.deep.equal([null, null, null])
@@ -341,7 +429,10 @@ describe('encrypted backups (age) through the commands', function () {
     it('the wrong identity is exit 10, nothing changed', async () => {
       const data = target()
       const before = treeState(data.dataDir)
-      for (const command of [['library:restore', made.path, '--yes'], ['library:verify', made.path]]) {
+      for (const command of [
+        ['library:restore', made.path, '--yes'],
+        ['library:verify', made.path],
+      ]) {
         const result = await cli([...command, '--json', '--identity', otherKey.identityFile], data.env)
         expectJsonError(result, 'KEY_ERROR', 10)
       }
@@ -359,12 +450,18 @@ describe('encrypted backups (age) through the commands', function () {
       const data = target()
       const before = treeState(data.dataDir)
       for (const identity of [[], ['--identity', otherKey.identityFile]]) {
-        const result = await cli(['library:restore', '--latest', '--path', dir, '--yes', '--json', ...identity], data.env)
+        const result = await cli(
+          ['library:restore', '--latest', '--path', dir, '--yes', '--json', ...identity],
+          data.env,
+        )
         expect(expectJsonError(result, 'KEY_ERROR', 10), identity.join(' ')).to.include(newest.path)
         expect(treeState(data.dataDir)).to.deep.equal(before)
       }
 
-      const opened = await cli(['library:restore', '--latest', '--path', dir, '--dry-run', '--json', '--identity', ageKey.identityFile], data.env)
+      const opened = await cli(
+        ['library:restore', '--latest', '--path', dir, '--dry-run', '--json', '--identity', ageKey.identityFile],
+        data.env,
+      )
       expect(opened.code, opened.stderr).to.equal(0)
       expect((parseJson(opened) as unknown as RestorePlanJson).source_path).to.equal(newest.path)
     })
@@ -378,7 +475,15 @@ describe('encrypted backups (age) through the commands', function () {
       const result = await cli(['library:restore', made.path, '--yes', '--json', '--identity', loose], data.env)
       expect(expectJsonError(result, 'KEY_ERROR', 10)).to.include('chmod 600')
       for (const command of ['library:verify', 'library:backups']) {
-        const other = await cli([command, ...(command === 'library:verify' ? [made.path] : ['--path', path.dirname(made.path)]), '--identity', loose], data.env)
+        const other = await cli(
+          [
+            command,
+            ...(command === 'library:verify' ? [made.path] : ['--path', path.dirname(made.path)]),
+            '--identity',
+            loose,
+          ],
+          data.env,
+        )
         expect(other.code, `${command}: ${other.stderr}`).to.equal(10)
         expect(other.stderr).to.include('chmod 600')
       }
@@ -404,9 +509,13 @@ describe('encrypted backups (age) through the commands', function () {
     it('a mistyped secret in the identity file: exit 10, the line not quoted', async () => {
       const bad = mistyped(ageKey.secret)
       const file = path.join(keys, 'mistyped.txt')
-      fs.writeFileSync(file, `# public key: ${ageKey.recipient}
+      fs.writeFileSync(
+        file,
+        `# public key: ${ageKey.recipient}
 ${bad}
-`, {mode: 0o600})
+`,
+        {mode: 0o600},
+      )
       for (const json of [['--json'], []]) {
         const result = await cli(['library:restore', made.path, '--yes', ...json, '--identity', file], target().env)
         expect(result.code, result.stdout + result.stderr).to.equal(10)
@@ -416,10 +525,18 @@ ${bad}
 
     it('a secret key given where a recipient belongs (--encrypt-to, --recipients-file): refused, not echoed', async () => {
       const file = path.join(keys, 'secret-as-recipients.txt')
-      fs.writeFileSync(file, `${ageKey.secret}
-`, {mode: 0o600})
+      fs.writeFileSync(
+        file,
+        `${ageKey.secret}
+`,
+        {mode: 0o600},
+      )
       const dir = makeTempDir('vpo-nothing')
-      for (const args of [['--encrypt-to', ageKey.secret], ['--recipients-file', file], ['--recipients-file', ageKey.identityFile]]) {
+      for (const args of [
+        ['--encrypt-to', ageKey.secret],
+        ['--recipients-file', file],
+        ['--recipients-file', ageKey.identityFile],
+      ]) {
         for (const json of [['--json'], []]) {
           const result = await cli(['library:backup', '--output', dir, ...json, ...args], source.env)
           expect(result.code, `${args[0]}: ${result.stdout}${result.stderr}`).to.not.equal(0)
@@ -462,7 +579,10 @@ ${bad}
       ['a byte in the middle', (file, out) => flipByte(file, payloadStart(sealed) + 2 * SEALED_CHUNK + 5000, out)],
       ['a byte of the last chunk', (file, out) => flipByte(file, sealed.length - 8, out)],
       ['the end cut off', (_file, out) => written(out, sealed.subarray(0, -100))],
-      ['a chunk boundary cut', (_file, out) => written(out, sealed.subarray(0, payloadStart(sealed) + 2 * SEALED_CHUNK))],
+      [
+        'a chunk boundary cut',
+        (_file, out) => written(out, sealed.subarray(0, payloadStart(sealed) + 2 * SEALED_CHUNK)),
+      ],
       ['a byte appended', (_file, out) => written(out, Buffer.concat([sealed, Buffer.from([0])]))],
     ]
 
@@ -472,7 +592,10 @@ ${bad}
         expect(run('age', ['-d', '-i', ageKey.identityFile, bad]).status, 'the real age refuses it too').to.not.equal(0)
         const data = target()
         const before = treeState(data.dataDir)
-        const restore = await cli(['library:restore', bad, '--yes', '--json', '--identity', ageKey.identityFile], data.env)
+        const restore = await cli(
+          ['library:restore', bad, '--yes', '--json', '--identity', ageKey.identityFile],
+          data.env,
+        )
         expectJsonError(restore, 'INVALID_ARCHIVE', 3)
         expect(treeState(data.dataDir)).to.deep.equal(before)
 
@@ -492,7 +615,10 @@ ${bad}
       const bad = flipByte(made.path, bodyLine, path.join(makeTempDir('vpo-bad'), path.basename(made.path)))
       const data = target()
       const before = treeState(data.dataDir)
-      const restore = await cli(['library:restore', bad, '--yes', '--json', '--identity', ageKey.identityFile], data.env)
+      const restore = await cli(
+        ['library:restore', bad, '--yes', '--json', '--identity', ageKey.identityFile],
+        data.env,
+      )
       expectJsonError(restore, 'KEY_ERROR', 10)
       expect(treeState(data.dataDir)).to.deep.equal(before)
     })
@@ -518,7 +644,10 @@ ${bad}
       const file = path.join(makeTempDir('vpo-agetool'), 'x.tar.gz.age')
       fs.writeFileSync(file, runOk('age', ['-r', ageKey.recipient], tarred))
       const data = target()
-      const result = await cli(['library:restore', file, '--yes', '--no-safety-backup', '--json', '--identity', ageKey.identityFile], data.env)
+      const result = await cli(
+        ['library:restore', file, '--yes', '--no-safety-backup', '--json', '--identity', ageKey.identityFile],
+        data.env,
+      )
       expect(result.code, result.stdout + result.stderr).to.equal(0)
       expect(libraryContent(data.databasePath).digest).to.equal(sourceDigest)
     })
@@ -530,7 +659,10 @@ ${bad}
       const file = path.join(dir, 'python.tar.gz.age')
       runOk('age', ['-r', ageKey.recipient, '-o', file, pythonArchive])
       const data = target()
-      const result = await cli(['library:restore', file, '--yes', '--no-safety-backup', '--identity', ageKey.identityFile], data.env)
+      const result = await cli(
+        ['library:restore', file, '--yes', '--no-safety-backup', '--identity', ageKey.identityFile],
+        data.env,
+      )
       expect(result.code, result.stderr).to.equal(0)
       expect(libraryContent(data.databasePath).digest).to.equal(sourceDigest)
     })
@@ -541,7 +673,10 @@ ${bad}
       runOk('age', ['-r', ageKey.recipient, '-a', '-o', file, plainArchive])
       const data = target()
       const before = treeState(data.dataDir)
-      const result = await cli(['library:restore', file, '--yes', '--json', '--identity', ageKey.identityFile], data.env)
+      const result = await cli(
+        ['library:restore', file, '--yes', '--json', '--identity', ageKey.identityFile],
+        data.env,
+      )
       expect(expectJsonError(result, 'UNSUPPORTED_ARCHIVE', 3)).to.include('age -d')
       expect(treeState(data.dataDir)).to.deep.equal(before)
     })
@@ -554,7 +689,10 @@ ${bad}
       fs.writeFileSync(file, await encrypter.encrypt(fs.readFileSync(plainArchive)), {mode: 0o600})
       const data = target()
       const before = treeState(data.dataDir)
-      const result = await cli(['library:restore', file, '--yes', '--json', '--identity', ageKey.identityFile], data.env)
+      const result = await cli(
+        ['library:restore', file, '--yes', '--json', '--identity', ageKey.identityFile],
+        data.env,
+      )
       expect(expectJsonError(result, 'UNSUPPORTED_ARCHIVE', 3)).to.include('age -d')
       expect(treeState(data.dataDir)).to.deep.equal(before)
     })
@@ -590,7 +728,10 @@ ${bad}
 
     it('stays a plain .tar.gz without recipients configured', async () => {
       const data = target()
-      const result = await cli(['library:restore', made.path, '--yes', '--json', '--identity', ageKey.identityFile], data.env)
+      const result = await cli(
+        ['library:restore', made.path, '--yes', '--json', '--identity', ageKey.identityFile],
+        data.env,
+      )
       expect(result.code, result.stdout + result.stderr).to.equal(0)
       const safety = (parseJson(result) as unknown as RestoreJson).safety_backup_path!
       expect(path.basename(safety)).to.match(/-pre-restore(-\d+)?\.tar\.gz$/)
@@ -630,10 +771,18 @@ ${bad}
       flipByte(made.path, 200 * 1024, made.path)
       flipByte(made.path, sealed.length - 1000, made.path)
 
-      const listing = await cli(['library:backups', '--path', dir, '--json', '--identity', ageKey.identityFile], big.env)
+      const listing = await cli(
+        ['library:backups', '--path', dir, '--json', '--identity', ageKey.identityFile],
+        big.env,
+      )
       expect(listing.code, listing.stderr).to.equal(0)
       const [entry] = (parseJson(listing) as unknown as BackupsJson).backups
-      expect(entry).to.include({readable: true, encrypted: true, file_count: made.file_count, created_at: made.created_at})
+      expect(entry).to.include({
+        readable: true,
+        encrypted: true,
+        file_count: made.file_count,
+        created_at: made.created_at,
+      })
 
       const verify = await cli(['library:verify', made.path, '--json', '--identity', ageKey.identityFile], big.env)
       expect(verify.code, verify.stdout + verify.stderr).to.equal(3)
@@ -665,12 +814,23 @@ ${bad}
       expect(locked.code, locked.stderr).to.equal(0)
       expect((parseJson(locked) as unknown as BackupsJson).backups[0]).to.include({encrypted: true, locked: true})
 
-      const listing = await cli(['library:backups', '--path', url, '--json', '--identity', ageKey.identityFile], {...library.env, ...env})
+      const listing = await cli(['library:backups', '--path', url, '--json', '--identity', ageKey.identityFile], {
+        ...library.env,
+        ...env,
+      })
       expect(listing.code, listing.stderr).to.equal(0)
-      expect((parseJson(listing) as unknown as BackupsJson).backups[0]).to.include({path: made.path, readable: true, encrypted: true, file_count: made.file_count})
+      expect((parseJson(listing) as unknown as BackupsJson).backups[0]).to.include({
+        path: made.path,
+        readable: true,
+        encrypted: true,
+        file_count: made.file_count,
+      })
 
       const data = target()
-      const restore = await cli(['library:restore', made.path, '--yes', '--no-safety-backup', '--json', '--identity', ageKey.identityFile], {...data.env, ...env})
+      const restore = await cli(
+        ['library:restore', made.path, '--yes', '--no-safety-backup', '--json', '--identity', ageKey.identityFile],
+        {...data.env, ...env},
+      )
       expect(restore.code, restore.stdout + restore.stderr).to.equal(0)
       expect(libraryContent(data.databasePath).digest).to.equal(libraryContent(library.databasePath).digest)
     })

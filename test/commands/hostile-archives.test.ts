@@ -15,7 +15,12 @@ import {type CliResult, runCli} from '../helpers/cli.js'
 import {expectHumanError} from '../helpers/expectations.js'
 import {leftoverTempFiles} from '../helpers/leftovers.js'
 import {makeDataDir, sha256File, treeState} from '../helpers/libraries.js'
-import {type ArchiveMember, archiveMetadata, extractArchiveMember, writeArchiveWithPython} from '../helpers/python-archives.js'
+import {
+  type ArchiveMember,
+  archiveMetadata,
+  extractArchiveMember,
+  writeArchiveWithPython,
+} from '../helpers/python-archives.js'
 import {python} from '../helpers/python.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
@@ -66,7 +71,11 @@ function metadataText(fx: Fixtures, changes: Record<string, unknown> = {}): stri
 
 /** Metadata describing `database` exactly (size and checksum), with further changes. */
 function metadataFor(fx: Fixtures, database: string, changes: Record<string, unknown> = {}): string {
-  return metadataText(fx, {database_size_bytes: fs.statSync(database).size, database_sha256: sha256File(database), ...changes})
+  return metadataText(fx, {
+    database_size_bytes: fs.statSync(database).size,
+    database_sha256: sha256File(database),
+    ...changes,
+  })
 }
 
 function meta(fx: Fixtures, changes: Record<string, unknown> = {}): ArchiveMember {
@@ -124,7 +133,10 @@ const CASES: Case[] = [
   {
     name: 'a ZIP file (named .tar.gz)',
     build(out) {
-      const made = python(`import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w') as z: z.writestr('library.db', 'x' * 1000)`, [out])
+      const made = python(
+        `import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w') as z: z.writestr('library.db', 'x' * 1000)`,
+        [out],
+      )
       expect(made.status).to.equal(0)
     },
     message: /is a ZIP file, and ZIP is not supported/,
@@ -139,7 +151,10 @@ const CASES: Case[] = [
   {
     name: 'gzip of data that is not tar',
     build(out) {
-      const made = python(`import gzip, sys\nopen(sys.argv[1], 'wb').write(gzip.compress(b'just a text file, not a tar archive\\n' * 200))`, [out])
+      const made = python(
+        `import gzip, sys\nopen(sys.argv[1], 'wb').write(gzip.compress(b'just a text file, not a tar archive\\n' * 200))`,
+        [out],
+      )
       expect(made.status).to.equal(0)
     },
     message: /tar structure is damaged/,
@@ -157,7 +172,7 @@ const CASES: Case[] = [
     name: 'gzip with only its 8-byte trailer cut (plugin layout)',
     build(out, fx) {
       const bytes = fs.readFileSync(fx.validArchive)
-      fs.writeFileSync(out, bytes.subarray(0, - 8))
+      fs.writeFileSync(out, bytes.subarray(0, -8))
     },
     message: /truncated/,
   },
@@ -165,7 +180,7 @@ const CASES: Case[] = [
     name: "gzip with only its 8-byte trailer cut (VPO's Python layout)",
     build(out, fx) {
       const bytes = fs.readFileSync(fx.pythonArchive)
-      fs.writeFileSync(out, bytes.subarray(0, - 8))
+      fs.writeFileSync(out, bytes.subarray(0, -8))
     },
     message: /truncated/,
   },
@@ -214,7 +229,11 @@ const CASES: Case[] = [
   {
     name: 'library.db as a hard link to another member',
     build: (out, fx) =>
-      craft(out, [meta(fx), {name: 'real.db', source: fx.database}, {name: 'library.db', type: 'hardlink', linkname: 'real.db'}]),
+      craft(out, [
+        meta(fx),
+        {name: 'real.db', source: fx.database},
+        {name: 'library.db', type: 'hardlink', linkname: 'real.db'},
+      ]),
     message: /library\.db is a Link, not a regular file/,
   },
   {
@@ -234,7 +253,8 @@ const CASES: Case[] = [
   },
   {
     name: 'backup_metadata.json as a symlink',
-    build: (out, fx) => craft(out, [{name: 'backup_metadata.json', type: 'symlink', linkname: '/etc/hostname'}, db(fx)]),
+    build: (out, fx) =>
+      craft(out, [{name: 'backup_metadata.json', type: 'symlink', linkname: '/etc/hostname'}, db(fx)]),
     message: /backup_metadata\.json is a SymbolicLink, not a regular file/,
   },
   // --- Unsafe names
@@ -266,7 +286,8 @@ const CASES: Case[] = [
   },
   {
     name: 'library.db as a symlink climbing out of the archive (../../../etc/passwd)',
-    build: (out, fx) => craft(out, [meta(fx), {name: 'library.db', type: 'symlink', linkname: `${'../'.repeat(40)}etc/passwd`}], 'pax'),
+    build: (out, fx) =>
+      craft(out, [meta(fx), {name: 'library.db', type: 'symlink', linkname: `${'../'.repeat(40)}etc/passwd`}], 'pax'),
     message: /library\.db is a SymbolicLink, not a regular file/,
   },
   // --- Metadata that is not what the format says
@@ -277,7 +298,8 @@ const CASES: Case[] = [
   },
   {
     name: 'metadata that is not JSON',
-    build: (out, fx) => craft(out, [{name: 'backup_metadata.json', text: 'vpo_version = 0.9\nschema_version = 27\n'}, db(fx)]),
+    build: (out, fx) =>
+      craft(out, [{name: 'backup_metadata.json', text: 'vpo_version = 0.9\nschema_version = 27\n'}, db(fx)]),
     message: /backup_metadata\.json is not valid JSON/,
   },
   {
@@ -285,51 +307,64 @@ const CASES: Case[] = [
     build: (out, fx) => craft(out, [{name: 'backup_metadata.json', text: JSON.stringify([fx.metadata])}, db(fx)]),
     message: /backup_metadata\.json is not a JSON object/,
   },
-  ...REQUIRED_FIELDS.map(
-    (field): Case => ({
-      name: `metadata without ${field}`,
-      build: (out, fx) => craft(out, [meta(fx, {[field]: undefined}), db(fx)]),
-      message: new RegExp(`field "${field}" is missing`),
-    }),
-  ),
-  ...WRONG_TYPES.map(
-    ([field, value]): Case => ({
-      name: `metadata with ${field} = ${JSON.stringify(value)}`,
-      build: (out, fx) => craft(out, [meta(fx, {[field]: value}), db(fx)]),
-      message: new RegExp(`field "${field}" is missing or not`),
-    }),
-  ),
+  ...REQUIRED_FIELDS.map((field): Case => ({
+    name: `metadata without ${field}`,
+    build: (out, fx) => craft(out, [meta(fx, {[field]: undefined}), db(fx)]),
+    message: new RegExp(`field "${field}" is missing`),
+  })),
+  ...WRONG_TYPES.map(([field, value]): Case => ({
+    name: `metadata with ${field} = ${JSON.stringify(value)}`,
+    build: (out, fx) => craft(out, [meta(fx, {[field]: value}), db(fx)]),
+    message: new RegExp(`field "${field}" is missing or not`),
+  })),
   // --- Sizes, checksum, bombs
   {
     name: 'declared database size smaller than the member',
-    build: (out, fx) => craft(out, [meta(fx, {database_size_bytes: (fx.metadata.database_size_bytes as number) - 4096}), db(fx)]),
+    build: (out, fx) =>
+      craft(out, [meta(fx, {database_size_bytes: (fx.metadata.database_size_bytes as number) - 4096}), db(fx)]),
     message: /library\.db holds \d+ bytes but the metadata declares \d+/,
   },
   {
     name: 'declared database size larger than the member',
-    build: (out, fx) => craft(out, [meta(fx, {database_size_bytes: (fx.metadata.database_size_bytes as number) + 4096}), db(fx)]),
+    build: (out, fx) =>
+      craft(out, [meta(fx, {database_size_bytes: (fx.metadata.database_size_bytes as number) + 4096}), db(fx)]),
     message: /library\.db holds \d+ bytes but the metadata declares \d+/,
   },
   {
     name: "declared database size smaller than the member (VPO's Python layout, library.db first)",
     build: (out, fx) =>
-      craft(out, [db(fx), meta(fx, {database_size_bytes: (fx.metadata.database_size_bytes as number) - 4096, database_sha256: undefined})]),
+      craft(out, [
+        db(fx),
+        meta(fx, {database_size_bytes: (fx.metadata.database_size_bytes as number) - 4096, database_sha256: undefined}),
+      ]),
     message: /library\.db holds \d+ bytes but the metadata declares \d+/,
   },
   {
     name: 'checksum mismatch (valid gzip, sha256 of something else)',
-    build: (out, fx) => craft(out, [meta(fx, {database_sha256: crypto.createHash('sha256').update('something else').digest('hex')}), db(fx)]),
+    build: (out, fx) =>
+      craft(out, [
+        meta(fx, {database_sha256: crypto.createHash('sha256').update('something else').digest('hex')}),
+        db(fx),
+      ]),
     message: /checksum of library\.db does not match/,
   },
   {
     name: 'decompression bomb: library.db of 200 MB of zeros, metadata declaring 1 MiB (metadata first)',
-    build: (out, fx) => craft(out, [meta(fx, {database_size_bytes: MIB, database_sha256: undefined}), {name: 'library.db', zeros: BOMB_BYTES}]),
+    build: (out, fx) =>
+      craft(out, [
+        meta(fx, {database_size_bytes: MIB, database_sha256: undefined}),
+        {name: 'library.db', zeros: BOMB_BYTES},
+      ]),
     message: /library\.db/,
     bomb: true,
   },
   {
     name: "decompression bomb: library.db of 200 MB of zeros, metadata declaring 1 MiB (VPO's Python layout, library.db first)",
-    build: (out, fx) => craft(out, [{name: 'library.db', zeros: BOMB_BYTES}, meta(fx, {database_size_bytes: MIB, database_sha256: undefined})]),
+    build: (out, fx) =>
+      craft(out, [
+        {name: 'library.db', zeros: BOMB_BYTES},
+        meta(fx, {database_size_bytes: MIB, database_sha256: undefined}),
+      ]),
     message: /library\.db/,
     bomb: true,
   },
@@ -345,7 +380,10 @@ const CASES: Case[] = [
     build(out, fx) {
       const fake = scratch(fx, 'fake.db')
       fs.writeFileSync(fake, 'This is a spreadsheet export, not a database.\n'.repeat(2000))
-      craft(out, [{name: 'backup_metadata.json', text: metadataFor(fx, fake)}, {name: 'library.db', source: fake}])
+      craft(out, [
+        {name: 'backup_metadata.json', text: metadataFor(fx, fake)},
+        {name: 'library.db', source: fake},
+      ])
     },
     message: /library\.db is not a SQLite database/,
   },
@@ -360,7 +398,10 @@ const CASES: Case[] = [
       const first = Math.floor(pages / 2)
       for (let page = first; page < first + 6; page++) bytes.fill(0xa5, page * pageSize + 8, (page + 1) * pageSize)
       fs.writeFileSync(broken, bytes)
-      craft(out, [{name: 'backup_metadata.json', text: metadataFor(fx, broken)}, {name: 'library.db', source: broken}])
+      craft(out, [
+        {name: 'backup_metadata.json', text: metadataFor(fx, broken)},
+        {name: 'library.db', source: broken},
+      ])
     },
     message: /library\.db fails SQLite's quick_check/,
   },
@@ -369,17 +410,27 @@ const CASES: Case[] = [
     build(out, fx) {
       const other = scratch(fx, 'other.db')
       const handle = new Database(other)
-      handle.exec("CREATE TABLE recipes (id INTEGER PRIMARY KEY, title TEXT); INSERT INTO recipes (title) VALUES ('bread'), ('soup');")
+      handle.exec(
+        "CREATE TABLE recipes (id INTEGER PRIMARY KEY, title TEXT); INSERT INTO recipes (title) VALUES ('bread'), ('soup');",
+      )
       handle.close()
-      craft(out, [{name: 'backup_metadata.json', text: metadataFor(fx, other)}, {name: 'library.db', source: other}])
+      craft(out, [
+        {name: 'backup_metadata.json', text: metadataFor(fx, other)},
+        {name: 'library.db', source: other},
+      ])
     },
     message: /library\.db (cannot be used|is not a VPO library).*(_meta|files)/,
   },
   {
     name: "metadata schema_version disagreeing with the database's _meta",
     build(out, fx) {
-      const older = modifiedDatabase(fx, (handle) => handle.prepare("UPDATE _meta SET value = '26' WHERE key = 'schema_version'").run())
-      craft(out, [{name: 'backup_metadata.json', text: metadataFor(fx, older, {schema_version: 27})}, {name: 'library.db', source: older}])
+      const older = modifiedDatabase(fx, (handle) =>
+        handle.prepare("UPDATE _meta SET value = '26' WHERE key = 'schema_version'").run(),
+      )
+      craft(out, [
+        {name: 'backup_metadata.json', text: metadataFor(fx, older, {schema_version: 27})},
+        {name: 'library.db', source: older},
+      ])
     },
     message: /schema version 26 but the metadata says 27/,
   },
@@ -454,7 +505,9 @@ describe('library:restore refuses hostile and damaged archives', function () {
     for (const archive of [fx.validArchive, fx.pythonArchive]) {
       const dataDir = path.join(makeTempDir('vpo-hostile-sanity'), 'vpo')
       fs.cpSync(fx.template, dataDir, {recursive: true})
-      const ok = await runCli(['library:restore', archive, '--yes', '--no-safety-backup'], {env: {VPO_DATA_DIR: dataDir}})
+      const ok = await runCli(['library:restore', archive, '--yes', '--no-safety-backup'], {
+        env: {VPO_DATA_DIR: dataDir},
+      })
       expect(ok.code, ok.stderr).to.equal(0)
       expect(sha256File(path.join(dataDir, 'library.db'))).to.equal(sha256File(fx.database))
     }
@@ -463,7 +516,9 @@ describe('library:restore refuses hostile and damaged archives', function () {
     startupMs = Number.POSITIVE_INFINITY
     for (let probe = 0; probe < 3; probe++) {
       const started = performance.now()
-      const missing = await runCli(['library:restore', path.join(fx.work, 'missing.tar.gz'), '--yes'], {env: {VPO_DATA_DIR: fx.work}})
+      const missing = await runCli(['library:restore', path.join(fx.work, 'missing.tar.gz'), '--yes'], {
+        env: {VPO_DATA_DIR: fx.work},
+      })
       startupMs = Math.min(startupMs, performance.now() - started)
       expect(missing.code).to.equal(1)
     }
@@ -484,7 +539,8 @@ describe('library:restore refuses hostile and damaged archives', function () {
       const parent = makeTempDir('vpo-hostile-case')
       const dataDir = path.join(parent, 'vpo')
       fs.cpSync(fx.template, dataDir, {recursive: true})
-      for (const file of testCase.absent ?? []) expect(fs.existsSync(file), `${file} exists before the test`).to.equal(false)
+      for (const file of testCase.absent ?? [])
+        expect(fs.existsSync(file), `${file} exists before the test`).to.equal(false)
       const before = treeState(parent)
       const workBefore = fs.readdirSync(fx.work).sort()
 
@@ -511,7 +567,10 @@ describe('library:restore refuses hostile and damaged archives', function () {
       }
 
       if (testCase.bomb) {
-        expect(biggestTemp, `a temporary file of ${biggestTemp} bytes appeared (${tempsSeen.join(', ')})`).to.be.at.most(2 * MIB)
+        expect(
+          biggestTemp,
+          `a temporary file of ${biggestTemp} bytes appeared (${tempsSeen.join(', ')})`,
+        ).to.be.at.most(2 * MIB)
         // Refused without writing it out: in VPO's Python layout the metadata comes last, so the bomb
         // is inflated once in memory to reach it (zeros inflate at about 2 GB/s), never written to disk.
         // Timings on a shared 2-core machine swing too much for a tighter bound than "no hang".

@@ -31,7 +31,9 @@ describe('commands as oclif sees them', () => {
 
   it('rejects --keep 0 as a usage error (exit 2) before touching anything', async () => {
     const dir = makeTempDir()
-    const {error} = await runCommand(['library:backup', '--keep', '0', '--db', path.join(dir, 'library.db')], {root: ROOT})
+    const {error} = await runCommand(['library:backup', '--keep', '0', '--db', path.join(dir, 'library.db')], {
+      root: ROOT,
+    })
     expect(error?.oclif?.exit).to.equal(2)
     expect(fs.readdirSync(dir)).to.deep.equal([])
   })
@@ -48,8 +50,12 @@ describe('commands as oclif sees them', () => {
   })
 
   it('requires BACKUP_FILE or --latest for restore (usage error, exit 2)', async () => {
-    const {error, stderr} = await runCommand(['library:restore', '--db', path.join(makeTempDir(), 'library.db')], {root: ROOT})
+    const {error, stderr} = await runCommand(['library:restore', '--db', path.join(makeTempDir(), 'library.db')], {
+      root: ROOT,
+    })
     expect(error?.oclif?.exit).to.equal(2)
-    expect(stderr).to.match(/BACKUP_FILE/).and.match(/--latest/)
+    expect(stderr)
+      .to.match(/BACKUP_FILE/)
+      .and.match(/--latest/)
   })
 })

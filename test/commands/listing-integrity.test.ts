@@ -60,15 +60,19 @@ describe('library:backups integrity and terminal safety (issue 10: 9, 10)', func
         {label: 'cut at the first member boundary', bytes: (d, o) => d.subarray(0, o[1])},
         {label: 'cut at the second member boundary', bytes: (d, o) => d.subarray(0, o[2])},
         {label: 'missing only the last member', bytes: (d) => d.subarray(0, last)},
-        {label: 'cut one byte short', bytes: (d) => d.subarray(0, - 1)},
+        {label: 'cut one byte short', bytes: (d) => d.subarray(0, -1)},
         {label: 'random bytes appended', bytes: (d) => Buffer.concat([d, crypto.randomBytes(333)])},
         {label: 'a second copy of the last member appended', bytes: (d) => Buffer.concat([d, d.subarray(last)])},
-        {label: 'a second copy of a database member appended', bytes: (d, o) => Buffer.concat([d, d.subarray(o[2], o[3])])},
+        {
+          label: 'a second copy of a database member appended',
+          bytes: (d, o) => Buffer.concat([d, d.subarray(o[2], o[3])]),
+        },
         {label: 'a whole second archive appended', bytes: (d) => Buffer.concat([d, fs.readFileSync(other.path)])},
       )
       dir = makeTempDir('vpo-integrity')
       fs.copyFileSync(whole, path.join(dir, 'vpo-library-2024-06-01T000000Z.tar.gz'))
-      for (const [index, variant] of variants.entries()) fs.writeFileSync(path.join(dir, nameFor(index)), variant.bytes(data, offsets))
+      for (const [index, variant] of variants.entries())
+        fs.writeFileSync(path.join(dir, nameFor(index)), variant.bytes(data, offsets))
       listed = new Map((await listJson(dir)).backups.map((entry) => [entry.filename, entry]))
     })
 
@@ -111,7 +115,10 @@ describe('library:backups integrity and terminal safety (issue 10: 9, 10)', func
       const pyDir = makeTempDir('vpo-integrity-py')
       const planted = plantBackup(whole, pyDir, 'vpo-library-2024-07-01T000000Z.tar.gz')
       const data = fs.readFileSync(planted)
-      fs.writeFileSync(path.join(pyDir, 'vpo-library-2024-07-02T000000Z.tar.gz'), data.subarray(0, Math.floor(data.length * 0.6)))
+      fs.writeFileSync(
+        path.join(pyDir, 'vpo-library-2024-07-02T000000Z.tar.gz'),
+        data.subarray(0, Math.floor(data.length * 0.6)),
+      )
       const byName = new Map((await listJson(pyDir)).backups.map((entry) => [entry.filename, entry]))
       expect(byName.get('vpo-library-2024-07-01T000000Z.tar.gz')!.readable).to.equal(true)
       expect(byName.get('vpo-library-2024-07-02T000000Z.tar.gz')!.readable).to.equal(false)
@@ -127,8 +134,13 @@ describe('library:backups integrity and terminal safety (issue 10: 9, 10)', func
 
     /** Nothing a terminal would act on, and at most one line that claims a verified checksum. */
     function expectInert(result: CliResult): void {
-      expect(rawControls(result), `raw control characters reached the terminal:\n${JSON.stringify(result.stdout + result.stderr)}`).to.deep.equal([])
-      expect((result.stdout + result.stderr).split('\n').filter((line) => /^\s*Checksum:/.test(line)).length).to.be.at.most(1)
+      expect(
+        rawControls(result),
+        `raw control characters reached the terminal:\n${JSON.stringify(result.stdout + result.stderr)}`,
+      ).to.deep.equal([])
+      expect(
+        (result.stdout + result.stderr).split('\n').filter((line) => /^\s*Checksum:/.test(line)).length,
+      ).to.be.at.most(1)
     }
 
     before(async () => {
@@ -159,7 +171,9 @@ describe('library:backups integrity and terminal safety (issue 10: 9, 10)', func
       const result = await runCliChecked(['library:restore', archive, '--dry-run'], env)
       expect(result.code, result.stderr).to.equal(0)
       expectInert(result)
-      expect(result.stdout).to.include(String.raw`1.0\x1b]0;pwned title\x07\r\n  Checksum:      verified (sha256)\x9b31m\x85`)
+      expect(result.stdout).to.include(
+        String.raw`1.0\x1b]0;pwned title\x07\r\n  Checksum:      verified (sha256)\x9b31m\x85`,
+      )
     })
 
     it('restore --dry-run --json keeps the exact path', async () => {
@@ -169,7 +183,10 @@ describe('library:backups integrity and terminal safety (issue 10: 9, 10)', func
     })
 
     it('restore --dry-run with a warning (older schema): stderr stays inert', async () => {
-      const result = await runCliChecked(['library:restore', path.join(dir, 'vpo-library-2024-08-02T000000Z.tar.gz'), '--dry-run'], env)
+      const result = await runCliChecked(
+        ['library:restore', path.join(dir, 'vpo-library-2024-08-02T000000Z.tar.gz'), '--dry-run'],
+        env,
+      )
       expect(result.code, result.stderr).to.equal(0)
       expect(result.stderr).to.match(/schema version 26/)
       expectInert(result)

@@ -77,7 +77,9 @@ describe('object storage (s3://) through the commands', function () {
     expect(listTemps(env.TMPDIR), 'the staged copy is removed').to.deep.equal([])
     expect(fs.existsSync(library.backupDir), 'nothing written to the local backup directory').to.equal(false)
 
-    const listing = parseJson(await runCli(['library:backups', '--path', url, '--json'], {env})) as unknown as BackupsJson
+    const listing = parseJson(
+      await runCli(['library:backups', '--path', url, '--json'], {env}),
+    ) as unknown as BackupsJson
     expect(listing.directory).to.equal(url)
     expect(listing.backups.map((entry) => entry.path)).to.deep.equal(made.map((entry) => entry.path).reverse())
     expect(listing.backups.every((entry) => entry.readable && entry.file_count === made[0].file_count)).to.equal(true)
@@ -88,7 +90,10 @@ describe('object storage (s3://) through the commands', function () {
     expect((parseJson(restore) as unknown as RestoreJson).source_path).to.equal(made[1].path)
     expect(libraryContent(library.databasePath).digest).to.equal(before)
 
-    const latest = await runCli(['library:restore', '--latest', '--path', url, '--yes', '--no-safety-backup', '--json'], {env})
+    const latest = await runCli(
+      ['library:restore', '--latest', '--path', url, '--yes', '--no-safety-backup', '--json'],
+      {env},
+    )
     expect(latest.code, latest.stdout + latest.stderr).to.equal(0)
     expect((parseJson(latest) as unknown as RestoreJson).source_path).to.equal(made[2].path)
 
@@ -118,7 +123,7 @@ describe('object storage (s3://) through the commands', function () {
     expect(forced.code, forced.stdout + forced.stderr).to.equal(0)
   })
 
-  it('a missing bucket is exit 8 with the store\'s reason, and nothing local changes', async () => {
+  it("a missing bucket is exit 8 with the store's reason, and nothing local changes", async () => {
     const library = makeDataDir({files: 200, walFiles: 5})
     const env = {...library.env, ...server.env, VPO_S3_MAX_ATTEMPTS: '2', VPO_S3_RETRY_DELAY_MS: '50'}
     const before = treeState(library.dataDir)
@@ -141,7 +146,10 @@ describe('object storage (s3://) through the commands', function () {
     }
     const before = treeState(library.dataDir)
     const started = Date.now()
-    const run = await runCli(['library:restore', `s3://${BUCKET}/any/vpo-library-2026-01-01T000000Z.tar.gz`, '--yes', '--json'], {env})
+    const run = await runCli(
+      ['library:restore', `s3://${BUCKET}/any/vpo-library-2026-01-01T000000Z.tar.gz`, '--yes', '--json'],
+      {env},
+    )
     expect(Date.now() - started).to.be.below(30_000)
     expect(expectJsonError(run, 'STORAGE_ERROR', 8)).to.match(/ECONNREFUSED|connect/i)
     expect(treeState(library.dataDir)).to.deep.equal(before)

@@ -40,7 +40,10 @@ describe('library:prune', function () {
   /** A directory of regular backups made at `times`, named as the CLI names them. */
   function backupsAt(times: string[], dir = makeTempDir('vpo-prune')): {dir: string; names: string[]} {
     const names = times.map((createdAt) => regularName(createdAt))
-    copiesWithCreatedAt(archive, times.map((createdAt, index) => ({createdAt, dest: path.join(dir, names[index])})))
+    copiesWithCreatedAt(
+      archive,
+      times.map((createdAt, index) => ({createdAt, dest: path.join(dir, names[index])})),
+    )
     return {dir, names}
   }
 
@@ -81,9 +84,17 @@ describe('library:prune', function () {
       fs.mkdirSync(path.join(dir, directoryLikeBackup))
       fs.copyFileSync(archive, path.join(dir, directoryLikeBackup, 'inside.tar.gz'))
 
-      const candidates: RetentionCandidate[] = regular.map((name) => ({name, createdAt: parseName(name), kind: 'regular', readable: true}))
+      const candidates: RetentionCandidate[] = regular.map((name) => ({
+        name,
+        createdAt: parseName(name),
+        kind: 'regular',
+        readable: true,
+      }))
       const plan = planRetention(candidates, {daily: 7, weekly: 4, monthly: 6}, new Date())
-      expectedRemoved = plan.filter((decision) => !decision.keep).map((decision) => decision.backup.name).sort()
+      expectedRemoved = plan
+        .filter((decision) => !decision.keep)
+        .map((decision) => decision.backup.name)
+        .sort()
       // 7 daily + up to 4 weekly + up to 6 monthly, overlapping: the rest goes.
       expect(regular.length - expectedRemoved.length).to.be.within(7, 17)
 
@@ -101,14 +112,20 @@ describe('library:prune', function () {
       expect(lines[0]).to.equal(`Would keep 7 daily, 4 weekly and 6 monthly backups in ${dir}:`)
       const listed = lines.slice(1, -1)
       expect(listed).to.have.lengthOf(regular.length + 3)
-      const removals = listed.filter((line) => line.startsWith('  would remove  ')).map((line) => line.slice('  would remove  '.length))
+      const removals = listed
+        .filter((line) => line.startsWith('  would remove  '))
+        .map((line) => line.slice('  would remove  '.length))
       expect(removals.sort()).to.deep.equal(expectedRemoved)
       const newest = regular.toSorted().at(-1)!
-      expect(listed).to.include(`  keep          ${newest}  (daily ${newest.slice(12, 22)}, weekly ${isoWeekOf(newest)}, monthly ${newest.slice(12, 19)}, newest readable)`)
+      expect(listed).to.include(
+        `  keep          ${newest}  (daily ${newest.slice(12, 22)}, weekly ${isoWeekOf(newest)}, monthly ${newest.slice(12, 19)}, newest readable)`,
+      )
       expect(listed).to.include(`  keep          ${protectedFiles[0]}  (safety backup)`)
       expect(listed).to.include(`  keep          ${protectedFiles[1]}  (damaged)`)
       expect(listed).to.include(`  keep          ${protectedFiles[2]}  (not a regular backup)`)
-      expect(lines.at(-1)).to.equal(`${regular.length + 3 - expectedRemoved.length} kept, ${expectedRemoved.length} would be removed (dry run: nothing was removed).`)
+      expect(lines.at(-1)).to.equal(
+        `${regular.length + 3 - expectedRemoved.length} kept, ${expectedRemoved.length} would be removed (dry run: nothing was removed).`,
+      )
     })
 
     it('--dry-run --json has the PruneJson shape and the same plan as planRetention', () => {
@@ -127,7 +144,11 @@ describe('library:prune', function () {
       const body = pruneJson(real)
       expect(body.dry_run).to.equal(false)
       expect(body.removed.map((file) => path.basename(file)).sort()).to.deep.equal(expectedRemoved)
-      const expected = [...regular.filter((name) => !expectedRemoved.includes(name)), ...protectedFiles, directoryLikeBackup].sort()
+      const expected = [
+        ...regular.filter((name) => !expectedRemoved.includes(name)),
+        ...protectedFiles,
+        directoryLikeBackup,
+      ].sort()
       expect(remaining(dir)).to.deep.equal(expected)
       expect(fs.readdirSync(path.join(dir, directoryLikeBackup))).to.deep.equal(['inside.tar.gz'])
     })
@@ -135,9 +156,25 @@ describe('library:prune', function () {
 
   it('a small case, worked out by hand: --keep-daily 2 --keep-weekly 2', async () => {
     // 03-10 is a Tuesday and 03-09 a Monday of ISO week 2026-W11; 03-08 is the Sunday ending W10.
-    const {dir, names} = backupsAt(['2026-03-10T18:00:00Z', '2026-03-10T09:00:00Z', '2026-03-09T12:00:00Z', '2026-03-08T12:00:00Z', '2026-03-01T12:00:00Z', '2026-02-20T12:00:00Z'])
+    const {dir, names} = backupsAt([
+      '2026-03-10T18:00:00Z',
+      '2026-03-10T09:00:00Z',
+      '2026-03-09T12:00:00Z',
+      '2026-03-08T12:00:00Z',
+      '2026-03-01T12:00:00Z',
+      '2026-02-20T12:00:00Z',
+    ])
     const [a, b, c, d, e, f] = names
-    const result = await runCliChecked(['library:prune', '--path', dir, '--keep-daily', '2', '--keep-weekly', '2', '--json'])
+    const result = await runCliChecked([
+      'library:prune',
+      '--path',
+      dir,
+      '--keep-daily',
+      '2',
+      '--keep-weekly',
+      '2',
+      '--json',
+    ])
     expect(result.code, result.stderr).to.equal(0)
     const body = pruneJson(result)
     expect(Object.fromEntries(body.kept.map((entry) => [path.basename(entry.path), entry.reasons]))).to.deep.equal({
@@ -196,12 +233,18 @@ describe('library:prune', function () {
 
     it('no rule', async () => {
       const line = expectHumanError(await runCliChecked(['library:prune', '--path', dir]), 2)
-      expect(line).to.match(/^Error: No retention rule was given, so nothing can be pruned; pass at least one of --keep-last/)
-      expect(expectJsonError(await runCliChecked(['library:prune', '--path', dir, '--json']), 'USAGE_ERROR', 2)).to.include('--keep-within')
+      expect(line).to.match(
+        /^Error: No retention rule was given, so nothing can be pruned; pass at least one of --keep-last/,
+      )
+      expect(
+        expectJsonError(await runCliChecked(['library:prune', '--path', dir, '--json']), 'USAGE_ERROR', 2),
+      ).to.include('--keep-within')
     })
 
     it('only rules switched off with 0', async () => {
-      expect(expectHumanError(await runCliChecked(['library:prune', '--path', dir, '--keep-daily', '0']), 2)).to.include('a count of 0 switches its rule off')
+      expect(
+        expectHumanError(await runCliChecked(['library:prune', '--path', dir, '--keep-daily', '0']), 2),
+      ).to.include('a count of 0 switches its rule off')
     })
 
     it('a duration that is not one', async () => {
@@ -215,7 +258,10 @@ describe('library:prune', function () {
       const data = makeDataDir({files: 200, walFiles: 0})
       fs.mkdirSync(data.backupDir)
       const now = Date.now()
-      const {names} = backupsAt([1, 2, 3, 4, 5].map((days) => iso(new Date(now - days * DAY))), data.backupDir)
+      const {names} = backupsAt(
+        [1, 2, 3, 4, 5].map((days) => iso(new Date(now - days * DAY))),
+        data.backupDir,
+      )
       return {data, names}
     }
 
@@ -224,7 +270,12 @@ describe('library:prune', function () {
       const result = await runCliChecked(['library:backup', '--keep-daily', '2', '--json'], data.env)
       expect(result.code, result.stderr).to.equal(0)
       const body = parseJson(result) as unknown as BackupJson
-      expect(body.pruned.sort()).to.deep.equal(names.slice(1).map((name) => path.join(data.backupDir, name)).sort())
+      expect(body.pruned.sort()).to.deep.equal(
+        names
+          .slice(1)
+          .map((name) => path.join(data.backupDir, name))
+          .sort(),
+      )
       expect(remaining(data.backupDir)).to.deep.equal([names[0], path.basename(body.path)].sort())
     })
 
@@ -265,7 +316,9 @@ function parseName(name: string): Date {
 /** The ISO week of the day in a backup's name, by Python's calendar (not the code under test). */
 function isoWeekOf(name: string): string {
   const date = parseName(name)
-  const thursday = new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate() + 3 - ((date.getUTCDay() + 6) % 7)))
+  const thursday = new Date(
+    Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate() + 3 - ((date.getUTCDay() + 6) % 7)),
+  )
   const week = Math.floor((thursday.getTime() - Date.UTC(thursday.getUTCFullYear(), 0, 1)) / DAY / 7) + 1
   return `${thursday.getUTCFullYear()}-W${String(week).padStart(2, '0')}`
 }

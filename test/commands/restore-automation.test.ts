@@ -48,7 +48,12 @@ describe('library:restore for automation', function () {
    * A backup directory as a restore leaves it: the good regular backup 3 hours old, then a newer
    * regular one that is cut short, then a newer safety backup of another library.
    */
-  function backupDirectory(dir = makeTempDir('vpo-latest')): {dir: string; good: string; safety: string; truncated: string} {
+  function backupDirectory(dir = makeTempDir('vpo-latest')): {
+    dir: string
+    good: string
+    safety: string
+    truncated: string
+  } {
     fs.mkdirSync(dir, {recursive: true})
     const goodAt = createdAtAgo(3 * HOUR)
     const good = path.join(dir, regularName(goodAt))
@@ -69,7 +74,13 @@ describe('library:restore for automation', function () {
   function emptyDataDir(): DataDir {
     const dataDir = path.join(makeTempDir('vpo-empty'), 'vpo')
     const databasePath = path.join(dataDir, 'library.db')
-    return {dataDir, databasePath, backupDir: path.join(dataDir, 'backups'), env: {VPO_DATA_DIR: dataDir}, summary: source.summary}
+    return {
+      dataDir,
+      databasePath,
+      backupDir: path.join(dataDir, 'backups'),
+      env: {VPO_DATA_DIR: dataDir},
+      summary: source.summary,
+    }
   }
 
   describe('--latest', () => {
@@ -91,7 +102,10 @@ describe('library:restore for automation', function () {
     it('--latest --path takes it from another directory', async () => {
       const target = makeDataDir({files: 100, walFiles: 0})
       const {dir, good} = backupDirectory()
-      const human = await runCliChecked(['library:restore', '--latest', '--path', dir, '--yes', '--no-safety-backup'], target.env)
+      const human = await runCliChecked(
+        ['library:restore', '--latest', '--path', dir, '--yes', '--no-safety-backup'],
+        target.env,
+      )
       expect(human.code, human.stderr).to.equal(0)
       expect(human.stdout).to.include(`Restored from: ${good}`)
       expect(libraryContent(target.databasePath).digest).to.equal(sourceDigest)
@@ -103,18 +117,37 @@ describe('library:restore for automation', function () {
       const dir = makeTempDir('vpo-unreadable')
       fs.writeFileSync(path.join(dir, regularName(createdAtAgo(HOUR))), 'not an archive')
       const facts = fileFacts([target.databasePath])
-      expect(expectJsonError(await runCliChecked(['library:restore', '--latest', '--path', dir, '--yes', '--json'], target.env), 'BACKUP_NOT_FOUND', 1)).to.include(dir)
+      expect(
+        expectJsonError(
+          await runCliChecked(['library:restore', '--latest', '--path', dir, '--yes', '--json'], target.env),
+          'BACKUP_NOT_FOUND',
+          1,
+        ),
+      ).to.include(dir)
       expect(fileFacts([target.databasePath])).to.deep.equal(facts)
     })
 
     it('--latest with a BACKUP_FILE, or --path without --latest, is a usage error (exit 2)', async () => {
       const target = makeDataDir({files: 100, walFiles: 0})
       expectHumanError(await runCliChecked(['library:restore', '--latest', sourceArchive, '--yes'], target.env), 2)
-      expectJsonError(await runCliChecked(['library:restore', sourceArchive, '--path', path.dirname(sourceArchive), '--yes', '--json'], target.env), 'USAGE_ERROR', 2)
+      expectJsonError(
+        await runCliChecked(
+          ['library:restore', sourceArchive, '--path', path.dirname(sourceArchive), '--yes', '--json'],
+          target.env,
+        ),
+        'USAGE_ERROR',
+        2,
+      )
       expectHumanError(await runCliChecked(['library:restore', '--yes'], target.env), 2)
       // --if-* never turn a usage mistake into exit 0.
-      expectHumanError(await runCliChecked(['library:restore', '--yes', '--if-backup-exists', '--if-db-not-exists'], target.env), 2)
-      expectHumanError(await runCliChecked(['library:restore', '--latest', sourceArchive, '--yes', '--if-db-not-exists'], target.env), 2)
+      expectHumanError(
+        await runCliChecked(['library:restore', '--yes', '--if-backup-exists', '--if-db-not-exists'], target.env),
+        2,
+      )
+      expectHumanError(
+        await runCliChecked(['library:restore', '--latest', sourceArchive, '--yes', '--if-db-not-exists'], target.env),
+        2,
+      )
     })
   })
 
@@ -126,8 +159,12 @@ describe('library:restore for automation', function () {
       const tree = treeState(target.dataDir)
       const human = await runCliChecked(['library:restore', sourceArchive, '--yes', '--if-db-not-exists'], target.env)
       expect(human.code, human.stderr).to.equal(0)
-      expect(human.stdout).to.equal(`A library already exists at ${target.databasePath}; nothing was restored (--if-db-not-exists).\n`)
-      const body = skipped(await runCliChecked(['library:restore', '--latest', '--yes', '--if-db-not-exists', '--json'], target.env))
+      expect(human.stdout).to.equal(
+        `A library already exists at ${target.databasePath}; nothing was restored (--if-db-not-exists).\n`,
+      )
+      const body = skipped(
+        await runCliChecked(['library:restore', '--latest', '--yes', '--if-db-not-exists', '--json'], target.env),
+      )
       expect(body.reason).to.include(target.databasePath)
       expect(fileFacts(files)).to.deep.equal(facts)
       expect(treeState(target.dataDir)).to.deep.equal(tree)
@@ -138,7 +175,11 @@ describe('library:restore for automation', function () {
       const result = await runCliChecked(['library:restore', sourceArchive, '--if-db-not-exists', '--json'], target.env)
       expect(result.code, result.stderr).to.equal(0)
       const body = parseJson(result) as unknown as RestoreJson
-      expect(body).to.include({source_path: sourceArchive, database_path: target.databasePath, safety_backup_path: null})
+      expect(body).to.include({
+        source_path: sourceArchive,
+        database_path: target.databasePath,
+        safety_backup_path: null,
+      })
       expect(libraryContent(target.databasePath).digest).to.equal(sourceDigest)
     })
   })
@@ -158,14 +199,21 @@ describe('library:restore for automation', function () {
     })
 
     it('a missing backup directory: exit 0, nothing done (and exit 1 without the flag)', async () => {
-      const body = skipped(await runCliChecked(['library:restore', '--latest', '--yes', '--if-backup-exists', '--json'], target.env))
-      expect(body.reason).to.equal(`No readable backup found in ${target.backupDir}; nothing was restored (--if-backup-exists).`)
+      const body = skipped(
+        await runCliChecked(['library:restore', '--latest', '--yes', '--if-backup-exists', '--json'], target.env),
+      )
+      expect(body.reason).to.equal(
+        `No readable backup found in ${target.backupDir}; nothing was restored (--if-backup-exists).`,
+      )
       expectHumanError(await runCliChecked(['library:restore', '--latest', '--yes'], target.env), 1)
     })
 
     it('an empty directory', async () => {
       const dir = makeTempDir('vpo-none')
-      const human = await runCliChecked(['library:restore', '--latest', '--path', dir, '--yes', '--if-backup-exists'], target.env)
+      const human = await runCliChecked(
+        ['library:restore', '--latest', '--path', dir, '--yes', '--if-backup-exists'],
+        target.env,
+      )
       expect(human.code, human.stderr).to.equal(0)
       expect(human.stdout).to.equal(`No readable backup found in ${dir}; nothing was restored (--if-backup-exists).\n`)
     })
@@ -175,24 +223,43 @@ describe('library:restore for automation', function () {
       const name = path.join(dir, regularName(createdAtAgo(HOUR)))
       fs.copyFileSync(sourceArchive, name)
       fs.truncateSync(name, 3000)
-      skipped(await runCliChecked(['library:restore', '--latest', '--path', dir, '--yes', '--if-backup-exists', '--json'], target.env))
+      skipped(
+        await runCliChecked(
+          ['library:restore', '--latest', '--path', dir, '--yes', '--if-backup-exists', '--json'],
+          target.env,
+        ),
+      )
     })
 
     it('a named file that does not exist', async () => {
       const missing = path.join(makeTempDir('vpo-none'), 'vpo-library-2026-01-01T000000Z.tar.gz')
-      const body = skipped(await runCliChecked(['library:restore', missing, '--yes', '--if-backup-exists', '--json'], target.env))
+      const body = skipped(
+        await runCliChecked(['library:restore', missing, '--yes', '--if-backup-exists', '--json'], target.env),
+      )
       expect(body.reason).to.equal(`Backup file ${missing} does not exist; nothing was restored (--if-backup-exists).`)
     })
 
     it('a named file that exists but is damaged is still an error (exit 3), not "no backup"', async () => {
       const damaged = path.join(makeTempDir('vpo-damaged'), 'library.tar.gz')
       fs.writeFileSync(damaged, fs.readFileSync(sourceArchive).subarray(0, 5000))
-      expectJsonError(await runCliChecked(['library:restore', damaged, '--yes', '--if-backup-exists', '--json'], target.env), 'INVALID_ARCHIVE', 3)
+      expectJsonError(
+        await runCliChecked(['library:restore', damaged, '--yes', '--if-backup-exists', '--json'], target.env),
+        'INVALID_ARCHIVE',
+        3,
+      )
     })
   })
 
   describe('a container entrypoint: restore --latest --yes --if-db-not-exists --if-backup-exists', () => {
-    const entrypoint = (dir: string) => ['library:restore', '--latest', '--path', dir, '--yes', '--if-db-not-exists', '--if-backup-exists']
+    const entrypoint = (dir: string) => [
+      'library:restore',
+      '--latest',
+      '--path',
+      dir,
+      '--yes',
+      '--if-db-not-exists',
+      '--if-backup-exists',
+    ]
 
     it('first start with backups: restores; every later start: does nothing', async () => {
       const target = emptyDataDir()
@@ -206,7 +273,9 @@ describe('library:restore for automation', function () {
       const facts = fileFacts([target.databasePath])
       const second = await runCliChecked(entrypoint(dir), target.env)
       expect(second.code, second.stderr).to.equal(0)
-      expect(second.stdout).to.equal(`A library already exists at ${target.databasePath}; nothing was restored (--if-db-not-exists).\n`)
+      expect(second.stdout).to.equal(
+        `A library already exists at ${target.databasePath}; nothing was restored (--if-db-not-exists).\n`,
+      )
       expect(fileFacts([target.databasePath])).to.deep.equal(facts)
       expect(treeState(dir)).to.deep.equal(backups)
     })

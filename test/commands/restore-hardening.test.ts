@@ -91,7 +91,7 @@ describe('library:restore hardening', function () {
       }
     })
 
-    it('a backup as root creates backups/ and the archive owned by the data directory\'s owner', async () => {
+    it("a backup as root creates backups/ and the archive owned by the data directory's owner", async () => {
       const data = target()
       giveDataDir(data, OWNER)
       const result = await runCli(['library:backup', '--json'], {env: data.env})
@@ -102,7 +102,7 @@ describe('library:restore hardening', function () {
       expect(ownerOf(made)).to.deep.equal({...OWNER, mode: 0o600})
     })
 
-    it('a restore as root onto a machine without a data directory creates it owned by the parent\'s owner', async () => {
+    it("a restore as root onto a machine without a data directory creates it owned by the parent's owner", async () => {
       const parent = makeTempDir('vpo-home')
       fs.chownSync(parent, OWNER.uid, OWNER.gid)
       const dataDir = path.join(parent, 'vpo')
@@ -126,7 +126,11 @@ describe('library:restore hardening', function () {
       expect((await runCli(['library:backup'], {env: data.env})).code).to.equal(0)
       const home = makeTempDir('vpo-owner-home')
       fs.chownSync(home, OWNER.uid, OWNER.gid)
-      const own = await runCliAs(OWNER.uid, OWNER.gid, ['library:backup', '--json'], {...data.env, HOME: home, TMPDIR: home})
+      const own = await runCliAs(OWNER.uid, OWNER.gid, ['library:backup', '--json'], {
+        ...data.env,
+        HOME: home,
+        TMPDIR: home,
+      })
       expect(own.code, own.stderr).to.equal(0)
       expect(ownerOf(String(parseJson(own).path))).to.deep.equal({...OWNER, mode: 0o600})
       expect(listArchives(data.backupDir)).to.have.lengthOf(3) // safety, sudo backup, the owner's
@@ -147,7 +151,9 @@ describe('library:restore hardening', function () {
       }
 
       const message = expectJsonError(result, 'DATABASE_LOCKED', 4)
-      expect(message).to.match(/another (process|connection)/i).and.match(/open/)
+      expect(message)
+        .to.match(/another (process|connection)/i)
+        .and.match(/open/)
       expect(message).not.to.match(/nothing was changed/i)
       expect(libraryContent(data.databasePath).digest).to.equal(before)
       expect(leftoverTempFiles(data.dataDir)).to.deep.equal([])
@@ -207,14 +213,17 @@ describe('library:restore hardening', function () {
     it('works with the data directory missing under /, and writes only in its temp directory, which it leaves empty', async () => {
       const missing = missingUnderRoot()
       const tmp = makeTempDir('vpo-private-tmp')
-      const result = await runCli(['library:restore', archive, '--dry-run', '--json', '--db', path.join(missing, 'vpo', 'library.db')], {env: {TMPDIR: tmp}})
+      const result = await runCli(
+        ['library:restore', archive, '--dry-run', '--json', '--db', path.join(missing, 'vpo', 'library.db')],
+        {env: {TMPDIR: tmp}},
+      )
       expect(result.code, result.stderr).to.equal(0)
       expect(parseJson(result).dry_run).to.equal(true)
       expect(fs.existsSync(missing)).to.equal(false)
       expect(fs.readdirSync(tmp)).to.deep.equal([])
     })
 
-    it('as a user who cannot write the data directory\'s parent (nor /): works, nothing created', async function () {
+    it("as a user who cannot write the data directory's parent (nor /): works, nothing created", async function () {
       if (!canSwitchUser() || !userCanRunCli(OWNER.uid, OWNER.gid)) {
         console.log('      (skipped: needs root, setpriv, and a checkout uid 65534 can read)')
         this.skip()
@@ -225,7 +234,10 @@ describe('library:restore hardening', function () {
       const tmp = makeTempDir('vpo-user-tmp')
       fs.chownSync(tmp, OWNER.uid, OWNER.gid)
       for (const db of [path.join(parent, 'vpo', 'library.db'), path.join(missingUnderRoot(), 'library.db')]) {
-        const result = await runCliAs(OWNER.uid, OWNER.gid, ['library:restore', archive, '--dry-run', '--db', db], {HOME: tmp, TMPDIR: tmp})
+        const result = await runCliAs(OWNER.uid, OWNER.gid, ['library:restore', archive, '--dry-run', '--db', db], {
+          HOME: tmp,
+          TMPDIR: tmp,
+        })
         expect(result.code, `${db}: ${result.stderr}`).to.equal(0)
         expect(result.stdout).to.include('No changes made (dry run).')
         expect(fs.readdirSync(tmp)).to.deep.equal([])
@@ -233,9 +245,16 @@ describe('library:restore hardening', function () {
 
       expect(fs.readdirSync(parent)).to.deep.equal([])
       // A temp directory the user may not write to: a permission problem, named as one.
-      const denied = await runCliAs(OWNER.uid, OWNER.gid, ['library:restore', archive, '--dry-run', '--json', '--db', path.join(parent, 'vpo', 'library.db')], {HOME: tmp, TMPDIR: parent})
+      const denied = await runCliAs(
+        OWNER.uid,
+        OWNER.gid,
+        ['library:restore', archive, '--dry-run', '--json', '--db', path.join(parent, 'vpo', 'library.db')],
+        {HOME: tmp, TMPDIR: parent},
+      )
       const message = expectJsonError(denied, 'IO_ERROR', 1)
-      expect(message).to.match(/Permission denied/).and.include(parent)
+      expect(message)
+        .to.match(/Permission denied/)
+        .and.include(parent)
       expect(message).not.to.match(/not a valid VPO backup/)
     })
 
@@ -249,7 +268,9 @@ describe('library:restore hardening', function () {
       expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64m', 'tmpfs', tmp]).status).to.equal(0)
       try {
         const data = target()
-        const result = await runCli(['library:restore', archive, '--dry-run', '--json'], {env: {...data.env, TMPDIR: tmp}})
+        const result = await runCli(['library:restore', archive, '--dry-run', '--json'], {
+          env: {...data.env, TMPDIR: tmp},
+        })
         const message = expectJsonError(result, 'IO_ERROR', 1)
         expect(message).to.match(/read-only/)
         expect(message).to.include(tmp)
@@ -267,10 +288,20 @@ describe('library:restore hardening', function () {
         const before = treeState(data.dataDir)
         const observed = observeCalls()
         const tmp = makeTempDir('vpo-private-tmp')
-        const args = ['library:restore', archive, '--yes', '--json', '--db', data.dataDir, ...(dryRun ? ['--dry-run'] : [])]
+        const args = [
+          'library:restore',
+          archive,
+          '--yes',
+          '--json',
+          '--db',
+          data.dataDir,
+          ...(dryRun ? ['--dry-run'] : []),
+        ]
         const result = await runCli(args, {env: {...observed.env, TMPDIR: tmp}})
         const message = expectJsonError(result, 'NOT_A_LIBRARY', 1)
-        expect(message).to.include(data.dataDir).and.match(/is a directory/)
+        expect(message)
+          .to.include(data.dataDir)
+          .and.match(/is a directory/)
         const created = observed.calls().filter((call) => call.mode !== undefined)
         expect(created, describeCalls(created)).to.deep.equal([])
         expect(treeState(data.dataDir)).to.deep.equal(before)
@@ -286,7 +317,9 @@ describe('library:restore hardening', function () {
       fs.writeFileSync(bogus, 'not an archive at all')
       const before = treeState(data.dataDir)
       const observed = observeCalls()
-      const result = await runCli(['library:restore', bogus, '--yes', '--if-db-not-exists', '--json'], {env: {...data.env, ...observed.env}})
+      const result = await runCli(['library:restore', bogus, '--yes', '--if-db-not-exists', '--json'], {
+        env: {...data.env, ...observed.env},
+      })
       expect(result.code, result.stderr).to.equal(0)
       expect(parseJson(result)).to.include({success: true, restored: false})
       expect(observed.calls().filter((call) => call.path === bogus)).to.deep.equal([])
@@ -296,13 +329,17 @@ describe('library:restore hardening', function () {
     it('--if-backup-exists exits 0 when the backup directory is missing or empty, creating nothing', async () => {
       const data = target()
       const before = treeState(data.dataDir)
-      const missing = await runCli(['library:restore', '--latest', '--yes', '--if-backup-exists', '--json'], {env: data.env})
+      const missing = await runCli(['library:restore', '--latest', '--yes', '--if-backup-exists', '--json'], {
+        env: data.env,
+      })
       expect(missing.code, missing.stderr).to.equal(0)
       expect(parseJson(missing)).to.include({success: true, restored: false})
       expect(treeState(data.dataDir)).to.deep.equal(before)
 
       fs.mkdirSync(data.backupDir)
-      const empty = await runCli(['library:restore', '--latest', '--yes', '--if-backup-exists', '--json'], {env: data.env})
+      const empty = await runCli(['library:restore', '--latest', '--yes', '--if-backup-exists', '--json'], {
+        env: data.env,
+      })
       expect(empty.code, empty.stderr).to.equal(0)
       expect(parseJson(empty)).to.include({success: true, restored: false})
       expect(fs.readdirSync(data.backupDir)).to.deep.equal([])
@@ -310,7 +347,10 @@ describe('library:restore hardening', function () {
 
     it('a first start with neither library nor backups exits 0 and creates no data directory', async () => {
       const dataDir = path.join(makeTempDir('vpo-fresh'), 'vpo')
-      const result = await runCli(['library:restore', '--latest', '--yes', '--if-db-not-exists', '--if-backup-exists'], {env: {VPO_DATA_DIR: dataDir}})
+      const result = await runCli(
+        ['library:restore', '--latest', '--yes', '--if-db-not-exists', '--if-backup-exists'],
+        {env: {VPO_DATA_DIR: dataDir}},
+      )
       expect(result.code, result.stderr).to.equal(0)
       expect(fs.existsSync(dataDir)).to.equal(false)
     })
@@ -324,8 +364,11 @@ function countWriterRows(databasePath: string): {commits: number; rows: number} 
   if (fs.existsSync(`${databasePath}-wal`)) fs.copyFileSync(`${databasePath}-wal`, `${copy}-wal`)
   const db = new Database(copy, {readonly: true})
   try {
-    const commits = db.prepare("SELECT value FROM _meta WHERE key = 'writer_commits'").get() as undefined | {value: string}
-    const rows = db.prepare("SELECT COUNT(*) AS n FROM files WHERE path LIKE '/media/library/Incoming/%'").get() as {n: number}
+    const commits = db.prepare("SELECT value FROM _meta WHERE key = 'writer_commits'").get() as
+      undefined | {value: string}
+    const rows = db.prepare("SELECT COUNT(*) AS n FROM files WHERE path LIKE '/media/library/Incoming/%'").get() as {
+      n: number
+    }
     return {commits: Number(commits?.value ?? -1), rows: rows.n}
   } finally {
     db.close()

@@ -19,7 +19,8 @@ import {BUILT_IN_SCHEMA_VERSION} from '../helpers/product.js'
 import {archiveMetadata, extractArchiveMember, writePythonArchive} from '../helpers/python-archives.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
-const PACKAGE_VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {version: string}).version
+const PACKAGE_VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {version: string})
+  .version
 /** The newest library schema the plugin knows: newer archives are refused, older ones migrate. */
 const CURRENT_SCHEMA = BUILT_IN_SCHEMA_VERSION
 const PRE_RESTORE_NAME = /^vpo-library-\d{4}-\d{2}-\d{2}T\d{6}Z-pre-restore(-\d+)?\.tar\.gz$/
@@ -169,7 +170,10 @@ describe('library:restore', function () {
         total_library_size_bytes: python.summary.totalLibrarySizeBytes,
         compression: 'gzip',
       })
-      expect(gnuTarList(pythonArchive).map((member) => member.name)).to.deep.equal(['library.db', 'backup_metadata.json'])
+      expect(gnuTarList(pythonArchive).map((member) => member.name)).to.deep.equal([
+        'library.db',
+        'backup_metadata.json',
+      ])
 
       const data = target()
       const before = treeState(data.dataDir)
@@ -245,7 +249,9 @@ describe('library:restore', function () {
 
     it('--no-safety-backup makes no safety backup', async () => {
       const data = target()
-      const result = await runCli(['library:restore', archive, '--yes', '--no-safety-backup', '--json'], {env: data.env})
+      const result = await runCli(['library:restore', archive, '--yes', '--no-safety-backup', '--json'], {
+        env: data.env,
+      })
       expect(result.code, result.stderr).to.equal(0)
       expect(parseJson(result).safety_backup_path).to.equal(null)
       const saved = fs.existsSync(data.backupDir) ? fs.readdirSync(data.backupDir) : []
@@ -260,7 +266,9 @@ describe('library:restore', function () {
       fs.renameSync(data.databasePath, real)
       fs.renameSync(`${data.databasePath}-wal`, `${real}-wal`)
       fs.symlinkSync(real, data.databasePath)
-      const result = await runCli(['library:restore', archive, '--yes', '--no-safety-backup', '--json'], {env: data.env})
+      const result = await runCli(['library:restore', archive, '--yes', '--no-safety-backup', '--json'], {
+        env: data.env,
+      })
       expect(result.code, result.stderr).to.equal(0)
       expect(parseJson(result).database_path).to.equal(fs.realpathSync(real))
       expect(fs.lstatSync(data.databasePath).isSymbolicLink(), 'the link is still a link').to.equal(true)
@@ -276,7 +284,8 @@ describe('library:restore', function () {
       expect((reader.prepare('SELECT COUNT(*) AS n FROM files').get() as {n: number}).n).to.equal(1440)
       reader.close()
       const stale = ['-wal', '-shm']
-      for (const suffix of stale) expect(fs.existsSync(data.databasePath + suffix), `fixture has ${suffix}`).to.equal(true)
+      for (const suffix of stale)
+        expect(fs.existsSync(data.databasePath + suffix), `fixture has ${suffix}`).to.equal(true)
       expect(fs.statSync(`${data.databasePath}-wal`).size).to.be.above(0)
       const oldSidecars = Object.fromEntries(stale.map((suffix) => [suffix, sha256File(data.databasePath + suffix)]))
 
@@ -386,7 +395,11 @@ describe('library:restore', function () {
       expectNoStackTrace(result)
       expect(treeState(data.dataDir)).to.deep.equal(before)
 
-      expectJsonError(await runCli(['library:restore', newerArchive, '--yes', '--json'], {env: data.env}), 'SCHEMA_TOO_NEW', 6)
+      expectJsonError(
+        await runCli(['library:restore', newerArchive, '--yes', '--json'], {env: data.env}),
+        'SCHEMA_TOO_NEW',
+        6,
+      )
       const dry = await runCli(['library:restore', newerArchive, '--dry-run'], {env: data.env})
       expect(dry.code).to.equal(6)
       expect(treeState(data.dataDir)).to.deep.equal(before)
@@ -408,7 +421,12 @@ describe('library:restore', function () {
       const other = target()
       const json = await runCli(['library:restore', olderArchive, '--yes', '--json'], {env: other.env})
       expect(json.code, json.stderr).to.equal(0)
-      expect(parseJson(json)).to.include({success: true, schema_version: 26, current_schema_version: 27, schema_mismatch: true})
+      expect(parseJson(json)).to.include({
+        success: true,
+        schema_version: 26,
+        current_schema_version: 27,
+        schema_mismatch: true,
+      })
     })
   })
 
@@ -459,7 +477,11 @@ describe('library:restore', function () {
       const data = target()
       const before = treeState(data.dataDir)
       const missing = path.join(makeTempDir('vpo-missing'), 'nope.tar.gz')
-      const message = expectJsonError(await runCli(['library:restore', missing, '--yes', '--json'], {env: data.env}), 'BACKUP_NOT_FOUND', 1)
+      const message = expectJsonError(
+        await runCli(['library:restore', missing, '--yes', '--json'], {env: data.env}),
+        'BACKUP_NOT_FOUND',
+        1,
+      )
       expect(message).to.include(missing)
       expect(treeState(data.dataDir)).to.deep.equal(before)
     })
@@ -470,7 +492,11 @@ describe('library:restore', function () {
       const truncated = path.join(dir, 'truncated.tar.gz')
       const bytes = fs.readFileSync(archive)
       fs.writeFileSync(truncated, bytes.subarray(0, Math.floor(bytes.length / 2)))
-      expectJsonError(await runCli(['library:restore', truncated, '--yes', '--json'], {env: data.env}), 'INVALID_ARCHIVE', 3)
+      expectJsonError(
+        await runCli(['library:restore', truncated, '--yes', '--json'], {env: data.env}),
+        'INVALID_ARCHIVE',
+        3,
+      )
 
       const text = path.join(dir, 'notes.tar.gz')
       fs.writeFileSync(text, 'not an archive\n')

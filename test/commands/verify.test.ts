@@ -8,7 +8,14 @@ import path from 'node:path'
 
 import type {VerifyJson} from '../../src/json-results.js'
 
-import {copyWithCreatedAt, createdAtAgo, fileFacts, flipByte, gzipMemberOffsets, regularName} from '../helpers/backup-copies.js'
+import {
+  copyWithCreatedAt,
+  createdAtAgo,
+  fileFacts,
+  flipByte,
+  gzipMemberOffsets,
+  regularName,
+} from '../helpers/backup-copies.js'
 import {type CliResult, parseJson} from '../helpers/cli.js'
 import {expectHumanError, expectJsonError, runCliChecked} from '../helpers/expectations.js'
 import {archiveOf, type DataDir, makeDataDir, treeState} from '../helpers/libraries.js'
@@ -98,8 +105,11 @@ describe('library:verify', function () {
       expect(human.stderr).to.equal('')
       const lines = human.stdout.trimEnd().split('\n')
       expect(lines[0]).to.equal(`Checked 4 backups in ${dir}`)
-      expect(lines.slice(1, 5).map((line) => line.split(/\s+/)[2])).to.deep.equal(names.map((name) => path.join(dir, name)))
-      for (const line of lines.slice(1, 5)) expect(line).to.match(/^ {2}ok {6}\S+ \(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ, 1,525 files(, sha256 verified)?\)$/)
+      expect(lines.slice(1, 5).map((line) => line.split(/\s+/)[2])).to.deep.equal(
+        names.map((name) => path.join(dir, name)),
+      )
+      for (const line of lines.slice(1, 5))
+        expect(line).to.match(/^ {2}ok {6}\S+ \(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ, 1,525 files(, sha256 verified)?\)$/)
       expect(lines[5]).to.equal(`Newest good backup: ${path.join(dir, names[0])} (${metadata.created_at})`)
     })
 
@@ -110,7 +120,8 @@ describe('library:verify', function () {
       expect(body.success).to.equal(true)
       expect(body.quick).to.equal(false)
       expect(body.directory).to.equal(dir)
-      for (const entry of body.backups) expect(Object.keys(entry).sort()).to.deep.equal(['checksum_verified', 'created_at', 'ok', 'path'])
+      for (const entry of body.backups)
+        expect(Object.keys(entry).sort()).to.deep.equal(['checksum_verified', 'created_at', 'ok', 'path'])
       expect(body.backups.map((entry) => path.basename(entry.path))).to.deep.equal(names)
       expect(body.backups.map((entry) => entry.checksum_verified)).to.deep.equal([true, true, true, false])
       expect(body.newest_good).to.deep.equal({path: path.join(dir, names[0]), created_at: metadata.created_at})
@@ -138,8 +149,10 @@ describe('library:verify', function () {
     before(async () => {
       dir = makeTempDir('vpo-verify-damaged')
       const at = (name: string) => path.join(dir, name)
-      const createdOf = (name: string) => `${name.slice(12, 22)}T${name.slice(23, 25)}:${name.slice(25, 27)}:${name.slice(27, 29)}Z`
-      for (const name of [good, flipped, truncated, appended, badHeader]) copyWithCreatedAt(fresh, at(name), createdOf(name))
+      const createdOf = (name: string) =>
+        `${name.slice(12, 22)}T${name.slice(23, 25)}:${name.slice(25, 27)}:${name.slice(27, 29)}Z`
+      for (const name of [good, flipped, truncated, appended, badHeader])
+        copyWithCreatedAt(fresh, at(name), createdOf(name))
       // A byte in the middle of the compressed database: framing intact, content wrong.
       flipByte(at(flipped), Math.floor(fs.statSync(at(flipped)).size / 2))
       fs.truncateSync(at(truncated), Math.floor(fs.statSync(at(truncated)).size * 0.7))
@@ -156,8 +169,14 @@ describe('library:verify', function () {
       // A database whose bytes match its sha256 and size, and that only quick_check finds damaged.
       const damagedDb = path.join(makeTempDir('vpo-damaged-db'), 'library.db')
       expect(python(DAMAGE_PAGE, [database, damagedDb]).status).to.equal(0)
-      const sha = python(`import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],'rb').read()).hexdigest())`, [damagedDb]).stdout.trim()
-      writePythonArchive(damagedDb, at(quickCheckOnly), {...metadata, created_at: createdOf(quickCheckOnly), database_sha256: sha})
+      const sha = python(`import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],'rb').read()).hexdigest())`, [
+        damagedDb,
+      ]).stdout.trim()
+      writePythonArchive(damagedDb, at(quickCheckOnly), {
+        ...metadata,
+        created_at: createdOf(quickCheckOnly),
+        database_sha256: sha,
+      })
       human = await runCliChecked(['library:verify', '--path', dir])
       json = await runCliChecked(['library:verify', '--path', dir, '--json'])
       quick = await runCliChecked(['library:verify', '--path', dir, '--quick', '--json'])
@@ -170,11 +189,18 @@ describe('library:verify', function () {
       const failed = lines.filter((line) => line.startsWith('  FAILED  '))
       expect(failed).to.have.lengthOf(6)
       for (const name of [flipped, truncated, quickCheckOnly, appended, badHeader, flippedIndexed]) {
-        expect(failed.some((line) => line.includes(path.join(dir, name))), name).to.equal(true)
+        expect(
+          failed.some((line) => line.includes(path.join(dir, name))),
+          name,
+        ).to.equal(true)
       }
 
-      expect(lines.filter((line) => line.startsWith('  ok      '))).to.deep.equal([`  ok      ${path.join(dir, good)} (${createdAtFromName(good)}, 1,525 files, sha256 verified)`])
-      expect(human.stderr).to.equal('Error: 6 of 7 backups did not verify; make a new backup now (vpo library:backup), and keep or replace the failed ones as you see fit.\n')
+      expect(lines.filter((line) => line.startsWith('  ok      '))).to.deep.equal([
+        `  ok      ${path.join(dir, good)} (${createdAtFromName(good)}, 1,525 files, sha256 verified)`,
+      ])
+      expect(human.stderr).to.equal(
+        'Error: 6 of 7 backups did not verify; make a new backup now (vpo library:backup), and keep or replace the failed ones as you see fit.\n',
+      )
     })
 
     it('--json says why each one failed', () => {
@@ -191,7 +217,8 @@ describe('library:verify', function () {
       expect(entries[flippedIndexed].problem).to.match(/gzip data is corrupted/)
       expect(entries[quickCheckOnly].problem).to.match(/quick_check|cannot be used|malformed/)
       expect(entries[badHeader].problem).to.be.a('string')
-      for (const name of [flipped, truncated, quickCheckOnly, appended, badHeader, flippedIndexed]) expect(entries[name].ok, name).to.equal(false)
+      for (const name of [flipped, truncated, quickCheckOnly, appended, badHeader, flippedIndexed])
+        expect(entries[name].ok, name).to.equal(false)
       expect(body.newest_good).to.deep.equal({path: path.join(dir, good), created_at: createdAtFromName(good)})
     })
 
@@ -303,7 +330,11 @@ describe('library:verify', function () {
 
     it('with --latest, a usage error (exit 2): --latest chooses from the directory', async () => {
       const {dir, names} = directoryOf([1])
-      expectJsonError(await runCliChecked(['library:verify', '--latest', path.join(dir, names[0]), '--json']), 'USAGE_ERROR', 2)
+      expectJsonError(
+        await runCliChecked(['library:verify', '--latest', path.join(dir, names[0]), '--json']),
+        'USAGE_ERROR',
+        2,
+      )
     })
 
     it('a named file that does not exist: exit 1 BACKUP_NOT_FOUND', async () => {
@@ -325,7 +356,9 @@ describe('library:verify', function () {
       const dir = makeTempDir('vpo-verify-damaged-only')
       fs.copyFileSync(fresh, path.join(dir, regularName(createdAtAgo(HOUR), '-damaged')))
       const line = expectHumanError(await runCliChecked(['library:verify', '--path', dir]), 1)
-      expect(line).to.equal(`Error: No backups found in ${dir} (1 is a damaged or safety backup, which are not checked); create one with: vpo library:backup`)
+      expect(line).to.equal(
+        `Error: No backups found in ${dir} (1 is a damaged or safety backup, which are not checked); create one with: vpo library:backup`,
+      )
     })
 
     it('a missing directory: exit 1, and nothing is created', async () => {
@@ -336,7 +369,13 @@ describe('library:verify', function () {
 
     it('with --max-age, no backup is the stalest of all: exit 9 BACKUP_STALE', async () => {
       const empty = makeTempDir('vpo-verify-empty')
-      expect(expectJsonError(await runCliChecked(['library:verify', '--path', empty, '--max-age', '26h', '--json']), 'BACKUP_STALE', 9)).to.include(empty)
+      expect(
+        expectJsonError(
+          await runCliChecked(['library:verify', '--path', empty, '--max-age', '26h', '--json']),
+          'BACKUP_STALE',
+          9,
+        ),
+      ).to.include(empty)
       const missing = path.join(makeTempDir('vpo-verify-none'), 'backups')
       expectHumanError(await runCliChecked(['library:verify', '--path', missing, '--latest', '--max-age', '26h']), 9)
     })

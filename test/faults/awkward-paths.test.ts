@@ -22,7 +22,10 @@ const AWKWARD = [`spaces, "double" and 'single' quotes`, `new\nline`, `Vidéos �
  * Records every link and rename the CLI makes, with the device of each side's directory, so the
  * test can prove the final rename never crosses a filesystem.
  */
-function renameLog(): {env: NodeJS.ProcessEnv; read(): Array<{devFrom: number; devTo: number; from: string; op: string; to: string}>} {
+function renameLog(): {
+  env: NodeJS.ProcessEnv
+  read(): Array<{devFrom: number; devTo: number; from: string; op: string; to: string}>
+} {
   const log = path.join(makeTempDir('vpo-renames'), 'renames.jsonl')
   const env = preloadHook(`
 import fs from 'node:fs'
@@ -61,7 +64,9 @@ async function backupAndRestoreRoundTrip(lib: DataDir, extraBackupArgs: string[]
 
   const listing = await runCli(['library:backups', '--json', '--path', path.dirname(archive)], {env: lib.env})
   expect(listing.code, listing.stderr).to.equal(0)
-  const listed = (parseJson(listing).backups as Array<{path: string; readable: boolean}>).find((b) => b.path === archive)
+  const listed = (parseJson(listing).backups as Array<{path: string; readable: boolean}>).find(
+    (b) => b.path === archive,
+  )
   expect(listed, `listing shows ${JSON.stringify(archive)}`).to.not.equal(undefined)
   expect(listed!.readable).to.equal(true)
 
@@ -72,7 +77,9 @@ async function backupAndRestoreRoundTrip(lib: DataDir, extraBackupArgs: string[]
   expect(parseJson(restore).source_path).to.equal(archive)
   expect(libraryContent(lib.databasePath).digest).to.equal(digest)
   expect(fs.existsSync(lockDirectory(lib.databasePath))).to.equal(false)
-  expect([...listTemps(lib.dataDir), ...listTemps(lib.backupDir), ...listTemps(path.dirname(archive))]).to.deep.equal([])
+  expect([...listTemps(lib.dataDir), ...listTemps(lib.backupDir), ...listTemps(path.dirname(archive))]).to.deep.equal(
+    [],
+  )
   return archive
 }
 
@@ -94,7 +101,10 @@ describe('faults: awkward paths', function () {
       const outDir = path.join(makeTempDir('vpo-awkward-out'), name)
       fs.mkdirSync(outDir)
       // Named so that library:backups lists it too (it lists any vpo-library-*.tar.gz).
-      const archive = await backupAndRestoreRoundTrip(lib, ['--output', path.join(outDir, `vpo-library-${name}.tar.gz`)])
+      const archive = await backupAndRestoreRoundTrip(lib, [
+        '--output',
+        path.join(outDir, `vpo-library-${name}.tar.gz`),
+      ])
       expect(path.basename(archive)).to.equal(`vpo-library-${name}.tar.gz`)
     })
   }
@@ -103,7 +113,13 @@ describe('faults: awkward paths', function () {
     const lib = makeDataDir({files: 300, walFiles: 5})
     const link = path.join(makeTempDir('vpo-link'), 'data link ☃')
     fs.symlinkSync(lib.dataDir, link)
-    const viaLink: DataDir = {...lib, dataDir: link, databasePath: path.join(link, 'library.db'), backupDir: path.join(link, 'backups'), env: {VPO_DATA_DIR: link}}
+    const viaLink: DataDir = {
+      ...lib,
+      dataDir: link,
+      databasePath: path.join(link, 'library.db'),
+      backupDir: path.join(link, 'backups'),
+      env: {VPO_DATA_DIR: link},
+    }
     await backupAndRestoreRoundTrip(viaLink)
     expect(fs.lstatSync(link).isSymbolicLink(), 'the symlink is still a symlink').to.equal(true)
     expect(listArchives(lib.backupDir).length).to.be.greaterThan(0)
@@ -153,7 +169,9 @@ describe('faults: awkward paths', function () {
 
       const other = makeDataDir({files: 500, walFiles: 5, seed: 9})
       const made = await runCli(['library:backup', '--json', '--output', makeTempDir('vpo-archive')], {env: other.env})
-      const restore = await runCli(['library:restore', String(parseJson(made).path), '--yes', '--json'], {env: {...lib.env, ...renames.env}})
+      const restore = await runCli(['library:restore', String(parseJson(made).path), '--yes', '--json'], {
+        env: {...lib.env, ...renames.env},
+      })
       expect(restore.code, restore.stdout + restore.stderr).to.equal(0)
       const safety = String(parseJson(restore).safety_backup_path)
       expect(fs.statSync(safety).dev, 'the safety backup is on the NAS').to.equal(nasDev)
@@ -182,7 +200,10 @@ describe('faults: awkward paths', function () {
       child.kill('SIGKILL')
       await done
       expect(appeared, 'the archive temp appeared on the NAS').to.equal(true)
-      expect(listTemps(lib.dataDir).every((name) => /\.snapshot\.db(-\w+)?$/.test(name)), 'only the snapshot on the local disk').to.equal(true)
+      expect(
+        listTemps(lib.dataDir).every((name) => /\.snapshot\.db(-\w+)?$/.test(name)),
+        'only the snapshot on the local disk',
+      ).to.equal(true)
       const lock = lockDirectory(lib.databasePath)
       if (fs.existsSync(lock)) fs.utimesSync(lock, new Date(Date.now() - 20_000), new Date(Date.now() - 20_000))
       const next = await runCli(['library:backup', '--json'], {env: lib.env})

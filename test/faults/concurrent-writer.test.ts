@@ -59,7 +59,9 @@ describe('faults: a writer committing during backups', function () {
         expect(invariants.writerFiles, 'one file per writer commit').to.equal(invariants.commits)
         expect(invariants.orphanTracks, 'no torn transaction').to.equal(0)
         expect(invariants.commits).to.be.within(before, after)
-        console.log(`      backup ${i + 1}: snapshot at writer commit ${invariants.commits} (writer went from ${before} to ${after} during the run), ${check.rows} files`)
+        console.log(
+          `      backup ${i + 1}: snapshot at writer commit ${invariants.commits} (writer went from ${before} to ${after} during the run), ${check.rows} files`,
+        )
       }
     } finally {
       await writer.stop()

@@ -125,11 +125,16 @@ describe('faults: corrupted archives', function () {
         if (run.code === 3) {
           outcome.rejected++
           const error = (parseJson(run).error ?? {}) as {code?: string; message?: string}
-          if (error.code !== 'INVALID_ARCHIVE' && error.code !== 'UNSUPPORTED_ARCHIVE') failures.push(`${where}: exit 3 with code ${error.code}`)
-          const reason = String(error.message ?? '').replace(/^.*?: /, '').replace(/\(.*$/, '').slice(0, 60)
+          if (error.code !== 'INVALID_ARCHIVE' && error.code !== 'UNSUPPORTED_ARCHIVE')
+            failures.push(`${where}: exit 3 with code ${error.code}`)
+          const reason = String(error.message ?? '')
+            .replace(/^.*?: /, '')
+            .replace(/\(.*$/, '')
+            .slice(0, 60)
           reasons.set(reason, (reasons.get(reason) ?? 0) + 1)
           const after = treeState(lib.dataDir)
-          if (JSON.stringify(after) !== JSON.stringify(before)) failures.push(`${where}: exit 3 but the data directory changed`)
+          if (JSON.stringify(after) !== JSON.stringify(before))
+            failures.push(`${where}: exit 3 but the data directory changed`)
         } else if (run.code === 0) {
           if (sha256File(lib.databasePath) === originalSha) outcome.restoredIdentical++
           else failures.push(`${where}: exit 0 but the restored library.db differs from the original`)
@@ -141,8 +146,11 @@ describe('faults: corrupted archives', function () {
       }
     })
 
-    console.log(`      ${MUTANTS} mutants: ${outcome.rejected} rejected with exit 3, ${outcome.restoredIdentical} restored identical, ${failures.length} failures`)
-    for (const [reason, count] of [...reasons.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8)) console.log(`        ${count} × ${reason}`)
+    console.log(
+      `      ${MUTANTS} mutants: ${outcome.rejected} rejected with exit 3, ${outcome.restoredIdentical} restored identical, ${failures.length} failures`,
+    )
+    for (const [reason, count] of [...reasons.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8))
+      console.log(`        ${count} × ${reason}`)
     expect(failures, failures.slice(0, 20).join('\n')).to.deep.equal([])
   })
 
@@ -152,7 +160,9 @@ describe('faults: corrupted archives', function () {
     expect(run.code, run.stderr).to.equal(0)
     const listing = parseJson(run) as {backups: Array<{filename: string; readable: boolean}>; total_count: number}
     expect(listing.total_count).to.equal(MUTANTS)
-    expect(listing.backups.map((b) => b.filename).sort()).to.deep.equal(mutants.map((m) => path.basename(m.file)).sort())
+    expect(listing.backups.map((b) => b.filename).sort()).to.deep.equal(
+      mutants.map((m) => path.basename(m.file)).sort(),
+    )
     expect(listTemps(dir)).to.deep.equal([])
   })
 

@@ -50,7 +50,9 @@ describe('durability and integrity steps that a test must notice (item 17)', fun
     it('restore: fsync of the extracted copy, then the rename over library.db, then fsync of the data directory', async () => {
       const data = target()
       const observed = observeCalls()
-      const result = await runCli(['library:restore', archive, '--yes', '--no-safety-backup'], {env: {...data.env, ...observed.env}})
+      const result = await runCli(['library:restore', archive, '--yes', '--no-safety-backup'], {
+        env: {...data.env, ...observed.env},
+      })
       expect(result.code, result.stderr).to.equal(0)
       const calls = observed.calls()
       const trace = describeCalls(calls)
@@ -59,7 +61,9 @@ describe('durability and integrity steps that a test must notice (item 17)', fun
       const extracted = calls[swap].path
       expect(path.dirname(extracted)).to.equal(data.dataDir)
       expect(isTemp(extracted), extracted).to.equal(true)
-      const fileSynced = calls.slice(0, swap).some((call: ObservedCall) => call.op === 'fsync' && call.path === extracted)
+      const fileSynced = calls
+        .slice(0, swap)
+        .some((call: ObservedCall) => call.op === 'fsync' && call.path === extracted)
       expect(fileSynced, `the extracted copy is not fsynced before the rename:\n${trace}`).to.equal(true)
       const dirSynced = indexOfCall(calls, (call) => call.op === 'fsync' && call.path === data.dataDir, swap + 1)
       expect(dirSynced, `the data directory is not fsynced after the rename:\n${trace}`).to.be.greaterThan(swap)
@@ -81,7 +85,9 @@ describe('durability and integrity steps that a test must notice (item 17)', fun
       const fileSynced = calls.slice(0, publish).some((call) => call.op === 'fsync' && call.path === staged)
       expect(fileSynced, `the archive is not fsynced before it is published:\n${trace}`).to.equal(true)
       const dirSynced = indexOfCall(calls, (call) => call.op === 'fsync' && call.path === data.backupDir, publish + 1)
-      expect(dirSynced, `the backup directory is not fsynced after the archive appears:\n${trace}`).to.be.greaterThan(publish)
+      expect(dirSynced, `the backup directory is not fsynced after the archive appears:\n${trace}`).to.be.greaterThan(
+        publish,
+      )
     })
   })
 
@@ -123,7 +129,9 @@ describe('durability and integrity steps that a test must notice (item 17)', fun
       // Break the root page of an index on tracks: the tables, _meta, the schema and every query
       // a restore runs besides quick_check still read fine, so only quick_check can notice.
       const handle = new Database(database, {readonly: true})
-      const {rootpage} = handle.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'idx_tracks_language'").get() as {rootpage: number}
+      const {rootpage} = handle
+        .prepare("SELECT rootpage FROM sqlite_master WHERE name = 'idx_tracks_language'")
+        .get() as {rootpage: number}
       const pageSize = handle.pragma('page_size', {simple: true}) as number
       handle.close()
       const bytes = fs.readFileSync(database)
@@ -142,7 +150,11 @@ print(db.execute('PRAGMA quick_check').fetchone()[0])
       expect(premise.status, premise.stderr).to.equal(0)
       expect(premise.stdout.trim().split('\n').pop()).to.not.equal('ok')
       damaged = path.join(work, 'damaged.tar.gz')
-      const metadata = {...archiveMetadata(archive), database_size_bytes: bytes.length, database_sha256: sha256File(database)}
+      const metadata = {
+        ...archiveMetadata(archive),
+        database_size_bytes: bytes.length,
+        database_sha256: sha256File(database),
+      }
       writeArchiveWithPython(damaged, [
         {name: 'backup_metadata.json', text: JSON.stringify(metadata, null, 2)},
         {name: 'library.db', source: database},
@@ -187,7 +199,10 @@ print(db.execute('PRAGMA quick_check').fetchone()[0])
         const data = target()
         fs.chmodSync(data.databasePath, 0o640)
         const observed = observeCalls([data.dataDir, data.backupDir])
-        const result = await runCliWithUmask(umask, ['library:restore', archive, '--yes', '--json'], {...data.env, ...observed.env})
+        const result = await runCliWithUmask(umask, ['library:restore', archive, '--yes', '--json'], {
+          ...data.env,
+          ...observed.env,
+        })
         expect(result.code, result.stderr).to.equal(0)
         expect(modeOf(data.backupDir).toString(8)).to.equal('700')
         expect(modeOf(String(parseJson(result).safety_backup_path)).toString(8)).to.equal('600')
@@ -198,7 +213,10 @@ print(db.execute('PRAGMA quick_check').fetchone()[0])
       it('restore onto an empty machine: the data directory 0700, library.db 0600', async () => {
         const dataDir = path.join(makeTempDir('vpo-empty'), 'vpo')
         const observed = observeCalls([dataDir])
-        const result = await runCliWithUmask(umask, ['library:restore', archive, '--yes'], {VPO_DATA_DIR: dataDir, ...observed.env})
+        const result = await runCliWithUmask(umask, ['library:restore', archive, '--yes'], {
+          VPO_DATA_DIR: dataDir,
+          ...observed.env,
+        })
         expect(result.code, result.stderr).to.equal(0)
         expect(modeOf(dataDir).toString(8)).to.equal('700')
         expect(modeOf(path.join(dataDir, 'library.db')).toString(8)).to.equal('600')

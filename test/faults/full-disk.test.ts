@@ -17,7 +17,15 @@ import path from 'node:path'
 import {type CliResult, parseJson, runCli} from '../helpers/cli.js'
 import {isRoot, mountTmpfs, preloadHook, unmount} from '../helpers/filesystems.js'
 import {listArchives, listTemps, lockDirectory} from '../helpers/leftovers.js'
-import {archiveOf, cloneLibrary, type DataDir, libraryContent, makeDataDir, sha256File, treeState} from '../helpers/libraries.js'
+import {
+  archiveOf,
+  cloneLibrary,
+  type DataDir,
+  libraryContent,
+  makeDataDir,
+  sha256File,
+  treeState,
+} from '../helpers/libraries.js'
 import {readArchiveWithPython} from '../helpers/python-archives.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
@@ -157,7 +165,13 @@ describe('faults: full disk', function () {
     tmpfs(size, mountPoint)
     fs.copyFileSync(from.databasePath, path.join(mountPoint, 'library.db'))
     fs.copyFileSync(`${from.databasePath}-wal`, path.join(mountPoint, 'library.db-wal'))
-    return {...from, dataDir: mountPoint, databasePath: path.join(mountPoint, 'library.db'), backupDir: path.join(mountPoint, 'backups'), env: {VPO_DATA_DIR: mountPoint}}
+    return {
+      ...from,
+      dataDir: mountPoint,
+      databasePath: path.join(mountPoint, 'library.db'),
+      backupDir: path.join(mountPoint, 'backups'),
+      env: {VPO_DATA_DIR: mountPoint},
+    }
   }
 
   const librarySize = (lib: DataDir) => fs.statSync(lib.databasePath).size + fs.statSync(`${lib.databasePath}-wal`).size
@@ -170,7 +184,7 @@ describe('faults: full disk', function () {
     expect(dataState(lib.dataDir)).to.deep.equal(before)
   })
 
-  it("restore: the disk fills up during the extraction", async () => {
+  it('restore: the disk fills up during the extraction', async () => {
     const lib = libraryOnTmpfs(base, kib(librarySize(base) + 512 * 1024))
     const before = dataState(lib.dataDir)
     const {digest} = libraryContent(lib.databasePath)
@@ -196,7 +210,10 @@ describe('faults: full disk', function () {
 
   it("restore: the library's disk fills up during the safety backup's snapshot", async () => {
     // Room for the library and the restored copy, and half the safety backup's snapshot.
-    const lib = libraryOnTmpfs(base, kib(librarySize(base) + readArchiveWithPython(archive).databaseSize! + snapshotBytes / 2))
+    const lib = libraryOnTmpfs(
+      base,
+      kib(librarySize(base) + readArchiveWithPython(archive).databaseSize! + snapshotBytes / 2),
+    )
     await expectSafetyBackupFailure(lib, lib.env)
   })
 

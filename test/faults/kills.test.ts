@@ -117,7 +117,8 @@ describe('faults: kill -9', function () {
           if (!validated.has(key)) validated.set(key, validateArchiveWithPython(file))
           const check = validated.get(key)!
           if (!check.ok) failures.push(`${where}: ${name} is under a final name but invalid: ${check.reason}`)
-          else if (check.rows !== lib.summary.fileCount) failures.push(`${where}: ${name} holds ${check.rows} files, not ${lib.summary.fileCount}`)
+          else if (check.rows !== lib.summary.fileCount)
+            failures.push(`${where}: ${name} holds ${check.rows} files, not ${lib.summary.fileCount}`)
         }
 
         // The live database and its WAL, byte for byte.
@@ -147,13 +148,17 @@ describe('faults: kill -9', function () {
         }
 
         const leftover = listTemps(lib.backupDir)
-        if (leftover.length > 0) failures.push(`${where}: temporary files remain after the next backup: ${leftover.join(', ')}`)
-        if (fs.existsSync(lockDirectory(lib.databasePath))) failures.push(`${where}: the next backup left the lock behind`)
+        if (leftover.length > 0)
+          failures.push(`${where}: temporary files remain after the next backup: ${leftover.join(', ')}`)
+        if (fs.existsSync(lockDirectory(lib.databasePath)))
+          failures.push(`${where}: the next backup left the lock behind`)
         const made = validateArchiveWithPython(String(parseJson(next).path))
         if (!made.ok) failures.push(`${where}: the next backup's archive is invalid: ${made.reason}`)
       }
 
-      console.log(`      ${trial} trials: ${tally.killed} killed mid-run (${tally.leftTemps} left temporary files, ${tally.leftLock} left the lock), ${tally.completed} finished first; ${tally.recoveries} recovery backups; ${validated.size} archives validated`)
+      console.log(
+        `      ${trial} trials: ${tally.killed} killed mid-run (${tally.leftTemps} left temporary files, ${tally.leftLock} left the lock), ${tally.completed} finished first; ${tally.recoveries} recovery backups; ${validated.size} archives validated`,
+      )
       expect(failures, failures.join('\n')).to.deep.equal([])
       expect(tally.killed, `kills inside the run in ${trial} attempts`).to.equal(BACKUP_KILLS)
     })
@@ -212,19 +217,22 @@ describe('faults: kill -9', function () {
           tally.old++
         } else if (content.digest === newDigest) {
           tally.restored++
-          if (sha256File(lib.databasePath) !== archivedSha) failures.push(`${where}: restored library.db differs from the archived bytes`)
+          if (sha256File(lib.databasePath) !== archivedSha)
+            failures.push(`${where}: restored library.db differs from the archived bytes`)
         } else {
           failures.push(`${where}: the library is neither the old one nor the restored one (${content.rows} files)`)
         }
 
-        if (run.code === 0 && content.digest !== newDigest) failures.push(`${where}: exit 0 but the library was not restored`)
+        if (run.code === 0 && content.digest !== newDigest)
+          failures.push(`${where}: exit 0 but the library was not restored`)
 
         // A pre-restore safety backup under a final name is whole, and holds the old library.
         for (const name of listArchives(lib.backupDir)) {
           tally.safetyArchives++
           const check = validateArchiveWithPython(path.join(lib.backupDir, name))
           if (!check.ok) failures.push(`${where}: ${name} is under a final name but invalid: ${check.reason}`)
-          else if (check.rows !== old.summary.fileCount) failures.push(`${where}: ${name} holds ${check.rows} files, not the old ${old.summary.fileCount}`)
+          else if (check.rows !== old.summary.fileCount)
+            failures.push(`${where}: ${name} holds ${check.rows} files, not the old ${old.summary.fileCount}`)
         }
 
         // The next restore takes the stale lock over, succeeds and cleans up.
@@ -238,14 +246,19 @@ describe('faults: kill -9', function () {
         }
 
         const after = libraryContent(lib.databasePath)
-        if (after.digest !== newDigest || after.integrity !== 'ok') failures.push(`${where}: the next restore did not produce the archived library`)
+        if (after.digest !== newDigest || after.integrity !== 'ok')
+          failures.push(`${where}: the next restore did not produce the archived library`)
         const leftover = [...listTemps(lib.dataDir), ...listTemps(lib.backupDir)]
-        if (leftover.length > 0) failures.push(`${where}: temporary files remain after the next restore: ${leftover.join(', ')}`)
-        if (fs.existsSync(lockDirectory(lib.databasePath))) failures.push(`${where}: the next restore left the lock behind`)
+        if (leftover.length > 0)
+          failures.push(`${where}: temporary files remain after the next restore: ${leftover.join(', ')}`)
+        if (fs.existsSync(lockDirectory(lib.databasePath)))
+          failures.push(`${where}: the next restore left the lock behind`)
         fs.rmSync(path.dirname(lib.dataDir), {recursive: true, force: true})
       }
 
-      console.log(`      ${trial} trials: ${tally.killed} killed mid-run, ${tally.completed} finished first; afterwards ${tally.old} old library, ${tally.restored} restored; ${tally.safetyArchives} safety archives checked`)
+      console.log(
+        `      ${trial} trials: ${tally.killed} killed mid-run, ${tally.completed} finished first; afterwards ${tally.old} old library, ${tally.restored} restored; ${tally.safetyArchives} safety archives checked`,
+      )
       expect(failures, failures.join('\n')).to.deep.equal([])
       expect(tally.killed, `kills inside the run in ${trial} attempts`).to.equal(RESTORE_KILLS)
     })
@@ -301,11 +314,16 @@ for (const op of ['rmSync', 'renameSync', 'linkSync', 'unlinkSync']) {
     for (const step of swapSteps) {
       it(`restore killed at ${step}: the old library or the restored one, whole; the next restore succeeds`, async () => {
         const lib = cloneLibrary(old)
-        const run = await runCli(['library:restore', archive, '--yes', '--json', '--no-safety-backup'], {env: {...lib.env, ...killAt(step)}})
+        const run = await runCli(['library:restore', archive, '--yes', '--json', '--no-safety-backup'], {
+          env: {...lib.env, ...killAt(step)},
+        })
         expect(run.signal, `the hook must fire (exit ${run.code}: ${run.stdout}${run.stderr})`).to.equal('SIGKILL')
         const content = libraryContent(lib.databasePath)
         expect(content.integrity).to.equal('ok')
-        expect([oldDigest, newDigest], `after a kill at ${step} the library is a blend (${content.rows} files)`).to.include(content.digest)
+        expect(
+          [oldDigest, newDigest],
+          `after a kill at ${step} the library is a blend (${content.rows} files)`,
+        ).to.include(content.digest)
         console.log(`      killed at ${step}: ${content.digest === oldDigest ? 'old library' : 'restored library'}`)
 
         ageLock(lib.databasePath, 20)
@@ -331,19 +349,25 @@ for (const op of ['rmSync', 'renameSync', 'linkSync', 'unlinkSync']) {
         const next = await runCli(['library:backup', '--json'], {env: lib.env})
         expect(next.code, next.stdout + next.stderr).to.equal(0)
         expect(listTemps(lib.backupDir)).to.deep.equal([])
-        for (const name of listArchives(lib.backupDir)) expect(validateArchiveWithPython(path.join(lib.backupDir, name)).ok).to.equal(true)
+        for (const name of listArchives(lib.backupDir))
+          expect(validateArchiveWithPython(path.join(lib.backupDir, name)).ok).to.equal(true)
       })
     }
 
     it('a restore killed before its swap leaves its extracted copy in the data directory: the next run of any command that locks the library removes it', async () => {
       const lib = cloneLibrary(old)
-      const run = await runCli(['library:restore', archive, '--yes', '--json', '--no-safety-backup'], {env: {...lib.env, ...killAt('renameSync:library.db')}})
+      const run = await runCli(['library:restore', archive, '--yes', '--json', '--no-safety-backup'], {
+        env: {...lib.env, ...killAt('renameSync:library.db')},
+      })
       expect(run.signal).to.equal('SIGKILL')
       expect(listTemps(lib.dataDir).length, 'the dead restore left its extracted copy').to.be.greaterThan(0)
       ageLock(lib.databasePath, 20)
       const next = await runCli(['library:backup', '--json'], {env: lib.env})
       expect(next.code, next.stdout + next.stderr).to.equal(0)
-      expect(listTemps(lib.dataDir), 'the next run (a backup) removed the dead restore\'s temporary files').to.deep.equal([])
+      expect(
+        listTemps(lib.dataDir),
+        "the next run (a backup) removed the dead restore's temporary files",
+      ).to.deep.equal([])
     })
   })
 })

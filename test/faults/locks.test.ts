@@ -74,7 +74,7 @@ describe('faults: stale locks', function () {
 
     const fresh = await runCli(['library:backup', '--json'], {env: lib.env})
     expect(fresh.code, fresh.stdout + fresh.stderr).to.equal(4)
-    const {hint: message} = (parseJson(fresh).error as {hint: string})
+    const {hint: message} = parseJson(fresh).error as {hint: string}
     const wait = promisedWait(message)
     expect(wait, message).to.be.a('number')
     const remaining = 10 - lockAgeMs(lib.databasePath) / 1000
@@ -98,7 +98,7 @@ describe('faults: stale locks', function () {
     ageLock(lib.databasePath, 4)
     const run = await runCli(['library:backup', '--json'], {env: lib.env})
     expect(run.code).to.equal(4)
-    const {hint: message} = (parseJson(run).error as {hint: string})
+    const {hint: message} = parseJson(run).error as {hint: string}
     expect(promisedWait(message), message).to.be.within(4, 7)
   })
 

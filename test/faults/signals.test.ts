@@ -30,7 +30,12 @@ interface SignalRun {
   fired: boolean
 }
 
-async function signalDuring(args: string[], env: NodeJS.ProcessEnv, signal: NodeJS.Signals, trigger: Trigger): Promise<SignalRun> {
+async function signalDuring(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  signal: NodeJS.Signals,
+  trigger: Trigger,
+): Promise<SignalRun> {
   const child = startCli(args, {env})
   const done = finishCli(child)
   let fired = false
@@ -38,9 +43,11 @@ async function signalDuring(args: string[], env: NodeJS.ProcessEnv, signal: Node
   child.on('exit', () => {
     exited = true
   })
-  await ('delayMs' in trigger ? new Promise((resolve) => {
-      setTimeout(resolve, trigger.delayMs)
-    }) : pollUntil(() => exited || listTemps(trigger.dir).some((name) => name.endsWith(trigger.label)), 30_000, 1));
+  await ('delayMs' in trigger
+    ? new Promise((resolve) => {
+        setTimeout(resolve, trigger.delayMs)
+      })
+    : pollUntil(() => exited || listTemps(trigger.dir).some((name) => name.endsWith(trigger.label)), 30_000, 1))
 
   if (!exited) {
     fired = child.kill(signal)
@@ -171,7 +178,10 @@ describe('faults: SIGINT and SIGTERM', function () {
             expect(content.digest, 'a restore that reported success left the old library').to.not.equal(oldDigest)
             console.log(`      (the signal arrived after the commit point; trigger ${JSON.stringify(how)})`)
           } else {
-            expect(content.digest, `interrupted (exit ${run.code}, ${run.stderr.trim()}) but the library was replaced`).to.equal(oldDigest)
+            expect(
+              content.digest,
+              `interrupted (exit ${run.code}, ${run.stderr.trim()}) but the library was replaced`,
+            ).to.equal(oldDigest)
           }
 
           if ('delayMs' in how) {
@@ -205,7 +215,12 @@ describe('faults: SIGINT and SIGTERM', function () {
       it(`${signal} while the archive is extracted: the data directory the restore created is taken back`, async () => {
         const parent = makeTempDir('vpo-fresh')
         const dataDir = path.join(parent, 'new machine', 'vpo')
-        const run = await signalDuring(['library:restore', archive, '--yes', '--json'], {VPO_DATA_DIR: dataDir}, signal, {dir: dataDir, label: '.restore.db'})
+        const run = await signalDuring(
+          ['library:restore', archive, '--yes', '--json'],
+          {VPO_DATA_DIR: dataDir},
+          signal,
+          {dir: dataDir, label: '.restore.db'},
+        )
         expect(run.fired, 'the signal was sent mid-extraction').to.equal(true)
         expect(nonZero(run)).to.equal(true)
         expect(fs.existsSync(path.join(dataDir, 'library.db')), 'no library appeared').to.equal(false)
@@ -255,19 +270,27 @@ fs.linkSync = function (from, to) { const result = link.call(this, from, to); co
         expect([...listTemps(lib.backupDir)], 'temporary files').to.deep.equal([])
         expect(fs.existsSync(lockDirectory(lib.databasePath)), 'lock left behind').to.equal(false)
         const consistent = (run.code === 0 && archives.length === 1) || (run.code !== 0 && archives.length === 0)
-        expect(consistent, `exit ${run.code} (${run.stderr.trim()}) with archives ${JSON.stringify(archives)}`).to.equal(true)
+        expect(
+          consistent,
+          `exit ${run.code} (${run.stderr.trim()}) with archives ${JSON.stringify(archives)}`,
+        ).to.equal(true)
       })
 
       it(`${signal} just after the restored database is swapped in: exit 0 with the new library, or non-zero with the old`, async () => {
         const lib = cloneLibrary(base)
-        const run = await runCli(['library:restore', archive, '--yes', '--json', '--no-safety-backup'], {env: {...lib.env, ...hook(signal)}})
+        const run = await runCli(['library:restore', archive, '--yes', '--json', '--no-safety-backup'], {
+          env: {...lib.env, ...hook(signal)},
+        })
         const content = libraryContent(lib.databasePath)
         expect(content.integrity).to.equal('ok')
         expect([...listTemps(lib.dataDir)], 'temporary files').to.deep.equal([])
         expect(fs.existsSync(lockDirectory(lib.databasePath)), 'lock left behind').to.equal(false)
         const replaced = content.digest !== oldDigest
         const consistent = (run.code === 0 && replaced) || (run.code !== 0 && !replaced)
-        expect(consistent, `exit ${run.code} (${run.stderr.trim()}) and the library was ${replaced ? 'replaced' : 'kept'}`).to.equal(true)
+        expect(
+          consistent,
+          `exit ${run.code} (${run.stderr.trim()}) and the library was ${replaced ? 'replaced' : 'kept'}`,
+        ).to.equal(true)
       })
     }
   })

@@ -15,7 +15,11 @@ export interface LocalKey {
 export async function makeLocalKey(dir: string, name: string): Promise<LocalKey> {
   const secret = await generateX25519Identity()
   const identityFile = path.join(dir, name)
-  fs.writeFileSync(identityFile, `# created: by the tests\n# public key: ${await identityToRecipient(secret)}\n${secret}\n`, {mode: 0o600})
+  fs.writeFileSync(
+    identityFile,
+    `# created: by the tests\n# public key: ${await identityToRecipient(secret)}\n${secret}\n`,
+    {mode: 0o600},
+  )
   return {identityFile, recipient: await identityToRecipient(secret), secret}
 }
 

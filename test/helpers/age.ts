@@ -19,7 +19,10 @@ export const HAS_SSH_KEYGEN = available('ssh-keygen', ['-?'])
  * machine without `age` says so instead of passing silently.
  */
 export function missingTools(tools: {age?: boolean; ssh?: boolean}): string {
-  const missing = [tools.age && !HAS_AGE ? 'age (apt-get install age)' : '', tools.ssh && !HAS_SSH_KEYGEN ? 'ssh-keygen' : ''].filter(Boolean)
+  const missing = [
+    tools.age && !HAS_AGE ? 'age (apt-get install age)' : '',
+    tools.ssh && !HAS_SSH_KEYGEN ? 'ssh-keygen' : '',
+  ].filter(Boolean)
   return missing.length > 0 ? `skipped: ${missing.join(' and ')} not installed` : ''
 }
 
@@ -59,9 +62,29 @@ export interface SshKey {
 
 export function makeSshKey(dir: string, type: 'ed25519' | 'rsa', passphrase = ''): SshKey {
   const identityFile = path.join(dir, `id_${type}${passphrase ? '_locked' : ''}`)
-  runOk('ssh-keygen', ['-q', '-t', type, ...(type === 'rsa' ? ['-b', '2048'] : []), '-N', passphrase, '-C', 'test@vpo', '-f', identityFile])
-  const secretBody = fs.readFileSync(identityFile, 'utf8').split('\n').filter((line) => !line.startsWith('-----')).join('')
-  return {identityFile, publicFile: `${identityFile}.pub`, publicKey: fs.readFileSync(`${identityFile}.pub`, 'utf8').trim(), secretBody}
+  runOk('ssh-keygen', [
+    '-q',
+    '-t',
+    type,
+    ...(type === 'rsa' ? ['-b', '2048'] : []),
+    '-N',
+    passphrase,
+    '-C',
+    'test@vpo',
+    '-f',
+    identityFile,
+  ])
+  const secretBody = fs
+    .readFileSync(identityFile, 'utf8')
+    .split('\n')
+    .filter((line) => !line.startsWith('-----'))
+    .join('')
+  return {
+    identityFile,
+    publicFile: `${identityFile}.pub`,
+    publicKey: fs.readFileSync(`${identityFile}.pub`, 'utf8').trim(),
+    secretBody,
+  }
 }
 
 /** Deterministic bytes, so a failing size is reproducible. */

@@ -55,7 +55,8 @@ export function parseUnit(text: string): UnitSection[] {
     }
 
     const entry = /^([A-Za-z][A-Za-z0-9]*)=(.*)$/.exec(line)
-    if (!entry || sections.length === 0 || line.endsWith('\\')) throw new Error(`line ${index + 1} is not a section or Key=Value: ${raw}`)
+    if (!entry || sections.length === 0 || line.endsWith('\\'))
+      throw new Error(`line ${index + 1} is not a section or Key=Value: ${raw}`)
     sections.at(-1)!.entries.push([entry[1], entry[2].trim()])
   }
 
@@ -63,10 +64,20 @@ export function parseUnit(text: string): UnitSection[] {
 }
 
 export function unitValues(sections: UnitSection[], section: string, key: string): string[] {
-  return sections.filter((s) => s.name === section).flatMap((s) => s.entries.filter(([k]) => k === key).map(([, v]) => v))
+  return sections
+    .filter((s) => s.name === section)
+    .flatMap((s) => s.entries.filter(([k]) => k === key).map(([, v]) => v))
 }
 
-const EXEC_KEYS = new Set(['ExecStart', 'ExecStartPost', 'ExecStartPre', 'ExecStop', 'ExecStopPost', 'ExecReload', 'ExecCondition'])
+const EXEC_KEYS = new Set([
+  'ExecStart',
+  'ExecStartPost',
+  'ExecStartPre',
+  'ExecStop',
+  'ExecStopPost',
+  'ExecReload',
+  'ExecCondition',
+])
 
 /** The command lines of a unit, in file order, as argv (systemd's prefixes `-@:+!` removed). */
 export function unitCommands(text: string): string[][] {
@@ -200,7 +211,12 @@ function checkCronField(value: string, [label, min, max]: (typeof CRON_FIELDS)[n
     const match = /^(\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(item)
     const numbers = match ? [match[2], match[3]].filter((n) => n !== undefined).map(Number) : []
     const step = match?.[4] === undefined ? 1 : Number(match[4])
-    if (!match || numbers.some((n) => n < min || n > max) || (numbers.length === 2 && numbers[0] > numbers[1]) || step < 1) {
+    if (
+      !match ||
+      numbers.some((n) => n < min || n > max) ||
+      (numbers.length === 2 && numbers[0] > numbers[1]) ||
+      step < 1
+    ) {
       throw new Error(`crontab ${label} field "${value}" is not valid (${min}-${max})`)
     }
   }

@@ -29,7 +29,11 @@ for job in spec['copies']:
 `
 
 /** Many copies of one archive, each with its own `created_at`, in one Python process. */
-export function copiesWithCreatedAt(source: string, copies: Array<{createdAt: string; dest: string}>, order: 'metadata-first' | 'metadata-last' = 'metadata-first'): void {
+export function copiesWithCreatedAt(
+  source: string,
+  copies: Array<{createdAt: string; dest: string}>,
+  order: 'metadata-first' | 'metadata-last' = 'metadata-first',
+): void {
   const result = python(REWRITER, [], JSON.stringify({source, copies, order}))
   if (result.status !== 0) throw new Error(`rewriting ${source} failed: ${result.stderr}`)
 }
@@ -39,7 +43,12 @@ export function copiesWithCreatedAt(source: string, copies: Array<{createdAt: st
  * (`2026-02-05T14:30:22Z`), written by Python's tarfile with the metadata first (as this plugin
  * orders it) or last (as VPO's Python tool does).
  */
-export function copyWithCreatedAt(source: string, dest: string, createdAt: string, order: 'metadata-first' | 'metadata-last' = 'metadata-first'): void {
+export function copyWithCreatedAt(
+  source: string,
+  dest: string,
+  createdAt: string,
+  order: 'metadata-first' | 'metadata-last' = 'metadata-first',
+): void {
   copiesWithCreatedAt(source, [{createdAt, dest}], order)
 }
 
@@ -55,7 +64,12 @@ export function flipByte(file: string, offset: number): void {
 export function gzipMemberOffsets(file: string): number[] {
   const bytes = fs.readFileSync(file)
   const offsets: number[] = []
-  for (let at = bytes.indexOf(Buffer.from([0x1f, 0x8b, 0x08])); at !== -1; at = bytes.indexOf(Buffer.from([0x1f, 0x8b, 0x08]), at + 1)) offsets.push(at)
+  for (
+    let at = bytes.indexOf(Buffer.from([0x1f, 0x8b, 0x08]));
+    at !== -1;
+    at = bytes.indexOf(Buffer.from([0x1f, 0x8b, 0x08]), at + 1)
+  )
+    offsets.push(at)
   return offsets
 }
 

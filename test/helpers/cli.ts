@@ -54,7 +54,8 @@ async function collect(child: ReturnType<typeof startCli>, timeoutMs: number): P
   child.stderr?.on('data', (chunk) => (stderr += chunk))
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
   const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve([child.exitCode, child.signalCode as NodeJS.Signals | null])
+    if (child.exitCode !== null || child.signalCode !== null)
+      resolve([child.exitCode, child.signalCode as NodeJS.Signals | null])
     else child.on('close', (c, s) => resolve([c, s]))
   })
   clearTimeout(timer)
@@ -115,6 +116,18 @@ export function runCliOnPty(
     timeout: (options.timeoutMs ?? 30_000) + 10_000,
   })
   if (out.status !== 0) throw new Error(`pty-run.py failed: ${out.stderr}`)
-  const result = JSON.parse(out.stdout) as {code: null | number; output: string; prompted: boolean; signal: null | number; timed_out: boolean}
-  return {code: result.code, signal: result.signal, output: result.output, prompted: result.prompted, timedOut: result.timed_out}
+  const result = JSON.parse(out.stdout) as {
+    code: null | number
+    output: string
+    prompted: boolean
+    signal: null | number
+    timed_out: boolean
+  }
+  return {
+    code: result.code,
+    signal: result.signal,
+    output: result.output,
+    prompted: result.prompted,
+    timedOut: result.timed_out,
+  }
 }

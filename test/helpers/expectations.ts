@@ -5,11 +5,17 @@ import {type CliResult, parseJson, runCli, type RunOptions, stackTraceLines} fro
 
 /** No stack trace anywhere in what the user sees. */
 export function expectNoStackTrace(result: CliResult): void {
-  expect(stackTraceLines(result.stdout + result.stderr), `stack trace in the output:\n${result.stderr}`).to.deep.equal([])
+  expect(stackTraceLines(result.stdout + result.stderr), `stack trace in the output:\n${result.stderr}`).to.deep.equal(
+    [],
+  )
 }
 
 /** runCli, and whatever the outcome, no stack trace. */
-export async function runCliChecked(args: string[], env: NodeJS.ProcessEnv = {}, options: RunOptions = {}): Promise<CliResult> {
+export async function runCliChecked(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  options: RunOptions = {},
+): Promise<CliResult> {
   const result = await runCli(args, {...options, env})
   expectNoStackTrace(result)
   return result
@@ -37,7 +43,11 @@ export function expectJsonError(result: CliResult, code: string | undefined, exi
   expect(Object.keys(body).sort()).to.deep.equal(['error', 'success'])
   expect(body.success).to.equal(false)
   const error = body.error as Record<string, unknown>
-  expect(Object.keys(error).filter((key) => key !== 'hint').sort()).to.deep.equal(['code', 'exit_code', 'message'])
+  expect(
+    Object.keys(error)
+      .filter((key) => key !== 'hint')
+      .sort(),
+  ).to.deep.equal(['code', 'exit_code', 'message'])
   if ('hint' in error) expect(error.hint).to.be.a('string').and.not.equal('')
   if (code === undefined) expect(error.code).to.be.a('string').and.not.equal('')
   else expect(error.code).to.equal(code)

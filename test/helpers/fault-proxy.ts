@@ -32,7 +32,12 @@ export interface Rule {
   skip?: number
 }
 
-export const slowDown: Fault = {kind: 'error', status: 503, code: 'SlowDown', message: 'Please reduce your request rate.'}
+export const slowDown: Fault = {
+  kind: 'error',
+  status: 503,
+  code: 'SlowDown',
+  message: 'Please reduce your request rate.',
+}
 
 export interface RequestLog {
   method: string
@@ -135,7 +140,11 @@ export class FaultProxy {
       if (upstream.destroyed) return
       let data = chunk
       if (fault?.kind === 'flip-request') data = flip(chunk, fault.offset - sent)
-      if (fault?.kind === 'reset' && fault.afterRequestBytes !== undefined && sent + chunk.length >= fault.afterRequestBytes) {
+      if (
+        fault?.kind === 'reset' &&
+        fault.afterRequestBytes !== undefined &&
+        sent + chunk.length >= fault.afterRequestBytes
+      ) {
         upstream.write(chunk.subarray(0, fault.afterRequestBytes - sent))
         req.socket.destroy()
         upstream.destroy()

@@ -39,7 +39,12 @@ export interface FaultyStore {
 export function useFaultyStore(bucketName: string): FaultyStore {
   let direct: S3Client
   let restoreEnv: () => void
-  const store = {bucketName, prefix: ''} as FaultyStore & {prefix: string; proxy: FaultProxy; scratch: string; server: S3Server}
+  const store = {bucketName, prefix: ''} as FaultyStore & {
+    prefix: string
+    proxy: FaultProxy
+    scratch: string
+    server: S3Server
+  }
 
   before(async () => {
     store.server = await startS3Server([bucketName])
@@ -70,7 +75,8 @@ export function useFaultyStore(bucketName: string): FaultyStore {
     restoreEnv()
   })
 
-  store.bucket = () => new S3Bucket(`s3://${bucketName}/${store.prefix}`, {stagingDir: path.join(store.scratch, 'staging')})
+  store.bucket = () =>
+    new S3Bucket(`s3://${bucketName}/${store.prefix}`, {stagingDir: path.join(store.scratch, 'staging')})
 
   store.stage = async (target, bytes) => {
     const file = path.join(await target.prepareStaging(), `staged-${crypto.randomBytes(4).toString('hex')}`)

@@ -51,7 +51,12 @@ export function databaseOf(archive: string): string {
  * Writes `dir/name` as VPO's Python tool would, with the metadata of `template` but `created_at`
  * taken from the backup name, so the name and the metadata agree on when it was made.
  */
-export function plantBackup(template: string, dir: string, name: string, overrides: Record<string, unknown> = {}): string {
+export function plantBackup(
+  template: string,
+  dir: string,
+  name: string,
+  overrides: Record<string, unknown> = {},
+): string {
   const stamp = /(\d{4}-\d{2}-\d{2})T(\d{2})(\d{2})(\d{2})Z/.exec(name)
   if (!stamp) throw new Error(`${name} carries no backup timestamp`)
   const createdAt = `${stamp[1]}T${stamp[2]}:${stamp[3]}:${stamp[4]}Z`
@@ -126,7 +131,9 @@ print(sum(r[0] for r in db.execute('SELECT size_bytes FROM files')))
 /** What a terminal would receive that could act on it: raw C0/C1 controls other than line ends. */
 export function rawControls(result: CliResult): string[] {
   // eslint-disable-next-line no-control-regex
-  return [...(result.stdout + result.stderr).matchAll(/[\u0000-\u0009\u000B-\u001F\u007F-\u009F]/g)].map((m) => JSON.stringify(m[0]))
+  return [...(result.stdout + result.stderr).matchAll(/[\u0000-\u0009\u000B-\u001F\u007F-\u009F]/g)].map((m) =>
+    JSON.stringify(m[0]),
+  )
 }
 
 /**

@@ -12,7 +12,9 @@ export {lockDirectory, TEMP_PREFIX} from './product.js'
 /** Temporary files the plugin leaves (with any SQLite sidecars) anywhere under `dir`. */
 export function leftoverTempFiles(dir: string): string[] {
   if (!fs.existsSync(dir)) return []
-  return (fs.readdirSync(dir, {recursive: true}) as string[]).filter((rel) => path.basename(rel).startsWith(TEMP_PREFIX))
+  return (fs.readdirSync(dir, {recursive: true}) as string[]).filter((rel) =>
+    path.basename(rel).startsWith(TEMP_PREFIX),
+  )
 }
 
 /** The plugin's temporary files (`<TEMP_PREFIX><pid>-<hex>.<label>`) directly in `dir`. */

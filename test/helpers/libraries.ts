@@ -35,7 +35,13 @@ export function cloneLibrary(from: DataDir, parent?: string): DataDir {
   const databasePath = path.join(dataDir, 'library.db')
   fs.copyFileSync(from.databasePath, databasePath)
   if (fs.existsSync(`${from.databasePath}-wal`)) fs.copyFileSync(`${from.databasePath}-wal`, `${databasePath}-wal`)
-  return {dataDir, databasePath, backupDir: path.join(dataDir, 'backups'), env: {VPO_DATA_DIR: dataDir}, summary: from.summary}
+  return {
+    dataDir,
+    databasePath,
+    backupDir: path.join(dataDir, 'backups'),
+    env: {VPO_DATA_DIR: dataDir},
+    summary: from.summary,
+  }
 }
 
 /** Backs `library` up with the real CLI into a fresh directory: the archive tests restore from. */
@@ -66,7 +72,8 @@ rows = db.execute('SELECT COUNT(*) FROM files').fetchone()[0]
 print(json.dumps(dict(digest=h.hexdigest(), integrity=ic, rows=rows)))
 `
     const result = python(code, [copy])
-    if (result.status !== 0) return {digest: `unreadable: ${result.stderr.trim().split('\n').pop()}`, integrity: 'unreadable', rows: -1}
+    if (result.status !== 0)
+      return {digest: `unreadable: ${result.stderr.trim().split('\n').pop()}`, integrity: 'unreadable', rows: -1}
     return JSON.parse(result.stdout) as {digest: string; integrity: string; rows: number}
   } finally {
     fs.rmSync(scratch, {recursive: true, force: true})

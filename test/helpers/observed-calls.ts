@@ -132,6 +132,9 @@ export function indexOfCall(calls: ObservedCall[], test: (call: ObservedCall) =>
 export function describeCalls(calls: ObservedCall[]): string {
   return calls
     .filter((call) => call.op !== 'open' || call.mode !== undefined)
-    .map((call) => `${call.op} ${call.path}${call.to ? ` -> ${call.to}` : ''}${call.mode === undefined ? '' : ` mode ${call.mode.toString(8)}`}`)
+    .map(
+      (call) =>
+        `${call.op} ${call.path}${call.to ? ` -> ${call.to}` : ''}${call.mode === undefined ? '' : ` mode ${call.mode.toString(8)}`}`,
+    )
     .join('\n')
 }

@@ -10,7 +10,11 @@ import {type ChildHandle} from './processes.js'
 
 /** Runs `argv` to completion with the clean CLI environment plus `env`. */
 export async function runProgram(argv: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<CliResult> {
-  const child = spawn(argv[0], argv.slice(1), {cwd: ROOT, env: {...cleanEnv(), ...env}, stdio: ['ignore', 'pipe', 'pipe']})
+  const child = spawn(argv[0], argv.slice(1), {
+    cwd: ROOT,
+    env: {...cleanEnv(), ...env},
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk) => (stdout += chunk))
@@ -36,16 +40,35 @@ export function canSwitchUser(): boolean {
 
 /** Whether `uid` can read and execute what the CLI needs: the checkout and node itself. */
 export function userCanRunCli(uid: number, gid: number): boolean {
-  const probe = spawnSync('setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(RUN)}, require('fs').constants.R_OK)`], {
-    cwd: '/',
-    encoding: 'utf8',
-  })
+  const probe = spawnSync(
+    'setpriv',
+    [
+      `--reuid=${uid}`,
+      `--regid=${gid}`,
+      '--clear-groups',
+      process.execPath,
+      '-e',
+      `require('fs').accessSync(${JSON.stringify(RUN)}, require('fs').constants.R_OK)`,
+    ],
+    {
+      cwd: '/',
+      encoding: 'utf8',
+    },
+  )
   return probe.status === 0
 }
 
 /** `bin/run.js ARGS` as uid:gid with no supplementary groups (setpriv), HOME set to `home`. */
-export async function runCliAs(uid: number, gid: number, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  return runProgram(['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', process.execPath, RUN, ...args], env)
+export async function runCliAs(
+  uid: number,
+  gid: number,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<CliResult> {
+  return runProgram(
+    ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', process.execPath, RUN, ...args],
+    env,
+  )
 }
 
 const UNLOCKED_CLIENT = String.raw`
@@ -77,7 +100,9 @@ export async function openWithoutLock(databasePath: string): Promise<ChildHandle
       const match = /open (\w+)\n/.exec(out)
       if (match) resolve(match[1])
     })
-    child.on('exit', (code) => reject(new Error(`the SQLite client exited (${code}) before opening the library: ${err}`)))
+    child.on('exit', (code) =>
+      reject(new Error(`the SQLite client exited (${code}) before opening the library: ${err}`)),
+    )
   })
   return {
     pid: child.pid!,

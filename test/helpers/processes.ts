@@ -18,7 +18,10 @@ function waitForLine(child: ChildProcess, marker: string, timeoutMs: number): Pr
   return new Promise((resolve, reject) => {
     let out = ''
     let err = ''
-    const timer = setTimeout(() => reject(new Error(`child did not print "${marker}" in ${timeoutMs} ms; stderr: ${err}`)), timeoutMs)
+    const timer = setTimeout(
+      () => reject(new Error(`child did not print "${marker}" in ${timeoutMs} ms; stderr: ${err}`)),
+      timeoutMs,
+    )
     child.stdout?.on('data', (chunk) => {
       out += chunk
       if (out.includes(marker)) {
@@ -84,7 +87,10 @@ while True:
  * each transaction also deletes the oldest other file with its tracks and changes one size, so
  * the file count stays put. Resolves once `warmup` transactions are committed.
  */
-export async function startLibraryWriter(databasePath: string, options: {churn?: boolean; warmup?: number} = {}): Promise<ChildHandle> {
+export async function startLibraryWriter(
+  databasePath: string,
+  options: {churn?: boolean; warmup?: number} = {},
+): Promise<ChildHandle> {
   const args = [databasePath, String(options.warmup ?? 20), options.churn ? 'churn' : 'grow']
   const child = spawn('python3', ['-c', WRITER, ...args], {stdio: ['ignore', 'pipe', 'pipe']})
   const handle = handleFor(child)

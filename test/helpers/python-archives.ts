@@ -77,7 +77,13 @@ with open(spec['out'], 'wb') as raw:
 
 /** Writes a gzip-compressed tar of `members`, in that order, with Python's tarfile. */
 export function writeArchiveWithPython(out: string, members: ArchiveMember[], options: WriteArchiveOptions = {}): void {
-  const spec = {out, members, format: options.format ?? 'pax', compresslevel: options.compresslevel ?? 6, gzipMtime: options.gzipMtime === undefined ? 0 : options.gzipMtime}
+  const spec = {
+    out,
+    members,
+    format: options.format ?? 'pax',
+    compresslevel: options.compresslevel ?? 6,
+    gzipMtime: options.gzipMtime === undefined ? 0 : options.gzipMtime,
+  }
   // The description goes through stdin: a metadata member over 1 MiB is too long for argv.
   const result = python(WRITER, [], JSON.stringify(spec))
   if (result.status !== 0) throw new Error(`writing ${out} with Python's tarfile failed: ${result.stderr}`)
@@ -204,7 +210,15 @@ export interface ReadArchiveOptions {
 function inspect(archive: string, options: ReadArchiveOptions): ArchiveView {
   const spec = {archive, validate: options.validate ?? false, extract: options.extract ?? {}, sql: options.sql ?? {}}
   const result = python(READER, [JSON.stringify(spec)])
-  if (result.status !== 0) return {ok: false, reason: `python failed: ${result.stderr}`, members: [], metadata: null, databaseSha256: null, databaseSize: null}
+  if (result.status !== 0)
+    return {
+      ok: false,
+      reason: `python failed: ${result.stderr}`,
+      members: [],
+      metadata: null,
+      databaseSha256: null,
+      databaseSize: null,
+    }
   const view = JSON.parse(result.stdout) as ArchiveView & {reason: null | string}
   return {...view, reason: view.reason ?? undefined}
 }

@@ -24,7 +24,9 @@ export interface S3Server {
 
 export async function startS3Server(buckets: string[]): Promise<S3Server> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vpo-s3rver-'))
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dataDir, ...buckets], {stdio: ['pipe', 'pipe', 'pipe']})
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dataDir, ...buckets], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
   let stderr = ''
   child.stderr?.on('data', (chunk) => (stderr += chunk))
   const port = await new Promise<number>((resolve, reject) => {

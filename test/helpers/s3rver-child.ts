@@ -30,7 +30,8 @@ const S3rver = require('s3rver') as S3rverClass
 
 const [dataDir, ...buckets] = process.argv.slice(2)
 const uploadsDir = (bucket: string): string => path.join(dataDir, bucket, '._S3rver_uploads')
-const escapeXml = (text: string): string => text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;')
+const escapeXml = (text: string): string =>
+  text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;')
 
 const server = new S3rver({
   address: '127.0.0.1',
@@ -48,7 +49,8 @@ server.middleware.unshift(async (ctx, next) => {
     if (!fs.existsSync(dir)) {
       ctx.status = 404
       ctx.type = 'application/xml'
-      ctx.body = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist.</Message></Error>'
+      ctx.body =
+        '<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist.</Message></Error>'
       return
     }
 

@@ -81,16 +81,24 @@ function libraryState(dataDir: string): Record<string, string> {
   }
 
   const backups = path.join(dataDir, 'backups')
-  if (fs.existsSync(backups)) for (const [name, hash] of Object.entries(hashTree(backups))) state[`backups/${name}`] = hash
+  if (fs.existsSync(backups))
+    for (const [name, hash] of Object.entries(hashTree(backups))) state[`backups/${name}`] = hash
   return state
 }
 
 const megabytes = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`
 
 /** `vpo library:` offers every command, `vpo library:b` both backup commands; after `--`, every flag of each command (from its manifest). */
-async function verifyCompletion(complete: (host: Host, line: string) => Promise<string[]>, host: Host, commands: ManifestCommand[]) {
+async function verifyCompletion(
+  complete: (host: Host, line: string) => Promise<string[]>,
+  host: Host,
+  commands: ManifestCommand[],
+) {
   expect(await complete(host, 'vpo library:'), 'vpo library:').to.include.members(COMMAND_IDS.map((id) => `vpo ${id}`))
-  expect(await complete(host, 'vpo library:b'), 'vpo library:b').to.include.members(['vpo library:backup', 'vpo library:backups'])
+  expect(await complete(host, 'vpo library:b'), 'vpo library:b').to.include.members([
+    'vpo library:backup',
+    'vpo library:backups',
+  ])
   expect(await complete(host, 'vpo library:v'), 'vpo library:v').to.include.members(['vpo library:verify'])
   expect(await complete(host, 'vpo library:p'), 'vpo library:p').to.include.members(['vpo library:prune'])
   for (const command of commands) {
@@ -106,7 +114,9 @@ async function verifyCompletion(complete: (host: Host, line: string) => Promise<
  * node_modules it fills, and for each direct dependency what only it pulls in.
  */
 async function reportInstallCost(label: string, install: ProcResult, nodeModules: string): Promise<void> {
-  const manifest = JSON.parse(fs.readFileSync(path.join(nodeModules, PACKAGE, 'package.json'), 'utf8')) as {dependencies: Record<string, string>}
+  const manifest = JSON.parse(fs.readFileSync(path.join(nodeModules, PACKAGE, 'package.json'), 'utf8')) as {
+    dependencies: Record<string, string>
+  }
   const direct = Object.keys(manifest.dependencies)
   const all = dependencyClosure(nodeModules, direct)
   const du = await run('du', ['-sh', nodeModules], {env: process.env})
@@ -115,7 +125,10 @@ async function reportInstallCost(label: string, install: ProcResult, nodeModules
     `${label}: vpo plugins:install took ${(install.ms / 1000).toFixed(1)} s (npm: ${added}); du -sh ${du.stdout.split('\t')[0]} (${all.size} packages, plugin itself ${megabytes(diskBytes(path.join(nodeModules, PACKAGE)))})`,
   ]
   for (const dependency of direct) {
-    const others = dependencyClosure(nodeModules, direct.filter((name) => name !== dependency))
+    const others = dependencyClosure(
+      nodeModules,
+      direct.filter((name) => name !== dependency),
+    )
     const own = [...all].filter((dir) => !others.has(dir))
     lines.push(`  ${dependency}: ${own.length} packages only it needs, ${megabytes(packagesBytes(own))}`)
   }
@@ -157,13 +170,18 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
 
     this.timeout(15 * 60_000)
     const started = Date.now()
-    const step = (label: string) => console.log(`      [install suite] ${label} (${Math.round((Date.now() - started) / 1000)} s)`)
+    const step = (label: string) =>
+      console.log(`      [install suite] ${label} (${Math.round((Date.now() - started) / 1000)} s)`)
     work = makeTempDir('vpo-install')
     const env = baseEnv(work)
     const port = await freePort()
     const registryUrl = `http://127.0.0.1:${port}/`
     const npmrc = path.join(work, 'npmrc')
-    const npm = writeNpmUserConfig(npmrc, {nodedir: path.resolve(path.dirname(process.execPath), '..'), registry: registryUrl}, env)
+    const npm = writeNpmUserConfig(
+      npmrc,
+      {nodedir: path.resolve(path.dirname(process.execPath), '..'), registry: registryUrl},
+      env,
+    )
 
     dataDir = path.join(work, 'vpo-data')
     const hostOptions = {
@@ -174,7 +192,13 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
       env: npm.env,
       schemaVersion: 27,
     }
-    host = new Host({...hostOptions, dir: path.join(work, 'host'), topicSeparator: ':', configDir: path.join(work, 'config'), cacheDir: path.join(work, 'cache')})
+    host = new Host({
+      ...hostOptions,
+      dir: path.join(work, 'host'),
+      topicSeparator: ':',
+      configDir: path.join(work, 'config'),
+      cacheDir: path.join(work, 'cache'),
+    })
     spaceHost = new Host({
       ...hostOptions,
       dir: path.join(work, 'host-spaces'),
@@ -206,7 +230,9 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
         const node = path.join(nodeDir, 'node_modules', 'node', 'bin', 'node')
         // The `node` package's platform package is the official tarball: bin/, include/node, share/.
         const platformDir = path.join(nodeDir, 'node_modules', 'node', 'node_modules')
-        const platform = fs.readdirSync(platformDir).find((name) => fs.existsSync(path.join(platformDir, name, 'include', 'node', 'node.h')))
+        const platform = fs
+          .readdirSync(platformDir)
+          .find((name) => fs.existsSync(path.join(platformDir, name, 'include', 'node', 'node.h')))
         if (!platform) throw new Error(`no Node 22 headers under ${platformDir}`)
         const nodedir = path.join(platformDir, platform)
         const npm22 = writeNpmUserConfig(path.join(work, 'npmrc-node22'), {nodedir, registry: registryUrl}, env)
@@ -230,14 +256,22 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
 
     const verdaccioDir = path.join(work, 'verdaccio')
     await Promise.all([
-      npmInstall(verdaccioDir, {name: 'vpo-test-registry', dependencies: {verdaccio: VERDACCIO.version}, overrides: VERDACCIO.overrides}, npm.env),
+      npmInstall(
+        verdaccioDir,
+        {name: 'vpo-test-registry', dependencies: {verdaccio: VERDACCIO.version}, overrides: VERDACCIO.overrides},
+        npm.env,
+      ),
       host.create(),
     ])
     await Promise.all([spaceHost.create(), schema26Host.create()])
     step('verdaccio and the host installed')
 
     registry = await startRegistry(path.join(work, 'registry'), verdaccioDir, port, env)
-    writeNpmUserConfig(npmrc, {nodedir: path.resolve(path.dirname(process.execPath), '..'), registry: registryUrl, token: registry.token}, env)
+    writeNpmUserConfig(
+      npmrc,
+      {nodedir: path.resolve(path.dirname(process.execPath), '..'), registry: registryUrl, token: registry.token},
+      env,
+    )
 
     // Publish exactly as a release would, from a copy of the checkout (prepack builds there).
     const source = path.join(work, 'release-source')
@@ -250,12 +284,17 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
 
     if (prepared22) {
       node22 = prepared22.then(async ({host: host5, nodedir}) => {
-        writeNpmUserConfig(path.join(work, 'npmrc-node22'), {nodedir, registry: registryUrl, token: registry!.token}, env)
+        writeNpmUserConfig(
+          path.join(work, 'npmrc-node22'),
+          {nodedir, registry: registryUrl, token: registry!.token},
+          env,
+        )
         fs.mkdirSync(host5.options.dataDir, {recursive: true})
         createLibrary(path.join(host5.options.dataDir, 'library.db'), {files: 300, walFiles: 5})
         const installed = await host5.vpo(['plugins:install', PACKAGE], {timeoutMs: 900_000})
         step('Node 22 host: plugin installed')
-        if (installed.code === 0) await reportInstallCost('Node 22 host', installed, path.join(host5.options.dataDir, 'node_modules'))
+        if (installed.code === 0)
+          await reportInstallCost('Node 22 host', installed, path.join(host5.options.dataDir, 'node_modules'))
         return {host: host5, install: installed}
       })
       node22.catch(() => {})
@@ -266,7 +305,9 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
     expectSuccess(install)
     await reportInstallCost('Node 20 host', install, path.join(dataDir, 'node_modules'))
     const manifestPath = path.join(dataDir, 'node_modules', '@vpo', 'library-backup', 'oclif.manifest.json')
-    commands = Object.values((JSON.parse(fs.readFileSync(manifestPath, 'utf8')) as {commands: Record<string, ManifestCommand>}).commands)
+    commands = Object.values(
+      (JSON.parse(fs.readFileSync(manifestPath, 'utf8')) as {commands: Record<string, ManifestCommand>}).commands,
+    )
   })
 
   after(async function () {
@@ -304,9 +345,14 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
       new Set(['README.md', 'dist', 'oclif.manifest.json', 'package.json']),
     )
     expect(shipped).to.include.members(COMMAND_IDS.map((id) => `dist/commands/${id.replace(':', '/')}.js`))
-    expect(shipped.filter((file) => file.startsWith('dist/') && !/\.(js|d\.ts)$/.test(file)), 'sources, maps or tests under dist/').to.deep.equal([])
+    expect(
+      shipped.filter((file) => file.startsWith('dist/') && !/\.(js|d\.ts)$/.test(file)),
+      'sources, maps or tests under dist/',
+    ).to.deep.equal([])
 
-    const published = JSON.parse(expectSuccess(await run('tar', ['-xzOf', tarball, 'package/package.json'], {env: process.env})).stdout) as {
+    const published = JSON.parse(
+      expectSuccess(await run('tar', ['-xzOf', tarball, 'package/package.json'], {env: process.env})).stdout,
+    ) as {
       bin?: unknown
       directories?: {bin?: string}
       dependencies: Record<string, string>
@@ -322,7 +368,9 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
 
   it('vpo plugins:install installs it into VPO_DATA_DIR next to the library, and vpo plugins lists it', async () => {
     expect(output(install)).to.include(`installed v${pkgVersion}`)
-    const userPlugins = JSON.parse(fs.readFileSync(path.join(dataDir, 'package.json'), 'utf8')) as {oclif: {plugins: Array<{name: string}>}}
+    const userPlugins = JSON.parse(fs.readFileSync(path.join(dataDir, 'package.json'), 'utf8')) as {
+      oclif: {plugins: Array<{name: string}>}
+    }
     expect(userPlugins.oclif.plugins.map((plugin) => plugin.name)).to.include(PACKAGE)
     expect(libraryState(dataDir), 'installing must not touch the library').to.deep.equal(libraryBeforeInstall)
     const plugins = record(await host.vpo(['plugins']))
@@ -331,7 +379,10 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
     // oclif lists a plugin's own `oclif.plugins` under it (`└─ @oclif/plugin-help`); help is the host's.
     expect(plugins.stdout, 'a plugin nested in ours').to.not.match(/@oclif\/plugin-help|└─/)
     expect(plugins.stderr).to.equal('')
-    expect(fs.existsSync(path.join(dataDir, 'node_modules', '@oclif', 'plugin-help')), 'plugin-help installed with ours').to.equal(false)
+    expect(
+      fs.existsSync(path.join(dataDir, 'node_modules', '@oclif', 'plugin-help')),
+      'plugin-help installed with ours',
+    ).to.equal(false)
     expect(commands.map((command) => command.id).sort()).to.deep.equal(COMMAND_IDS)
   })
 
@@ -344,7 +395,9 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
   })
 
   it('vpo --help shows the library topic; vpo library --help shows the five commands with their summaries', async () => {
-    const pjson = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {oclif: {topics: {library: {description: string}}}}
+    const pjson = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+      oclif: {topics: {library: {description: string}}}
+    }
     const root = await host.vpo(['--help'])
     expect(root.code).to.equal(0)
     expect(squash(root.stdout)).to.include(`library ${pjson.oclif.topics.library.description}`)
@@ -388,7 +441,9 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
     const before = libraryState(dataDir)
     const dryRun = record(await host.vpo(['library:restore', firstBackup, '--dry-run']))
     expect(dryRun.code, output(dryRun)).to.equal(0)
-    expect(dryRun.stdout).to.match(new RegExp(String.raw`VPO version:\s+` + HOST_VERSION.replaceAll('.', String.raw`\.`)))
+    expect(dryRun.stdout).to.match(
+      new RegExp(String.raw`VPO version:\s+` + HOST_VERSION.replaceAll('.', String.raw`\.`)),
+    )
     expect(dryRun.stdout).to.match(/Schema:\s+27 \(current: 27\)/)
     expect(dryRun.stdout).to.include('No changes made (dry run).')
     expect(libraryState(dataDir)).to.deep.equal(before)
@@ -457,10 +512,16 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
 
       const offered = await complete(spaceHost, 'vpo library b')
       expect(offered, `${name}: vpo library b`).to.include.members(['vpo library backup', 'vpo library backups'])
-      expect(await complete(spaceHost, 'vpo library v'), `${name}: vpo library v`).to.include.members(['vpo library verify'])
-      expect(await complete(spaceHost, 'vpo library p'), `${name}: vpo library p`).to.include.members(['vpo library prune'])
+      expect(await complete(spaceHost, 'vpo library v'), `${name}: vpo library v`).to.include.members([
+        'vpo library verify',
+      ])
+      expect(await complete(spaceHost, 'vpo library p'), `${name}: vpo library p`).to.include.members([
+        'vpo library prune',
+      ])
       const flags = await complete(spaceHost, 'vpo library backup --')
-      expect(flags, `${name}: vpo library backup --`).to.include.members(['--json', '--output', '--dry-run', '--db', '--force', '--keep'].map((flag) => `vpo library backup ${flag}`))
+      expect(flags, `${name}: vpo library backup --`).to.include.members(
+        ['--json', '--output', '--dry-run', '--db', '--force', '--keep'].map((flag) => `vpo library backup ${flag}`),
+      )
     }
 
     if (skipped.length > 0) console.log(`      completion checks skipped: ${skipped.join('; ')}`)
@@ -468,7 +529,8 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
   })
 
   it('shares VPO_DATA_DIR with the host: touches nothing but library.db*, backups/ and its temporary files', async () => {
-    const ours = (relative: string) => relative.startsWith('library.db') || relative === 'backups' || relative.startsWith(`backups${path.sep}`)
+    const ours = (relative: string) =>
+      relative.startsWith('library.db') || relative === 'backups' || relative.startsWith(`backups${path.sep}`)
     const hostFiles = statTree(dataDir, ours)
     expect(Object.keys(hostFiles)).to.include.members(['package.json', 'node_modules'])
 
@@ -491,12 +553,21 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
 
     expect(statTree(dataDir, ours), 'host files in the shared data directory').to.deep.equal(hostFiles)
     const topLevel = fs.readdirSync(dataDir).filter((name) => !(name in hostFiles))
-    expect(topLevel.filter((name) => !/^library\.db(-wal|-shm)?$/.test(name) && name !== 'backups'), 'leftovers in the data directory').to.deep.equal([])
-    expect(fs.readdirSync(path.join(dataDir, 'backups')).filter((name) => !/^vpo-library-.*\.tar\.gz$/.test(name)), 'leftovers in backups/').to.deep.equal([])
+    expect(
+      topLevel.filter((name) => !/^library\.db(-wal|-shm)?$/.test(name) && name !== 'backups'),
+      'leftovers in the data directory',
+    ).to.deep.equal([])
+    expect(
+      fs.readdirSync(path.join(dataDir, 'backups')).filter((name) => !/^vpo-library-.*\.tar\.gz$/.test(name)),
+      'leftovers in backups/',
+    ).to.deep.equal([])
   })
 
   it('verifies and prunes through the host', async () => {
-    const regular = () => fs.readdirSync(path.join(dataDir, 'backups')).filter((name) => /^vpo-library-[\dT-]+Z(-\d+)?\.tar\.gz$/.test(name))
+    const regular = () =>
+      fs
+        .readdirSync(path.join(dataDir, 'backups'))
+        .filter((name) => /^vpo-library-[\dT-]+Z(-\d+)?\.tar\.gz$/.test(name))
     const verify = record(await host.vpo(['library:verify']))
     expect(verify.code, output(verify)).to.equal(0)
     expect(verify.stderr).to.equal('')
@@ -527,7 +598,9 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
     expect(install5.code, output(install5)).to.equal(0)
     const version = await host5.vpo(['--version'])
     expect(version.stdout).to.match(/^vpo\/5\.0\.0 .* node-v22\./)
-    const core = JSON.parse(fs.readFileSync(path.join(host5.dir, 'node_modules', '@oclif', 'core', 'package.json'), 'utf8')) as {version: string}
+    const core = JSON.parse(
+      fs.readFileSync(path.join(host5.dir, 'node_modules', '@oclif', 'core', 'package.json'), 'utf8'),
+    ) as {version: string}
     expect(core.version).to.match(/^5\./)
     const plugins = await host5.vpo(['plugins'])
     expect(plugins.stdout).to.include(`${PACKAGE} ${pkgVersion}`)
@@ -543,7 +616,11 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
     const dryRun = await host5.vpo(['library:restore', archive, '--dry-run', '--json'])
     expect(dryRun.code, output(dryRun)).to.equal(0)
     expect(JSON.parse(dryRun.stdout)).to.include({current_schema_version: 27, vpo_version: HOST_V5_VERSION})
-    if (!bashCompletionMissing()) expect(await completeInBash(host5, 'vpo library:b')).to.include.members(['vpo library:backup', 'vpo library:backups'])
+    if (!bashCompletionMissing())
+      expect(await completeInBash(host5, 'vpo library:b')).to.include.members([
+        'vpo library:backup',
+        'vpo library:backups',
+      ])
   })
 
   it('vpo plugins:uninstall removes the commands and leaves the library and its backups untouched', async () => {

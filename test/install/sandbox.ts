@@ -77,7 +77,9 @@ export async function run(file: string, args: string[], options: ProcOptions): P
 /** Throws with the whole transcript when a setup step fails. */
 export function expectSuccess(result: ProcResult): ProcResult {
   if (result.code !== 0) {
-    throw new Error(`\`${result.command}\` exited ${result.code ?? result.signal}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`)
+    throw new Error(
+      `\`${result.command}\` exited ${result.code ?? result.signal}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`,
+    )
   }
 
   return result
@@ -128,7 +130,11 @@ export interface NpmUserConfig {
  * the addon (without it, node-gyp tries to download headers); the rest mirrors what matters in
  * the machine's /root/.npmrc. The @vpo scope, and only it, resolves to the local registry.
  */
-export function writeNpmUserConfig(file: string, options: {nodedir: string; registry: string; token?: string}, env: NodeJS.ProcessEnv): NpmUserConfig {
+export function writeNpmUserConfig(
+  file: string,
+  options: {nodedir: string; registry: string; token?: string},
+  env: NodeJS.ProcessEnv,
+): NpmUserConfig {
   const url = new URL(options.registry)
   const lines = [
     `nodedir=${options.nodedir}`,
@@ -144,10 +150,16 @@ export function writeNpmUserConfig(file: string, options: {nodedir: string; regi
 }
 
 /** `npm install` of a throwaway package.json in `dir`, with npm from PATH. */
-export async function npmInstall(dir: string, manifest: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<ProcResult> {
+export async function npmInstall(
+  dir: string,
+  manifest: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+): Promise<ProcResult> {
   fs.mkdirSync(dir, {recursive: true})
   fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({private: true, ...manifest}, null, 2) + '\n')
-  return expectSuccess(await run('npm', ['install', '--no-package-lock', '--no-audit', '--no-fund'], {cwd: dir, env, timeoutMs: 300_000}))
+  return expectSuccess(
+    await run('npm', ['install', '--no-package-lock', '--no-audit', '--no-fund'], {cwd: dir, env, timeoutMs: 300_000}),
+  )
 }
 
 export interface Registry {
@@ -157,7 +169,12 @@ export interface Registry {
 }
 
 /** Starts verdaccio (installed in `installDir`) on 127.0.0.1 and creates a publishing user. */
-export async function startRegistry(dir: string, installDir: string, port: number, env: NodeJS.ProcessEnv): Promise<Registry> {
+export async function startRegistry(
+  dir: string,
+  installDir: string,
+  port: number,
+  env: NodeJS.ProcessEnv,
+): Promise<Registry> {
   fs.mkdirSync(dir, {recursive: true})
   const url = `http://127.0.0.1:${port}/`
   fs.writeFileSync(
@@ -180,11 +197,15 @@ export async function startRegistry(dir: string, installDir: string, port: numbe
     ].join('\n'),
   )
   const bin = path.join(installDir, 'node_modules', 'verdaccio', 'bin', 'verdaccio')
-  const child = spawn(process.execPath, [bin, '--config', path.join(dir, 'config.yaml'), '--listen', `127.0.0.1:${port}`], {
-    cwd: dir,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  const child = spawn(
+    process.execPath,
+    [bin, '--config', path.join(dir, 'config.yaml'), '--listen', `127.0.0.1:${port}`],
+    {
+      cwd: dir,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
   let log = ''
   const collect = (chunk: Buffer) => {
     log += chunk
@@ -203,7 +224,10 @@ export async function startRegistry(dir: string, installDir: string, port: numbe
   const deadline = Date.now() + 30_000
   for (;;) {
     if (child.exitCode !== null) throw new Error(`verdaccio exited ${child.exitCode}:\n${log}`)
-    const ok = await fetch(`${url}-/ping`).then((response) => response.ok, () => false)
+    const ok = await fetch(`${url}-/ping`).then(
+      (response) => response.ok,
+      () => false,
+    )
     if (ok) break
     if (Date.now() > deadline) {
       await stop()
@@ -219,7 +243,13 @@ export async function startRegistry(dir: string, installDir: string, port: numbe
   const response = await fetch(`${url}-/user/org.couchdb.user:ci`, {
     method: 'PUT',
     headers: {'content-type': 'application/json'},
-    body: JSON.stringify({_id: 'org.couchdb.user:ci', name: 'ci', password: 'ci-publisher-password', type: 'user', roles: []}),
+    body: JSON.stringify({
+      _id: 'org.couchdb.user:ci',
+      name: 'ci',
+      password: 'ci-publisher-password',
+      type: 'user',
+      roles: [],
+    }),
   })
   const body = (await response.json()) as {token?: string}
   if (!response.ok || !body.token) {
@@ -237,7 +267,10 @@ export async function startRegistry(dir: string, installDir: string, port: numbe
  * build, manifest) without touching the checkout's dist/ that other tests use.
  */
 export function copyReleaseSource(root: string, dest: string): void {
-  const listed = spawnSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {cwd: root, encoding: 'utf8'})
+  const listed = spawnSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+    cwd: root,
+    encoding: 'utf8',
+  })
   if (listed.status !== 0) throw new Error(`git ls-files failed in ${root}: ${listed.stderr}`)
   const files = listed.stdout.split('\0').filter((file) => file.length > 0 && !file.startsWith('test/'))
   for (const file of files) {
@@ -308,25 +341,42 @@ export class Host {
       vpo: {...template.vpo, schemaVersion: this.options.schemaVersion},
     }
     fs.mkdirSync(path.dirname(this.wrapper), {recursive: true})
-    fs.writeFileSync(this.wrapper, `#!/bin/sh\nexec '${this.options.node}' '${path.join(dir, 'bin', 'run.js')}' "$@"\n`, {mode: 0o755})
+    fs.writeFileSync(
+      this.wrapper,
+      `#!/bin/sh\nexec '${this.options.node}' '${path.join(dir, 'bin', 'run.js')}' "$@"\n`,
+      {mode: 0o755},
+    )
     if (this.options.shareNodeModulesWith) {
       fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify(manifest, null, 2) + '\n')
-      fs.symlinkSync(path.join(this.options.shareNodeModulesWith.dir, 'node_modules'), path.join(dir, 'node_modules'), 'dir')
+      fs.symlinkSync(
+        path.join(this.options.shareNodeModulesWith.dir, 'node_modules'),
+        path.join(dir, 'node_modules'),
+        'dir',
+      )
     } else {
       await npmInstall(dir, manifest, this.env)
     }
   }
 
   /** `vpo ARGS`, as a user would type it. */
-  async vpo(args: string[], options: {input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv} = {}): Promise<ProcResult> {
-    const result = await run(this.wrapper, args, {cwd: this.options.dataDir, env: {...this.env, ...options.env}, input: options.input, timeoutMs: options.timeoutMs})
+  async vpo(
+    args: string[],
+    options: {input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv} = {},
+  ): Promise<ProcResult> {
+    const result = await run(this.wrapper, args, {
+      cwd: this.options.dataDir,
+      env: {...this.env, ...options.env},
+      input: options.input,
+      timeoutMs: options.timeoutMs,
+    })
     return {...result, command: ['vpo', ...args].join(' ')}
   }
 }
 
 /** bash with Debian's bash-completion, or why it cannot run here. */
 export function bashCompletionMissing(): string | undefined {
-  if (!fs.existsSync('/usr/share/bash-completion/bash_completion')) return 'bash-completion is not installed (apt-get install bash-completion)'
+  if (!fs.existsSync('/usr/share/bash-completion/bash_completion'))
+    return 'bash-completion is not installed (apt-get install bash-completion)'
   if (spawnSync('bash', ['-c', 'true']).status !== 0) return 'bash is not available'
   return undefined
 }
@@ -344,13 +394,17 @@ export function zshMissing(): string | undefined {
  * bash does on TAB. Returns the command lines each candidate would produce.
  */
 export async function completeInBash(host: Host, line: string): Promise<string[]> {
-  const result = expectSuccess(await run('bash', [path.join(INSTALL_DIR, 'complete.bash'), line], {env: host.env, timeoutMs: 60_000}))
+  const result = expectSuccess(
+    await run('bash', [path.join(INSTALL_DIR, 'complete.bash'), line], {env: host.env, timeoutMs: 60_000}),
+  )
   return result.stdout.split('\n').filter((candidate) => candidate.length > 0)
 }
 
 /** The same in real zsh: compinit, the script `vpo autocomplete:script zsh` prints, TAB in a pty. */
 export async function completeInZsh(host: Host, line: string): Promise<string[]> {
-  const result = expectSuccess(await run('zsh', ['-f', path.join(INSTALL_DIR, 'complete.zsh'), line], {env: host.env, timeoutMs: 60_000}))
+  const result = expectSuccess(
+    await run('zsh', ['-f', path.join(INSTALL_DIR, 'complete.zsh'), line], {env: host.env, timeoutMs: 60_000}),
+  )
   return result.stdout.split('\n').filter((candidate) => candidate.length > 0)
 }
 

@@ -4,11 +4,7 @@
  */
 import {expect} from 'chai'
 
-import {
-  backupFileName,
-  formatCreatedAt,
-  parseBackupName,
-} from '../helpers/product.js'
+import {backupFileName, formatCreatedAt, parseBackupName} from '../helpers/product.js'
 
 const timestampFromFileName = (name: string) => parseBackupName(name)?.time
 const isRegularBackupFileName = (name: string) => parseBackupName(name)?.kind === 'regular'
@@ -16,10 +12,18 @@ const isPreRestoreFileName = (name: string) => parseBackupName(name)?.kind === '
 
 describe('backup file names', () => {
   it('timestampFromFileName reads both the compact and the hyphenated (Python) forms', () => {
-    expect(timestampFromFileName('vpo-library-2026-02-05T143022Z.tar.gz')?.toISOString()).to.equal('2026-02-05T14:30:22.000Z')
-    expect(timestampFromFileName('vpo-library-2026-01-02T03-04-05Z.tar.gz')?.toISOString()).to.equal('2026-01-02T03:04:05.000Z')
-    expect(timestampFromFileName('vpo-library-2026-02-05T143022Z-2.tar.gz')?.toISOString()).to.equal('2026-02-05T14:30:22.000Z')
-    expect(timestampFromFileName('vpo-library-2026-02-05T143022Z-pre-restore.tar.gz')?.toISOString()).to.equal('2026-02-05T14:30:22.000Z')
+    expect(timestampFromFileName('vpo-library-2026-02-05T143022Z.tar.gz')?.toISOString()).to.equal(
+      '2026-02-05T14:30:22.000Z',
+    )
+    expect(timestampFromFileName('vpo-library-2026-01-02T03-04-05Z.tar.gz')?.toISOString()).to.equal(
+      '2026-01-02T03:04:05.000Z',
+    )
+    expect(timestampFromFileName('vpo-library-2026-02-05T143022Z-2.tar.gz')?.toISOString()).to.equal(
+      '2026-02-05T14:30:22.000Z',
+    )
+    expect(timestampFromFileName('vpo-library-2026-02-05T143022Z-pre-restore.tar.gz')?.toISOString()).to.equal(
+      '2026-02-05T14:30:22.000Z',
+    )
   })
 
   it('timestampFromFileName has no answer for names without a timestamp', () => {
@@ -45,12 +49,16 @@ describe('backup file names', () => {
     expect(backupFileName(at)).to.equal('vpo-library-2026-02-05T143022Z.tar.gz')
     expect(backupFileName(at, {attempt: 2})).to.equal('vpo-library-2026-02-05T143022Z-2.tar.gz')
     expect(backupFileName(at, {kind: 'pre-restore'})).to.equal('vpo-library-2026-02-05T143022Z-pre-restore.tar.gz')
-    expect(backupFileName(at, {kind: 'pre-restore', attempt: 3})).to.equal('vpo-library-2026-02-05T143022Z-pre-restore-3.tar.gz')
+    expect(backupFileName(at, {kind: 'pre-restore', attempt: 3})).to.equal(
+      'vpo-library-2026-02-05T143022Z-pre-restore-3.tar.gz',
+    )
     expect(formatCreatedAt(at)).to.equal('2026-02-05T14:30:22Z')
   })
 
   it('every name backupFileName gives reads back as its time, to the second, and sorts by it', () => {
-    const times = ['1999-12-31T23:59:59Z', '2026-02-05T14:30:22Z', '2026-02-05T14:30:23Z', '2038-01-19T03:14:08Z'].map((t) => new Date(t))
+    const times = ['1999-12-31T23:59:59Z', '2026-02-05T14:30:22Z', '2026-02-05T14:30:23Z', '2038-01-19T03:14:08Z'].map(
+      (t) => new Date(t),
+    )
     for (const at of times) {
       for (const attempt of [1, 2, 10]) {
         const name = backupFileName(at, {attempt})

@@ -8,7 +8,14 @@ import path from 'node:path'
 
 import {readArchiveMetadata} from '../../src/lib/archive/reader.js'
 import {writeArchive} from '../../src/lib/archive/writer.js'
-import {CHUNK_SIZE, decryptFile, decryptHead, encryptFile, loadIdentities, parseRecipients} from '../../src/lib/encryption/index.js'
+import {
+  CHUNK_SIZE,
+  decryptFile,
+  decryptHead,
+  encryptFile,
+  loadIdentities,
+  parseRecipients,
+} from '../../src/lib/encryption/index.js'
 import {createLibrary} from '../fixtures/library-generator.js'
 import {type AgeKey, makeAgeKey, makeSshKey, missingTools, runOk, type SshKey, writePattern} from '../helpers/age.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
@@ -64,7 +71,9 @@ describe('age encryption: interoperability with the age tool', () => {
         expect(result.plainSizeBytes).to.equal(size)
         expect(fs.readFileSync(out).equals(data), identity).to.equal(true)
         expect(fs.statSync(out).mode % 0o1000).to.equal(0o600)
-        expect((await decryptHead(sealed, await loadIdentities([identity]), 100)).equals(data.subarray(0, 100))).to.equal(true)
+        expect(
+          (await decryptHead(sealed, await loadIdentities([identity]), 100)).equals(data.subarray(0, 100)),
+        ).to.equal(true)
       }
     })
   }
@@ -83,7 +92,17 @@ describe('age encryption: interoperability with the age tool', () => {
   it('one file for several recipients of all three types opens with each identity, in both tools', async () => {
     const plain = path.join(dir, 'multi')
     const data = writePattern(plain, 100_000, 11)
-    runOk('age', ['-r', ageKey.recipient, '-R', ed.publicFile, '-R', rsa.publicFile, '-o', `${plain}.theirs.age`, plain])
+    runOk('age', [
+      '-r',
+      ageKey.recipient,
+      '-R',
+      ed.publicFile,
+      '-R',
+      rsa.publicFile,
+      '-o',
+      `${plain}.theirs.age`,
+      plain,
+    ])
     for (const identity of [ageKey.identityFile, ed.identityFile, rsa.identityFile]) {
       const out = `${plain}.${path.basename(identity)}.out`
       await decryptFile(`${plain}.theirs.age`, out, await loadIdentities([identity]))
@@ -103,7 +122,13 @@ describe('age encryption: interoperability with the age tool', () => {
       await writeArchive({
         archivePath: archive,
         databasePath,
-        describe: {vpo_version: '0.1.0', schema_version: 27, created_at: '2026-11-26T15:00:00Z', file_count: 3000, total_library_size_bytes: 1},
+        describe: {
+          vpo_version: '0.1.0',
+          schema_version: 27,
+          created_at: '2026-11-26T15:00:00Z',
+          file_count: 3000,
+          total_library_size_bytes: 1,
+        },
       })
       sealed = `${archive}.age`
       await encryptFile(archive, sealed, parseRecipients([ageKey.recipient]))

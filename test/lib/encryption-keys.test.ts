@@ -7,7 +7,13 @@ import fs from 'node:fs'
 import path from 'node:path'
 import {inspect} from 'node:util'
 
-import {decryptFile, encryptFile, loadIdentities, parseRecipients, readRecipientsFile} from '../../src/lib/encryption/index.js'
+import {
+  decryptFile,
+  encryptFile,
+  loadIdentities,
+  parseRecipients,
+  readRecipientsFile,
+} from '../../src/lib/encryption/index.js'
 import {LibraryBackupError} from '../../src/lib/errors.js'
 import {expectCode, type LocalKey, makeLocalKey} from '../helpers/age-files.js'
 import {HAS_SSH_KEYGEN, makeSshKey, missingTools, type SshKey, writePattern} from '../helpers/age.js'
@@ -67,8 +73,18 @@ describe('age encryption: recipients and identities', () => {
   })
 
   it('bad recipients are USAGE_ERROR (exit 2) and are never echoed, secret keys least of all', async () => {
-    for (const bad of ['nonsense', 'age1qqqq', key.recipient.slice(0, -1) + (key.recipient.endsWith('q') ? 'p' : 'q'), 'ssh-dss AAAAB3NzaC1kc3M= x', 'ssh-ed25519 AAAA', key.secret]) {
-      const error = await collect(Promise.resolve().then(() => parseRecipients([bad])), 'USAGE_ERROR')
+    for (const bad of [
+      'nonsense',
+      'age1qqqq',
+      key.recipient.slice(0, -1) + (key.recipient.endsWith('q') ? 'p' : 'q'),
+      'ssh-dss AAAAB3NzaC1kc3M= x',
+      'ssh-ed25519 AAAA',
+      key.secret,
+    ]) {
+      const error = await collect(
+        Promise.resolve().then(() => parseRecipients([bad])),
+        'USAGE_ERROR',
+      )
       expect(error.exitCode).to.equal(2)
       expect(error.sentence).not.to.include(bad)
     }
@@ -78,7 +94,10 @@ describe('age encryption: recipients and identities', () => {
 
   it('a recipients file: one per line, comments and blank lines ignored; an empty one is refused', async () => {
     const file = path.join(dir, 'recipients.txt')
-    fs.writeFileSync(file, `# the NAS key\n${key.recipient}\n\n  ${other.recipient}  \n${ed ? ed.publicKey + '\n' : ''}`)
+    fs.writeFileSync(
+      file,
+      `# the NAS key\n${key.recipient}\n\n  ${other.recipient}  \n${ed ? ed.publicKey + '\n' : ''}`,
+    )
     expect(await readRecipientsFile(file)).to.have.length(ed ? 3 : 2)
     fs.writeFileSync(file, '# nobody\n')
     await collect(readRecipientsFile(file), 'USAGE_ERROR')
@@ -100,7 +119,10 @@ describe('age encryption: recipients and identities', () => {
     const shortDir = makeTempDir('vpo-age-short')
     const {runOk} = await import('../helpers/age.js')
     runOk('ssh-keygen', ['-q', '-t', 'rsa', '-b', '1024', '-N', '', '-f', path.join(shortDir, 'id_rsa')])
-    await collect(Promise.resolve().then(() => parseRecipients([fs.readFileSync(path.join(shortDir, 'id_rsa.pub'), 'utf8')])), 'USAGE_ERROR')
+    await collect(
+      Promise.resolve().then(() => parseRecipients([fs.readFileSync(path.join(shortDir, 'id_rsa.pub'), 'utf8')])),
+      'USAGE_ERROR',
+    )
   })
 
   it('decryption failures with real keys add to the collection', async () => {
@@ -111,13 +133,22 @@ describe('age encryption: recipients and identities', () => {
     const bytes = fs.readFileSync(`${plain}.age`)
     bytes[bytes.length - 2] ^= 1
     fs.writeFileSync(`${plain}.bad.age`, bytes)
-    await collect(decryptFile(`${plain}.bad.age`, `${plain}.out`, await loadIdentities([key.identityFile])), 'INVALID_ARCHIVE')
+    await collect(
+      decryptFile(`${plain}.bad.age`, `${plain}.out`, await loadIdentities([key.identityFile])),
+      'INVALID_ARCHIVE',
+    )
   })
 
   it('no key material appears in any error message, JSON error, inspected error, or inspected identity set', async () => {
     expect(errors.length).to.be.greaterThan(10)
     const identities = await loadIdentities([key.identityFile, ...(ed ? [ed.identityFile] : [])])
-    const secrets = [key.secret, other.secret, key.secret.slice(16, 40), key.secret.slice(16).toLowerCase(), other.secret.slice(16, 40)]
+    const secrets = [
+      key.secret,
+      other.secret,
+      key.secret.slice(16, 40),
+      key.secret.slice(16).toLowerCase(),
+      other.secret.slice(16, 40),
+    ]
     if (ed) for (let i = 0; i + 24 <= ed.secretBody.length; i += 24) secrets.push(ed.secretBody.slice(i, i + 24))
     const texts = [
       ...errors.flatMap((error) => [error.sentence, JSON.stringify(error), inspect(error, {depth: 5})]),
@@ -125,6 +156,7 @@ describe('age encryption: recipients and identities', () => {
       JSON.stringify(identities),
       String(identities),
     ]
-    for (const text of texts) for (const secret of secrets) expect(text.includes(secret), `${secret} in ${text}`).to.equal(false)
+    for (const text of texts)
+      for (const secret of secrets) expect(text.includes(secret), `${secret} in ${text}`).to.equal(false)
   })
 })

@@ -7,7 +7,14 @@ import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import {decryptFile, decryptHead, encryptFile, IdentitySet, loadIdentities, parseRecipients} from '../../src/lib/encryption/index.js'
+import {
+  decryptFile,
+  decryptHead,
+  encryptFile,
+  IdentitySet,
+  loadIdentities,
+  parseRecipients,
+} from '../../src/lib/encryption/index.js'
 import {SEALED_CHUNK_SIZE} from '../../src/lib/encryption/stream.js'
 import {expectCode, flipped, type LocalKey, makeLocalKey, payloadOffset} from '../helpers/age-files.js'
 import {missingTools, runOk, writePattern} from '../helpers/age.js'
@@ -45,7 +52,10 @@ describe('age encryption: damage and keys', () => {
       await decryptFile(input, output, identities ?? (await loadIdentities([key.identityFile])))
       return fs.readFileSync(output)
     } finally {
-      expect(fs.existsSync(output) ? fs.readFileSync(output).equals(plain) : true, 'partial plaintext left behind').to.equal(true)
+      expect(
+        fs.existsSync(output) ? fs.readFileSync(output).equals(plain) : true,
+        'partial plaintext left behind',
+      ).to.equal(true)
     }
   }
 
@@ -102,7 +112,10 @@ describe('age encryption: damage and keys', () => {
 
   for (const extra of [1, 16, 17, SEALED_CHUNK_SIZE]) {
     it(`${extra} appended bytes are INVALID_ARCHIVE`, async () => {
-      await expectCode(decryptBytes(Buffer.concat([sealed, sealed.subarray(offset, offset + extra)])), 'INVALID_ARCHIVE')
+      await expectCode(
+        decryptBytes(Buffer.concat([sealed, sealed.subarray(offset, offset + extra)])),
+        'INVALID_ARCHIVE',
+      )
     })
   }
 
@@ -118,7 +131,9 @@ describe('age encryption: damage and keys', () => {
   })
 
   it('the right key among wrong ones opens the file', async () => {
-    expect((await decryptBytes(sealed, await loadIdentities([other.identityFile, key.identityFile]))).equals(plain)).to.equal(true)
+    expect(
+      (await decryptBytes(sealed, await loadIdentities([other.identityFile, key.identityFile]))).equals(plain),
+    ).to.equal(true)
   })
 
   it('decryptHead reads only the first chunk: later chunks damaged or missing do not matter', async () => {
@@ -146,7 +161,10 @@ describe('age encryption: damage and keys', () => {
     const encrypter = new Encrypter()
     encrypter.setPassphrase('correct horse battery staple')
     encrypter.setScryptWorkFactor(10)
-    const error = await expectCode(decryptBytes(Buffer.from(await encrypter.encrypt(plain.subarray(0, 100)))), 'UNSUPPORTED_ARCHIVE')
+    const error = await expectCode(
+      decryptBytes(Buffer.from(await encrypter.encrypt(plain.subarray(0, 100)))),
+      'UNSUPPORTED_ARCHIVE',
+    )
     expect(error.sentence).to.include('passphrase').and.include('age -d')
   })
 

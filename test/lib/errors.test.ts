@@ -16,7 +16,11 @@ describe('errors', () => {
       expect(new LibraryBackupError('SCHEMA_TOO_NEW', 'x').exitCode).to.equal(6)
       expect(new LibraryBackupError('INVALID_ARCHIVE', 'x').exitCode).to.equal(3)
       expect(new LibraryBackupError('USAGE_ERROR', 'x').exitCode).to.equal(2)
-      expect(new LibraryBackupError('OUTPUT_EXISTS', 'x').toJSON()).to.deep.equal({code: 'OUTPUT_EXISTS', message: 'x', exit_code: 1})
+      expect(new LibraryBackupError('OUTPUT_EXISTS', 'x').toJSON()).to.deep.equal({
+        code: 'OUTPUT_EXISTS',
+        message: 'x',
+        exit_code: 1,
+      })
     })
   })
 

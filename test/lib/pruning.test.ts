@@ -33,7 +33,10 @@ describe('pruneBackups', () => {
     const dir = dirWith(names)
     const {removed: pruned} = await pruneBackups(new LocalDirectory(dir), {last: 2})
     expect(pruned.sort()).to.deep.equal(
-      [path.join(dir, 'vpo-library-2025-12-31T235959Z.tar.gz'), path.join(dir, 'vpo-library-2024-01-01T00-00-00Z.tar.gz')].sort(),
+      [
+        path.join(dir, 'vpo-library-2025-12-31T235959Z.tar.gz'),
+        path.join(dir, 'vpo-library-2024-01-01T00-00-00Z.tar.gz'),
+      ].sort(),
     )
     expect(fs.readdirSync(dir).sort()).to.deep.equal(
       [

@@ -18,7 +18,9 @@ import {
 const BACKUP = ['vpo', 'library:backup', '--keep-daily', '7', '--keep-weekly', '4', '--keep-monthly', '6']
 const VERIFY = ['vpo', 'library:verify', '--latest', '--max-age', '26h']
 
-const SYSTEMD_ANALYZE = ['/usr/bin/systemd-analyze', '/bin/systemd-analyze'].find((candidate) => fs.existsSync(candidate))
+const SYSTEMD_ANALYZE = ['/usr/bin/systemd-analyze', '/bin/systemd-analyze'].find((candidate) =>
+  fs.existsSync(candidate),
+)
 
 /**
  * A `vpo` that records each call's argv in $VPO_STUB_LOG (one `--` line, then one line per
@@ -100,7 +102,10 @@ describe(`automation examples in ${path.basename(AUTOMATION_README)}`, () => {
       const service = parseUnit(unit('vpo-library-backup.service'))
       expect(unitValues(service, 'Unit', 'OnFailure')).to.deep.equal(['vpo-library-backup-alert@%n.service'])
       // The verify is ExecStartPost of a oneshot: it runs only after a good backup and its failure fails the unit.
-      expect(unitCommands(unit('vpo-library-backup.service')).map((argv) => ['vpo', ...argv.slice(1)])).to.deep.equal([BACKUP, VERIFY])
+      expect(unitCommands(unit('vpo-library-backup.service')).map((argv) => ['vpo', ...argv.slice(1)])).to.deep.equal([
+        BACKUP,
+        VERIFY,
+      ])
       expect(unitValues(service, 'Service', 'ExecStartPost')).to.have.length(1)
     })
 
@@ -169,10 +174,15 @@ describe(`automation examples in ${path.basename(AUTOMATION_README)}`, () => {
     })
 
     it('extracts the vpo commands as sh would split them', () => {
-      expect(shellCommands(crontab.entries[0].command).filter((argv) => argv[0] === 'vpo')).to.deep.equal([BACKUP, VERIFY])
+      expect(shellCommands(crontab.entries[0].command).filter((argv) => argv[0] === 'vpo')).to.deep.equal([
+        BACKUP,
+        VERIFY,
+      ])
     })
 
-    const run = (env: NodeJS.ProcessEnv): {calls: string[][]; stdout: string; stderr: string; status: null | number} => {
+    const run = (
+      env: NodeJS.ProcessEnv,
+    ): {calls: string[][]; stdout: string; stderr: string; status: null | number} => {
       const log = path.join(scratch, `calls-${Math.random().toString(36).slice(2)}.log`)
       const result = spawnSync('/bin/sh', ['-c', crontab.entries[0].command], {
         encoding: 'utf8',
@@ -184,7 +194,11 @@ describe(`automation examples in ${path.basename(AUTOMATION_README)}`, () => {
     it('runs exactly those commands, and prints nothing when both succeed (cron mails nothing)', () => {
       const result = run({})
       expect(result.calls).to.deep.equal([BACKUP.slice(1), VERIFY.slice(1)])
-      expect({stdout: result.stdout, stderr: result.stderr, status: result.status}).to.deep.equal({stdout: '', stderr: '', status: 0})
+      expect({stdout: result.stdout, stderr: result.stderr, status: result.status}).to.deep.equal({
+        stdout: '',
+        stderr: '',
+        status: 0,
+      })
     })
 
     it('prints the backup error and still verifies when the backup fails', () => {
@@ -197,7 +211,9 @@ describe(`automation examples in ${path.basename(AUTOMATION_README)}`, () => {
     it('alarms on stderr when the verify fails or finds the newest backup stale (exit 9)', () => {
       const result = run({STUB_VERIFY_EXIT: '9'})
       expect(result.stdout).to.equal('')
-      expect(result.stderr).to.match(/^error of library:verify on stderr\nVPO backup check failed: run vpo library:verify --latest\n$/)
+      expect(result.stderr).to.match(
+        /^error of library:verify on stderr\nVPO backup check failed: run vpo library:verify --latest\n$/,
+      )
     })
   })
 

@@ -15,7 +15,10 @@ import {
 } from '../../src/lib/retention.js'
 
 /** A backup as the listing would hand it over: the name carries the same second as `createdAt`. */
-function backup(iso: string, options: {counter?: number; kind?: BackupKind; readable?: boolean; name?: string} = {}): RetentionCandidate {
+function backup(
+  iso: string,
+  options: {counter?: number; kind?: BackupKind; readable?: boolean; name?: string} = {},
+): RetentionCandidate {
   const createdAt = new Date(iso)
   const stamp = iso.replaceAll(':', '').replace(/\.\d+/, '')
   const infix = options.kind === 'pre-restore' ? '-pre-restore' : options.kind === 'damaged' ? '-damaged' : ''
@@ -42,7 +45,9 @@ function summary(decisions: RetentionDecision[]): {kept: Record<string, string[]
 
 /** Kept backups by their UTC day, for the calendar tests where each day has one backup. */
 function keptByDay(decisions: RetentionDecision[]): Record<string, string[]> {
-  return Object.fromEntries(decisions.filter((d) => d.keep).map((d) => [d.backup.createdAt.toISOString().slice(0, 10), d.reasons]))
+  return Object.fromEntries(
+    decisions.filter((d) => d.keep).map((d) => [d.backup.createdAt.toISOString().slice(0, 10), d.reasons]),
+  )
 }
 
 function expectUsageError(run: () => unknown, pattern: RegExp): void {
@@ -115,7 +120,12 @@ describe('retention policy (pure)', () => {
   })
 
   it('counts only days that have a backup (gaps)', () => {
-    const backups = [backup('2026-01-01T10:00:00Z'), backup('2026-01-02T10:00:00Z'), backup('2026-01-05T10:00:00Z'), backup('2026-01-09T10:00:00Z')]
+    const backups = [
+      backup('2026-01-01T10:00:00Z'),
+      backup('2026-01-02T10:00:00Z'),
+      backup('2026-01-05T10:00:00Z'),
+      backup('2026-01-09T10:00:00Z'),
+    ]
     const decisions = planRetention(backups, {daily: 3}, new Date('2026-01-20T00:00:00Z'))
     expect(summary(decisions)).to.deep.equal({
       kept: {
@@ -237,7 +247,9 @@ describe('retention policy (pure)', () => {
   describe('the newest readable backup', () => {
     it('is kept even when no rule keeps it', () => {
       const backups = [backup('2026-01-01T00:00:00Z'), backup('2026-01-02T00:00:00Z')]
-      expect(summary(planRetention(backups, {within: parseDuration('7d')}, new Date('2026-06-01T00:00:00Z')))).to.deep.equal({
+      expect(
+        summary(planRetention(backups, {within: parseDuration('7d')}, new Date('2026-06-01T00:00:00Z'))),
+      ).to.deep.equal({
         kept: {'vpo-library-2026-01-02T000000Z.tar.gz': ['newest readable']},
         removed: ['vpo-library-2026-01-01T000000Z.tar.gz'],
       })
@@ -260,8 +272,14 @@ describe('retention policy (pure)', () => {
     })
 
     it('is a regular backup: a newer readable safety backup does not lift the protection', () => {
-      const backups = [backup('2026-01-05T00:00:00Z', {kind: 'pre-restore'}), backup('2026-01-01T00:00:00Z'), backup('2025-12-01T00:00:00Z')]
-      expect(summary(planRetention(backups, {within: parseDuration('1d')}, new Date('2026-01-06T00:00:00Z')))).to.deep.equal({
+      const backups = [
+        backup('2026-01-05T00:00:00Z', {kind: 'pre-restore'}),
+        backup('2026-01-01T00:00:00Z'),
+        backup('2025-12-01T00:00:00Z'),
+      ]
+      expect(
+        summary(planRetention(backups, {within: parseDuration('1d')}, new Date('2026-01-06T00:00:00Z'))),
+      ).to.deep.equal({
         kept: {
           'vpo-library-2026-01-05T000000Z-pre-restore.tar.gz': ['safety backup'],
           'vpo-library-2026-01-01T000000Z.tar.gz': ['newest readable'],
@@ -271,7 +289,10 @@ describe('retention policy (pure)', () => {
     })
 
     it('does not exist when none reads: then only the rules keep', () => {
-      const backups = [backup('2026-01-02T00:00:00Z', {readable: false}), backup('2026-01-01T00:00:00Z', {readable: false})]
+      const backups = [
+        backup('2026-01-02T00:00:00Z', {readable: false}),
+        backup('2026-01-01T00:00:00Z', {readable: false}),
+      ]
       expect(summary(planRetention(backups, {last: 1}, new Date('2026-01-03T00:00:00Z')))).to.deep.equal({
         kept: {'vpo-library-2026-01-02T000000Z.tar.gz': ['last']},
         removed: ['vpo-library-2026-01-01T000000Z.tar.gz'],
@@ -329,7 +350,13 @@ describe('retention policy (pure)', () => {
     const decisions = planRetention(backups, {last: 2, daily: 2, monthly: 3, within: parseDuration('2w')}, now)
     expect(summary(decisions)).to.deep.equal({
       kept: {
-        'vpo-library-2026-06-15T060000Z.tar.gz': ['last', 'daily 2026-06-15', 'monthly 2026-06', 'within 2w', 'newest readable'],
+        'vpo-library-2026-06-15T060000Z.tar.gz': [
+          'last',
+          'daily 2026-06-15',
+          'monthly 2026-06',
+          'within 2w',
+          'newest readable',
+        ],
         'vpo-library-2026-06-15T030000Z.tar.gz': ['last', 'within 2w'],
         'vpo-library-2026-06-14T030000Z.tar.gz': ['daily 2026-06-14', 'within 2w'],
         'vpo-library-2026-05-20T030000Z.tar.gz': ['monthly 2026-05'],
@@ -371,7 +398,12 @@ describe('retention policy (pure)', () => {
       const backups = [backup('2025-12-31T23:59:59Z'), backup('2026-01-01T00:00:00Z'), backup('2025-12-31T00:00:00Z')]
       const now = new Date('2026-01-01T01:00:00Z')
       expect(summary(planRetention(backups, {daily: 2, monthly: 2, yearly: 2}, now)).kept).to.deep.equal({
-        'vpo-library-2026-01-01T000000Z.tar.gz': ['daily 2026-01-01', 'monthly 2026-01', 'yearly 2026', 'newest readable'],
+        'vpo-library-2026-01-01T000000Z.tar.gz': [
+          'daily 2026-01-01',
+          'monthly 2026-01',
+          'yearly 2026',
+          'newest readable',
+        ],
         'vpo-library-2025-12-31T235959Z.tar.gz': ['daily 2025-12-31', 'monthly 2025-12', 'yearly 2025'],
       })
     })
@@ -388,12 +420,18 @@ describe('retention policy (pure)', () => {
 
     it('treats a count of 0 as the rule switched off, as restic does', () => {
       expectUsageError(() => planRetention(backups, {last: 0, daily: 0}, now), /at least one retention rule/)
-      expect(planRetention(backups, {last: 0, daily: 1}, now)[0].reasons).to.deep.equal(['daily 2026-01-01', 'newest readable'])
+      expect(planRetention(backups, {last: 0, daily: 1}, now)[0].reasons).to.deep.equal([
+        'daily 2026-01-01',
+        'newest readable',
+      ])
     })
 
     for (const bad of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY] as const) {
       it(`rejects a count of ${bad}`, () => {
-        expectUsageError(() => planRetention(backups, {weekly: bad} as RetentionPolicy, now), /--keep-weekly must be a whole number/)
+        expectUsageError(
+          () => planRetention(backups, {weekly: bad} as RetentionPolicy, now),
+          /--keep-weekly must be a whole number/,
+        )
       })
     }
   })
@@ -401,11 +439,18 @@ describe('retention policy (pure)', () => {
   it('keeps everything of an empty or protected-only listing', () => {
     expect(planRetention([], {last: 1}, new Date())).to.deep.equal([])
     const onlyOther = [backup('2026-01-01T00:00:00Z', {kind: 'other', name: 'mine.tar.gz'})]
-    expect(planRetention(onlyOther, {last: 1}, new Date())[0]).to.deep.include({keep: true, reasons: ['not a regular backup']})
+    expect(planRetention(onlyOther, {last: 1}, new Date())[0]).to.deep.include({
+      keep: true,
+      reasons: ['not a regular backup'],
+    })
   })
 
   it('keeps a regular backup whose time is unknown, and never takes it for the newest', () => {
-    const undated = {...backup('2026-01-01T00:00:00Z'), name: 'vpo-library-2026-99-99T000000Z.tar.gz', createdAt: new Date(Number.NaN)}
+    const undated = {
+      ...backup('2026-01-01T00:00:00Z'),
+      name: 'vpo-library-2026-99-99T000000Z.tar.gz',
+      createdAt: new Date(Number.NaN),
+    }
     const backups = [undated, backup('2026-01-02T00:00:00Z'), backup('2026-01-01T00:00:00Z')]
     const decisions = planRetention(backups, {last: 1}, new Date('2026-01-03T00:00:00Z'))
     expect(decisions.map((d) => d.backup.name)).to.deep.equal([
@@ -452,7 +497,9 @@ describe('retention policy (pure)', () => {
   it('describes the policy in words for the human output', () => {
     expect(describePolicy({daily: 7, weekly: 4, monthly: 6})).to.equal('keep 7 daily, 4 weekly and 6 monthly backups')
     expect(describePolicy({last: 1})).to.equal('keep the last backup')
-    expect(describePolicy({last: 3, yearly: 1, within: parseDuration('7d')})).to.equal('keep the last 3 and 1 yearly backups, and all within 7d')
+    expect(describePolicy({last: 3, yearly: 1, within: parseDuration('7d')})).to.equal(
+      'keep the last 3 and 1 yearly backups, and all within 7d',
+    )
     expect(describePolicy({within: parseDuration('1y6m')})).to.equal('keep all backups within 1y6m')
     expect(describePolicy({yearly: 1, daily: 0})).to.equal('keep 1 yearly backup')
   })

@@ -55,11 +55,18 @@ describe('S3 bucket target (s3rver)', () => {
   })
 
   it('uploads a large archive in parts and reads it back identical', async () => {
-    const restore = useEnv({...server.env, VPO_S3_MULTIPART_THRESHOLD: String(5 * 1024 * 1024), VPO_S3_PART_SIZE: String(5 * 1024 * 1024)})
+    const restore = useEnv({
+      ...server.env,
+      VPO_S3_MULTIPART_THRESHOLD: String(5 * 1024 * 1024),
+      VPO_S3_PART_SIZE: String(5 * 1024 * 1024),
+    })
     try {
       const bucket = new S3Bucket(`s3://${BUCKET}/multipart/`)
       const bytes = crypto.randomBytes(12 * 1024 * 1024 + 17)
-      const staged = path.join(await bucket.prepareStaging(), `staged-${process.pid}-${crypto.randomBytes(4).toString('hex')}`)
+      const staged = path.join(
+        await bucket.prepareStaging(),
+        `staged-${process.pid}-${crypto.randomBytes(4).toString('hex')}`,
+      )
       fs.writeFileSync(staged, bytes)
       expect(await bucket.commit(staged, 'vpo-library-big.tar.gz', {overwrite: false})).to.equal(true)
       const fetched = await bucket.fetch('vpo-library-big.tar.gz', scratch)
@@ -76,7 +83,10 @@ describe('S3 bucket target (s3rver)', () => {
     await new S3Client({}).send(new CreateBucketCommand({Bucket: 'vpo-root'}))
     const bucket = new S3Bucket('s3://vpo-root')
     expect(bucket.location).to.equal('s3://vpo-root/')
-    const staged = path.join(await bucket.prepareStaging(), `staged-${process.pid}-${crypto.randomBytes(4).toString('hex')}`)
+    const staged = path.join(
+      await bucket.prepareStaging(),
+      `staged-${process.pid}-${crypto.randomBytes(4).toString('hex')}`,
+    )
     fs.writeFileSync(staged, 'hello')
     expect(await bucket.commit(staged, 'vpo-library-a.tar.gz', {overwrite: false})).to.equal(true)
     expect((await bucket.list(() => true)).map((entry) => entry.name)).to.deep.equal(['vpo-library-a.tar.gz'])
@@ -86,7 +96,10 @@ describe('S3 bucket target (s3rver)', () => {
   it('reports a local file problem as one sentence, not a stack trace', async () => {
     const bucket = new S3Bucket(`s3://${BUCKET}/local-problems/`)
     const missing = path.join(scratch, 'no-such-dir', 'staged')
-    for (const attempt of [() => bucket.commit(missing, 'vpo-library-a.tar.gz', {overwrite: false}), () => bucket.fetch('x', path.join(scratch, 'no-such-dir'))]) {
+    for (const attempt of [
+      () => bucket.commit(missing, 'vpo-library-a.tar.gz', {overwrite: false}),
+      () => bucket.fetch('x', path.join(scratch, 'no-such-dir')),
+    ]) {
       try {
         await attempt()
         expect.fail('expected a failure')
@@ -112,11 +125,18 @@ describe('S3 bucket target (s3rver)', () => {
     expect(child.status).to.equal(0)
 
     // The same client without our set-up does warn: the check above would notice a regression.
-    const bare = spawnSync(process.execPath, ['-e', "require('@aws-sdk/client-s3').S3Client && new (require('@aws-sdk/client-s3').S3Client)({region: 'us-east-1'})"], {
-      cwd: ROOT,
-      env: {...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: undefined},
-      encoding: 'utf8',
-    })
+    const bare = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        "require('@aws-sdk/client-s3').S3Client && new (require('@aws-sdk/client-s3').S3Client)({region: 'us-east-1'})",
+      ],
+      {
+        cwd: ROOT,
+        env: {...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: undefined},
+        encoding: 'utf8',
+      },
+    )
     expect(bare.stderr).to.include(process.versions.node.startsWith('20.') ? 'NodeVersionSupportWarning' : '')
   })
 })

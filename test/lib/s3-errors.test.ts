@@ -21,11 +21,16 @@ describe('S3 bucket target failures (s3rver behind a fault proxy)', () => {
     store.proxy.inject({method: 'PUT', fault: slowDown, times: Infinity})
     const target = store.bucket()
     const started = Date.now()
-    const error = await failure(target.commit(await store.stage(target, crypto.randomBytes(1000)), NAME, {overwrite: false}))
+    const error = await failure(
+      target.commit(await store.stage(target, crypto.randomBytes(1000)), NAME, {overwrite: false}),
+    )
     expect(Date.now() - started).to.be.below(5000)
     expect(error.code).to.equal('STORAGE_ERROR')
     expect(error.exitCode).to.equal(8)
-    expect(error.sentence).to.include('SlowDown').and.include('Please reduce your request rate').and.include('after 4 attempts')
+    expect(error.sentence)
+      .to.include('SlowDown')
+      .and.include('Please reduce your request rate')
+      .and.include('after 4 attempts')
     expect(store.proxy.faultsApplied()).to.equal(4)
   })
 
@@ -40,7 +45,11 @@ describe('S3 bucket target failures (s3rver behind a fault proxy)', () => {
 
   // s3rver checks the access key but not V4 signatures, so a wrong secret cannot be shown here.
   it('names wrong credentials without retrying', async () => {
-    const restore = useEnv({...store.server.env, AWS_ENDPOINT_URL_S3: store.proxy.endpoint, AWS_ACCESS_KEY_ID: 'AKIANOTAKEY'})
+    const restore = useEnv({
+      ...store.server.env,
+      AWS_ENDPOINT_URL_S3: store.proxy.endpoint,
+      AWS_ACCESS_KEY_ID: 'AKIANOTAKEY',
+    })
     try {
       const error = await failure(store.bucket().list(() => true))
       expect(error.code).to.equal('STORAGE_ERROR')
@@ -72,7 +81,9 @@ describe('S3 bucket target failures (s3rver behind a fault proxy)', () => {
   it('reports a missing archive as not found (exit 1), not as a store failure', async () => {
     const error = await failure(store.bucket().fetch('vpo-library-missing.tar.gz', store.scratch))
     expect(error.code).to.equal('BACKUP_NOT_FOUND')
-    expect(error.sentence).to.include(`s3://${store.bucketName}/${store.prefix}vpo-library-missing.tar.gz does not exist`)
+    expect(error.sentence).to.include(
+      `s3://${store.bucketName}/${store.prefix}vpo-library-missing.tar.gz does not exist`,
+    )
     expect(fs.readdirSync(store.scratch).filter((name) => name !== 'staging')).to.deep.equal([])
   })
 
@@ -93,11 +104,17 @@ describe('S3 bucket target failures (s3rver behind a fault proxy)', () => {
 
   it('names a missing bucket', async () => {
     const error = await failure(new S3Bucket('s3://no-such-bucket/backups/').list(() => true))
-    expect(error.sentence).to.include('NoSuchBucket').and.include('s3://no-such-bucket/backups/').and.include('create the bucket')
+    expect(error.sentence)
+      .to.include('NoSuchBucket')
+      .and.include('s3://no-such-bucket/backups/')
+      .and.include('create the bucket')
   })
 
   it('names a 403 without retrying', async () => {
-    store.proxy.inject({fault: {kind: 'error', status: 403, code: 'AccessDenied', message: 'Access Denied'}, times: Infinity})
+    store.proxy.inject({
+      fault: {kind: 'error', status: 403, code: 'AccessDenied', message: 'Access Denied'},
+      times: Infinity,
+    })
     const error = await failure(store.bucket().readHead(NAME, 4096))
     expect(error.sentence).to.include('AccessDenied: Access Denied').and.include('permissions')
     expect(store.proxy.requests.length).to.equal(1)

@@ -30,7 +30,11 @@ describe('S3 bucket target under faults (s3rver behind a fault proxy)', () => {
   it('retries a reset in the middle of one part of a multipart upload', async () => {
     const bytes = crypto.randomBytes(12 * MiB)
     store.proxy.inject({method: 'PUT', url: /partNumber=2/, fault: {kind: 'reset', afterRequestBytes: MiB}})
-    store.proxy.inject({method: 'POST', url: /uploadId=/, fault: {kind: 'error', status: 500, code: 'InternalError', message: 'We encountered an internal error.'}})
+    store.proxy.inject({
+      method: 'POST',
+      url: /uploadId=/,
+      fault: {kind: 'error', status: 500, code: 'InternalError', message: 'We encountered an internal error.'},
+    })
     const target = store.bucket()
     expect(await target.commit(await store.stage(target, bytes), NAME, {overwrite: false})).to.equal(true)
     expect(store.proxy.faultsApplied()).to.equal(2)
@@ -81,7 +85,9 @@ describe('S3 bucket target under faults (s3rver behind a fault proxy)', () => {
   it('catches a store that corrupts a multipart upload, and leaves nothing behind', async () => {
     store.proxy.inject({method: 'PUT', url: /partNumber=3/, fault: {kind: 'flip-request', offset: 5}})
     const target = store.bucket()
-    const error = await failure(target.commit(await store.stage(target, crypto.randomBytes(11 * MiB)), NAME, {overwrite: false}))
+    const error = await failure(
+      target.commit(await store.stage(target, crypto.randomBytes(11 * MiB)), NAME, {overwrite: false}),
+    )
     expect(error.sentence).to.include('different bytes')
     expect(await store.exists(NAME)).to.equal(false)
     expect(await store.danglingUploads()).to.equal(0)
@@ -91,7 +97,9 @@ describe('S3 bucket target under faults (s3rver behind a fault proxy)', () => {
     const restore = useEnv({...store.server.env, AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_SUPPORTED'})
     try {
       const target = store.bucket()
-      const error = await failure(target.commit(await store.stage(target, crypto.randomBytes(100_000)), NAME, {overwrite: false}))
+      const error = await failure(
+        target.commit(await store.stage(target, crypto.randomBytes(100_000)), NAME, {overwrite: false}),
+      )
       expect(error.code).to.equal('STORAGE_ERROR')
       expect(error.sentence).to.match(/kept \d+ bytes instead of 100000/)
       expect(await store.exists(NAME)).to.equal(false)
@@ -101,7 +109,15 @@ describe('S3 bucket target under faults (s3rver behind a fault proxy)', () => {
   })
 
   it('treats a concurrent writer (412 to If-None-Match) as "already exists" and uploads nothing', async () => {
-    store.proxy.inject({method: 'PUT', fault: {kind: 'error', status: 412, code: 'PreconditionFailed', message: 'At least one of the pre-conditions you specified did not hold'}})
+    store.proxy.inject({
+      method: 'PUT',
+      fault: {
+        kind: 'error',
+        status: 412,
+        code: 'PreconditionFailed',
+        message: 'At least one of the pre-conditions you specified did not hold',
+      },
+    })
     const target = store.bucket()
     const staged = await store.stage(target, crypto.randomBytes(1000))
     expect(await target.commit(staged, NAME, {overwrite: false})).to.equal(false)
@@ -110,7 +126,15 @@ describe('S3 bucket target under faults (s3rver behind a fault proxy)', () => {
 
   it('keeps an upload whose success reply was lost, when the retry meets 412 from our own object', async () => {
     store.proxy.inject({method: 'PUT', fault: {kind: 'drop-response'}})
-    store.proxy.inject({method: 'PUT', fault: {kind: 'error', status: 412, code: 'PreconditionFailed', message: 'At least one of the pre-conditions you specified did not hold'}})
+    store.proxy.inject({
+      method: 'PUT',
+      fault: {
+        kind: 'error',
+        status: 412,
+        code: 'PreconditionFailed',
+        message: 'At least one of the pre-conditions you specified did not hold',
+      },
+    })
     const target = store.bucket()
     const bytes = crypto.randomBytes(1000)
     const staged = await store.stage(target, bytes)
@@ -124,12 +148,22 @@ describe('S3 bucket target under faults (s3rver behind a fault proxy)', () => {
     const target = store.bucket()
     const bytes = crypto.randomBytes(11 * MiB)
     expect(await target.commit(await store.stage(target, bytes), NAME, {overwrite: false})).to.equal(true)
-    expect(store.proxy.requests.filter((entry) => entry.method === 'POST' && entry.url.includes('uploadId=')).length).to.equal(2)
+    expect(
+      store.proxy.requests.filter((entry) => entry.method === 'POST' && entry.url.includes('uploadId=')).length,
+    ).to.equal(2)
     expect((await store.storedBytes(NAME)).equals(bytes)).to.equal(true)
   })
 
   it('falls back to a plain upload when the store does not implement If-None-Match', async () => {
-    store.proxy.inject({method: 'PUT', fault: {kind: 'error', status: 501, code: 'NotImplemented', message: 'A header you provided implies functionality that is not implemented'}})
+    store.proxy.inject({
+      method: 'PUT',
+      fault: {
+        kind: 'error',
+        status: 501,
+        code: 'NotImplemented',
+        message: 'A header you provided implies functionality that is not implemented',
+      },
+    })
     const target = store.bucket()
     const bytes = crypto.randomBytes(1000)
     expect(await target.commit(await store.stage(target, bytes), NAME, {overwrite: false})).to.equal(true)
@@ -139,9 +173,13 @@ describe('S3 bucket target under faults (s3rver behind a fault proxy)', () => {
   it('aborts a multipart upload whose part keeps failing: none is left dangling', async () => {
     store.proxy.inject({method: 'PUT', url: /partNumber=2/, fault: slowDown, times: Infinity})
     const target = store.bucket()
-    const error = await failure(target.commit(await store.stage(target, crypto.randomBytes(12 * MiB)), NAME, {overwrite: false}))
+    const error = await failure(
+      target.commit(await store.stage(target, crypto.randomBytes(12 * MiB)), NAME, {overwrite: false}),
+    )
     expect(error.code).to.equal('STORAGE_ERROR')
-    expect(store.proxy.requests.some((entry) => entry.method === 'DELETE' && entry.url.includes('uploadId='))).to.equal(true)
+    expect(store.proxy.requests.some((entry) => entry.method === 'DELETE' && entry.url.includes('uploadId='))).to.equal(
+      true,
+    )
     expect(await store.danglingUploads()).to.equal(0)
     expect(await store.exists(NAME)).to.equal(false)
   })
@@ -149,8 +187,11 @@ describe('S3 bucket target under faults (s3rver behind a fault proxy)', () => {
   it('abort() (Ctrl-C) stops an upload in flight and aborts it in the store', async () => {
     store.proxy.inject({method: 'PUT', url: /partNumber=/, fault: {kind: 'stall', ms: 10_000}, times: Infinity})
     const target = store.bucket()
-    const committing = failure(target.commit(await store.stage(target, crypto.randomBytes(12 * MiB)), NAME, {overwrite: false}))
-    while (!store.proxy.requests.some((entry) => entry.url.includes('partNumber='))) await new Promise((resolve) => setTimeout(resolve, 20))
+    const committing = failure(
+      target.commit(await store.stage(target, crypto.randomBytes(12 * MiB)), NAME, {overwrite: false}),
+    )
+    while (!store.proxy.requests.some((entry) => entry.url.includes('partNumber=')))
+      await new Promise((resolve) => setTimeout(resolve, 20))
     const started = Date.now()
     await target.abort()
     expect(Date.now() - started).to.be.below(3000)
@@ -162,8 +203,11 @@ describe('S3 bucket target under faults (s3rver behind a fault proxy)', () => {
   it('abort() while the upload is being read back removes the unchecked object', async () => {
     store.proxy.inject({method: 'GET', fault: {kind: 'stall', ms: 10_000}})
     const target = store.bucket()
-    const committing = failure(target.commit(await store.stage(target, crypto.randomBytes(1000)), NAME, {overwrite: false}))
-    while (!store.proxy.requests.some((entry) => entry.method === 'GET')) await new Promise((resolve) => setTimeout(resolve, 20))
+    const committing = failure(
+      target.commit(await store.stage(target, crypto.randomBytes(1000)), NAME, {overwrite: false}),
+    )
+    while (!store.proxy.requests.some((entry) => entry.method === 'GET'))
+      await new Promise((resolve) => setTimeout(resolve, 20))
     await target.abort()
     expect((await committing).code).to.equal('INTERRUPTED')
     expect(await store.exists(NAME)).to.equal(false)
@@ -188,7 +232,8 @@ describe('S3 bucket target under faults (s3rver behind a fault proxy)', () => {
     let stderr = ''
     child.stderr.on('data', (chunk) => (stderr += chunk))
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
-    while (!store.proxy.requests.some((entry) => entry.url.includes('partNumber='))) await new Promise((resolve) => setTimeout(resolve, 20))
+    while (!store.proxy.requests.some((entry) => entry.url.includes('partNumber=')))
+      await new Promise((resolve) => setTimeout(resolve, 20))
     child.kill('SIGINT')
     expect(await exited).to.equal(130)
     expect(stderr).to.equal('')

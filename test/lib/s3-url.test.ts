@@ -13,13 +13,23 @@ describe('s3:// locations', () => {
   })
 
   it('splits an object URL into its location and name', () => {
-    expect(parseS3ObjectUrl('s3://b-1/p/q/vpo-library-1.tar.gz')).to.deep.equal({bucket: 'b-1', prefix: 'p/q/', name: 'vpo-library-1.tar.gz'})
-    expect(parseS3ObjectUrl('s3://b-1/vpo-library-1.tar.gz')).to.deep.equal({bucket: 'b-1', prefix: '', name: 'vpo-library-1.tar.gz'})
+    expect(parseS3ObjectUrl('s3://b-1/p/q/vpo-library-1.tar.gz')).to.deep.equal({
+      bucket: 'b-1',
+      prefix: 'p/q/',
+      name: 'vpo-library-1.tar.gz',
+    })
+    expect(parseS3ObjectUrl('s3://b-1/vpo-library-1.tar.gz')).to.deep.equal({
+      bucket: 'b-1',
+      prefix: '',
+      name: 'vpo-library-1.tar.gz',
+    })
   })
 
   it('refuses what is not a usable location with a usage error (exit 2)', () => {
     for (const text of ['s3://', 's3://ab/', 's3://bad bucket/', 's3://b-1/a//b/', '/home/u/backups']) {
-      expect(() => parseS3Url(text), text).to.throw(LibraryBackupError).with.property('exitCode', 2)
+      expect(() => parseS3Url(text), text)
+        .to.throw(LibraryBackupError)
+        .with.property('exitCode', 2)
     }
 
     expect(() => parseS3ObjectUrl('s3://b-1/prefix/')).to.throw(/names a prefix, not an object/)

@@ -16,11 +16,27 @@ export default class LibraryBackup extends LibraryCommand {
   static description = `Takes a consistent snapshot of the library with SQLite's online backup API (changes still in the write-ahead log included, the live database untouched), checks it with SQLite's quick_check, and writes it with its metadata to a .tar.gz archive, by default in <data dir>/backups. The archive appears under its final name only once it is complete.`
   static examples = [
     {description: 'Back up to ~/.vpo/backups with a timestamped name.', command: '<%= config.bin %> <%= command.id %>'},
-    {description: 'Back up to a file of your choice.', command: '<%= config.bin %> <%= command.id %> --output /mnt/nas/vpo/library.tar.gz'},
-    {description: 'Show what a backup would do, without writing anything.', command: '<%= config.bin %> <%= command.id %> --dry-run'},
-    {description: 'Back up and keep only the 7 newest backups.', command: '<%= config.bin %> <%= command.id %> --keep 7'},
-    {description: 'Back up nightly and keep 7 daily, 4 weekly and 6 monthly backups.', command: '<%= config.bin %> <%= command.id %> --keep-daily 7 --keep-weekly 4 --keep-monthly 6'},
-    {description: 'Encrypt the backup with age to a public key, and keep it offsite.', command: '<%= config.bin %> <%= command.id %> --encrypt-to age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p --output s3://my-bucket/vpo/'},
+    {
+      description: 'Back up to a file of your choice.',
+      command: '<%= config.bin %> <%= command.id %> --output /mnt/nas/vpo/library.tar.gz',
+    },
+    {
+      description: 'Show what a backup would do, without writing anything.',
+      command: '<%= config.bin %> <%= command.id %> --dry-run',
+    },
+    {
+      description: 'Back up and keep only the 7 newest backups.',
+      command: '<%= config.bin %> <%= command.id %> --keep 7',
+    },
+    {
+      description: 'Back up nightly and keep 7 daily, 4 weekly and 6 monthly backups.',
+      command: '<%= config.bin %> <%= command.id %> --keep-daily 7 --keep-weekly 4 --keep-monthly 6',
+    },
+    {
+      description: 'Encrypt the backup with age to a public key, and keep it offsite.',
+      command:
+        '<%= config.bin %> <%= command.id %> --encrypt-to age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p --output s3://my-bucket/vpo/',
+    },
     {description: 'Machine-readable result.', command: '<%= config.bin %> <%= command.id %> --json'},
   ]
   static flags = {
@@ -28,16 +44,27 @@ export default class LibraryBackup extends LibraryCommand {
     'dry-run': Flags.boolean({summary: 'Run every check and show what would be written, without writing anything.'}),
     db: databaseFlag,
     force: Flags.boolean({summary: 'Replace the --output file if it already exists.'}),
-    keep: Flags.integer({min: 1, summary: 'After the backup, keep only the N newest regular backups (same as --keep-last).', helpValue: 'N'}),
+    keep: Flags.integer({
+      min: 1,
+      summary: 'After the backup, keep only the N newest regular backups (same as --keep-last).',
+      helpValue: 'N',
+    }),
     ...retentionFlags,
-    'allow-damaged': Flags.boolean({summary: "Back up a library that fails SQLite's quick_check anyway, as a …-damaged archive."}),
+    'allow-damaged': Flags.boolean({
+      summary: "Back up a library that fails SQLite's quick_check anyway, as a …-damaged archive.",
+    }),
     'encrypt-to': Flags.string({
-      summary: 'Encrypt the archive (age format) to this recipient: an age1… key or an ssh-ed25519/ssh-rsa public key; repeatable.',
-      description: 'The archive is then named ….tar.gz.age and opens with `age -d -i KEY`. Without this flag, $VPO_BACKUP_RECIPIENTS_FILE names a default recipients file.',
+      summary:
+        'Encrypt the archive (age format) to this recipient: an age1… key or an ssh-ed25519/ssh-rsa public key; repeatable.',
+      description:
+        'The archive is then named ….tar.gz.age and opens with `age -d -i KEY`. Without this flag, $VPO_BACKUP_RECIPIENTS_FILE names a default recipients file.',
       helpValue: 'RECIPIENT',
       multiple: true,
     }),
-    'recipients-file': Flags.string({summary: 'Encrypt the archive to the recipients listed in this file (one per line, as age -R reads).', helpValue: 'FILE'}),
+    'recipients-file': Flags.string({
+      summary: 'Encrypt the archive to the recipients listed in this file (one per line, as age -R reads).',
+      helpValue: 'FILE',
+    }),
   }
 
   async run(): Promise<BackupJson | BackupPlanJson> {
@@ -60,7 +87,9 @@ export default class LibraryBackup extends LibraryCommand {
       this.log(`Dry run: no backup was written.`)
       this.logSafe(`  Database:       ${plan.databasePath} (${formatBytes(plan.databaseSizeBytes)})`)
       this.logSafe(`  Output:         ${plan.outputPath}`)
-      this.log(`  Estimated size: ${formatBytes(plan.estimatedArchiveSizeBytes.low)} to ${formatBytes(plan.estimatedArchiveSizeBytes.high)}`)
+      this.log(
+        `  Estimated size: ${formatBytes(plan.estimatedArchiveSizeBytes.low)} to ${formatBytes(plan.estimatedArchiveSizeBytes.high)}`,
+      )
       this.log(`  Files in library: ${formatCount(plan.stats.fileCount)}`)
       this.log(`  Schema version: ${plan.stats.schemaVersion}`)
       return {
@@ -84,7 +113,8 @@ export default class LibraryBackup extends LibraryCommand {
 
     const {metadata} = result
     const ratio = metadata.database_size_bytes > 0 ? 1 - result.archiveSizeBytes / metadata.database_size_bytes : 0
-    if (result.damaged) this.warn(`The library fails SQLite's quick_check; it was archived anyway as ${result.path} (--allow-damaged).`)
+    if (result.damaged)
+      this.warn(`The library fails SQLite's quick_check; it was archived anyway as ${result.path} (--allow-damaged).`)
     this.logSafe(`Backup created: ${result.path}`)
     this.log(`  Database size: ${formatBytes(metadata.database_size_bytes)}`)
     this.log(`  Archive size:  ${formatBytes(result.archiveSizeBytes)} (${Math.round(ratio * 100)}% smaller)`)

@@ -17,12 +17,22 @@ export default class LibraryBackups extends LibraryCommand {
   static description = `Reads only the head of each archive (its metadata) and checks from its gzip member headers that it is whole, so listing is quick even for large backups. Archives that cannot be read, or are truncated, are still listed, marked unreadable; pre-restore safety backups are marked as such.`
   static examples = [
     {description: 'List backups in ~/.vpo/backups.', command: '<%= config.bin %> <%= command.id %>'},
-    {description: 'List backups kept somewhere else.', command: '<%= config.bin %> <%= command.id %> --path /mnt/nas/vpo-backups'},
-    {description: 'List backups in a bucket, reading the metadata of encrypted ones.', command: '<%= config.bin %> <%= command.id %> --path s3://my-bucket/vpo/ --identity ~/.config/vpo/backup-key.txt'},
+    {
+      description: 'List backups kept somewhere else.',
+      command: '<%= config.bin %> <%= command.id %> --path /mnt/nas/vpo-backups',
+    },
+    {
+      description: 'List backups in a bucket, reading the metadata of encrypted ones.',
+      command: '<%= config.bin %> <%= command.id %> --path s3://my-bucket/vpo/ --identity ~/.config/vpo/backup-key.txt',
+    },
     {description: 'Machine-readable listing.', command: '<%= config.bin %> <%= command.id %> --json'},
   ]
   static flags = {
-    path: Flags.string({char: 'p', summary: 'Directory (or s3:// prefix) to list instead of the backup directory.', helpValue: 'DIR'}),
+    path: Flags.string({
+      char: 'p',
+      summary: 'Directory (or s3:// prefix) to list instead of the backup directory.',
+      helpValue: 'DIR',
+    }),
     identity: identityFlag,
   }
 
@@ -37,9 +47,12 @@ export default class LibraryBackups extends LibraryCommand {
     } else {
       this.log(renderTable(listing.backups))
       // Why each unreadable one cannot be used: a truncated file says so here, not only in --json.
-      for (const entry of listing.backups) if (entry.problem && !entry.locked) this.logSafe(`Unreadable: ${entry.problem}`)
+      for (const entry of listing.backups)
+        if (entry.problem && !entry.locked) this.logSafe(`Unreadable: ${entry.problem}`)
       this.log('')
-      this.log(`Total: ${formatCount(listing.backups.length)} backup${listing.backups.length === 1 ? '' : 's'} (${formatBytes(listing.totalSizeBytes)})`)
+      this.log(
+        `Total: ${formatCount(listing.backups.length)} backup${listing.backups.length === 1 ? '' : 's'} (${formatBytes(listing.totalSizeBytes)})`,
+      )
     }
 
     return {
@@ -79,7 +92,9 @@ function createdAt(entry: ListedBackup): null | string {
 function renderTable(backups: ListedBackup[]): string {
   const rows = backups.map((entry) => [
     escapeForTerminal(entry.filename) + KIND_MARKS[entry.kind],
-    entry.metadata || entry.locked ? (createdAt(entry)?.slice(0, 16).replace('T', ' ') ?? '?') + (entry.locked ? ' (locked)' : '') : 'unreadable',
+    entry.metadata || entry.locked
+      ? (createdAt(entry)?.slice(0, 16).replace('T', ' ') ?? '?') + (entry.locked ? ' (locked)' : '')
+      : 'unreadable',
     formatBytes(entry.archiveSizeBytes),
     entry.metadata ? formatCount(entry.metadata.file_count) : '-',
     entry.metadata ? String(entry.metadata.schema_version) : '-',
@@ -88,6 +103,9 @@ function renderTable(backups: ListedBackup[]): string {
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)))
   const rightAligned = new Set([2, 3, 4])
   const line = (cells: string[]) =>
-    cells.map((cell, column) => (rightAligned.has(column) ? cell.padStart(widths[column]) : cell.padEnd(widths[column]))).join('  ').trimEnd()
+    cells
+      .map((cell, column) => (rightAligned.has(column) ? cell.padStart(widths[column]) : cell.padEnd(widths[column])))
+      .join('  ')
+      .trimEnd()
   return [line(header), line(widths.map((width) => '-'.repeat(width))), ...rows.map((row) => line(row))].join('\n')
 }

@@ -14,12 +14,25 @@ export default class LibraryPrune extends LibraryCommand {
   static summary = 'Delete old regular backups by retention rules, as restic forget does.'
   static description = `A backup is kept when any rule keeps it: --keep-daily/weekly/monthly/yearly N keep the newest backup of each of the last N days, ISO weeks, months or years that have one (UTC). Only regular backups are candidates: the newest readable backup, pre-restore safety backups, damaged backups and any other file are never deleted. At least one rule is required.`
   static examples = [
-    {description: 'Keep 7 daily, 4 weekly and 6 monthly backups.', command: '<%= config.bin %> <%= command.id %> --keep-daily 7 --keep-weekly 4 --keep-monthly 6'},
-    {description: 'Show what would be removed, removing nothing.', command: '<%= config.bin %> <%= command.id %> --keep-within 30d --dry-run'},
-    {description: 'Prune backups kept somewhere else.', command: '<%= config.bin %> <%= command.id %> --path /mnt/nas/vpo-backups --keep-last 10'},
+    {
+      description: 'Keep 7 daily, 4 weekly and 6 monthly backups.',
+      command: '<%= config.bin %> <%= command.id %> --keep-daily 7 --keep-weekly 4 --keep-monthly 6',
+    },
+    {
+      description: 'Show what would be removed, removing nothing.',
+      command: '<%= config.bin %> <%= command.id %> --keep-within 30d --dry-run',
+    },
+    {
+      description: 'Prune backups kept somewhere else.',
+      command: '<%= config.bin %> <%= command.id %> --path /mnt/nas/vpo-backups --keep-last 10',
+    },
   ]
   static flags = {
-    path: Flags.string({char: 'p', summary: 'Directory (or s3:// prefix) to prune instead of the backup directory.', helpValue: 'DIR'}),
+    path: Flags.string({
+      char: 'p',
+      summary: 'Directory (or s3:// prefix) to prune instead of the backup directory.',
+      helpValue: 'DIR',
+    }),
     ...retentionFlags,
     'dry-run': Flags.boolean({summary: 'Show what would be kept and removed, removing nothing.'}),
   }
@@ -36,20 +49,30 @@ export default class LibraryPrune extends LibraryCommand {
     const target = await openTarget(flags.path ?? this.location().backupDir)
     const report = await pruneBackups(target, policy, {dryRun: flags['dry-run']})
     const policyText = describePolicy(policy)
-    this.logSafe(`${report.dryRun ? `Would ${policyText}` : policyText[0].toUpperCase() + policyText.slice(1)} in ${target.location}:`)
+    this.logSafe(
+      `${report.dryRun ? `Would ${policyText}` : policyText[0].toUpperCase() + policyText.slice(1)} in ${target.location}:`,
+    )
     const removeLabel = report.dryRun ? 'would remove' : 'remove'
     const width = Math.max('keep'.length, removeLabel.length)
     for (const decision of report.decisions) {
       const name = escapeForTerminal(decision.backup.filename)
-      this.log(decision.keep ? `  ${'keep'.padEnd(width)}  ${name}  (${decision.reasons.join(', ')})` : `  ${removeLabel.padEnd(width)}  ${name}`)
+      this.log(
+        decision.keep
+          ? `  ${'keep'.padEnd(width)}  ${name}  (${decision.reasons.join(', ')})`
+          : `  ${removeLabel.padEnd(width)}  ${name}`,
+      )
     }
 
-    this.log(`${report.kept.length} kept, ${report.removed.length} ${report.dryRun ? 'would be removed (dry run: nothing was removed)' : 'removed'}.`)
+    this.log(
+      `${report.kept.length} kept, ${report.removed.length} ${report.dryRun ? 'would be removed (dry run: nothing was removed)' : 'removed'}.`,
+    )
     return {
       success: true,
       dry_run: report.dryRun,
       directory: target.location,
-      kept: report.decisions.filter((decision) => decision.keep).map((decision) => ({path: decision.backup.path, reasons: decision.reasons})),
+      kept: report.decisions
+        .filter((decision) => decision.keep)
+        .map((decision) => ({path: decision.backup.path, reasons: decision.reasons})),
       removed: report.removed,
     }
   }

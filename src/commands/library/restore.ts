@@ -17,13 +17,27 @@ export default class LibraryRestore extends LibraryCommand {
   static summary = 'Restore the VPO library database from a backup archive.'
   static description = `Validates the whole archive first (format, members, metadata, size, checksum and SQLite's quick_check), saves the current library as a pre-restore backup, then swaps the restored database into place atomically: an interruption at any point leaves either the old library or the new one, whole.`
   static args = {
-    backup_file: Args.string({description: 'The backup archive to restore (a path or an s3:// URL); omit it with --latest.'}),
+    backup_file: Args.string({
+      description: 'The backup archive to restore (a path or an s3:// URL); omit it with --latest.',
+    }),
   }
   static examples = [
-    {description: 'Restore, asking for confirmation first.', command: '<%= config.bin %> <%= command.id %> ~/.vpo/backups/vpo-library-2026-02-05T143022Z.tar.gz'},
-    {description: 'Restore without a prompt (scripts).', command: '<%= config.bin %> <%= command.id %> --yes /mnt/nas/vpo/library.tar.gz'},
-    {description: 'Validate an archive and show its metadata, changing nothing.', command: '<%= config.bin %> <%= command.id %> --dry-run backup.tar.gz'},
-    {description: "A container's first start: restore the newest backup only when there is no library yet.", command: '<%= config.bin %> <%= command.id %> --latest --yes --if-db-not-exists --if-backup-exists'},
+    {
+      description: 'Restore, asking for confirmation first.',
+      command: '<%= config.bin %> <%= command.id %> ~/.vpo/backups/vpo-library-2026-02-05T143022Z.tar.gz',
+    },
+    {
+      description: 'Restore without a prompt (scripts).',
+      command: '<%= config.bin %> <%= command.id %> --yes /mnt/nas/vpo/library.tar.gz',
+    },
+    {
+      description: 'Validate an archive and show its metadata, changing nothing.',
+      command: '<%= config.bin %> <%= command.id %> --dry-run backup.tar.gz',
+    },
+    {
+      description: "A container's first start: restore the newest backup only when there is no library yet.",
+      command: '<%= config.bin %> <%= command.id %> --latest --yes --if-db-not-exists --if-backup-exists',
+    },
   ]
   static flags = {
     yes: Flags.boolean({char: 'y', summary: 'Replace the current library without asking.'}),
@@ -31,8 +45,15 @@ export default class LibraryRestore extends LibraryCommand {
     db: databaseFlag,
     'no-safety-backup': Flags.boolean({summary: 'Do not save the current library as a pre-restore backup first.'}),
     latest: Flags.boolean({summary: 'Restore the newest readable backup in the backup directory (or --path).'}),
-    path: Flags.string({char: 'p', summary: 'With --latest: the directory (or s3:// prefix) to take it from.', helpValue: 'DIR', dependsOn: ['latest']}),
-    'if-db-not-exists': Flags.boolean({summary: 'Do nothing (exit 0) when a library already exists: for a container entrypoint.'}),
+    path: Flags.string({
+      char: 'p',
+      summary: 'With --latest: the directory (or s3:// prefix) to take it from.',
+      helpValue: 'DIR',
+      dependsOn: ['latest'],
+    }),
+    'if-db-not-exists': Flags.boolean({
+      summary: 'Do nothing (exit 0) when a library already exists: for a container entrypoint.',
+    }),
     'if-backup-exists': Flags.boolean({summary: 'Do nothing (exit 0) when there is no backup to restore.'}),
     identity: identityFlag,
   }
@@ -42,19 +63,31 @@ export default class LibraryRestore extends LibraryCommand {
     // Usage mistakes first, so that --if-db-not-exists or --if-backup-exists never hides them behind
     // an exit 0. (oclif's `exclusive` relates flags to flags only, not to arguments.)
     if (flags.latest && args.backup_file !== undefined) {
-      throw new LibraryBackupError('USAGE_ERROR', `--latest restores the newest backup, so it takes no BACKUP_FILE (${args.backup_file} was given)`, {
-        hint: 'Pass either BACKUP_FILE or --latest.',
-      })
+      throw new LibraryBackupError(
+        'USAGE_ERROR',
+        `--latest restores the newest backup, so it takes no BACKUP_FILE (${args.backup_file} was given)`,
+        {
+          hint: 'Pass either BACKUP_FILE or --latest.',
+        },
+      )
     }
 
     if (!flags.latest && args.backup_file === undefined) {
-      throw new LibraryBackupError('USAGE_ERROR', 'No backup was named', {hint: 'Pass BACKUP_FILE, or --latest to restore the newest backup.'})
+      throw new LibraryBackupError('USAGE_ERROR', 'No backup was named', {
+        hint: 'Pass BACKUP_FILE, or --latest to restore the newest backup.',
+      })
     }
 
     const {databasePath, backupDir} = this.location(flags.db)
-    if (flags['if-db-not-exists'] && libraryExists(databasePath)) return this.skip(`A library already exists at ${databasePath}; nothing was restored (--if-db-not-exists).`)
+    if (flags['if-db-not-exists'] && libraryExists(databasePath))
+      return this.skip(`A library already exists at ${databasePath}; nothing was restored (--if-db-not-exists).`)
     const identities = await loadIdentities({identity: flags.identity})
-    const chosen = await chooseBackup({archive: args.backup_file, identities, latest: flags.latest, location: flags.path ?? backupDir})
+    const chosen = await chooseBackup({
+      archive: args.backup_file,
+      identities,
+      latest: flags.latest,
+      location: flags.path ?? backupDir,
+    })
     if ('error' in chosen) {
       if (flags['if-backup-exists']) return this.skip(`${chosen.missing}; nothing was restored (--if-backup-exists).`)
       throw chosen.error
@@ -70,13 +103,20 @@ export default class LibraryRestore extends LibraryCommand {
       supportedSchemaVersion: this.supportedSchemaVersion,
       vpoVersion: this.vpoVersion,
       onWarning: (message: string) => this.warn(escapeForTerminal(message)),
-      onProgress: (phase: keyof typeof PHASE_LABELS, done: number, total: number) => progress.update(PHASE_LABELS[phase], done, total),
+      onProgress: (phase: keyof typeof PHASE_LABELS, done: number, total: number) =>
+        progress.update(PHASE_LABELS[phase], done, total),
     }
 
     if (flags['dry-run']) {
       const result = await planRestore(common).finally(() => progress.clear())
       this.renderPlan(result)
-      return {...this.toJson(result), dry_run: true, vpo_version: result.metadata.vpo_version, database_size_bytes: result.metadata.database_size_bytes, safety_backup_path: null}
+      return {
+        ...this.toJson(result),
+        dry_run: true,
+        vpo_version: result.metadata.vpo_version,
+        database_size_bytes: result.metadata.database_size_bytes,
+        safety_backup_path: null,
+      }
     }
 
     const result = await restoreBackup({
@@ -85,13 +125,21 @@ export default class LibraryRestore extends LibraryCommand {
       async confirm({databasePath, metadata}) {
         if (flags.yes) return true
         if (!process.stdin.isTTY) {
-          throw new LibraryBackupError('CONFIRMATION_REQUIRED', `Restoring would replace the library at ${databasePath} and there is no terminal to confirm on`, {
-            hint: 'Pass --yes to restore without asking.',
-          })
+          throw new LibraryBackupError(
+            'CONFIRMATION_REQUIRED',
+            `Restoring would replace the library at ${databasePath} and there is no terminal to confirm on`,
+            {
+              hint: 'Pass --yes to restore without asking.',
+            },
+          )
         }
 
         progress.clear()
-        return askYesNo(escapeForTerminal(`Replace the library at ${databasePath} with the backup from ${metadata.created_at} (${formatCount(metadata.file_count)} files)?`))
+        return askYesNo(
+          escapeForTerminal(
+            `Replace the library at ${databasePath} with the backup from ${metadata.created_at} (${formatCount(metadata.file_count)} files)?`,
+          ),
+        )
       },
     }).finally(() => progress.clear())
 
@@ -118,7 +166,9 @@ export default class LibraryRestore extends LibraryCommand {
     this.log(`  Schema:        ${schemaLine(result)}`)
     this.log(`  Database size: ${formatBytes(metadata.database_size_bytes)}`)
     this.log(`  Files:         ${formatCount(metadata.file_count)}`)
-    this.log(`  Checksum:      ${result.checksumVerified ? 'verified (sha256)' : 'absent (the archive has none); size and quick_check verified'}`)
+    this.log(
+      `  Checksum:      ${result.checksumVerified ? 'verified (sha256)' : 'absent (the archive has none); size and quick_check verified'}`,
+    )
     this.logSafe(`  Would restore to: ${result.databasePath}`)
     this.log('No changes made (dry run).')
   }

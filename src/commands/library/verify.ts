@@ -16,19 +16,36 @@ export default class LibraryVerify extends LibraryCommand {
 --quick reads the gzip members' headers and trailers and the tar headers without inflating the database: it finds a truncated file, bytes appended, a damaged member header, a wrong size or a missing member, but not damage inside the compressed database (a member's CRC is only checked when it is inflated). Archives written by VPO's Python tool have no index and are read through. Run a full verify for the guarantee a restore gives.`
   static strict = false
   static args = {
-    backup: Args.string({description: 'Backup archives to check (paths or s3:// URLs); default: every backup in the backup directory.'}),
+    backup: Args.string({
+      description: 'Backup archives to check (paths or s3:// URLs); default: every backup in the backup directory.',
+    }),
   }
   static examples = [
     {description: 'Check every backup in ~/.vpo/backups.', command: '<%= config.bin %> <%= command.id %>'},
-    {description: 'Check the newest backup, and fail unless it is less than 26 hours old (cron).', command: '<%= config.bin %> <%= command.id %> --latest --max-age 26h'},
-    {description: 'Check the structure of every backup quickly.', command: '<%= config.bin %> <%= command.id %> --quick'},
+    {
+      description: 'Check the newest backup, and fail unless it is less than 26 hours old (cron).',
+      command: '<%= config.bin %> <%= command.id %> --latest --max-age 26h',
+    },
+    {
+      description: 'Check the structure of every backup quickly.',
+      command: '<%= config.bin %> <%= command.id %> --quick',
+    },
     {description: 'Check one archive.', command: '<%= config.bin %> <%= command.id %> /mnt/nas/vpo/library.tar.gz'},
   ]
   static flags = {
-    path: Flags.string({char: 'p', summary: 'Directory (or s3:// prefix) of the backups to check instead of the backup directory.', helpValue: 'DIR'}),
-    latest: Flags.boolean({summary: 'Check only the newest backup made on purpose (a pre-restore safety backup is not one).'}),
+    path: Flags.string({
+      char: 'p',
+      summary: 'Directory (or s3:// prefix) of the backups to check instead of the backup directory.',
+      helpValue: 'DIR',
+    }),
+    latest: Flags.boolean({
+      summary: 'Check only the newest backup made on purpose (a pre-restore safety backup is not one).',
+    }),
     quick: Flags.boolean({summary: 'Check the structure only (gzip members and tar headers), not the database.'}),
-    'max-age': Flags.string({summary: 'Fail with exit 9 unless the newest good backup is younger than this: 26h, 2d, 1w.', helpValue: 'DURATION'}),
+    'max-age': Flags.string({
+      summary: 'Fail with exit 9 unless the newest good backup is younger than this: 26h, 2d, 1w.',
+      helpValue: 'DURATION',
+    }),
     identity: identityFlag,
   }
 
@@ -36,9 +53,13 @@ export default class LibraryVerify extends LibraryCommand {
     const {argv, flags} = await this.parse(LibraryVerify)
     // As for restore: --latest chooses from a directory, so a named archive would be silently ignored.
     if (flags.latest && argv.length > 0) {
-      throw new LibraryBackupError('USAGE_ERROR', `--latest checks the newest backup in the backup directory, so it takes no BACKUP (${String(argv[0])} was given)`, {
-        hint: 'Pass either BACKUP paths or --latest (with --path for another directory).',
-      })
+      throw new LibraryBackupError(
+        'USAGE_ERROR',
+        `--latest checks the newest backup in the backup directory, so it takes no BACKUP (${String(argv[0])} was given)`,
+        {
+          hint: 'Pass either BACKUP paths or --latest (with --path for another directory).',
+        },
+      )
     }
 
     const maxAge = flags['max-age'] === undefined ? undefined : parseDuration(flags['max-age'])
@@ -54,16 +75,24 @@ export default class LibraryVerify extends LibraryCommand {
     const failed = report.checks.filter((entry) => !entry.ok)
     const failure =
       failed.length > 0
-        ? new LibraryBackupError('INVALID_ARCHIVE', `${formatCount(failed.length)} of ${formatCount(report.checks.length)} backups did not verify`, {
-            hint: 'Make a new backup now (vpo library:backup), and keep or replace the failed ones as you see fit.',
-          })
+        ? new LibraryBackupError(
+            'INVALID_ARCHIVE',
+            `${formatCount(failed.length)} of ${formatCount(report.checks.length)} backups did not verify`,
+            {
+              hint: 'Make a new backup now (vpo library:backup), and keep or replace the failed ones as you see fit.',
+            },
+          )
         : report.fresh === false
           ? staleError(report, maxAge!)
           : undefined
 
-    if (report.directory) this.logSafe(`Checked ${formatCount(report.checks.length)} backup${report.checks.length === 1 ? '' : 's'} in ${report.directory}${flags.quick ? ' (structure only)' : ''}`)
+    if (report.directory)
+      this.logSafe(
+        `Checked ${formatCount(report.checks.length)} backup${report.checks.length === 1 ? '' : 's'} in ${report.directory}${flags.quick ? ' (structure only)' : ''}`,
+      )
     for (const entry of report.checks) this.logSafe(line(entry))
-    if (report.newestGood) this.logSafe(`Newest good backup: ${report.newestGood.path} (${report.newestGood.metadata!.created_at})`)
+    if (report.newestGood)
+      this.logSafe(`Newest good backup: ${report.newestGood.path} (${report.newestGood.metadata!.created_at})`)
 
     const json: VerifyJson = {
       success: failure === undefined,
@@ -76,7 +105,9 @@ export default class LibraryVerify extends LibraryCommand {
         checksum_verified: entry.checksumVerified ?? false,
         ...(entry.problem ? {problem: entry.problem} : {}),
       })),
-      newest_good: report.newestGood ? {path: report.newestGood.path, created_at: report.newestGood.metadata!.created_at} : null,
+      newest_good: report.newestGood
+        ? {path: report.newestGood.path, created_at: report.newestGood.metadata!.created_at}
+        : null,
       ...(maxAge ? {fresh: report.fresh ?? false} : {}),
     }
     if (failure) this.failWith(failure, json)

@@ -52,8 +52,10 @@ export function storedMember(data: Buffer): Buffer {
 
 /** The length of the indexed member starting with `head`, or undefined for any other gzip data. */
 function indexedMemberLength(head: Buffer): number | undefined {
-  if (head.length < HEADER_SIZE || head[0] !== 0x1f || head[1] !== 0x8b || head[2] !== 8 || head[3] !== 4) return undefined
-  if (head.readUInt16LE(10) !== 8 || head.toString('latin1', 12, 14) !== 'VP' || head.readUInt16LE(14) !== 4) return undefined
+  if (head.length < HEADER_SIZE || head[0] !== 0x1f || head[1] !== 0x8b || head[2] !== 8 || head[3] !== 4)
+    return undefined
+  if (head.readUInt16LE(10) !== 8 || head.toString('latin1', 12, 14) !== 'VP' || head.readUInt16LE(14) !== 4)
+    return undefined
   return head.readUInt32LE(16)
 }
 
@@ -144,7 +146,8 @@ export async function* inflateFile(
       const {bytesRead} = await file.read(head, 0, HEADER_SIZE, offset)
       const length = indexedMemberLength(head.subarray(0, bytesRead))
       if (length === undefined) break
-      if (length < HEADER_SIZE + TRAILER_SIZE || offset + length > size) throw new GzipFormatError('the gzip data ends early (the file is truncated)')
+      if (length < HEADER_SIZE + TRAILER_SIZE || offset + length > size)
+        throw new GzipFormatError('the gzip data ends early (the file is truncated)')
       const member = Buffer.allocUnsafe(length)
       await file.read(member, 0, length, offset)
       const inflated = inflateMember(member)

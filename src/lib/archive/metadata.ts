@@ -41,11 +41,15 @@ export function parseMetadata(raw: Buffer, archivePath: string): BackupMetadata 
 
   // Counts of any size are exact: VPO's Python tool writes them so.
   for (const field of ['file_count', 'total_library_size_bytes']) {
-    if (!isExactInteger(record[field]) || (record[field] as ExactInteger) < 0) throw fail(field, 'an integer of 0 or more')
+    if (!isExactInteger(record[field]) || (record[field] as ExactInteger) < 0)
+      throw fail(field, 'an integer of 0 or more')
   }
 
   if (record.compression !== 'gzip') throw fail('compression', '"gzip"')
-  if (record.database_sha256 !== undefined && (typeof record.database_sha256 !== 'string' || !/^[\da-f]{64}$/i.test(record.database_sha256))) {
+  if (
+    record.database_sha256 !== undefined &&
+    (typeof record.database_sha256 !== 'string' || !/^[\da-f]{64}$/i.test(record.database_sha256))
+  ) {
     throw fail('database_sha256', '64 hexadecimal digits')
   }
 
@@ -57,7 +61,9 @@ export function parseMetadata(raw: Buffer, archivePath: string): BackupMetadata 
     file_count: record.file_count as ExactInteger,
     total_library_size_bytes: record.total_library_size_bytes as ExactInteger,
     compression: 'gzip',
-    ...(record.database_sha256 === undefined ? {} : {database_sha256: (record.database_sha256 as string).toLowerCase()}),
+    ...(record.database_sha256 === undefined
+      ? {}
+      : {database_sha256: (record.database_sha256 as string).toLowerCase()}),
   }
 }
 

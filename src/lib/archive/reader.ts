@@ -217,12 +217,18 @@ class ArchiveScan {
     if (!metadata) throw invalidArchive(this.archivePath, `it has no ${METADATA_MEMBER}`)
     if (!this.seen.has(DATABASE_MEMBER)) throw invalidArchive(this.archivePath, `it has no ${DATABASE_MEMBER}`)
     if (this.databaseWritten !== metadata.database_size_bytes) {
-      throw invalidArchive(this.archivePath, `${DATABASE_MEMBER} is cut short (${this.databaseWritten} of ${metadata.database_size_bytes} bytes)`)
+      throw invalidArchive(
+        this.archivePath,
+        `${DATABASE_MEMBER} is cut short (${this.databaseWritten} of ${metadata.database_size_bytes} bytes)`,
+      )
     }
 
     if (metadata.database_sha256 && this.options.databaseDestination) {
       if (this.hash.digest('hex') !== metadata.database_sha256) {
-        throw invalidArchive(this.archivePath, `the checksum of ${DATABASE_MEMBER} does not match its metadata (the archive is corrupted)`)
+        throw invalidArchive(
+          this.archivePath,
+          `the checksum of ${DATABASE_MEMBER} does not match its metadata (the archive is corrupted)`,
+        )
       }
 
       this.state.checksumVerified = true
@@ -249,11 +255,15 @@ async function assertGzipContainer(archivePath: string): Promise<void> {
   } catch (error) {
     const {code} = error as NodeJS.ErrnoException
     if (code === 'ENOENT') {
-      throw new LibraryBackupError('BACKUP_NOT_FOUND', `Backup file ${archivePath} does not exist`, {hint: 'Check the path (vpo library:backups lists your backups).'})
+      throw new LibraryBackupError('BACKUP_NOT_FOUND', `Backup file ${archivePath} does not exist`, {
+        hint: 'Check the path (vpo library:backups lists your backups).',
+      })
     }
 
     if (code === 'EISDIR') throw invalidArchive(archivePath, 'it is a directory, not a file')
-    throw new LibraryBackupError('IO_ERROR', `Cannot read ${archivePath} (${(error as Error).message})`, {hint: 'Check its permissions.'})
+    throw new LibraryBackupError('IO_ERROR', `Cannot read ${archivePath} (${(error as Error).message})`, {
+      hint: 'Check its permissions.',
+    })
   }
 
   try {
@@ -279,7 +289,8 @@ async function assertGzipContainer(archivePath: string): Promise<void> {
 
 function describeGzipError(error: NodeJS.ErrnoException): string {
   if (error instanceof GzipFormatError) return error.message
-  if (error.code === 'Z_BUF_ERROR' || /unexpected end/i.test(error.message)) return 'the gzip data ends early (the file is truncated)'
+  if (error.code === 'Z_BUF_ERROR' || /unexpected end/i.test(error.message))
+    return 'the gzip data ends early (the file is truncated)'
   if (error.code === 'Z_DATA_ERROR') return `the gzip data is corrupted (${error.message})`
   return `it cannot be read (${error.message})`
 }
@@ -308,8 +319,10 @@ export function readHead(head: Buffer, archiveName: string): ArchiveHead | undef
   if (!tarBytes || tarBytes.length < BLOCK) return undefined
   const {Header} = tar()
   const header = new Header(tarBytes.subarray(0, BLOCK))
-  if (header.path !== METADATA_MEMBER || !REGULAR_TYPES.has(header.type ?? '') || header.size === undefined) return undefined
-  if (!header.cksumValid) throw invalidArchive(archiveName, 'its tar structure is damaged (a header fails its checksum)')
+  if (header.path !== METADATA_MEMBER || !REGULAR_TYPES.has(header.type ?? '') || header.size === undefined)
+    return undefined
+  if (!header.cksumValid)
+    throw invalidArchive(archiveName, 'its tar structure is damaged (a header fails its checksum)')
   if (BLOCK + header.size > tarBytes.length) throw invalidArchive(archiveName, `${METADATA_MEMBER} is cut short`)
   const metadata = parseMetadata(tarBytes.subarray(BLOCK, BLOCK + header.size), archiveName)
   return {metadata, metadataTarBytes: BLOCK + roundUp(header.size)}
@@ -356,12 +369,20 @@ export async function quickCheckArchive(archivePath: string): Promise<BackupMeta
     const databaseHeader = await inflateMemberAt(archivePath, bound(1), bound(2))
     const {Header} = tar()
     const header = new Header(databaseHeader.subarray(0, BLOCK))
-    if (databaseHeader.length !== BLOCK || !header.cksumValid || header.path !== DATABASE_MEMBER || !REGULAR_TYPES.has(header.type ?? '')) {
+    if (
+      databaseHeader.length !== BLOCK ||
+      !header.cksumValid ||
+      header.path !== DATABASE_MEMBER ||
+      !REGULAR_TYPES.has(header.type ?? '')
+    ) {
       throw invalidArchive(archivePath, `its ${DATABASE_MEMBER} tar header is damaged`)
     }
 
     if (header.size !== head.metadata.database_size_bytes) {
-      throw invalidArchive(archivePath, `${DATABASE_MEMBER} holds ${header.size} bytes but the metadata declares ${head.metadata.database_size_bytes}`)
+      throw invalidArchive(
+        archivePath,
+        `${DATABASE_MEMBER} holds ${header.size} bytes but the metadata declares ${head.metadata.database_size_bytes}`,
+      )
     }
 
     const ending = await inflateMemberAt(archivePath, bound(layout.members - 1), layout.end)

@@ -31,7 +31,9 @@ export interface WriteArchiveOptions {
   durable?: boolean
 }
 
-export async function writeArchive(options: WriteArchiveOptions): Promise<{archiveSizeBytes: number; metadata: BackupMetadata}> {
+export async function writeArchive(
+  options: WriteArchiveOptions,
+): Promise<{archiveSizeBytes: number; metadata: BackupMetadata}> {
   const databaseSize = (await fsp.stat(options.databasePath)).size
   const metadataFor = (sha256: string): BackupMetadata => ({
     ...options.describe,
@@ -91,7 +93,17 @@ function metadataMember(metadata: BackupMetadata): Buffer {
 function tarHeader(name: string, size: number): Buffer {
   const block = Buffer.alloc(BLOCK)
   const {Header} = tar()
-  new Header({path: name, mode: 0o600, size, mtime: new Date(), type: 'File', uid: 0, gid: 0, uname: '', gname: ''}).encode(block, 0)
+  new Header({
+    path: name,
+    mode: 0o600,
+    size,
+    mtime: new Date(),
+    type: 'File',
+    uid: 0,
+    gid: 0,
+    uname: '',
+    gname: '',
+  }).encode(block, 0)
   return block
 }
 
@@ -99,12 +111,14 @@ function padding(size: number): number {
   return (BLOCK - (size % BLOCK)) % BLOCK
 }
 
-
 /**
  * A dry run's guess at the archive size: compress evenly spaced samples of the database at the
  * level a real backup uses, and allow for the samples not being the whole file.
  */
-export async function estimateArchiveSize(databasePath: string, databaseSize: number): Promise<{high: number; low: number}> {
+export async function estimateArchiveSize(
+  databasePath: string,
+  databaseSize: number,
+): Promise<{high: number; low: number}> {
   const sampleSize = 256 * 1024
   const samples = Math.max(1, Math.min(16, Math.floor(databaseSize / sampleSize)))
   const file = await fsp.open(databasePath, 'r')

@@ -17,19 +17,26 @@ const FIRST_READ = 64 * 1024
 async function openFileHeader(file: FileHandle, archivePath: string, identities: IdentitySet): Promise<OpenedHeader> {
   let head = await readAt(file, 0, FIRST_READ)
   // Only a header with many RSA recipients outgrows the first read.
-  if (head.length === FIRST_READ && !head.includes('\n---', 0, 'latin1')) head = await readAt(file, 0, HEADER_MAX + FIRST_READ)
+  if (head.length === FIRST_READ && !head.includes('\n---', 0, 'latin1'))
+    head = await readAt(file, 0, HEADER_MAX + FIRST_READ)
   return openHeader(head, identities, archivePath)
 }
 
 function asInvalid(error: unknown, archivePath: string): unknown {
-  return error instanceof ChunkAuthError ? invalidArchive(archivePath, `it was altered or truncated (${error.message})`) : error
+  return error instanceof ChunkAuthError
+    ? invalidArchive(archivePath, `it was altered or truncated (${error.message})`)
+    : error
 }
 
 /**
  * Writes the plaintext of `encryptedPath` to `plainPath` (created exclusively, mode 0600, not
  * fsynced: it is scratch). Any altered, missing or extra byte is INVALID_ARCHIVE.
  */
-export async function decryptFile(encryptedPath: string, plainPath: string, identities: IdentitySet): Promise<{plainSizeBytes: number}> {
+export async function decryptFile(
+  encryptedPath: string,
+  plainPath: string,
+  identities: IdentitySet,
+): Promise<{plainSizeBytes: number}> {
   let input: FileHandle | undefined
   let output: FileHandle | undefined
   // Reads and writes run on libuv's threadpool while the main thread decrypts the batch between
@@ -42,7 +49,10 @@ export async function decryptFile(encryptedPath: string, plainPath: string, iden
     const {key, payloadOffset} = await openFileHeader(input, encryptedPath, identities)
     const chunks = chunkCount(size - payloadOffset)
     output = await fsp.open(plainPath, 'wx', 0o600)
-    const buffers = [Buffer.alloc(SEALED_CHUNK_SIZE * CHUNKS_PER_READ), Buffer.alloc(SEALED_CHUNK_SIZE * CHUNKS_PER_READ)]
+    const buffers = [
+      Buffer.alloc(SEALED_CHUNK_SIZE * CHUNKS_PER_READ),
+      Buffer.alloc(SEALED_CHUNK_SIZE * CHUNKS_PER_READ),
+    ]
     const readBatch = (first: number): Promise<Buffer> => {
       const position = payloadOffset + first * SEALED_CHUNK_SIZE
       const length = Math.min(CHUNKS_PER_READ * SEALED_CHUNK_SIZE, size - position)
@@ -88,7 +98,14 @@ async function headOfFile(archivePath: string, identities: IdentitySet, bytes: n
     const sealed = await readAt(file, payloadOffset, chunks * SEALED_CHUNK_SIZE)
     const plain: Buffer[] = []
     for (let index = 0; index < chunks; index++) {
-      plain.push(openChunk(key, index, index === lastChunk, sealed.subarray(index * SEALED_CHUNK_SIZE, (index + 1) * SEALED_CHUNK_SIZE)))
+      plain.push(
+        openChunk(
+          key,
+          index,
+          index === lastChunk,
+          sealed.subarray(index * SEALED_CHUNK_SIZE, (index + 1) * SEALED_CHUNK_SIZE),
+        ),
+      )
     }
 
     return Buffer.concat(plain).subarray(0, bytes)
@@ -106,7 +123,10 @@ async function headOfPrefix(prefix: Buffer, label: string, identities: IdentityS
   const wanted = Math.max(1, Math.ceil(bytes / CHUNK_SIZE))
   const plain: Buffer[] = []
   for (let index = 0; index < wanted; index++) {
-    const sealed = prefix.subarray(payloadOffset + index * SEALED_CHUNK_SIZE, payloadOffset + (index + 1) * SEALED_CHUNK_SIZE)
+    const sealed = prefix.subarray(
+      payloadOffset + index * SEALED_CHUNK_SIZE,
+      payloadOffset + (index + 1) * SEALED_CHUNK_SIZE,
+    )
     if (sealed.length < SEALED_CHUNK_SIZE) {
       if (sealed.length === 0 && index > 0) throw new ChunkAuthError('the prefix ends before the bytes asked for')
       // A short chunk is the last one, or the prefix is too short: the tag tells which.
@@ -130,10 +150,17 @@ async function headOfPrefix(prefix: Buffer, label: string, identities: IdentityS
  * 64 KiB chunk: enough for the archive's metadata member). `source` is a path, or a Buffer holding
  * the start of the file; `label` names a Buffer source in messages.
  */
-export async function decryptHead(source: Buffer | string, identities: IdentitySet, bytes = CHUNK_SIZE, label = 'the encrypted backup'): Promise<Buffer> {
+export async function decryptHead(
+  source: Buffer | string,
+  identities: IdentitySet,
+  bytes = CHUNK_SIZE,
+  label = 'the encrypted backup',
+): Promise<Buffer> {
   const name = typeof source === 'string' ? source : label
   try {
-    return typeof source === 'string' ? await headOfFile(source, identities, bytes) : await headOfPrefix(source, label, identities, bytes)
+    return typeof source === 'string'
+      ? await headOfFile(source, identities, bytes)
+      : await headOfPrefix(source, label, identities, bytes)
   } catch (error) {
     throw fromSystemError(asInvalid(error, name), `decrypting ${name}`)
   }

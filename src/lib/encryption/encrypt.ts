@@ -22,7 +22,11 @@ export interface EncryptResult {
  * Writes `encryptedPath` (created exclusively, mode 0600, fsynced) from `plainPath`. On failure the
  * partial output is removed.
  */
-export async function encryptFile(plainPath: string, encryptedPath: string, recipients: readonly AgeRecipient[]): Promise<EncryptResult> {
+export async function encryptFile(
+  plainPath: string,
+  encryptedPath: string,
+  recipients: readonly AgeRecipient[],
+): Promise<EncryptResult> {
   const {prefix, key} = await sealHeader(recipients)
   let input: FileHandle | undefined
   let output: FileHandle | undefined
@@ -42,7 +46,10 @@ export async function encryptFile(plainPath: string, encryptedPath: string, reci
       const position = first * CHUNK_SIZE
       const expected = Math.min(CHUNKS_PER_READ * CHUNK_SIZE, plainSize - position)
       const plain = await readAt(input!, position, expected, buffers[(first / CHUNKS_PER_READ) % 2])
-      if (plain.length !== expected) throw new LibraryBackupError('IO_ERROR', `${plainPath} shrank while it was being encrypted`, {hint: 'Try again.'})
+      if (plain.length !== expected)
+        throw new LibraryBackupError('IO_ERROR', `${plainPath} shrank while it was being encrypted`, {
+          hint: 'Try again.',
+        })
       return plain
     }
 

@@ -19,7 +19,7 @@ export async function writevAll(file: FileHandle, parts: Buffer[], position: num
   const {bytesWritten} = await file.writev(parts, position)
   if (bytesWritten < total) {
     const rest = Buffer.concat(parts).subarray(bytesWritten)
-    for (let done = 0; done < rest.length; ) {
+    for (let done = 0; done < rest.length;) {
       done += (await file.write(rest, done, rest.length - done, position + bytesWritten + done)).bytesWritten
     }
   }

@@ -26,7 +26,10 @@ export interface SealedHeader {
 }
 
 export async function sealHeader(recipients: readonly Recipient[]): Promise<SealedHeader> {
-  if (recipients.length === 0) throw new LibraryBackupError('USAGE_ERROR', 'Encryption needs at least one recipient', {hint: 'Pass --encrypt-to or --recipients-file.'})
+  if (recipients.length === 0)
+    throw new LibraryBackupError('USAGE_ERROR', 'Encryption needs at least one recipient', {
+      hint: 'Pass --encrypt-to or --recipients-file.',
+    })
   const fileKey = crypto.randomBytes(16)
   const stanzas = []
   for (const recipient of recipients) stanzas.push(...(await recipient.wrapFileKey(fileKey)))
@@ -45,13 +48,19 @@ function refuseOtherAgeKinds(head: Buffer, archivePath: string): void {
   const kind = ageFileKind(head)
   if (kind === 'age') return
   if (kind === 'age-passphrase') {
-    throw new LibraryBackupError('UNSUPPORTED_ARCHIVE', `${archivePath} was encrypted with a passphrase, and VPO backups use age keys`, {
-      hint: 'Decrypt it with `age -d` first, then restore the .tar.gz.',
-    })
+    throw new LibraryBackupError(
+      'UNSUPPORTED_ARCHIVE',
+      `${archivePath} was encrypted with a passphrase, and VPO backups use age keys`,
+      {
+        hint: 'Decrypt it with `age -d` first, then restore the .tar.gz.',
+      },
+    )
   }
 
   if (kind === 'age-armored') {
-    throw new LibraryBackupError('UNSUPPORTED_ARCHIVE', `${archivePath} is an ASCII-armored age file`, {hint: 'Decrypt it with `age -d` first, then restore the .tar.gz.'})
+    throw new LibraryBackupError('UNSUPPORTED_ARCHIVE', `${archivePath} is an ASCII-armored age file`, {
+      hint: 'Decrypt it with `age -d` first, then restore the .tar.gz.',
+    })
   }
 
   throw invalidArchive(archivePath, 'it is not an age-encrypted file')

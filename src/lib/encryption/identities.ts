@@ -57,10 +57,18 @@ function sshIdentity(text: string, filePath: string): Identity {
     return rsaIdentityFromPem(text)
   } catch (error) {
     if (error instanceof EncryptedSshKeyError) {
-      throw badIdentityFile(filePath, 'is protected by a passphrase', 'Use an age key (age-keygen) or an unencrypted ssh-ed25519/ssh-rsa key.')
+      throw badIdentityFile(
+        filePath,
+        'is protected by a passphrase',
+        'Use an age key (age-keygen) or an unencrypted ssh-ed25519/ssh-rsa key.',
+      )
     }
 
-    throw badIdentityFile(filePath, 'is not a usable SSH private key', 'Use an age key (age-keygen) or an ssh-ed25519/ssh-rsa key.')
+    throw badIdentityFile(
+      filePath,
+      'is not a usable SSH private key',
+      'Use an age key (age-keygen) or an ssh-ed25519/ssh-rsa key.',
+    )
   }
 }
 
@@ -77,7 +85,11 @@ function ageIdentities(text: string, filePath: string): Identity[] {
       keys.push(new X25519Identity(trimmed))
     } catch {
       // The bech32 parser's message may quote the key, so it is not passed on.
-      throw badIdentityFile(filePath, 'has a line that is not an age secret key (AGE-SECRET-KEY-1…)', 'Make one with age-keygen.')
+      throw badIdentityFile(
+        filePath,
+        'has a line that is not an age secret key (AGE-SECRET-KEY-1…)',
+        'Make one with age-keygen.',
+      )
     }
   }
 

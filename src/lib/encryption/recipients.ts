@@ -17,7 +17,9 @@ const HOW = 'Use an age1… key (age-keygen prints it) or an ssh-ed25519 / ssh-r
 function parseOne(text: string, where: string): AgeRecipient {
   const value = text.trim()
   if (value.startsWith('AGE-SECRET-KEY-')) {
-    throw new LibraryBackupError('USAGE_ERROR', `${where} is a secret key, not a recipient`, {hint: 'Pass its public key instead (age-keygen -y KEYFILE prints it).'})
+    throw new LibraryBackupError('USAGE_ERROR', `${where} is a secret key, not a recipient`, {
+      hint: 'Pass its public key instead (age-keygen -y KEYFILE prints it).',
+    })
   }
 
   try {
@@ -45,7 +47,9 @@ export async function readRecipientsFile(filePath: string): Promise<AgeRecipient
   try {
     text = await fsp.readFile(filePath, 'utf8')
   } catch {
-    throw new LibraryBackupError('USAGE_ERROR', `Cannot read the recipients file ${filePath}`, {hint: 'Check the path and its permissions.'})
+    throw new LibraryBackupError('USAGE_ERROR', `Cannot read the recipients file ${filePath}`, {
+      hint: 'Check the path and its permissions.',
+    })
   }
 
   const recipients: AgeRecipient[] = []

@@ -52,7 +52,9 @@ export class SshEd25519Recipient implements Recipient {
     const ephemeral = crypto.generateKeyPairSync('x25519').privateKey
     const share = x25519PublicBytes(ephemeral)
     const key = wrappingKey(this.publicBlob, x25519(ephemeral, recipientX), share, recipientX)
-    return [{args: ['ssh-ed25519', sshTag(this.publicBlob), base64nopad.encode(share)], body: sealFileKey(key, fileKey)}]
+    return [
+      {args: ['ssh-ed25519', sshTag(this.publicBlob), base64nopad.encode(share)], body: sealFileKey(key, fileKey)},
+    ]
   }
 }
 
@@ -80,7 +82,10 @@ export class SshEd25519Identity implements Identity {
       const share = Buffer.from(base64nopad.decode(stanza.args[2]))
       if (share.length !== 32 || stanza.body.length !== 32) throw new Error('malformed ssh-ed25519 stanza')
       const recipientX = await toMontgomery(this.edwards)
-      const fileKey = openFileKey(wrappingKey(this.publicBlob, x25519(this.secretX, share), share, recipientX), stanza.body)
+      const fileKey = openFileKey(
+        wrappingKey(this.publicBlob, x25519(this.secretX, share), share, recipientX),
+        stanza.body,
+      )
       if (!fileKey) throw new Error('ssh-ed25519 stanza failed authentication')
       return fileKey
     }

@@ -30,7 +30,8 @@ export class SshRsaRecipient implements Recipient {
     if (!reader.done) throw new Error('malformed ssh-rsa key')
     this.key = crypto.createPublicKey({key: {kty: 'RSA', n: b64url(n), e: b64url(e)}, format: 'jwk'})
     // age refuses keys below 2048 bits; so do we, so that `age -d` never has to.
-    if ((this.key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_BITS) throw new Error('the ssh-rsa key is shorter than 2048 bits')
+    if ((this.key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_BITS)
+      throw new Error('the ssh-rsa key is shorter than 2048 bits')
   }
 
   wrapFileKey(fileKey: Buffer): Stanza[] {
@@ -80,7 +81,17 @@ export function rsaIdentityFromOpenSsh(fields: SshWireReader): SshRsaIdentity {
 
   const dp = toBuffer(big(d) % (big(p) - 1n))
   const dq = toBuffer(big(d) % (big(q) - 1n))
-  const jwk = {kty: 'RSA', n: b64url(n), e: b64url(e), d: b64url(d), p: b64url(p), q: b64url(q), dp: b64url(dp), dq: b64url(dq), qi: b64url(qi)}
+  const jwk = {
+    kty: 'RSA',
+    n: b64url(n),
+    e: b64url(e),
+    d: b64url(d),
+    p: b64url(p),
+    q: b64url(q),
+    dp: b64url(dp),
+    dq: b64url(dq),
+    qi: b64url(qi),
+  }
   const key = crypto.createPrivateKey({key: jwk, format: 'jwk'})
   return new SshRsaIdentity(Buffer.concat([wireString('ssh-rsa'), wireMpint(e), wireMpint(n)]), key)
 }
@@ -90,6 +101,10 @@ export function rsaIdentityFromPem(pem: string): SshRsaIdentity {
   const key = crypto.createPrivateKey({key: pem, format: 'pem'})
   const jwk = key.export({format: 'jwk'})
   if (jwk.kty !== 'RSA' || !jwk.n || !jwk.e) throw new Error('not an RSA key')
-  const blob = Buffer.concat([wireString('ssh-rsa'), wireMpint(Buffer.from(jwk.e, 'base64url')), wireMpint(Buffer.from(jwk.n, 'base64url'))])
+  const blob = Buffer.concat([
+    wireString('ssh-rsa'),
+    wireMpint(Buffer.from(jwk.e, 'base64url')),
+    wireMpint(Buffer.from(jwk.n, 'base64url')),
+  ])
   return new SshRsaIdentity(blob, key)
 }

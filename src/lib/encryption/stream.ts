@@ -34,9 +34,12 @@ export function sealChunk(key: Buffer, counter: number, last: boolean, plain: Ui
 }
 
 export function openChunk(key: Buffer, counter: number, last: boolean, sealed: Uint8Array): Buffer {
-  if (sealed.length < TAG_SIZE || sealed.length > SEALED_CHUNK_SIZE) throw new ChunkAuthError('chunk has an impossible size')
+  if (sealed.length < TAG_SIZE || sealed.length > SEALED_CHUNK_SIZE)
+    throw new ChunkAuthError('chunk has an impossible size')
   const body = sealed.subarray(0, sealed.length - TAG_SIZE)
-  const decipher = crypto.createDecipheriv('chacha20-poly1305', key, chunkNonce(counter, last), {authTagLength: TAG_SIZE})
+  const decipher = crypto.createDecipheriv('chacha20-poly1305', key, chunkNonce(counter, last), {
+    authTagLength: TAG_SIZE,
+  })
   decipher.setAuthTag(sealed.subarray(sealed.length - TAG_SIZE))
   try {
     const plain = decipher.update(body)

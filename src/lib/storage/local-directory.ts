@@ -33,15 +33,19 @@ export class LocalDirectory implements BackupTarget {
         })
       }
 
-      throw new LibraryBackupError('IO_ERROR', `Cannot read ${this.location} (${(error as Error).message})`, {hint: 'Check its permissions.'})
+      throw new LibraryBackupError('IO_ERROR', `Cannot read ${this.location} (${(error as Error).message})`, {
+        hint: 'Check its permissions.',
+      })
     }
 
     const found = await Promise.all(
-      names.filter((name) => isCandidate(name)).map(async (name): Promise<StoredArchive | undefined> => {
-        // lstat would hide a backup kept behind a symlink; stat follows it, and skips dangling ones.
-        const stats = await fs.promises.stat(this.describe(name)).catch(() => {})
-        return stats?.isFile() ? {name, sizeBytes: stats.size, modifiedAt: stats.mtime} : undefined
-      }),
+      names
+        .filter((name) => isCandidate(name))
+        .map(async (name): Promise<StoredArchive | undefined> => {
+          // lstat would hide a backup kept behind a symlink; stat follows it, and skips dangling ones.
+          const stats = await fs.promises.stat(this.describe(name)).catch(() => {})
+          return stats?.isFile() ? {name, sizeBytes: stats.size, modifiedAt: stats.mtime} : undefined
+        }),
     )
     return found.filter((entry): entry is StoredArchive => entry !== undefined)
   }

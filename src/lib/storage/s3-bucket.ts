@@ -8,9 +8,23 @@ import type {BackupTarget, FetchedArchive, StoredArchive} from './target.js'
 import {fromSystemError, LibraryBackupError} from '../errors.js'
 import {onInterrupt} from '../interrupts.js'
 import {removeTemp, tempPathIn} from '../temp-files.js'
-import {createS3Client, type RetryPolicy, retryPolicyFromEnv, statusOf, type StorageContext, withRetries} from './s3-client.js'
+import {
+  createS3Client,
+  type RetryPolicy,
+  retryPolicyFromEnv,
+  statusOf,
+  type StorageContext,
+  withRetries,
+} from './s3-client.js'
 import {readHead, readObject, type ReadRequest} from './s3-download.js'
-import {ConditionalWritesUnsupported, KeyTaken, upload, type UploadOutcome, type UploadSettings, uploadSettingsFromEnv} from './s3-upload.js'
+import {
+  ConditionalWritesUnsupported,
+  KeyTaken,
+  upload,
+  type UploadOutcome,
+  type UploadSettings,
+  uploadSettingsFromEnv,
+} from './s3-upload.js'
 import {formatS3Url, parseS3Url, type S3Location} from './s3-url.js'
 
 export {isS3Url, parseS3ObjectUrl, parseS3Url} from './s3-url.js'
@@ -57,7 +71,12 @@ export class S3Bucket implements BackupTarget {
       do {
         const page = await this.retry({doing: 'listing', url: this.location}, () =>
           this.client.send(
-            new ListObjectsV2Command({Bucket: this.where.bucket, Prefix: this.where.prefix, Delimiter: '/', ContinuationToken: token}),
+            new ListObjectsV2Command({
+              Bucket: this.where.bucket,
+              Prefix: this.where.prefix,
+              Delimiter: '/',
+              ContinuationToken: token,
+            }),
             {abortSignal: this.controller.signal},
           ),
         )
@@ -124,8 +143,16 @@ export class S3Bucket implements BackupTarget {
       const {size} = await fsp.stat(stagedFile)
       const send = (ifNoneMatch: boolean): Promise<UploadOutcome> =>
         upload({
-          client: this.client, policy: this.policy, settings: this.settings, bucket: this.where.bucket,
-          key, file: stagedFile, size, ifNoneMatch, signal: this.controller.signal, context,
+          client: this.client,
+          policy: this.policy,
+          settings: this.settings,
+          bucket: this.where.bucket,
+          key,
+          file: stagedFile,
+          size,
+          ifNoneMatch,
+          signal: this.controller.signal,
+          context,
         })
       let outcome: UploadOutcome
       try {
@@ -150,9 +177,13 @@ export class S3Bucket implements BackupTarget {
       if (difference && outcome === 'ambiguous') return false
       if (difference) {
         await this.forget(key)
-        throw new LibraryBackupError('STORAGE_ERROR', `The object store kept ${difference} for ${this.describe(name)}, so the upload was deleted`, {
-          hint: 'Check the store (for S3-compatible servers, its checksum support) and try again.',
-        })
+        throw new LibraryBackupError(
+          'STORAGE_ERROR',
+          `The object store kept ${difference} for ${this.describe(name)}, so the upload was deleted`,
+          {
+            hint: 'Check the store (for S3-compatible servers, its checksum support) and try again.',
+          },
+        )
       }
 
       await fsp.rm(stagedFile, {force: true})
@@ -213,7 +244,9 @@ export class S3Bucket implements BackupTarget {
   private async exists(key: string, context: StorageContext): Promise<boolean> {
     try {
       await this.retry(context, () =>
-        this.client.send(new HeadObjectCommand({Bucket: this.where.bucket, Key: key}), {abortSignal: this.controller.signal}),
+        this.client.send(new HeadObjectCommand({Bucket: this.where.bucket, Key: key}), {
+          abortSignal: this.controller.signal,
+        }),
       )
       return true
     } catch (error) {
@@ -224,8 +257,12 @@ export class S3Bucket implements BackupTarget {
 
   private reading(name: string, doing: string): ReadRequest {
     return {
-      client: this.client, policy: this.policy, bucket: this.where.bucket, key: this.where.prefix + name,
-      signal: this.controller.signal, context: {doing, url: this.describe(name)},
+      client: this.client,
+      policy: this.policy,
+      bucket: this.where.bucket,
+      key: this.where.prefix + name,
+      signal: this.controller.signal,
+      context: {doing, url: this.describe(name)},
     }
   }
 

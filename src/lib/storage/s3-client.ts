@@ -168,27 +168,39 @@ export interface StorageContext {
 }
 
 export function interrupted(context: StorageContext): LibraryBackupError {
-  return new LibraryBackupError('INTERRUPTED', `Interrupted while ${context.doing} ${context.url}; nothing was left behind in the store`)
+  return new LibraryBackupError(
+    'INTERRUPTED',
+    `Interrupted while ${context.doing} ${context.url}; nothing was left behind in the store`,
+  )
 }
 
 /** One sentence: what failed, the store's own reason, and what to do about it. */
 export function storageError(error: unknown, context: StorageContext, attempts?: number): LibraryBackupError {
   if (error instanceof LibraryBackupError) return error
   // A full disk or an unreadable staged file is ours, not the store's: exit 5 or 1, not 8.
-  if (LOCAL_FILE_CODES.has((error as SdkError)?.code ?? '')) return fromSystemError(error, `${context.doing} ${context.url}`)
+  if (LOCAL_FILE_CODES.has((error as SdkError)?.code ?? ''))
+    return fromSystemError(error, `${context.doing} ${context.url}`)
   const err = error as SdkError
   const code = codeOf(error)
   const status = statusOf(error)
   if (code === 'NoSuchKey') {
     const location = context.url.slice(0, context.url.lastIndexOf('/') + 1)
-    return new LibraryBackupError('BACKUP_NOT_FOUND', `${context.url} does not exist`, {cause: error, hint: `vpo library:backups --path ${location} lists the backups there.`})
+    return new LibraryBackupError('BACKUP_NOT_FOUND', `${context.url} does not exist`, {
+      cause: error,
+      hint: `vpo library:backups --path ${location} lists the backups there.`,
+    })
   }
 
   const reason = storeReason(err, code, status)
   const tried = attempts && attempts > 1 ? ` after ${attempts} attempts` : ''
-  const todo = /region is missing/i.test(reason) ? 'set AWS_REGION (or a region in the AWS profile) and try again' : advice(code, status)
+  const todo = /region is missing/i.test(reason)
+    ? 'set AWS_REGION (or a region in the AWS profile) and try again'
+    : advice(code, status)
   const message = `The object store failed while ${context.doing} ${context.url}${tried} (${reason})`
-  return new LibraryBackupError('STORAGE_ERROR', message, {cause: error, hint: `${todo[0].toUpperCase()}${todo.slice(1)}.`})
+  return new LibraryBackupError('STORAGE_ERROR', message, {
+    cause: error,
+    hint: `${todo[0].toUpperCase()}${todo.slice(1)}.`,
+  })
 }
 
 function storeReason(err: SdkError, code: string | undefined, status: number | undefined): string {
@@ -196,7 +208,8 @@ function storeReason(err: SdkError, code: string | undefined, status: number | u
   const vague = code === undefined || code === 'Unknown' || code === 'UnknownError' || code === 'Error'
   const httpText = status ? `HTTP ${status} ${STATUS_CODES[status] ?? ''}`.trim() : undefined
   let text = (err?.message ?? '').split('\n')[0].trim().replace(/\.+$/, '')
-  if (text === '' || text === 'UnknownError' || text === 'Unknown' || text === code) text = httpText ?? 'no reason given'
+  if (text === '' || text === 'UnknownError' || text === 'Unknown' || text === code)
+    text = httpText ?? 'no reason given'
   if (!vague && !text.includes(code)) text = `${code}: ${text}`
   return text
 }
@@ -225,9 +238,10 @@ function advice(code: string | undefined, status: number | undefined): string {
     }
 
     default: {
-      if (status === 403 || code === 'AccessDenied') return "check that the credentials may use this bucket (the bucket's policy and the key's permissions)"
-      if (/region/i.test(code ?? '') || status === 301) return 'set AWS_REGION to the bucket\'s region and try again'
-      return 'try again later, and check the store\'s status if it keeps failing'
+      if (status === 403 || code === 'AccessDenied')
+        return "check that the credentials may use this bucket (the bucket's policy and the key's permissions)"
+      if (/region/i.test(code ?? '') || status === 301) return "set AWS_REGION to the bucket's region and try again"
+      return "try again later, and check the store's status if it keeps failing"
     }
   }
 }

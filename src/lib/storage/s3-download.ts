@@ -74,9 +74,13 @@ export async function readObject(request: ReadRequest, sink: ObjectSink): Promis
     signal,
   )
   if (received !== total) {
-    throw new LibraryBackupError('STORAGE_ERROR', `The object store sent ${received} bytes for ${context.url} but promised ${total}`, {
-      hint: 'Try again, and check the store if it persists.',
-    })
+    throw new LibraryBackupError(
+      'STORAGE_ERROR',
+      `The object store sent ${received} bytes for ${context.url} but promised ${total}`,
+      {
+        hint: 'Try again, and check the store if it persists.',
+      },
+    )
   }
 
   return received
@@ -92,7 +96,9 @@ export async function readHead(request: ReadRequest, bytes: number): Promise<Buf
     async () => {
       let response
       try {
-        response = await client.send(new GetObjectCommand({Bucket: bucket, Key: key, Range: `bytes=0-${bytes - 1}`}), {abortSignal: signal})
+        response = await client.send(new GetObjectCommand({Bucket: bucket, Key: key, Range: `bytes=0-${bytes - 1}`}), {
+          abortSignal: signal,
+        })
       } catch (error) {
         // An empty object has no byte 0 to start a range at.
         if (statusOf(error) === 416) return Buffer.alloc(0)

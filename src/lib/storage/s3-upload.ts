@@ -107,7 +107,10 @@ async function putMultipart(request: UploadRequest): Promise<UploadOutcome> {
   const created = await withRetries(
     policy,
     context,
-    () => client.send(new CreateMultipartUploadCommand({Bucket: bucket, Key: key, ContentType: 'application/gzip'}), {abortSignal: request.signal}),
+    () =>
+      client.send(new CreateMultipartUploadCommand({Bucket: bucket, Key: key, ContentType: 'application/gzip'}), {
+        abortSignal: request.signal,
+      }),
     request.signal,
   )
   const uploadId = created.UploadId
@@ -177,7 +180,8 @@ async function putMultipart(request: UploadRequest): Promise<UploadOutcome> {
           )
           return 'stored' as const
         } catch (error) {
-          if (attempt > 1 && (isPreconditionFailed(error) || codeOf(error) === 'NoSuchUpload')) return 'ambiguous' as const
+          if (attempt > 1 && (isPreconditionFailed(error) || codeOf(error) === 'NoSuchUpload'))
+            return 'ambiguous' as const
           throw error
         }
       },
@@ -195,8 +199,10 @@ async function putMultipart(request: UploadRequest): Promise<UploadOutcome> {
 export async function abortMultipart(request: UploadRequest, uploadId: string): Promise<boolean> {
   const {client, policy, bucket, key} = request
   try {
-    await withRetries({...policy, budgetMs: Math.min(policy.budgetMs, 10_000)}, {doing: 'aborting the upload of', url: key}, () =>
-      client.send(new AbortMultipartUploadCommand({Bucket: bucket, Key: key, UploadId: uploadId})),
+    await withRetries(
+      {...policy, budgetMs: Math.min(policy.budgetMs, 10_000)},
+      {doing: 'aborting the upload of', url: key},
+      () => client.send(new AbortMultipartUploadCommand({Bucket: bucket, Key: key, UploadId: uploadId})),
     )
     return true
   } catch {
@@ -214,8 +220,14 @@ function isInterrupted(error: unknown): boolean {
 
 /** Conditional-write answers must reach `upload` as the SDK's error, not as our sentence. */
 function rethrowRaw(error: unknown): never {
-  const {cause} = (error as {cause?: unknown})
+  const {cause} = error as {cause?: unknown}
   const raw = cause ?? error
-  if (statusOf(raw) === 412 || statusOf(raw) === 501 || codeOf(raw) === 'PreconditionFailed' || codeOf(raw) === 'NotImplemented') throw raw
+  if (
+    statusOf(raw) === 412 ||
+    statusOf(raw) === 501 ||
+    codeOf(raw) === 'PreconditionFailed' ||
+    codeOf(raw) === 'NotImplemented'
+  )
+    throw raw
   throw error
 }

@@ -54,5 +54,7 @@ function split(text: string): {bucket: string; rest: string} {
 }
 
 function usage(text: string, reason: string): LibraryBackupError {
-  return new LibraryBackupError('USAGE_ERROR', `${text} is not a usable S3 location: ${reason}`, {hint: 'Write it as s3://BUCKET/PREFIX/.'})
+  return new LibraryBackupError('USAGE_ERROR', `${text} is not a usable S3 location: ${reason}`, {
+    hint: 'Write it as s3://BUCKET/PREFIX/.',
+  })
 }
