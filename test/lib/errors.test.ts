@@ -1,7 +1,7 @@
 /** Errors: the exit code of each failure, and how system errors become ours. */
 import {expect} from 'chai'
 
-import {fromSystemError, LibraryBackupError} from '../helpers/product.js'
+import {fromSystemError, LibraryBackupError} from '../../src/lib/errors.js'
 
 /** A system error as Node raises it (code, and the path when there is one). */
 function systemError(code: string, file?: string): NodeJS.ErrnoException {

@@ -1,7 +1,7 @@
 /** How sizes, counts and durations read in the human output. */
 import {expect} from 'chai'
 
-import {formatBytes, formatCount, formatDuration} from '../helpers/product.js'
+import {formatBytes, formatCount, formatDuration} from '../../src/lib/format.js'
 
 describe('format', () => {
   it('formatBytes: bytes below 1000, then decimal units with one decimal', () => {

@@ -4,7 +4,8 @@
  */
 import {expect} from 'chai'
 
-import {LibraryBackupError, parseMetadata} from '../helpers/product.js'
+import {parseMetadata} from '../../src/lib/archive.js'
+import {LibraryBackupError} from '../../src/lib/errors.js'
 
 const METADATA_PATH = '/backups/x.tar.gz'
 

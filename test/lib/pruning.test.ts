@@ -6,7 +6,8 @@ import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import {LocalDirectory, pruneBackups} from '../helpers/product.js'
+import {pruneBackups} from '../../src/lib/prune.js'
+import {LocalDirectory} from '../../src/lib/storage/local-directory.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 /** A directory holding a file of each name (its content is its name). */
