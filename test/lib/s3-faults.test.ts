@@ -9,10 +9,13 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import {ROOT} from '../helpers/cli.js'
+import {finishCli, ROOT, startCli} from '../helpers/cli.js'
 import {slowDown} from '../helpers/fault-proxy.js'
 import {failure, MiB, NAME, useFaultyStore} from '../helpers/faulty-store.js'
+import {listTemps, lockDirectory} from '../helpers/leftovers.js'
+import {makeDataDir, sha256File} from '../helpers/libraries.js'
 import {useEnv} from '../helpers/s3-server.js'
+import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 describe('S3 bucket target under faults (s3rver behind a fault proxy)', () => {
   const store = useFaultyStore('vpo-faults')
@@ -239,5 +242,36 @@ describe('S3 bucket target under faults (s3rver behind a fault proxy)', () => {
     expect(stderr).to.equal('')
     expect(await store.danglingUploads()).to.equal(0)
     expect(await store.exists(NAME)).to.equal(false)
+  })
+
+  it('Ctrl-C during library:backup --output s3:// (the real CLI): exit 130, no object, no multipart upload, no temp file', async function () {
+    this.timeout(120_000)
+    // About 7 MB of archive: a multipart upload at the 5 MiB threshold these tests set.
+    const library = makeDataDir({files: 20_000, walFiles: 5})
+    const before = sha256File(library.databasePath)
+    const tmp = makeTempDir('vpo-s3-tmp')
+    store.proxy.inject({method: 'PUT', url: /partNumber=/, fault: {kind: 'stall', ms: 60_000}, times: Infinity})
+    const child = startCli(['library:backup', '--output', `s3://${store.bucketName}/${store.prefix}`, '--json'], {
+      env: {...library.env, TMPDIR: tmp},
+    })
+    const done = finishCli(child, 90_000)
+    while (!store.proxy.requests.some((entry) => entry.url.includes('partNumber='))) {
+      if (child.exitCode !== null) break
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+
+    child.kill('SIGINT')
+    const result = await done
+    expect(result.code, result.stdout + result.stderr).to.equal(130)
+    expect(result.stderr).to.match(/Interrupted by SIGINT/)
+    expect(await store.danglingUploads(), 'multipart uploads left in the store').to.equal(0)
+    store.proxy.clear()
+    expect(await store.bucket().list(() => true), 'objects under the prefix').to.deep.equal([])
+    for (const dir of [tmp, ...fs.readdirSync(tmp).map((name) => path.join(tmp, name))])
+      expect(listTemps(dir), dir).to.deep.equal([])
+    expect(listTemps(library.dataDir)).to.deep.equal([])
+    expect(fs.existsSync(lockDirectory(library.databasePath)), 'the lock is released').to.equal(false)
+    expect(sha256File(library.databasePath)).to.equal(before)
+    cleanupTempDirs()
   })
 })
