@@ -611,8 +611,12 @@ ${bad}
       // The stanza wraps the file key for one recipient; altered, it simply no longer opens with
       // this identity, which age cannot tell apart from "not for you". So it is a key error.
       const stanza = sealed.indexOf('-> X25519 ')
-      const bodyLine = sealed.indexOf('\n', stanza) + 5
-      const bad = flipByte(made.path, bodyLine, path.join(makeTempDir('vpo-bad'), path.basename(made.path)))
+      const position = sealed.indexOf('\n', stanza) + 5
+      // Another base64 letter, so the stanza still parses: only then is it "not for this key".
+      // (A byte that breaks the base64 is a damaged header, exit 3, tested above.)
+      const data0 = fs.readFileSync(made.path)
+      data0[position] = data0[position] === 0x41 ? 0x42 : 0x41
+      const bad = written(path.join(makeTempDir('vpo-bad'), path.basename(made.path)), data0)
       const data = target()
       const before = treeState(data.dataDir)
       const restore = await cli(
