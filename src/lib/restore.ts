@@ -8,7 +8,7 @@ import type {AgeRecipient, IdentitySet} from './encryption/index.js'
 import {writeBackup} from './backup.js'
 import {assertSpaceFor, type SpaceNeed} from './disk-space.js'
 import {makePrivateDirectory, removeEmptyDirectories} from './durable-files.js'
-import {type ArchiveKeys, lockedArchiveError, withPlainArchive} from './encrypted-archives.js'
+import {type ArchiveKeys, loadRecipients, lockedArchiveError, withPlainArchive} from './encrypted-archives.js'
 import {LibraryBackupError} from './errors.js'
 import {markCommitted, onInterrupt} from './interrupts.js'
 import {acquireLibraryLock, assertLibraryUnlocked, type LibraryLock} from './library-lock.js'
@@ -150,6 +150,13 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     checkSchema(declared, sourcePath, options)
     const libraryExists = fs.existsSync(databasePath)
     assertReplaceable(databasePath)
+    // Restoring an encrypted backup: its safety backup is encrypted too, to the configured
+    // recipients. Read only then, and before anything is written, so a bad recipients file can
+    // neither stop a plain restore nor stop an encrypted one half-way.
+    const safetyRecipients =
+      encrypted && libraryExists && options.safetyBackup
+        ? (options.keys?.recipients ?? (await loadRecipients({})))
+        : undefined
 
     let createdDir: string | undefined
     let lock: LibraryLock | undefined
@@ -184,10 +191,8 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       }
 
       // 5. Keep the current library (WAL commits included) as a normal archive.
-      // Restoring an encrypted backup: its safety backup is encrypted too, when recipients are configured.
-      const recipients = encrypted ? options.keys?.recipients : undefined
       if (libraryExists && options.safetyBackup)
-        safetyBackupPath = await saveSafetyBackup(options, databasePath, lock, recipients)
+        safetyBackupPath = await saveSafetyBackup(options, databasePath, lock, safetyRecipients)
 
       // 6. The swap: synchronous from here, so no signal handler runs in the middle of it. The new
       // file takes the owner, group and mode of the one it replaces, so the daemon can open it.

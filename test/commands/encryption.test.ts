@@ -741,6 +741,25 @@ ${bad}
       expect(path.basename(safety)).to.match(/-pre-restore(-\d+)?\.tar\.gz$/)
       expect([...fs.readFileSync(safety).subarray(0, 2)]).to.deep.equal([0x1f, 0x8b])
     })
+
+    it('a broken VPO_BACKUP_RECIPIENTS_FILE stops an encrypted restore before anything changes, never a plain one', async () => {
+      const broken = path.join(keys, 'broken-recipients.txt')
+      fs.writeFileSync(broken, 'not a recipient\n')
+      const plainArchive = (await encryptedBackup(source, [])).path
+      const data = target()
+      const before = treeState(data.dataDir)
+      const encryptedRun = await cli(
+        ['library:restore', made.path, '--yes', '--json', '--identity', ageKey.identityFile],
+        {...data.env, VPO_BACKUP_RECIPIENTS_FILE: broken},
+      )
+      expect(expectJsonError(encryptedRun, 'USAGE_ERROR', 2)).to.match(/not a supported recipient/)
+      expect(treeState(data.dataDir)).to.deep.equal(before)
+      const plainRun = await cli(['library:restore', plainArchive, '--yes', '--json'], {
+        ...data.env,
+        VPO_BACKUP_RECIPIENTS_FILE: broken,
+      })
+      expect(plainRun.code, plainRun.stdout + plainRun.stderr).to.equal(0)
+    })
   })
 
   describe('library:prune without an identity', () => {

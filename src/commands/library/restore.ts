@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import type {RestoreJson, RestorePlanJson, RestoreSkippedJson} from '../../json-results.js'
 
-import {loadIdentities, loadRecipients} from '../../lib/encrypted-archives.js'
+import {loadIdentities} from '../../lib/encrypted-archives.js'
 import {LibraryBackupError} from '../../lib/errors.js'
 import {formatBytes, formatCount, formatDuration} from '../../lib/format.js'
 import {chooseBackup, libraryExists, planRestore, restoreBackup, type RestoreResult} from '../../lib/restore.js'
@@ -94,7 +94,7 @@ export default class LibraryRestore extends LibraryCommand {
     }
 
     const progress = progressLine(this.showProgress)
-    const keys = {identities, recipients: await loadRecipients({})}
+    const keys = {identities}
     const common = {
       keys,
       archive: chosen.archive,
