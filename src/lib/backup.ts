@@ -19,6 +19,7 @@ import {
   openLiveLibrary,
   quickCheck,
   readLibraryStats,
+  readSchemaVersion,
   snapshotLibrary,
 } from './library-database.js'
 import {acquireLibraryLock, assertLibraryUnlocked, type LibraryLock} from './library-lock.js'
@@ -154,7 +155,7 @@ export async function writeBackup(
   let archivePath: string | undefined
   let doing = `reading the library ${options.databasePath}`
   try {
-    readLibraryStats(live, options.databasePath) // not a VPO library: say so before creating anything
+    readSchemaVersion(live, options.databasePath) // not a VPO library: say so before creating anything
     const estimate = snapshotSize(live)
     doing = `preparing ${destination.target.location}`
     const staging = await destination.target.prepareStaging()

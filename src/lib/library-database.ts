@@ -118,7 +118,8 @@ export function openCopy(copyPath: string): Database.Database {
   return openDatabase(copyPath, {readonly: false})
 }
 
-export function readLibraryStats(db: Database.Database, databasePath: string): LibraryStats {
+/** The schema version, or NOT_A_LIBRARY when the file is SQLite but not VPO's library. */
+export function readSchemaVersion(db: Database.Database, databasePath: string): number {
   try {
     const tables = new Set(
       (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{name: string}>).map(
@@ -136,6 +137,15 @@ export function readLibraryStats(db: Database.Database, databasePath: string): L
       throw notALibrary(databasePath, 'its _meta table has no valid schema_version')
     }
 
+    return schemaVersion
+  } catch (error) {
+    throw fromSqliteError(error, databasePath, 'reading')
+  }
+}
+
+export function readLibraryStats(db: Database.Database, databasePath: string): LibraryStats {
+  const schemaVersion = readSchemaVersion(db, databasePath)
+  try {
     // Sums past 2^53 (a big library of 4K remuxes) must stay exact: read them as bigint.
     const totals = db
       .prepare('SELECT COUNT(*) AS fileCount, COALESCE(SUM(size_bytes), 0) AS totalSize FROM files')
