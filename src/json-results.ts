@@ -3,6 +3,7 @@
  * tests parse. Sizes and counts that can pass 2^53 are written as exact JSON integers.
  */
 import type {ExactInteger} from './lib/archive/exact-json.js'
+import type {ErrorJson} from './lib/errors.js'
 
 export interface BackupJson {
   success: true
@@ -106,4 +107,17 @@ export interface PruneJson {
   directory: string
   kept: Array<{path: string; reasons: string[]}>
   removed: string[]
+}
+
+export interface CopyJson {
+  success: boolean
+  dry_run: boolean
+  from: string
+  to: string
+  /** Copied (with --dry-run: would be copied). */
+  copied: Array<{name: string; from: string; path: string; size_bytes: number; encrypted_on_the_way: boolean}>
+  /** Already at the destination. */
+  skipped: Array<{name: string; path: string; reason: string}>
+  /** Damaged sources (exit 3) and conflicts with a different file of the same name (exit 1). */
+  failed: Array<{name: string; from: string; error: ErrorJson}>
 }
