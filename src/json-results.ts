@@ -21,8 +21,17 @@ export interface BackupJson {
   damaged?: true
   /** Present when encrypted with age (--encrypt-to, --recipients-file). */
   encrypted?: true
-  /** Backups removed by the retention flags. */
+  /** Backups removed by the retention flags (at the primary location). */
   pruned: string[]
+  /** The primary location, then each --copy-to place: whether the archive is there, what was pruned there. */
+  places: Array<{
+    location: string
+    primary: boolean
+    path: string | null
+    stored: boolean
+    pruned: string[]
+    error?: ErrorJson
+  }>
 }
 
 export interface BackupPlanJson {
@@ -35,6 +44,8 @@ export interface BackupPlanJson {
   file_count: ExactInteger
   total_library_size_bytes: ExactInteger
   schema_version: number
+  /** The --copy-to places. */
+  copy_to: string[]
 }
 
 export interface RestoreJson {

@@ -6,6 +6,7 @@ import path from 'node:path'
 import type {AgeRecipient} from './encryption/index.js'
 
 import {type BackupMetadata, estimateArchiveSize, writeArchive} from './archive.js'
+import {openCopyPlaces, type PlaceOutcome, publishCopies} from './backup-copies.js'
 import {type Destination, outputExists, resolveDestination} from './backup-destination.js'
 import {backupFileName, type BackupKind, formatCreatedAt} from './backup-names.js'
 import {assertSpaceFor, type SpaceNeed} from './disk-space.js'
@@ -46,18 +47,24 @@ export interface BackupOptions {
   vpoVersion: string
   /** Encrypt the archive to these (age); the name then ends in `.tar.gz.age`. */
   recipients?: AgeRecipient[]
+  /** --copy-to: more directories or s3:// prefixes that get the same archive, after the primary one. */
+  copyTo?: string[]
   onProgress?: BackupProgress
 }
 
 export interface BackupResult {
   /** Where the archive is: a path or an s3:// URL. */
   path: string
+  /** Its name there (and at every --copy-to place). */
+  name: string
   archiveSizeBytes: number
   metadata: BackupMetadata
   damaged: boolean
   encrypted: boolean
   durationSeconds: number
   prune?: PruneReport
+  /** The primary location, then each --copy-to place, with what happened there. */
+  places: PlaceOutcome[]
 }
 
 export interface BackupPlan {
@@ -66,12 +73,15 @@ export interface BackupPlan {
   outputPath: string
   estimatedArchiveSizeBytes: {low: number; high: number}
   stats: LibraryStats
+  /** The --copy-to places. */
+  copyTo: string[]
 }
 
 export async function createBackup(options: BackupOptions): Promise<BackupResult> {
   const started = Date.now()
   const destination = await resolveDestination(options)
   assertOutputName(destination.name, Boolean(options.recipients))
+  const copyPlaces = await openCopyPlaces(options.copyTo ?? [], destination.target)
   assertLibraryExists(options.databasePath)
   const lock = await lockForBackup(options.databasePath)
   try {
@@ -84,11 +94,19 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
       kind: 'backup',
       assertLockHeld: () => lock.assertHeld(),
     })
-    const prune =
-      options.retention && !archive.damaged
-        ? await pruneBackups(destination.target, options.retention, {createdPath: archive.path})
-        : undefined
-    return {...archive, durationSeconds: (Date.now() - started) / 1000, prune}
+    const retention = archive.damaged ? undefined : options.retention
+    const copies = await publishCopies({target: destination.target, name: archive.name}, copyPlaces, {
+      retention,
+      overwrite: Boolean(options.force && destination.name),
+    })
+    const prune = retention ? await pruneBackups(destination.target, retention, {createdPath: archive.path}) : undefined
+    const primary = {
+      location: destination.target.location,
+      primary: true,
+      path: archive.path,
+      pruned: prune?.removed ?? [],
+    }
+    return {...archive, durationSeconds: (Date.now() - started) / 1000, prune, places: [primary, ...copies]}
   } finally {
     await lock.release()
   }
@@ -119,7 +137,11 @@ export async function planBackup(options: BackupOptions): Promise<BackupPlan> {
     const databaseSizeBytes = snapshotSize(live)
     await assertSpaceFor(spaceNeeds(options.databasePath, destination, databaseSizeBytes))
     const existing = new Set((await destination.target.list(() => true)).map((entry) => entry.name))
+    const copyPlaces = await openCopyPlaces(options.copyTo ?? [], destination.target)
+    // A bucket that cannot be listed (credentials, a typo in its name) is worth knowing tonight.
+    for (const place of copyPlaces) await place.list(() => false)
     return {
+      copyTo: copyPlaces.map((place) => place.location),
       databasePath: options.databasePath,
       databaseSizeBytes,
       outputPath: destination.target.describe(
@@ -147,7 +169,7 @@ export async function writeBackup(
     kind: 'backup' | 'pre-restore'
     assertLockHeld: () => void
   },
-): Promise<Omit<BackupResult, 'durationSeconds' | 'prune'>> {
+): Promise<Omit<BackupResult, 'durationSeconds' | 'places' | 'prune'>> {
   const {destination} = options
   const createdAt = new Date()
   let live: Database.Database | undefined = openLiveLibrary(options.databasePath)
@@ -216,6 +238,7 @@ export async function writeBackup(
     if (options.kind === 'backup') markCommitted() // a safety backup is not the restore's commit
     return {
       path: destination.target.describe(name),
+      name,
       archiveSizeBytes,
       metadata: written.metadata,
       damaged: Boolean(damage),

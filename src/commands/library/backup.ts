@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 
 import type {BackupJson, BackupPlanJson} from '../../json-results.js'
 
+import {placesFailure} from '../../lib/backup-copies.js'
 import {createBackup, planBackup} from '../../lib/backup.js'
 import {loadRecipients} from '../../lib/encrypted-archives.js'
 import {formatBytes, formatCount} from '../../lib/format.js'
@@ -37,6 +38,11 @@ export default class LibraryBackup extends LibraryCommand {
       command:
         '<%= config.bin %> <%= command.id %> --encrypt-to age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p --output s3://my-bucket/vpo/',
     },
+    {
+      description: 'Nightly 3-2-1: one backup, also on a USB disk and in a bucket, 7 daily kept at each place.',
+      command:
+        '<%= config.bin %> <%= command.id %> --copy-to /media/usb/vpo-backups --copy-to s3://my-bucket/vpo/ --keep-daily 7',
+    },
     {description: 'Machine-readable result.', command: '<%= config.bin %> <%= command.id %> --json'},
   ]
   static flags = {
@@ -65,6 +71,14 @@ export default class LibraryBackup extends LibraryCommand {
       summary: 'Encrypt the archive to the recipients listed in this file (one per line, as age -R reads).',
       helpValue: 'FILE',
     }),
+    'copy-to': Flags.string({
+      summary: 'Also publish the same archive in this directory or s3:// prefix; repeatable.',
+      description:
+        'The backup is written to its primary location (--output, or the backup directory) first, then copied under the same name to each place, checked there, and the --keep-* rules are applied at every place. A place that fails does not stop the others: the run ends with its exit code and says which places have the backup.',
+      helpValue: 'LOCATION',
+      multiple: true,
+      multipleNonGreedy: true,
+    }),
   }
 
   async run(): Promise<BackupJson | BackupPlanJson> {
@@ -77,6 +91,7 @@ export default class LibraryBackup extends LibraryCommand {
       force: flags.force,
       allowDamaged: flags['allow-damaged'],
       retention: retentionPolicy(flags),
+      copyTo: flags['copy-to'],
       vpoVersion: this.vpoVersion,
       // Recipients are checked before anything is read or written: a typo is a usage error, not a lost night.
       recipients: await loadRecipients({encryptTo: flags['encrypt-to'], recipientsFile: flags['recipients-file']}),
@@ -92,6 +107,7 @@ export default class LibraryBackup extends LibraryCommand {
       )
       this.log(`  Files in library: ${formatCount(plan.stats.fileCount)}`)
       this.log(`  Schema version: ${plan.stats.schemaVersion}`)
+      for (const place of plan.copyTo) this.logSafe(`  Copy to:        ${place}`)
       return {
         success: true,
         dry_run: true,
@@ -102,6 +118,7 @@ export default class LibraryBackup extends LibraryCommand {
         file_count: plan.stats.fileCount,
         total_library_size_bytes: plan.stats.totalLibrarySizeBytes,
         schema_version: plan.stats.schemaVersion,
+        copy_to: plan.copyTo,
       }
     }
 
@@ -122,9 +139,15 @@ export default class LibraryBackup extends LibraryCommand {
     const recipients = options.recipients?.length ?? 0
     if (result.encrypted) this.log(`  Encrypted:     age, to ${recipients} recipient${recipients === 1 ? '' : 's'}`)
     this.log(`  Files in library: ${formatCount(metadata.file_count)}`)
-    for (const pruned of result.prune?.removed ?? []) this.logSafe(`  Removed old backup: ${pruned}`)
+    for (const place of result.places.slice(1)) {
+      if (place.path) this.logSafe(`  Copied to:     ${place.path}`)
+      else this.logSafe(`  Not copied to: ${place.location}`)
+    }
 
-    return {
+    for (const place of result.places)
+      for (const pruned of place.pruned) this.logSafe(`  Removed old backup: ${pruned}`)
+
+    const json: BackupJson = {
       success: true,
       path: result.path,
       archive_size_bytes: result.archiveSizeBytes,
@@ -139,6 +162,17 @@ export default class LibraryBackup extends LibraryCommand {
       ...(result.damaged ? {damaged: true as const} : {}),
       ...(result.encrypted ? {encrypted: true as const} : {}),
       pruned: result.prune?.removed ?? [],
+      places: result.places.map((place) => ({
+        location: place.location,
+        primary: place.primary,
+        path: place.path ?? null,
+        stored: place.path !== undefined,
+        pruned: place.pruned,
+        ...(place.error ? {error: place.error.toJSON()} : {}),
+      })),
     }
+    const failure = placesFailure(result.name, result.places)
+    if (failure) this.failWith(failure, json)
+    return json
   }
 }
