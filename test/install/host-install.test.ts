@@ -47,7 +47,14 @@ import {
 } from './sandbox.js'
 
 const PACKAGE = '@vpo/library-backup'
-const COMMAND_IDS = ['library:backup', 'library:backups', 'library:prune', 'library:restore', 'library:verify']
+const COMMAND_IDS = [
+  'library:backup',
+  'library:backups',
+  'library:copy',
+  'library:prune',
+  'library:restore',
+  'library:verify',
+]
 const HOST_VERSION = '4.2.0'
 const HOST_V5_VERSION = '5.0.0'
 const SKIP = process.env.VPO_SKIP_INSTALL_TEST === '1'
@@ -101,6 +108,7 @@ async function verifyCompletion(
   ])
   expect(await complete(host, 'vpo library:v'), 'vpo library:v').to.include.members(['vpo library:verify'])
   expect(await complete(host, 'vpo library:p'), 'vpo library:p').to.include.members(['vpo library:prune'])
+  expect(await complete(host, 'vpo library:c'), 'vpo library:c').to.include.members(['vpo library:copy'])
   for (const command of commands) {
     const line = `vpo ${command.id} --`
     const expected = Object.values(command.flags).map((flag) => `vpo ${command.id} --${flag.name}`)
@@ -394,7 +402,7 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
     expect(version.stdout).to.match(new RegExp(`^vpo/${HOST_VERSION.replaceAll('.', String.raw`\.`)} `))
   })
 
-  it('vpo --help shows the library topic; vpo library --help shows the five commands with their summaries', async () => {
+  it('vpo --help shows the library topic; vpo library --help shows the six commands with their summaries', async () => {
     const pjson = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
       oclif: {topics: {library: {description: string}}}
     }
@@ -467,7 +475,7 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
     expect(libraryState(dataDir)).to.deep.equal(before)
   })
 
-  it('bash completion (Debian bash-completion): vpo library: offers all five commands, vpo library:b both backup ones; every flag after --', async function () {
+  it('bash completion (Debian bash-completion): vpo library: offers all six commands, vpo library:b both backup ones; every flag after --', async function () {
     const missing = bashCompletionMissing()
     if (missing) {
       console.log(`      skipped: ${missing}`)
