@@ -196,9 +196,13 @@ describe('library:copy', function () {
       'already there, encrypted',
     ])
 
-    // An encrypted archive is checked without a key (header and size) and sent as it is.
+    // An encrypted archive is checked without a key (header and size) and sent as it is; a
+    // repeatable flag takes one value and leaves the BACKUP after it alone.
     const usb = makeTempDir('vpo-usb')
-    const onward = await runCli(['library:copy', '--from', offsite, '--to', usb, '--encrypt-to', key.recipient], {env})
+    const onward = await runCli(
+      ['library:copy', '--encrypt-to', key.recipient, `${regular[1]}.age`, '--from', offsite, '--to', usb],
+      {env},
+    )
     expect(onward.code, onward.stdout + onward.stderr).to.equal(0)
     expect(Object.keys(digests(usb))).to.deep.equal([`${regular[1]}.age`])
   })
