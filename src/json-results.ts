@@ -23,8 +23,8 @@ export interface BackupJson {
   encrypted?: true
   /** Backups removed by the retention flags (at the primary location). */
   pruned: string[]
-  /** The primary location, then each --copy-to place: whether the archive is there, what was pruned there. */
-  places: Array<{
+  /** With --copy-to: the primary location, then each place: whether the archive is there, what was pruned there. */
+  places?: Array<{
     location: string
     primary: boolean
     path: string | null

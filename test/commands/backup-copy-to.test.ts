@@ -23,7 +23,9 @@ import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 const BUCKET = 'vpo-copy-to'
 
-type PlacesJson = BackupJson & {error?: {code: string; exit_code: number; message: string}}
+/** A --copy-to run's JSON: `places` is always there. */
+type PlacesJson = BackupJson &
+  Required<Pick<BackupJson, 'places'>> & {error?: {code: string; exit_code: number; message: string}}
 
 describe('library:backup --copy-to', function () {
   this.timeout(180_000)
@@ -72,13 +74,13 @@ describe('library:backup --copy-to', function () {
     // Last night's run, everywhere: the rules must see it at each place.
     const first = await runCli(['library:backup', '--copy-to', usb, '--copy-to', offsite, '--json'], {env})
     expect(first.code, first.stdout + first.stderr).to.equal(0)
-    const old = path.basename((parseJson(first) as unknown as BackupJson).path)
+    const old = path.basename((parseJson(first) as unknown as PlacesJson).path)
 
     // Repeatable flags take one value each and leave the rest of the line alone.
     const run = await runCli(['library:backup', '--copy-to', usb, '--copy-to', offsite, '--keep', '1', '--json'], {env})
     expect(run.code, run.stdout + run.stderr).to.equal(0)
     expect(run.stderr).to.equal('')
-    const json = parseJson(run) as unknown as BackupJson
+    const json = parseJson(run) as unknown as PlacesJson
     const name = path.basename(json.path)
     const digest = sha256File(json.path)
     expect(json.places.map((place) => [place.location, place.primary, place.stored, place.path])).to.deep.equal([
@@ -158,7 +160,7 @@ describe('library:backup --copy-to', function () {
     const usb = makeTempDir('vpo-usb')
     const run = await runCli(['library:backup', '--encrypt-to', key.recipient, '--copy-to', usb, '--json'], {env})
     expect(run.code, run.stdout + run.stderr).to.equal(0)
-    const json = parseJson(run) as unknown as BackupJson
+    const json = parseJson(run) as unknown as PlacesJson
     expect(json.path.endsWith('.tar.gz.age')).to.equal(true)
     expect(sha256File(path.join(usb, path.basename(json.path)))).to.equal(sha256File(json.path))
 

@@ -22,6 +22,7 @@ import {type DataDir, makeDataDir, sha256File} from '../helpers/libraries.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 type Failed<T> = T & {error: {code: string; exit_code: number; message: string}}
+type PlacesJson = BackupJson & Required<Pick<BackupJson, 'places'>>
 
 async function backUp(library: DataDir, times: number): Promise<string[]> {
   const names: string[] = []
@@ -118,7 +119,7 @@ describe('copies under faults', function () {
     })
     expectNoStackTrace(run)
     expect(run.code, run.stdout + run.stderr).to.equal(8)
-    const json = parseJson(run) as unknown as Failed<BackupJson>
+    const json = parseJson(run) as unknown as Failed<PlacesJson>
     const name = path.basename(json.path)
     expect(json.places.map((place) => place.stored)).to.deep.equal([true, false, true])
     expect(json.error.message).to.match(/^The backup \S+ is in .* and .*, but not in s3:\/\/.*different bytes/)
@@ -150,7 +151,7 @@ describe('copies under faults', function () {
     // The nightly run with that disk as a --copy-to place: the primary is written, the disk's old backup stays.
     const nightly = await runCli(['library:backup', '--copy-to', disk, '--keep', '1', '--json'], {env: library.env})
     expect(nightly.code, nightly.stdout).to.equal(5)
-    const made = parseJson(nightly) as unknown as Failed<BackupJson>
+    const made = parseJson(nightly) as unknown as Failed<PlacesJson>
     expect(made.places.map((place) => place.stored)).to.deep.equal([true, false])
     expect(listArchives(library.backupDir)).to.deep.equal([path.basename(made.path)])
     expect(listArchives(disk), 'nothing pruned where the backup did not arrive').to.deep.equal([names[2]])

@@ -162,14 +162,19 @@ export default class LibraryBackup extends LibraryCommand {
       ...(result.damaged ? {damaged: true as const} : {}),
       ...(result.encrypted ? {encrypted: true as const} : {}),
       pruned: result.prune?.removed ?? [],
-      places: result.places.map((place) => ({
-        location: place.location,
-        primary: place.primary,
-        path: place.path ?? null,
-        stored: place.path !== undefined,
-        pruned: place.pruned,
-        ...(place.error ? {error: place.error.toJSON()} : {}),
-      })),
+      // Present with --copy-to: the primary location first, then each place.
+      ...(result.places.length > 1
+        ? {
+            places: result.places.map((place) => ({
+              location: place.location,
+              primary: place.primary,
+              path: place.path ?? null,
+              stored: place.path !== undefined,
+              pruned: place.pruned,
+              ...(place.error ? {error: place.error.toJSON()} : {}),
+            })),
+          }
+        : {}),
     }
     const failure = placesFailure(result.name, result.places)
     if (failure) this.failWith(failure, json)
