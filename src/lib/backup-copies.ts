@@ -5,6 +5,7 @@ import type {BackupTarget} from './storage/target.js'
 
 import {type ArchiveRef, copyArchive} from './copy-archive.js'
 import {LibraryBackupError} from './errors.js'
+import {markCommitted, reopenInterrupts} from './interrupts.js'
 import {pruneBackups, type RetentionPolicy} from './prune.js'
 import {isObjectStoreUrl, openTarget} from './storage/locations.js'
 
@@ -65,6 +66,12 @@ export async function publishCopies(
   options: {overwrite?: boolean; retention?: RetentionPolicy},
 ): Promise<PlaceOutcome[]> {
   const outcomes: PlaceOutcome[] = []
+  if (places.length === 0) return outcomes
+  // Ctrl-C while a copy is on its way stops it (an upload is aborted, a staged file removed);
+  // the archive at the primary location and at the places already done stays.
+  reopenInterrupts(
+    `The backup ${from.target.describe(from.name)} was written; copies still on their way were abandoned.`,
+  )
   for (const place of places) {
     const outcome: PlaceOutcome = {location: place.location, primary: false, pruned: []}
     outcomes.push(outcome)
@@ -83,6 +90,7 @@ export async function publishCopies(
     }
   }
 
+  markCommitted()
   return outcomes
 }
 

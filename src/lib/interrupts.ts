@@ -12,8 +12,20 @@ const exitHooks = new Set<() => void>()
 let installed = false
 let committed = false
 
+let doneNote = ''
+
 export function markCommitted(): void {
   committed = true
+  doneNote = ''
+}
+
+/**
+ * Past the commit point, work that may still be stopped (sending the backup to its --copy-to
+ * places): an interrupt stops it like any other, and its message adds `done`, what already stands.
+ */
+export function reopenInterrupts(done: string): void {
+  committed = false
+  doneNote = ` ${done}`
 }
 
 /** Runs `hook` (synchronously) when the process exits, however it exits short of a kill -9. */
@@ -68,10 +80,12 @@ function install(): void {
       if (committed) return
       if (interrupted) process.exit(code)
       interrupted = true
+      // Read now: the work being stopped may reach its end while the cleanups run.
+      const done = doneNote
       runAll(exitHooks)
       await settleWithin(runAll(interruptCleanups), ASYNC_CLEANUP_LIMIT_MS)
       process.stderr.write(
-        `\nInterrupted by ${signal}; temporary files were removed and the library was left as it was.\n`,
+        `\nInterrupted by ${signal}; temporary files were removed and the library was left as it was.${done}\n`,
       )
       process.exit(code)
     })

@@ -110,6 +110,29 @@ describe('copies under faults', function () {
     expect(sourceFacts(library)).to.deep.equal(before)
   })
 
+  it('Ctrl-C while backup --copy-to uploads: exit 130, the primary backup stays whole and is named, no object, no multipart upload', async () => {
+    const library = makeDataDir({files: 20_000, walFiles: 5})
+    const tmp = makeTempDir('vpo-tmp')
+    store.proxy.inject({method: 'PUT', url: /partNumber=/, fault: {kind: 'stall', ms: 60_000}, times: Infinity})
+    const child = startCli(['library:backup', '--copy-to', url()], {env: {...library.env, TMPDIR: tmp}})
+    const done = finishCli(child, 90_000)
+    while (!store.proxy.requests.some((entry) => entry.url.includes('partNumber='))) {
+      if (child.exitCode !== null) break
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+
+    child.kill('SIGINT')
+    const result = await done
+    expect(result.code, result.stdout + result.stderr).to.equal(130)
+    const [name] = listArchives(library.backupDir)
+    expect(result.stderr, result.stderr).to.contain(`The backup ${path.join(library.backupDir, name)} was written`)
+    expect(await store.danglingUploads(), 'multipart uploads left in the store').to.equal(0)
+    expect(await store.exists(name)).to.equal(false)
+    expect(leftoverTempFiles(tmp)).to.deep.equal([])
+    const check = await runCli(['library:verify', path.join(library.backupDir, name)], {env: library.env})
+    expect(check.code, check.stdout + check.stderr).to.equal(0)
+  })
+
   it('backup --copy-to a store that corrupts the upload: exit 8, the primary and the USB copy kept, no object', async () => {
     const library = makeDataDir({files: 300, walFiles: 5})
     const usb = makeTempDir('vpo-usb')
