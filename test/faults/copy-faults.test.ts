@@ -21,6 +21,16 @@ import {leftoverTempFiles, listArchives} from '../helpers/leftovers.js'
 import {type DataDir, makeDataDir, sha256File} from '../helpers/libraries.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
+/** statfs reports a terabyte free, so only the write itself can find the disk full. */
+const LYING_STATFS = `
+import fs from 'node:fs'
+const lie = (stats) => ({...stats, bavail: Math.floor(1e12 / Number(stats.bsize)), bfree: Math.floor(1e12 / Number(stats.bsize))})
+const statfs = fs.promises.statfs
+fs.promises.statfs = async function (...args) { return lie(await statfs.apply(this, args)) }
+const statfsSync = fs.statfsSync
+fs.statfsSync = function (...args) { return lie(statfsSync.apply(this, args)) }
+`
+
 type Failed<T> = T & {error: {code: string; exit_code: number; message: string}}
 type PlacesJson = BackupJson & Required<Pick<BackupJson, 'places'>>
 
@@ -168,6 +178,19 @@ describe('copies under faults', function () {
     expect(json.copied.map((entry) => entry.name)).to.deep.equal([names[2]])
     expect(listArchives(disk)).to.deep.equal([names[2]])
     expect(sha256File(path.join(disk, names[2]))).to.equal(sha256File(path.join(library.backupDir, names[2])))
+    expect(leftoverTempFiles(disk)).to.deep.equal([])
+    expect(sourceFacts(library)).to.deep.equal(before)
+
+    // A disk that claims room it does not have (a network share, another writer): the write itself fails.
+    const lying = await runCli(['library:copy', '--to', disk, '--json'], {
+      env: {...library.env, ...preloadHook(LYING_STATFS)},
+    })
+    expectNoStackTrace(lying)
+    expect(lying.code, lying.stdout).to.equal(5)
+    expect((parseJson(lying) as unknown as Failed<CopyJson>).error.message).to.match(
+      /^The disk filled up while copying /,
+    )
+    expect(listArchives(disk)).to.deep.equal([names[2]])
     expect(leftoverTempFiles(disk)).to.deep.equal([])
     expect(sourceFacts(library)).to.deep.equal(before)
 
