@@ -1,3 +1,4 @@
+import fs from 'node:fs'
 import path from 'node:path'
 
 import type {AgeRecipient} from './encryption/index.js'
@@ -64,8 +65,8 @@ const COMPARED_HEAD_BYTES = 64 * 1024
  * under the name at `to`, is reported and the rest still copied. Running it again copies nothing.
  */
 export async function copyBackups(options: CopyOptions): Promise<CopyReport> {
-  const from = await openTarget(options.from)
-  const to = await openTarget(options.to)
+  const from = await openPlace('--from', options.from)
+  const to = await openPlace('--to', options.to)
   if (sameLocation(from, to)) {
     throw new LibraryBackupError('USAGE_ERROR', `--to ${options.to} is where the backups are copied from`, {
       hint: 'Pass --to with another directory or s3:// prefix.',
@@ -139,6 +140,17 @@ export function copyOutcome(report: CopyReport): LibraryBackupError | undefined 
 }
 
 type Source = ArchiveRef & {sizeBytes: number}
+
+/** A directory or s3:// prefix; a path that names a file is refused in the words of the flag that gave it. */
+async function openPlace(flag: string, location: string): Promise<BackupTarget> {
+  if (!isObjectStoreUrl(location) && fs.statSync(location, {throwIfNoEntry: false})?.isFile()) {
+    throw new LibraryBackupError('NOT_A_DIRECTORY', `${flag} ${location} is a file, not a directory`, {
+      hint: `Pass ${flag} with a directory or an s3:// prefix (name single backups as BACKUP arguments).`,
+    })
+  }
+
+  return openTarget(location)
+}
 
 async function chooseSources(from: BackupTarget, options: CopyOptions): Promise<Source[]> {
   if (options.archives.length > 0) {

@@ -207,7 +207,7 @@ describe('library:copy', function () {
     expect(Object.keys(digests(usb))).to.deep.equal([`${regular[1]}.age`])
   })
 
-  it('refuses --to where the backups already are, and a BACKUP that is not there, before copying anything', async () => {
+  it('refuses --to where the backups already are, a BACKUP that is not there, and a --to that is a file, before copying anything', async () => {
     const library = makeDataDir({files: 100, walFiles: 0})
     await backupsOf(library)
     const same = await runCli(['library:copy', '--to', library.backupDir], {env: library.env})
@@ -218,5 +218,12 @@ describe('library:copy', function () {
     expect(missing.code).to.equal(1)
     expect(missing.stderr).to.match(/^Error: There is no backup .*vpo-library-nope\.tar\.gz; list them with/)
     expect(fs.readdirSync(usb)).to.deep.equal([])
+    const file = path.join(usb, 'notes.txt')
+    fs.writeFileSync(file, 'not a directory')
+    const onFile = await runCli(['library:copy', '--to', file], {env: library.env})
+    expect(onFile.code).to.equal(1)
+    expect(onFile.stderr).to.equal(
+      `Error: --to ${file} is a file, not a directory; pass --to with a directory or an s3:// prefix (name single backups as BACKUP arguments).\n`,
+    )
   })
 })
