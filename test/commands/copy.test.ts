@@ -10,7 +10,7 @@ import path from 'node:path'
 
 import type {CopyJson} from '../../src/json-results.js'
 
-import {makeLocalKey} from '../helpers/age-files.js'
+import {makeLocalKey, payloadOffset} from '../helpers/age-files.js'
 import {fileFacts, flipByte} from '../helpers/backup-copies.js'
 import {parseJson, runCli} from '../helpers/cli.js'
 import {expectNoStackTrace} from '../helpers/expectations.js'
@@ -205,6 +205,39 @@ describe('library:copy', function () {
     )
     expect(onward.code, onward.stdout + onward.stderr).to.equal(0)
     expect(Object.keys(digests(usb))).to.deep.equal([`${regular[1]}.age`])
+  })
+
+  it('checks an encrypted archive without a key: a broken age header or a size no whole file has is not copied (exit 3)', async () => {
+    const library = makeDataDir({files: 300, walFiles: 5})
+    const key = await makeLocalKey(makeTempDir('vpo-key'), 'key.txt')
+    const names: string[] = []
+    for (let i = 0; i < 3; i++) {
+      const made = await runCli(['library:backup', '--encrypt-to', key.recipient, '--json'], {env: library.env})
+      expect(made.code, made.stderr).to.equal(0)
+      names.push(path.basename(String(parseJson(made).path)))
+    }
+
+    const [whole, cut, badHeader] = names.map((name) => path.join(library.backupDir, name))
+    // Cut so the last chunk is shorter than its 16-byte tag: no age file ends that way.
+    const sealed = fs.readFileSync(cut)
+    const payload = sealed.length - payloadOffset(sealed)
+    fs.truncateSync(cut, sealed.length - (payload % (64 * 1024 + 16)) + 5)
+    const header = fs.readFileSync(badHeader)
+    header[header.indexOf('\n---') + 1] = 0x2b // the MAC line no longer starts with ---
+    fs.writeFileSync(badHeader, header)
+    const usb = makeTempDir('vpo-usb')
+
+    const run = await runCli(['library:copy', '--to', usb, '--json'], {env: library.env})
+    expect(run.code, run.stdout + run.stderr).to.equal(3)
+    const json = parseJson(run) as unknown as CopyJson
+    expect(json.copied.map((entry) => entry.name)).to.deep.equal([path.basename(whole)])
+    expect(Object.fromEntries(json.failed.map((entry) => [entry.name, entry.error.message]))).to.deep.equal({
+      [path.basename(cut)]:
+        `${cut} is not a valid VPO backup: its size (${fs.statSync(cut).size} bytes) shows it was cut short`,
+      [path.basename(badHeader)]:
+        `${badHeader} is not a valid VPO backup: its encryption header is truncated or damaged`,
+    })
+    expect(fs.readdirSync(usb)).to.deep.equal([path.basename(whole)])
   })
 
   it('refuses --to where the backups already are, a BACKUP that is not there, and a --to that is a file, before copying anything', async () => {
