@@ -178,7 +178,7 @@ describe('library:backup --copy-to', function () {
     expect(failed.error?.code).to.equal('STORAGE_ERROR')
   })
 
-  it('refuses a --copy-to that is a file, or the backup directory itself, before any backup is written', async () => {
+  it('refuses a --copy-to that is a file, or the backup directory itself, before any backup is written; --dry-run names the places', async () => {
     const library = makeDataDir({files: 100, walFiles: 0})
     const file = path.join(makeTempDir('vpo-file'), 'notes.txt')
     fs.writeFileSync(file, 'not a directory')
@@ -191,5 +191,11 @@ describe('library:backup --copy-to', function () {
     expect(onItself.code).to.equal(2)
     expect(onItself.stderr).to.contain('is where the backup is written anyway')
     expect(listArchives(library.backupDir)).to.deep.equal([])
+
+    const usb = path.join(makeTempDir('vpo-usb'), 'vpo-backups')
+    const dry = await runCli(['library:backup', '--dry-run', '--copy-to', usb, '--json'], {env: library.env})
+    expect(dry.code, dry.stderr).to.equal(0)
+    expect(parseJson(dry).copy_to).to.deep.equal([usb])
+    expect(fs.existsSync(usb), 'a dry run creates no copy place').to.equal(false)
   })
 })
