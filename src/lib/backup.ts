@@ -95,7 +95,8 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
       assertLockHeld: () => lock.assertHeld(),
     })
     const retention = archive.damaged ? undefined : options.retention
-    const copies = await publishCopies({target: destination.target, name: archive.name}, copyPlaces, {
+    const source = {target: destination.target, name: archive.name, sizeBytes: archive.archiveSizeBytes}
+    const copies = await publishCopies(source, copyPlaces, {
       retention,
       overwrite: Boolean(options.force && destination.name),
     })

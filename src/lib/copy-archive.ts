@@ -13,6 +13,8 @@ import {removeAbandonedTemps, removeTemp, tempPathIn} from './temp-files.js'
 export interface ArchiveRef {
   target: BackupTarget
   name: string
+  /** Its size, when listed: a download is then checked against the free space first. */
+  sizeBytes?: number
 }
 
 export interface CopiedArchive {
@@ -43,6 +45,10 @@ export async function copyArchive(
     const staging = await to.prepareStaging()
     removeAbandonedTemps(staging)
     doing = `reading ${label}`
+    if (from.target.remote && from.sizeBytes !== undefined) {
+      await assertSpaceFor([{directory: staging, bytes: from.sizeBytes, purpose: `the download of ${from.name}`}])
+    }
+
     source = await from.target.fetch(from.name, staging)
     if (from.target.remote) {
       // The download is a private temporary file already: it is staged as it is.
