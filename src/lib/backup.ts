@@ -25,6 +25,7 @@ import {
 import {acquireLibraryLock, assertLibraryUnlocked, type LibraryLock} from './library-lock.js'
 import {listBackups, newestReadable} from './listing.js'
 import {pruneBackups, type PruneReport, type RetentionPolicy} from './prune.js'
+import {type BackupShrinkCheck, checkBackupShrink, type ShrinkOptions} from './shrink-runs.js'
 import {removeAbandonedTemps, removeTemp, tempPathIn} from './temp-files.js'
 
 export type BackupPhase = 'compress' | 'snapshot' | 'upload'
@@ -46,6 +47,8 @@ export interface BackupOptions {
   vpoVersion: string
   /** Encrypt the archive to these (age); the name then ends in `.tar.gz.age`. */
   recipients?: AgeRecipient[]
+  /** The shrink guard: compare the file count with the last backup before any drop at the destination. */
+  shrink?: ShrinkOptions
   onProgress?: BackupProgress
 }
 
@@ -58,6 +61,10 @@ export interface BackupResult {
   encrypted: boolean
   durationSeconds: number
   prune?: PruneReport
+  /** What the shrink guard found: an alarm (nothing was pruned) or the drop this run accepted. */
+  shrink?: Pick<BackupShrinkCheck, 'accepted' | 'alarm'>
+  /** Things the user should know that did not fail the backup. */
+  warnings: string[]
 }
 
 export interface BackupPlan {
@@ -84,11 +91,23 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
       kind: 'backup',
       assertLockHeld: () => lock.assertHeld(),
     })
+    const shrink =
+      options.shrink && !archive.damaged
+        ? await checkBackupShrink(destination.target, archive, options.shrink)
+        : undefined
+    // A library that shrank keeps every backup of what it was: nothing is pruned until the drop is accepted.
     const prune =
-      options.retention && !archive.damaged
+      options.retention && !archive.damaged && !shrink?.alarm
         ? await pruneBackups(destination.target, options.retention, {createdPath: archive.path})
         : undefined
-    return {...archive, durationSeconds: (Date.now() - started) / 1000, prune}
+    const warnings = [...(shrink?.warnings ?? []), ...(shrink?.finish(prune?.removed ?? []) ?? [])]
+    return {
+      ...archive,
+      durationSeconds: (Date.now() - started) / 1000,
+      prune,
+      shrink: shrink && {alarm: shrink.alarm, accepted: shrink.accepted},
+      warnings,
+    }
   } finally {
     await lock.release()
   }
@@ -147,7 +166,7 @@ export async function writeBackup(
     kind: 'backup' | 'pre-restore'
     assertLockHeld: () => void
   },
-): Promise<Omit<BackupResult, 'durationSeconds' | 'prune'>> {
+): Promise<Omit<BackupResult, 'durationSeconds' | 'prune' | 'shrink' | 'warnings'>> {
   const {destination} = options
   const createdAt = new Date()
   let live: Database.Database | undefined = openLiveLibrary(options.databasePath)

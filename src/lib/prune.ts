@@ -30,7 +30,13 @@ export interface PruneReport {
 export async function pruneBackups(
   target: BackupTarget,
   policy: RetentionPolicy,
-  options: {dryRun?: boolean; now?: Date; createdPath?: string} = {},
+  options: {
+    dryRun?: boolean
+    now?: Date
+    createdPath?: string
+    /** Backups no rule may remove (by name), with the reason to show: the shrink guard's. */
+    protect?: ReadonlyMap<string, string>
+  } = {},
 ): Promise<PruneReport> {
   const listing = await listBackups(target)
   const candidates = listing.backups.map((backup) => ({
@@ -42,7 +48,12 @@ export async function pruneBackups(
     readable: backup.metadata !== null || backup.locked === true,
   }))
   const plan = planRetention(candidates, policy, options.now ?? new Date())
-  const decisions = plan.map(({backup, keep, reasons}) => ({backup: backup.backup, keep, reasons}))
+  const decisions = plan.map(({backup, keep, reasons}) => {
+    const protection = options.protect?.get(backup.name)
+    return protection
+      ? {backup: backup.backup, keep: true, reasons: [...reasons, protection]}
+      : {backup: backup.backup, keep, reasons}
+  })
   const removed: string[] = []
   if (!options.dryRun) {
     for (const decision of decisions) {

@@ -5,9 +5,13 @@ import type {BackupJson, BackupPlanJson} from '../../json-results.js'
 import {createBackup, planBackup} from '../../lib/backup.js'
 import {loadRecipients} from '../../lib/encrypted-archives.js'
 import {formatBytes, formatCount} from '../../lib/format.js'
+import {libraryShrank} from '../../lib/shrink-runs.js'
 import {databaseFlag, LibraryCommand} from '../../library-command.js'
+import {metricsFileFlag} from '../../metrics-flag.js'
 import {retentionFlags, retentionPolicy} from '../../retention-flags.js'
+import {shrinkFlags, shrinkOptions} from '../../shrink-flags.js'
 import {progressLine} from '../../ui/progress.js'
+import {escapeForTerminal} from '../../ui/terminal-text.js'
 
 const PHASE_LABELS = {snapshot: 'Taking snapshot', compress: 'Compressing', upload: 'Uploading'} as const
 
@@ -65,11 +69,13 @@ export default class LibraryBackup extends LibraryCommand {
       summary: 'Encrypt the archive to the recipients listed in this file (one per line, as age -R reads).',
       helpValue: 'FILE',
     }),
+    ...shrinkFlags,
+    'metrics-file': metricsFileFlag,
   }
 
   async run(): Promise<BackupJson | BackupPlanJson> {
     const {flags} = await this.parse(LibraryBackup)
-    const {databasePath, backupDir} = this.location(flags.db)
+    const {databasePath, backupDir, dataDir} = this.location(flags.db)
     const options = {
       databasePath,
       backupDir,
@@ -77,6 +83,7 @@ export default class LibraryBackup extends LibraryCommand {
       force: flags.force,
       allowDamaged: flags['allow-damaged'],
       retention: retentionPolicy(flags),
+      shrink: shrinkOptions(flags, dataDir),
       vpoVersion: this.vpoVersion,
       // Recipients are checked before anything is read or written: a typo is a usage error, not a lost night.
       recipients: await loadRecipients({encryptTo: flags['encrypt-to'], recipientsFile: flags['recipients-file']}),
@@ -112,6 +119,11 @@ export default class LibraryBackup extends LibraryCommand {
     }).finally(() => progress.clear())
 
     const {metadata} = result
+    this.metricValues = {
+      vpo_backup_archive_size_bytes: result.archiveSizeBytes,
+      vpo_backup_database_size_bytes: metadata.database_size_bytes,
+      vpo_backup_library_files: Number(metadata.file_count),
+    }
     const ratio = metadata.database_size_bytes > 0 ? 1 - result.archiveSizeBytes / metadata.database_size_bytes : 0
     if (result.damaged)
       this.warn(`The library fails SQLite's quick_check; it was archived anyway as ${result.path} (--allow-damaged).`)
@@ -123,8 +135,14 @@ export default class LibraryBackup extends LibraryCommand {
     if (result.encrypted) this.log(`  Encrypted:     age, to ${recipients} recipient${recipients === 1 ? '' : 's'}`)
     this.log(`  Files in library: ${formatCount(metadata.file_count)}`)
     for (const pruned of result.prune?.removed ?? []) this.logSafe(`  Removed old backup: ${pruned}`)
+    const {accepted, alarm} = result.shrink ?? {}
+    if (accepted)
+      this.log(
+        `  Accepted the drop from ${formatCount(accepted.from.fileCount)} to ${formatCount(accepted.to.fileCount)} files (--accept-shrink).`,
+      )
+    for (const warning of result.warnings) this.warn(escapeForTerminal(warning))
 
-    return {
+    const json: BackupJson = {
       success: true,
       path: result.path,
       archive_size_bytes: result.archiveSizeBytes,
@@ -140,5 +158,19 @@ export default class LibraryBackup extends LibraryCommand {
       ...(result.encrypted ? {encrypted: true as const} : {}),
       pruned: result.prune?.removed ?? [],
     }
+    if (alarm) {
+      const {maxShrinkPercent} = options.shrink
+      this.failWith(libraryShrank(alarm, maxShrinkPercent), {
+        ...json,
+        shrink: {
+          previous_file_count: alarm.from.fileCount,
+          file_count: alarm.to.fileCount,
+          last_backup_before_drop: alarm.from.path,
+          max_shrink_percent: maxShrinkPercent,
+        },
+      })
+    }
+
+    return json
   }
 }

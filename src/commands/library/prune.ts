@@ -3,11 +3,15 @@ import {Flags} from '@oclif/core'
 import type {PruneJson} from '../../json-results.js'
 
 import {LibraryBackupError} from '../../lib/errors.js'
+import {formatCount} from '../../lib/format.js'
 import {pruneBackups} from '../../lib/prune.js'
 import {describePolicy} from '../../lib/retention.js'
+import {checkPruneShrink} from '../../lib/shrink-runs.js'
 import {openTarget} from '../../lib/storage/locations.js'
 import {LibraryCommand} from '../../library-command.js'
+import {metricsFileFlag} from '../../metrics-flag.js'
 import {retentionFlags, retentionPolicy} from '../../retention-flags.js'
+import {shrinkFlags, shrinkOptions} from '../../shrink-flags.js'
 import {escapeForTerminal} from '../../ui/terminal-text.js'
 
 export default class LibraryPrune extends LibraryCommand {
@@ -35,6 +39,8 @@ export default class LibraryPrune extends LibraryCommand {
     }),
     ...retentionFlags,
     'dry-run': Flags.boolean({summary: 'Show what would be kept and removed, removing nothing.'}),
+    ...shrinkFlags,
+    'metrics-file': metricsFileFlag,
   }
 
   async run(): Promise<PruneJson> {
@@ -46,8 +52,11 @@ export default class LibraryPrune extends LibraryCommand {
       })
     }
 
-    const target = await openTarget(flags.path ?? this.location().backupDir)
-    const report = await pruneBackups(target, policy, {dryRun: flags['dry-run']})
+    const {backupDir, dataDir} = this.location()
+    const target = await openTarget(flags.path ?? backupDir)
+    const shrink = await checkPruneShrink(target, {...shrinkOptions(flags, dataDir), dryRun: flags['dry-run']})
+    const report = await pruneBackups(target, policy, {dryRun: flags['dry-run'], protect: shrink.protect})
+    const warnings = [...shrink.warnings, ...shrink.finish(report.removed)]
     const policyText = describePolicy(policy)
     this.logSafe(
       `${report.dryRun ? `Would ${policyText}` : policyText[0].toUpperCase() + policyText.slice(1)} in ${target.location}:`,
@@ -63,6 +72,11 @@ export default class LibraryPrune extends LibraryCommand {
       )
     }
 
+    if (shrink.accepted)
+      this.log(
+        `Accepted the drop from ${formatCount(shrink.accepted.from.fileCount)} to ${formatCount(shrink.accepted.to.fileCount)} files (--accept-shrink).`,
+      )
+    for (const warning of warnings) this.warn(escapeForTerminal(warning))
     this.log(
       `${report.kept.length} kept, ${report.removed.length} ${report.dryRun ? 'would be removed (dry run: nothing was removed)' : 'removed'}.`,
     )
