@@ -1,6 +1,7 @@
 import type {BackupTarget} from './storage/target.js'
 
 import {type DestinationHistory, destinationKey, type HistoryFile, loadHistory, saveHistory} from './backup-history.js'
+import {historyPath} from './backup-history.js'
 import {compareNewestFirst} from './backup-names.js'
 import {LibraryBackupError} from './errors.js'
 import {formatCount} from './format.js'
@@ -88,7 +89,8 @@ export function shrinkReason(state: ShrinkState): string | undefined {
 export interface DestinationState {
   /** Every deliberate backup at the destination whose file count is known (metadata, else the record). */
   counted: CountedBackup[]
-  listed: ListedBackup[]
+  /** Encrypted backups whose file count is in neither the archive (no identity) nor the record. */
+  uncounted: ListedBackup[]
   history: HistoryFile
   key: string
   /** Warnings for the user: a record that could not be read. */
@@ -107,15 +109,20 @@ export async function readDestination(target: BackupTarget, dataDir: string): Pr
   const recorded = loaded.content.destinations[key]?.backups ?? {}
   const listing = await listBackups(target)
   const counted: CountedBackup[] = []
+  const uncounted: ListedBackup[] = []
   for (const backup of listing.backups) {
     if (!isDeliberate(backup)) continue
     const fromRecord = backup.locked ? recorded[backup.filename]?.file_count : undefined
     const fileCount = backup.metadata ? Number(backup.metadata.file_count) : fromRecord
-    if (fileCount === undefined) continue
+    if (fileCount === undefined) {
+      if (backup.locked) uncounted.push(backup)
+      continue
+    }
+
     counted.push({name: backup.filename, path: backup.path, createdAt: backup.sortTime, fileCount})
   }
 
-  return {counted, listed: listing.backups, history: loaded.content, key, warnings}
+  return {counted, uncounted, history: loaded.content, key, warnings}
 }
 
 export function acceptedAt(state: DestinationState): Date | undefined {
@@ -156,4 +163,24 @@ export function recordDestination(
       `The backup history in ${dataDir} could not be written (${(error as Error).message}); the shrink guard will know only the backups it can read.`,
     ]
   }
+}
+
+/**
+ * Said when the guard compares with an older backup than the newest: encrypted backups it cannot
+ * open and has no record of (made on another machine, or the record was lost) are newer.
+ */
+export function uncountedWarning(
+  state: DestinationState,
+  dataDir: string,
+  newestKnown: CountedBackup | undefined,
+  made: string,
+): string[] {
+  const newer = state.uncounted.filter(
+    (backup) => backup.filename !== made && (!newestKnown || backup.sortTime > newestKnown.createdAt),
+  )
+  if (newer.length === 0) return []
+  const count = newer.length === 1 ? '1 encrypted backup' : `${formatCount(newer.length)} encrypted backups`
+  return [
+    `The shrink guard cannot tell how many files ${count} at ${state.key} held (no identity here, and no entry in ${historyPath(dataDir)}: another machine made them, or the record was lost), so it ${newestKnown ? `compared with the older ${newestKnown.path}` : 'had nothing to compare with'}.`,
+  ]
 }

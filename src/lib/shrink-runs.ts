@@ -3,6 +3,7 @@ import path from 'node:path'
 import type {BackupMetadata} from './archive.js'
 import type {BackupTarget} from './storage/target.js'
 
+import {compareNewestFirst} from './backup-names.js'
 import {LibraryBackupError} from './errors.js'
 import {formatCount} from './format.js'
 import {
@@ -12,6 +13,7 @@ import {
   recordDestination,
   shrinkReason,
   shrinkState,
+  uncountedWarning,
 } from './shrink-guard.js'
 
 /** The guard's options, as `library:backup` and `library:prune` take them. */
@@ -56,10 +58,11 @@ export async function checkBackupShrink(
   const earlier = destination.counted.filter((backup) => backup.name !== made.name)
   const state = shrinkState([...earlier, made], options.maxShrinkPercent, acceptedAt(destination))
   const drop = state.shrunkTo?.name === made.name && state.reference ? {from: state.reference, to: made} : undefined
+  const newestKnown = earlier.toSorted((a, b) => compareNewestFirst(a, b))[0]
   return {
     alarm: options.accept ? undefined : drop,
     accepted: options.accept ? drop : undefined,
-    warnings: destination.warnings,
+    warnings: [...destination.warnings, ...uncountedWarning(destination, options.dataDir, newestKnown, made.name)],
     finish: (removedPaths) =>
       recordDestination(options.dataDir, destination, {
         made,
