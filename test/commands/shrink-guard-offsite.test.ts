@@ -32,7 +32,7 @@ for (const where of ['local directory', 's3://'] as const) {
 
     before(async function () {
       if (!HAS_AGE) {
-        console.log(`      skipped: ${missingTools({age: true})}`)
+        console.log(`      ${missingTools({age: true})}`)
         this.skip()
       }
 
