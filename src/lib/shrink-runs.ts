@@ -108,9 +108,9 @@ export async function checkPruneShrink(
 export function libraryShrank(drop: ShrinkDrop, maxShrinkPercent: number): LibraryBackupError {
   return new LibraryBackupError(
     'LIBRARY_SHRANK',
-    `The library shrank from ${formatCount(drop.from.fileCount)} to ${formatCount(drop.to.fileCount)} files (more than --max-shrink ${maxShrinkPercent}%) since ${drop.from.path}, the last backup before the drop, so the new backup was written but nothing was pruned, and that backup is kept until the drop is accepted`,
+    `The library shrank from ${formatCount(drop.from.fileCount)} to ${formatCount(drop.to.fileCount)} files (more than --max-shrink ${maxShrinkPercent}%) since the last backup before the drop, ${drop.from.path}: the new backup was written, nothing was pruned, and that backup is kept until the drop is accepted`,
     {
-      hint: 'If media drives were missing, mount them and rescan; if the files were removed on purpose, pass --accept-shrink to this backup or to vpo library:prune.',
+      hint: 'If media drives were not mounted, mount them and rescan; if the files were removed on purpose, pass --accept-shrink (to library:backup or library:prune).',
     },
   )
 }

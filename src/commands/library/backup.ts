@@ -134,12 +134,12 @@ export default class LibraryBackup extends LibraryCommand {
     const recipients = options.recipients?.length ?? 0
     if (result.encrypted) this.log(`  Encrypted:     age, to ${recipients} recipient${recipients === 1 ? '' : 's'}`)
     this.log(`  Files in library: ${formatCount(metadata.file_count)}`)
-    for (const pruned of result.prune?.removed ?? []) this.logSafe(`  Removed old backup: ${pruned}`)
     const {accepted, alarm} = result.shrink ?? {}
     if (accepted)
       this.log(
         `  Accepted the drop from ${formatCount(accepted.from.fileCount)} to ${formatCount(accepted.to.fileCount)} files (--accept-shrink).`,
       )
+    for (const pruned of result.prune?.removed ?? []) this.logSafe(`  Removed old backup: ${pruned}`)
     for (const warning of result.warnings) this.warn(escapeForTerminal(warning))
 
     const json: BackupJson = {
