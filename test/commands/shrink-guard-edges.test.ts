@@ -107,4 +107,21 @@ describe('shrink guard: edges', function () {
     expect(Object.keys(rewritten.destinations)).to.deep.equal([fs.realpathSync(lib.backupDir)])
     expect(backupsIn(lib)).to.include(full).and.have.lengthOf(4)
   })
+
+  it('under sudo, the record and the metrics file belong to the owner of their directories, the record 0600', async function () {
+    if (process.getuid?.() !== 0) this.skip()
+    const nobody = {uid: 65_534, gid: 65_534}
+    const lib = makeDataDir({files: 1500, walFiles: 0})
+    for (const entry of ['', ...(fs.readdirSync(lib.dataDir, {recursive: true}) as string[])])
+      fs.chownSync(path.join(lib.dataDir, entry), nobody.uid, nobody.gid)
+    const textfiles = path.join(lib.dataDir, 'textfiles')
+    fs.mkdirSync(textfiles)
+    fs.chownSync(textfiles, nobody.uid, nobody.gid)
+    const metricsFile = path.join(textfiles, 'vpo.prom')
+    expect((await backup(lib, ['--metrics-file', metricsFile])).code).to.equal(0)
+    const record = fs.statSync(path.join(lib.dataDir, 'backup-history.json'))
+    expect({uid: record.uid, gid: record.gid, mode: record.mode & 0o777}).to.deep.equal({...nobody, mode: 0o600})
+    const metrics = fs.statSync(metricsFile)
+    expect({uid: metrics.uid, gid: metrics.gid}).to.deep.equal(nobody)
+  })
 })
