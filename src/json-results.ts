@@ -3,6 +3,7 @@
  * tests parse. Sizes and counts that can pass 2^53 are written as exact JSON integers.
  */
 import type {ExactInteger} from './lib/archive/exact-json.js'
+import type {ErrorJson} from './lib/errors.js'
 
 export interface BackupJson {
   success: true
@@ -22,6 +23,19 @@ export interface BackupJson {
   encrypted?: true
   /** Backups removed by the retention flags. */
   pruned: string[]
+}
+
+/** Exit 11 (LIBRARY_SHRANK): the backup was written, so its report comes with the error. */
+export interface BackupShrankJson extends Omit<BackupJson, 'success'> {
+  success: false
+  shrink: {
+    previous_file_count: number
+    file_count: number
+    /** The last backup before the drop: kept from every prune until the drop is accepted. */
+    last_backup_before_drop: string
+    max_shrink_percent: number
+  }
+  error: ErrorJson
 }
 
 export interface BackupPlanJson {

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import type {BackupJson, BackupPlanJson} from '../../json-results.js'
+import type {BackupJson, BackupPlanJson, BackupShrankJson} from '../../json-results.js'
 
 import {createBackup, planBackup} from '../../lib/backup.js'
 import {loadRecipients} from '../../lib/encrypted-archives.js'
@@ -40,6 +40,15 @@ export default class LibraryBackup extends LibraryCommand {
       description: 'Encrypt the backup with age to a public key, and keep it offsite.',
       command:
         '<%= config.bin %> <%= command.id %> --encrypt-to age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p --output s3://my-bucket/vpo/',
+    },
+    {
+      description: "Nightly, for Prometheus: write the outcome for node_exporter's textfile collector.",
+      command:
+        '<%= config.bin %> <%= command.id %> --keep-daily 7 --metrics-file /var/lib/node_exporter/textfile_collector/vpo-backup.prom',
+    },
+    {
+      description: 'The library shrank on purpose (files removed): accept it, and prune as usual.',
+      command: '<%= config.bin %> <%= command.id %> --keep-daily 7 --accept-shrink',
     },
     {description: 'Machine-readable result.', command: '<%= config.bin %> <%= command.id %> --json'},
   ]
@@ -168,7 +177,7 @@ export default class LibraryBackup extends LibraryCommand {
           last_backup_before_drop: alarm.from.path,
           max_shrink_percent: maxShrinkPercent,
         },
-      })
+      } satisfies Omit<BackupShrankJson, 'error' | 'success'>)
     }
 
     return json

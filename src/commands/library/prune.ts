@@ -16,7 +16,7 @@ import {escapeForTerminal} from '../../ui/terminal-text.js'
 
 export default class LibraryPrune extends LibraryCommand {
   static summary = 'Delete old regular backups by retention rules, as restic forget does.'
-  static description = `A backup is kept when any rule keeps it: --keep-daily/weekly/monthly/yearly N keep the newest backup of each of the last N days, ISO weeks, months or years that have one (UTC). Only regular backups are candidates: the newest readable backup, pre-restore safety backups, damaged backups and any other file are never deleted. At least one rule is required.`
+  static description = `A backup is kept when any rule keeps it: --keep-daily/weekly/monthly/yearly N keep the newest backup of each of the last N days, ISO weeks, months or years that have one (UTC). Only regular backups are candidates: the newest readable backup, pre-restore safety backups, damaged backups and any other file are never deleted, nor, while a drop in the library's file count is not accepted (--accept-shrink), the last backup before it. At least one rule is required.`
   static examples = [
     {
       description: 'Keep 7 daily, 4 weekly and 6 monthly backups.',
