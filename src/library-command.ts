@@ -48,7 +48,8 @@ export abstract class LibraryCommand extends Command {
     const flags = (this.constructor as typeof Command).flags ?? {}
     if ('metrics-file' in flags) {
       const file = metricsFileInArgv(this.argv)
-      if (file !== undefined) {
+      // A dry run changes nothing: recording it would report a backup or a prune that did not happen.
+      if (file !== undefined && !this.argv.includes('--dry-run')) {
         assertMetricsWritable(file)
         this.metricsFile = file
       }

@@ -129,6 +129,16 @@ describe('--metrics-file', function () {
     expectPromtoolAccepts()
   })
 
+  it('a dry run is not a run: the file stays as it was', async () => {
+    const before = fs.readFileSync(metrics, 'utf8')
+    for (const command of [['library:backup'], ['library:prune', '--keep-last', '1']]) {
+      const dry = await runCliChecked([...command, '--dry-run', '--metrics-file', metrics], lib.env)
+      expect(dry.code, dry.stderr).to.equal(0)
+    }
+
+    expect(fs.readFileSync(metrics, 'utf8')).to.equal(before)
+  })
+
   it('a metrics file in a directory that does not exist stops the run before it does anything', async () => {
     const before = treeState(lib.dataDir)
     const missing = path.join(textfileDir, 'no-such-dir', 'vpo.prom')
