@@ -25,7 +25,7 @@ import {
 import {acquireLibraryLock, assertLibraryUnlocked, type LibraryLock} from './library-lock.js'
 import {listBackups, newestReadable} from './listing.js'
 import {pruneBackups, type PruneReport, type RetentionPolicy} from './prune.js'
-import {type BackupShrinkCheck, checkBackupShrink, type ShrinkOptions} from './shrink-runs.js'
+import {type BackupShrinkCheck, checkBackupShrink, guardFailed, type ShrinkOptions} from './shrink-runs.js'
 import {removeAbandonedTemps, removeTemp, tempPathIn} from './temp-files.js'
 
 export type BackupPhase = 'compress' | 'snapshot' | 'upload'
@@ -93,7 +93,9 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
     })
     const shrink =
       options.shrink && !archive.damaged
-        ? await checkBackupShrink(destination.target, archive, options.shrink)
+        ? await checkBackupShrink(destination.target, archive, options.shrink).catch((error: unknown) => {
+            throw guardFailed(archive.path, error)
+          })
         : undefined
     // A library that shrank keeps every backup of what it was: nothing is pruned until the drop is accepted.
     const prune =

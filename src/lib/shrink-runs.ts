@@ -114,3 +114,13 @@ export function libraryShrank(drop: ShrinkDrop, maxShrinkPercent: number): Libra
     },
   )
 }
+
+/** The backup is written but the destination could not be read back: say so, and prune nothing. */
+export function guardFailed(created: string, error: unknown): LibraryBackupError {
+  const code = error instanceof LibraryBackupError ? error.code : 'IO_ERROR'
+  return new LibraryBackupError(
+    code,
+    `The backup ${created} was created, but listing its destination for the shrink guard failed (${(error as Error).message}), so nothing was pruned`,
+    {cause: error, hint: 'Check the destination, then run vpo library:prune to prune.'},
+  )
+}
