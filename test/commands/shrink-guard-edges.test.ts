@@ -11,10 +11,11 @@ import {type CliResult, parseJson} from '../helpers/cli.js'
 import {expectHumanError, runCliChecked} from '../helpers/expectations.js'
 import {type DataDir, makeDataDir, treeState} from '../helpers/libraries.js'
 import {doubleFiles, keepFiles} from '../helpers/library-size.js'
+import {inANewSecond} from '../helpers/seconds.js'
 import {cleanupTempDirs} from '../helpers/temp-dirs.js'
 
 async function backup(lib: DataDir, extra: string[] = []): Promise<CliResult> {
-  return runCliChecked(['library:backup', '--json', '--keep-last', '1', ...extra], lib.env)
+  return inANewSecond(async () => runCliChecked(['library:backup', '--json', '--keep-last', '1', ...extra], lib.env))
 }
 
 function backupsIn(lib: DataDir): string[] {

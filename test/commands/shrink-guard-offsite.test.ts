@@ -15,6 +15,7 @@ import {runCliChecked} from '../helpers/expectations.js'
 import {type DataDir, libraryContent, makeDataDir} from '../helpers/libraries.js'
 import {keepFiles} from '../helpers/library-size.js'
 import {type S3Server, startS3Server} from '../helpers/s3-server.js'
+import {inANewSecond} from '../helpers/seconds.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 const REASON = 'last before the library shrank from 1,500 to 150 files'
@@ -55,7 +56,7 @@ for (const where of ['local directory', 's3://'] as const) {
 
     async function backup(extra: string[] = []): Promise<CliResult> {
       const args = ['library:backup', '--json', '--output', location, '--encrypt-to', key.recipient, '--keep-last', '1']
-      return runCliChecked([...args, ...extra], env)
+      return inANewSecond(async () => runCliChecked([...args, ...extra], env))
     }
 
     async function listed(): Promise<string[]> {
