@@ -11,6 +11,7 @@ import {
   type CountedBackup,
   readDestination,
   recordDestination,
+  shrank,
   shrinkReason,
   shrinkState,
   uncountedWarning,
@@ -56,8 +57,13 @@ export async function checkBackupShrink(
   }
   const destination = await readDestination(target, options.dataDir)
   const earlier = destination.counted.filter((backup) => backup.name !== made.name)
-  const state = shrinkState([...earlier, made], options.maxShrinkPercent, acceptedAt(destination))
-  const drop = state.shrunkTo?.name === made.name && state.reference ? {from: state.reference, to: made} : undefined
+  // The backup just made is the newest whatever its name says (a name freed by pruning within the
+  // same second sorts before that second's `-2`): it is compared with the walk's result, not placed in it.
+  const {reference} = shrinkState(earlier, options.maxShrinkPercent, acceptedAt(destination))
+  const drop =
+    reference && shrank(reference.fileCount, made.fileCount, options.maxShrinkPercent)
+      ? {from: reference, to: made}
+      : undefined
   const newestKnown = earlier.toSorted((a, b) => compareNewestFirst(a, b))[0]
   return {
     alarm: options.accept ? undefined : drop,
