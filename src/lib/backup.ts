@@ -100,7 +100,10 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
     // A library that shrank keeps every backup of what it was: nothing is pruned until the drop is accepted.
     const prune =
       options.retention && !archive.damaged && !shrink?.alarm
-        ? await pruneBackups(destination.target, options.retention, {createdPath: archive.path})
+        ? await pruneBackups(destination.target, options.retention, {
+            createdPath: archive.path,
+            listing: shrink?.listing,
+          })
         : undefined
     const warnings = [...(shrink?.warnings ?? []), ...(shrink?.finish(prune?.removed ?? []) ?? [])]
     return {

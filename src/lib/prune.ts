@@ -1,7 +1,7 @@
 import type {BackupTarget} from './storage/target.js'
 
 import {LibraryBackupError} from './errors.js'
-import {listBackups, type ListedBackup} from './listing.js'
+import {type BackupListing, listBackups, type ListedBackup} from './listing.js'
 import {backupKindOf, planRetention, type RetentionPolicy} from './retention.js'
 
 export type {RetentionPolicy} from './retention.js'
@@ -36,9 +36,11 @@ export async function pruneBackups(
     createdPath?: string
     /** Backups no rule may remove (by name), with the reason to show: the shrink guard's. */
     protect?: ReadonlyMap<string, string>
+    /** The target's listing when the caller just made it: an object store is not read twice. */
+    listing?: BackupListing
   } = {},
 ): Promise<PruneReport> {
-  const listing = await listBackups(target)
+  const listing = options.listing ?? (await listBackups(target))
   const candidates = listing.backups.map((backup) => ({
     backup,
     name: backup.filename,

@@ -5,7 +5,7 @@ import {historyPath} from './backup-history.js'
 import {compareNewestFirst} from './backup-names.js'
 import {LibraryBackupError} from './errors.js'
 import {formatCount} from './format.js'
-import {isDeliberate, listBackups, type ListedBackup} from './listing.js'
+import {type BackupListing, isDeliberate, listBackups, type ListedBackup} from './listing.js'
 
 /**
  * The shrink guard: a library that suddenly lost most of its files (a media drive not mounted at
@@ -91,6 +91,7 @@ export interface DestinationState {
   counted: CountedBackup[]
   /** Encrypted backups whose file count is in neither the archive (no identity) nor the record. */
   uncounted: ListedBackup[]
+  listing: BackupListing
   history: HistoryFile
   key: string
   /** Warnings for the user: a record that could not be read. */
@@ -122,7 +123,7 @@ export async function readDestination(target: BackupTarget, dataDir: string): Pr
     counted.push({name: backup.filename, path: backup.path, createdAt: backup.sortTime, fileCount})
   }
 
-  return {counted, uncounted, history: loaded.content, key, warnings}
+  return {counted, uncounted, listing, history: loaded.content, key, warnings}
 }
 
 export function acceptedAt(state: DestinationState): Date | undefined {

@@ -1,6 +1,7 @@
 import path from 'node:path'
 
 import type {BackupMetadata} from './archive.js'
+import type {BackupListing} from './listing.js'
 import type {BackupTarget} from './storage/target.js'
 
 import {compareNewestFirst} from './backup-names.js'
@@ -38,6 +39,8 @@ export interface BackupShrinkCheck {
   alarm?: ShrinkDrop
   /** The drop this run accepted. */
   accepted?: ShrinkDrop
+  /** The destination as listed after the backup was written, for the pruning that follows. */
+  listing: BackupListing
   warnings: string[]
   /** Writes the record once pruning is done; returns warnings. */
   finish(removedPaths: string[]): string[]
@@ -68,6 +71,7 @@ export async function checkBackupShrink(
   return {
     alarm: options.accept ? undefined : drop,
     accepted: options.accept ? drop : undefined,
+    listing: destination.listing,
     warnings: [...destination.warnings, ...uncountedWarning(destination, options.dataDir, newestKnown, made.name)],
     finish: (removedPaths) =>
       recordDestination(options.dataDir, destination, {
@@ -82,6 +86,7 @@ export interface PruneShrinkCheck {
   /** Backups no rule may remove, by name, with the reason shown in prune's output. */
   protect: Map<string, string>
   accepted?: ShrinkDrop
+  listing: BackupListing
   warnings: string[]
   finish(removedPaths: string[]): string[]
 }
@@ -100,6 +105,7 @@ export async function checkPruneShrink(
   return {
     protect,
     accepted,
+    listing: destination.listing,
     warnings: destination.warnings,
     finish(removedPaths) {
       // A prune elsewhere (another --path, an s3:// prefix) leaves the data directory alone unless it has news for it.

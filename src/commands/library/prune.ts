@@ -55,7 +55,11 @@ export default class LibraryPrune extends LibraryCommand {
     const {backupDir, dataDir} = this.location()
     const target = await openTarget(flags.path ?? backupDir)
     const shrink = await checkPruneShrink(target, {...shrinkOptions(flags, dataDir), dryRun: flags['dry-run']})
-    const report = await pruneBackups(target, policy, {dryRun: flags['dry-run'], protect: shrink.protect})
+    const report = await pruneBackups(target, policy, {
+      dryRun: flags['dry-run'],
+      protect: shrink.protect,
+      listing: shrink.listing,
+    })
     const warnings = [...shrink.warnings, ...shrink.finish(report.removed)]
     const policyText = describePolicy(policy)
     this.logSafe(
