@@ -103,7 +103,7 @@ export async function readDestination(target: BackupTarget, dataDir: string): Pr
   const loaded = loadHistory(dataDir)
   const warnings = loaded.problem
     ? [
-        `The backup history ${loaded.file} could not be read (${loaded.problem}); the shrink guard uses only the backups it can read, and the file will be rewritten.`,
+        `The backup history ${loaded.file} could not be read (${loaded.problem}); the shrink guard uses only the backups it can read, and replaces the file.`,
       ]
     : []
   const key = destinationKey(target.location)

@@ -109,6 +109,16 @@ describe('shrink guard: edges', function () {
     expect(backupsIn(lib)).to.include(full).and.have.lengthOf(4)
   })
 
+  it('a record that is a directory: two warnings, the backup made, no temporary file left', async () => {
+    const lib = makeDataDir({files: 150, walFiles: 0})
+    fs.mkdirSync(path.join(lib.dataDir, 'backup-history.json'))
+    const result = await runCliChecked(['library:backup'], lib.env)
+    expect(result.code, result.stderr).to.equal(0)
+    const stderr = result.stderr.replaceAll(/\s+(›\s+)?/g, ' ')
+    expect(stderr).to.contain('could not be read (EISDIR').and.contain('could not be written (EISDIR')
+    expect(fs.readdirSync(lib.dataDir).filter((name) => name.startsWith('.'))).to.deep.equal([])
+  })
+
   it('under sudo, the record and the metrics file belong to the owner of their directories, the record 0600', async function () {
     if (process.getuid?.() !== 0) this.skip()
     const nobody = {uid: 65_534, gid: 65_534}
