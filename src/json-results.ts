@@ -34,6 +34,19 @@ export interface BackupJson {
   }>
 }
 
+/** Exit 11 (LIBRARY_SHRANK): the backup was written, so its report comes with the error. */
+export interface BackupShrankJson extends Omit<BackupJson, 'success'> {
+  success: false
+  shrink: {
+    previous_file_count: number
+    file_count: number
+    /** The last backup before the drop: kept from every prune until the drop is accepted. */
+    last_backup_before_drop: string
+    max_shrink_percent: number
+  }
+  error: ErrorJson
+}
+
 export interface BackupPlanJson {
   success: true
   dry_run: true

@@ -3,6 +3,8 @@ import {Command, Errors, Flags} from '@oclif/core'
 import {stringifyExactJson} from './lib/archive/exact-json.js'
 import {type ErrorJson, LibraryBackupError} from './lib/errors.js'
 import {resolveLibraryLocation} from './lib/library-location.js'
+import {assertMetricsWritable, type MetricsCommand, writeMetricsFile} from './lib/metrics.js'
+import {exitCodeOf, metricsFileInArgv} from './metrics-flag.js'
 import {escapeForTerminal} from './ui/terminal-text.js'
 
 /** The schema version this VPO supports when the host CLI does not declare `vpo.schemaVersion`. */
@@ -34,6 +36,49 @@ export abstract class LibraryCommand extends Command {
   /** `-h` as well as `--help`, whatever the host CLI configures. */
   static baseFlags = {help: Flags.help({char: 'h'})}
   static enableJsonFlag = true
+  /** Set by a command for --metrics-file: the gauges this run measured (see lib/metrics.ts). */
+  protected metricValues: Record<string, number> = {}
+  private startedAt = new Date()
+  private metricsFile?: string
+  /** The exit code fail() chose: the error reaching finally() is then oclif's ExitError. */
+  private failedWithCode?: number
+
+  async init(): Promise<void> {
+    this.startedAt = new Date()
+    const flags = (this.constructor as typeof Command).flags ?? {}
+    if ('metrics-file' in flags) {
+      const file = metricsFileInArgv(this.argv)
+      // A dry run changes nothing: recording it would report a backup or a prune that did not happen.
+      if (file !== undefined && !this.argv.includes('--dry-run')) {
+        assertMetricsWritable(file)
+        this.metricsFile = file
+      }
+    }
+
+    await super.init()
+  }
+
+  /** --metrics-file after every run, failed ones included; `-h` is not a run. */
+  async finally(error: Error | undefined): Promise<void> {
+    const reported = error instanceof Errors.ExitError ? this.failedWithCode : exitCodeOf(error)
+    if (this.metricsFile && reported !== undefined) {
+      try {
+        writeMetricsFile(this.metricsFile, {
+          command: this.id!.replace(/^library:/, '') as MetricsCommand,
+          exitCode: reported,
+          startedAt: this.startedAt,
+          finishedAt: new Date(),
+          values: this.metricValues,
+        })
+      } catch (writeError) {
+        process.stderr.write(
+          `Warning: The metrics file ${escapeForTerminal(this.metricsFile)} could not be written (${escapeForTerminal((writeError as Error).message)}).\n`,
+        )
+      }
+    }
+
+    await super.finally(error)
+  }
 
   protected async catch(error: Error & {oclif?: {exit?: number}}): Promise<unknown> {
     if (error instanceof Errors.ExitError) throw quietExit(error)
@@ -99,6 +144,7 @@ export abstract class LibraryCommand extends Command {
   }
 
   private fail(error: LibraryBackupError, report?: object): never {
+    this.failedWithCode = error.exitCode
     if (this.jsonEnabled()) this.logJson({...report, success: false, error: error.toJSON()} satisfies FailureJson)
     else process.stderr.write(`Error: ${escapeForTerminal(error.sentence)}\n`)
     this.exit(error.exitCode)

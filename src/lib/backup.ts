@@ -26,6 +26,7 @@ import {
 import {acquireLibraryLock, assertLibraryUnlocked, type LibraryLock} from './library-lock.js'
 import {listBackups, newestReadable} from './listing.js'
 import {pruneBackups, type PruneReport, type RetentionPolicy} from './prune.js'
+import {type BackupShrinkCheck, checkBackupShrink, guardFailed, type ShrinkOptions} from './shrink-runs.js'
 import {removeAbandonedTemps, removeTemp, tempPathIn} from './temp-files.js'
 
 export type BackupPhase = 'compress' | 'snapshot' | 'upload'
@@ -49,6 +50,8 @@ export interface BackupOptions {
   recipients?: AgeRecipient[]
   /** --copy-to: more directories or s3:// prefixes that get the same archive, after the primary one. */
   copyTo?: string[]
+  /** The shrink guard: compare the file count with the last backup before any drop at the destination. */
+  shrink?: ShrinkOptions
   onProgress?: BackupProgress
 }
 
@@ -65,6 +68,10 @@ export interface BackupResult {
   prune?: PruneReport
   /** The primary location, then each --copy-to place, with what happened there. */
   places: PlaceOutcome[]
+  /** What the shrink guard found: an alarm (nothing was pruned) or the drop this run accepted. */
+  shrink?: Pick<BackupShrinkCheck, 'accepted' | 'alarm'>
+  /** Things the user should know that did not fail the backup. */
+  warnings: string[]
 }
 
 export interface BackupPlan {
@@ -94,20 +101,38 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
       kind: 'backup',
       assertLockHeld: () => lock.assertHeld(),
     })
-    const retention = archive.damaged ? undefined : options.retention
+    const shrink =
+      options.shrink && !archive.damaged
+        ? await checkBackupShrink(destination.target, archive, options.shrink).catch((error: unknown) => {
+            throw guardFailed(archive.path, error)
+          })
+        : undefined
+    // A library that shrank keeps every backup of what it was: nothing is pruned, at any place,
+    // until the drop is accepted.
+    const retention = archive.damaged || shrink?.alarm ? undefined : options.retention
     const source = {target: destination.target, name: archive.name, sizeBytes: archive.archiveSizeBytes}
     const copies = await publishCopies(source, copyPlaces, {
       retention,
       overwrite: Boolean(options.force && destination.name),
     })
-    const prune = retention ? await pruneBackups(destination.target, retention, {createdPath: archive.path}) : undefined
+    const prune = retention
+      ? await pruneBackups(destination.target, retention, {createdPath: archive.path, listing: shrink?.listing})
+      : undefined
+    const warnings = [...(shrink?.warnings ?? []), ...(shrink?.finish(prune?.removed ?? []) ?? [])]
     const primary = {
       location: destination.target.location,
       primary: true,
       path: archive.path,
       pruned: prune?.removed ?? [],
     }
-    return {...archive, durationSeconds: (Date.now() - started) / 1000, prune, places: [primary, ...copies]}
+    return {
+      ...archive,
+      durationSeconds: (Date.now() - started) / 1000,
+      prune,
+      places: [primary, ...copies],
+      shrink: shrink && {alarm: shrink.alarm, accepted: shrink.accepted},
+      warnings,
+    }
   } finally {
     await lock.release()
   }
@@ -170,7 +195,7 @@ export async function writeBackup(
     kind: 'backup' | 'pre-restore'
     assertLockHeld: () => void
   },
-): Promise<Omit<BackupResult, 'durationSeconds' | 'places' | 'prune'>> {
+): Promise<Omit<BackupResult, 'durationSeconds' | 'places' | 'prune' | 'shrink' | 'warnings'>> {
   const {destination} = options
   const createdAt = new Date()
   let live: Database.Database | undefined = openLiveLibrary(options.databasePath)

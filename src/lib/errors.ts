@@ -24,6 +24,7 @@ export const EXIT_CODES = {
   STORAGE_ERROR: 8,
   BACKUP_STALE: 9,
   KEY_ERROR: 10,
+  LIBRARY_SHRANK: 11,
   INTERRUPTED: 130,
 } as const
 

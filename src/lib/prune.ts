@@ -1,7 +1,7 @@
 import type {BackupTarget} from './storage/target.js'
 
 import {LibraryBackupError} from './errors.js'
-import {listBackups, type ListedBackup} from './listing.js'
+import {type BackupListing, listBackups, type ListedBackup} from './listing.js'
 import {backupKindOf, planRetention, type RetentionPolicy} from './retention.js'
 
 export type {RetentionPolicy} from './retention.js'
@@ -30,9 +30,17 @@ export interface PruneReport {
 export async function pruneBackups(
   target: BackupTarget,
   policy: RetentionPolicy,
-  options: {dryRun?: boolean; now?: Date; createdPath?: string} = {},
+  options: {
+    dryRun?: boolean
+    now?: Date
+    createdPath?: string
+    /** Backups no rule may remove (by name), with the reason to show: the shrink guard's. */
+    protect?: ReadonlyMap<string, string>
+    /** The target's listing when the caller just made it: an object store is not read twice. */
+    listing?: BackupListing
+  } = {},
 ): Promise<PruneReport> {
-  const listing = await listBackups(target)
+  const listing = options.listing ?? (await listBackups(target))
   const candidates = listing.backups.map((backup) => ({
     backup,
     name: backup.filename,
@@ -42,7 +50,12 @@ export async function pruneBackups(
     readable: backup.metadata !== null || backup.locked === true,
   }))
   const plan = planRetention(candidates, policy, options.now ?? new Date())
-  const decisions = plan.map(({backup, keep, reasons}) => ({backup: backup.backup, keep, reasons}))
+  const decisions = plan.map(({backup, keep, reasons}) => {
+    const protection = options.protect?.get(backup.name)
+    return protection
+      ? {backup: backup.backup, keep: true, reasons: [...reasons, protection]}
+      : {backup: backup.backup, keep, reasons}
+  })
   const removed: string[] = []
   if (!options.dryRun) {
     for (const decision of decisions) {

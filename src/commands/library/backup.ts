@@ -1,14 +1,18 @@
 import {Flags} from '@oclif/core'
 
-import type {BackupJson, BackupPlanJson} from '../../json-results.js'
+import type {BackupJson, BackupPlanJson, BackupShrankJson} from '../../json-results.js'
 
 import {placesFailure} from '../../lib/backup-copies.js'
 import {createBackup, planBackup} from '../../lib/backup.js'
 import {loadRecipients} from '../../lib/encrypted-archives.js'
 import {formatBytes, formatCount} from '../../lib/format.js'
+import {libraryShrank} from '../../lib/shrink-runs.js'
 import {databaseFlag, LibraryCommand} from '../../library-command.js'
+import {metricsFileFlag} from '../../metrics-flag.js'
 import {retentionFlags, retentionPolicy} from '../../retention-flags.js'
+import {shrinkFlags, shrinkOptions} from '../../shrink-flags.js'
 import {progressLine} from '../../ui/progress.js'
+import {escapeForTerminal} from '../../ui/terminal-text.js'
 
 const PHASE_LABELS = {snapshot: 'Taking snapshot', compress: 'Compressing', upload: 'Uploading'} as const
 
@@ -42,6 +46,15 @@ export default class LibraryBackup extends LibraryCommand {
       description: 'Nightly 3-2-1: one backup, also on a USB disk and in a bucket, 7 daily kept at each place.',
       command:
         '<%= config.bin %> <%= command.id %> --copy-to /media/usb/vpo-backups --copy-to s3://my-bucket/vpo/ --keep-daily 7',
+    },
+    {
+      description: "Nightly, for Prometheus: write the outcome for node_exporter's textfile collector.",
+      command:
+        '<%= config.bin %> <%= command.id %> --keep-daily 7 --metrics-file /var/lib/node_exporter/textfile_collector/vpo-backup.prom',
+    },
+    {
+      description: 'The library shrank on purpose (files removed): accept it, and prune as usual.',
+      command: '<%= config.bin %> <%= command.id %> --keep-daily 7 --accept-shrink',
     },
     {description: 'Machine-readable result.', command: '<%= config.bin %> <%= command.id %> --json'},
   ]
@@ -79,11 +92,13 @@ export default class LibraryBackup extends LibraryCommand {
       multiple: true,
       multipleNonGreedy: true,
     }),
+    ...shrinkFlags,
+    'metrics-file': metricsFileFlag,
   }
 
   async run(): Promise<BackupJson | BackupPlanJson> {
     const {flags} = await this.parse(LibraryBackup)
-    const {databasePath, backupDir} = this.location(flags.db)
+    const {databasePath, backupDir, dataDir} = this.location(flags.db)
     const options = {
       databasePath,
       backupDir,
@@ -92,6 +107,7 @@ export default class LibraryBackup extends LibraryCommand {
       allowDamaged: flags['allow-damaged'],
       retention: retentionPolicy(flags),
       copyTo: flags['copy-to'],
+      shrink: shrinkOptions(flags, dataDir),
       vpoVersion: this.vpoVersion,
       // Recipients are checked before anything is read or written: a typo is a usage error, not a lost night.
       recipients: await loadRecipients({encryptTo: flags['encrypt-to'], recipientsFile: flags['recipients-file']}),
@@ -129,6 +145,11 @@ export default class LibraryBackup extends LibraryCommand {
     }).finally(() => progress.clear())
 
     const {metadata} = result
+    this.metricValues = {
+      vpo_backup_archive_size_bytes: result.archiveSizeBytes,
+      vpo_backup_database_size_bytes: metadata.database_size_bytes,
+      vpo_backup_library_files: Number(metadata.file_count),
+    }
     const ratio = metadata.database_size_bytes > 0 ? 1 - result.archiveSizeBytes / metadata.database_size_bytes : 0
     if (result.damaged)
       this.warn(`The library fails SQLite's quick_check; it was archived anyway as ${result.path} (--allow-damaged).`)
@@ -144,8 +165,14 @@ export default class LibraryBackup extends LibraryCommand {
       else this.logSafe(`  Not copied to: ${place.location}`)
     }
 
+    const {accepted, alarm} = result.shrink ?? {}
+    if (accepted)
+      this.log(
+        `  Accepted the drop from ${formatCount(accepted.from.fileCount)} to ${formatCount(accepted.to.fileCount)} files (--accept-shrink).`,
+      )
     for (const place of result.places)
       for (const pruned of place.pruned) this.logSafe(`  Removed old backup: ${pruned}`)
+    for (const warning of result.warnings) this.warn(escapeForTerminal(warning))
 
     const json: BackupJson = {
       success: true,
@@ -176,6 +203,20 @@ export default class LibraryBackup extends LibraryCommand {
           }
         : {}),
     }
+    if (alarm) {
+      const {maxShrinkPercent} = options.shrink
+      this.failWith(libraryShrank(alarm, maxShrinkPercent), {
+        ...json,
+        shrink: {
+          previous_file_count: alarm.from.fileCount,
+          file_count: alarm.to.fileCount,
+          last_backup_before_drop: alarm.from.path,
+          max_shrink_percent: maxShrinkPercent,
+        },
+      } satisfies Omit<BackupShrankJson, 'error' | 'success'>)
+    }
+
+    // A copy place that failed: the backup exists, but not everywhere it should.
     const failure = placesFailure(result.name, result.places)
     if (failure) this.failWith(failure, json)
     return json

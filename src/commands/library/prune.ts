@@ -3,16 +3,20 @@ import {Flags} from '@oclif/core'
 import type {PruneJson} from '../../json-results.js'
 
 import {LibraryBackupError} from '../../lib/errors.js'
+import {formatCount} from '../../lib/format.js'
 import {pruneBackups} from '../../lib/prune.js'
 import {describePolicy} from '../../lib/retention.js'
+import {checkPruneShrink} from '../../lib/shrink-runs.js'
 import {openTarget} from '../../lib/storage/locations.js'
 import {LibraryCommand} from '../../library-command.js'
+import {metricsFileFlag} from '../../metrics-flag.js'
 import {retentionFlags, retentionPolicy} from '../../retention-flags.js'
+import {shrinkFlags, shrinkOptions} from '../../shrink-flags.js'
 import {escapeForTerminal} from '../../ui/terminal-text.js'
 
 export default class LibraryPrune extends LibraryCommand {
   static summary = 'Delete old regular backups by retention rules, as restic forget does.'
-  static description = `A backup is kept when any rule keeps it: --keep-daily/weekly/monthly/yearly N keep the newest backup of each of the last N days, ISO weeks, months or years that have one (UTC). Only regular backups are candidates: the newest readable backup, pre-restore safety backups, damaged backups and any other file are never deleted. At least one rule is required.`
+  static description = `A backup is kept when any rule keeps it: --keep-daily/weekly/monthly/yearly N keep the newest backup of each of the last N days, ISO weeks, months or years that have one (UTC). Only regular backups are candidates: the newest readable backup, pre-restore safety backups, damaged backups and any other file are never deleted, nor, while a drop in the library's file count is not accepted (--accept-shrink), the last backup before it. At least one rule is required.`
   static examples = [
     {
       description: 'Keep 7 daily, 4 weekly and 6 monthly backups.',
@@ -35,6 +39,8 @@ export default class LibraryPrune extends LibraryCommand {
     }),
     ...retentionFlags,
     'dry-run': Flags.boolean({summary: 'Show what would be kept and removed, removing nothing.'}),
+    ...shrinkFlags,
+    'metrics-file': metricsFileFlag,
   }
 
   async run(): Promise<PruneJson> {
@@ -46,8 +52,15 @@ export default class LibraryPrune extends LibraryCommand {
       })
     }
 
-    const target = await openTarget(flags.path ?? this.location().backupDir)
-    const report = await pruneBackups(target, policy, {dryRun: flags['dry-run']})
+    const {backupDir, dataDir} = this.location()
+    const target = await openTarget(flags.path ?? backupDir)
+    const shrink = await checkPruneShrink(target, {...shrinkOptions(flags, dataDir), dryRun: flags['dry-run']})
+    const report = await pruneBackups(target, policy, {
+      dryRun: flags['dry-run'],
+      protect: shrink.protect,
+      listing: shrink.listing,
+    })
+    const warnings = [...shrink.warnings, ...shrink.finish(report.removed)]
     const policyText = describePolicy(policy)
     this.logSafe(
       `${report.dryRun ? `Would ${policyText}` : policyText[0].toUpperCase() + policyText.slice(1)} in ${target.location}:`,
@@ -63,6 +76,11 @@ export default class LibraryPrune extends LibraryCommand {
       )
     }
 
+    if (shrink.accepted)
+      this.log(
+        `Accepted the drop from ${formatCount(shrink.accepted.from.fileCount)} to ${formatCount(shrink.accepted.to.fileCount)} files (--accept-shrink).`,
+      )
+    for (const warning of warnings) this.warn(escapeForTerminal(warning))
     this.log(
       `${report.kept.length} kept, ${report.removed.length} ${report.dryRun ? 'would be removed (dry run: nothing was removed)' : 'removed'}.`,
     )

@@ -8,6 +8,7 @@ import {LibraryBackupError} from '../../lib/errors.js'
 import {formatCount} from '../../lib/format.js'
 import {type BackupCheck, staleError, verifyBackups} from '../../lib/verify.js'
 import {identityFlag, LibraryCommand} from '../../library-command.js'
+import {metricsFileFlag} from '../../metrics-flag.js'
 
 export default class LibraryVerify extends LibraryCommand {
   static summary = 'Check that backups would restore, without touching the library.'
@@ -47,6 +48,7 @@ export default class LibraryVerify extends LibraryCommand {
       helpValue: 'DURATION',
     }),
     identity: identityFlag,
+    'metrics-file': metricsFileFlag,
   }
 
   async run(): Promise<VerifyJson> {
@@ -73,6 +75,12 @@ export default class LibraryVerify extends LibraryCommand {
     })
 
     const failed = report.checks.filter((entry) => !entry.ok)
+    this.metricValues = {
+      vpo_backup_failed_archives: failed.length,
+      ...(report.newestGood
+        ? {vpo_backup_newest_verified_timestamp_seconds: Date.parse(report.newestGood.metadata!.created_at) / 1000}
+        : {}),
+    }
     const failure =
       failed.length > 0
         ? new LibraryBackupError(

@@ -1,0 +1,138 @@
+/**
+ * The shrink guard at its edges, on real libraries: the threshold (exactly 20% is allowed), a
+ * library that had no files, one that grows or declines slowly, --max-shrink, and the record in
+ * the data directory lost or corrupted.
+ */
+import {expect} from 'chai'
+import fs from 'node:fs'
+import path from 'node:path'
+
+import {type CliResult, parseJson} from '../helpers/cli.js'
+import {expectHumanError, runCliChecked} from '../helpers/expectations.js'
+import {type DataDir, makeDataDir, treeState} from '../helpers/libraries.js'
+import {doubleFiles, keepFiles} from '../helpers/library-size.js'
+import {inANewSecond} from '../helpers/seconds.js'
+import {cleanupTempDirs} from '../helpers/temp-dirs.js'
+
+async function backup(lib: DataDir, extra: string[] = []): Promise<CliResult> {
+  return inANewSecond(async () => runCliChecked(['library:backup', '--json', '--keep-last', '1', ...extra], lib.env))
+}
+
+function backupsIn(lib: DataDir): string[] {
+  return fs.readdirSync(lib.backupDir).sort()
+}
+
+describe('shrink guard: edges', function () {
+  this.timeout(300_000)
+
+  after(() => cleanupTempDirs())
+
+  it('a drop of exactly 20% is allowed and prunes; one file more is an alarm that prunes nothing', async () => {
+    const lib = makeDataDir({files: 1500, walFiles: 0})
+    expect((await backup(lib)).code).to.equal(0)
+    keepFiles(lib.databasePath, 1200)
+    const exact = await backup(lib)
+    expect(exact.code, exact.stdout).to.equal(0)
+    expect(parseJson(exact).pruned).to.have.lengthOf(1)
+    keepFiles(lib.databasePath, 959) // 1,200 → 959 is 20.08%
+    const over = await backup(lib)
+    expect(over.code, over.stdout).to.equal(11)
+    expect(parseJson(over).shrink).to.deep.include({previous_file_count: 1200, file_count: 959})
+    expect(backupsIn(lib)).to.have.lengthOf(2)
+  })
+
+  it('a library that slowly declines, by less than 20% each night, never alarms', async () => {
+    const lib = makeDataDir({files: 1500, walFiles: 0})
+    for (const count of [1500, 1300, 1100, 950, 800]) {
+      keepFiles(lib.databasePath, count)
+      const result = await backup(lib)
+      expect(result.code, `${count} files: ${result.stdout}`).to.equal(0)
+    }
+
+    expect(backupsIn(lib)).to.have.lengthOf(1)
+  })
+
+  it('a library that had no files, and one that grows, change nothing', async () => {
+    const lib = makeDataDir({files: 1500, walFiles: 0})
+    keepFiles(lib.databasePath, 0)
+    expect((await backup(lib)).code).to.equal(0)
+    expect((await backup(lib)).code, '0 → 0').to.equal(0)
+    const empty = makeDataDir({files: 1500, walFiles: 0})
+    expect((await backup(empty)).code).to.equal(0)
+    doubleFiles(empty.databasePath)
+    const grown = await backup(empty)
+    expect(grown.code, '1,500 → 3,000').to.equal(0)
+    expect(parseJson(grown)).to.include({file_count: 3000})
+    keepFiles(empty.databasePath, 0)
+    const emptied = await backup(empty)
+    expect(emptied.code, '3,000 → 0').to.equal(11)
+  })
+
+  it('--max-shrink 100% turns the guard off; --max-shrink 95% allows a 90% drop; a bad value is exit 2 before anything is written', async () => {
+    const lib = makeDataDir({files: 1500, walFiles: 0})
+    expect((await backup(lib)).code).to.equal(0)
+    keepFiles(lib.databasePath, 150)
+    const bad = await runCliChecked(['library:backup', '--max-shrink', 'most'], lib.env)
+    const before = treeState(lib.backupDir)
+    expect(expectHumanError(bad, 2)).to.contain('--max-shrink must be a percentage from 0% to 100%, not most')
+    expect(treeState(lib.backupDir)).to.deep.equal(before)
+    expect((await backup(lib, ['--max-shrink', '95'])).code).to.equal(0)
+    keepFiles(lib.databasePath, 10)
+    const off = await backup(lib, ['--max-shrink', '100%'])
+    expect(off.code, off.stdout).to.equal(0)
+    expect(parseJson(off).pruned).to.have.lengthOf(1)
+  })
+
+  it('a lost record changes nothing for backups it can read; a corrupted one is a warning, then rewritten', async () => {
+    const lib = makeDataDir({files: 1500, walFiles: 0})
+    expect((await backup(lib)).code).to.equal(0)
+    const full = backupsIn(lib)[0]
+    const record = path.join(lib.dataDir, 'backup-history.json')
+    expect(fs.statSync(record).mode & 0o777).to.equal(0o600)
+    keepFiles(lib.databasePath, 150)
+    expect((await backup(lib)).code).to.equal(11)
+
+    fs.rmSync(record)
+    const lost = await backup(lib)
+    expect(lost.code, lost.stderr).to.equal(11)
+    expect(parseJson(lost).shrink).to.deep.include({last_backup_before_drop: path.join(lib.backupDir, full)})
+
+    fs.writeFileSync(record, '{"version": 1, "destinations": {"/x": ')
+    const corrupted = await runCliChecked(['library:backup', '--keep-last', '1'], lib.env)
+    expect(corrupted.code, corrupted.stderr).to.equal(11)
+    // oclif wraps warnings to the terminal's width, behind ` ›   `.
+    const stderr = corrupted.stderr.replaceAll(/\s+(›\s+)?/g, ' ')
+    expect(stderr).to.match(/Warning: The backup history \S*backup-history\.json could not be read/)
+    expect(corrupted.stderr).to.contain(`Error: The library shrank from 1,500 to 150 files`)
+    const rewritten = JSON.parse(fs.readFileSync(record, 'utf8')) as {destinations: Record<string, unknown>}
+    expect(Object.keys(rewritten.destinations)).to.deep.equal([fs.realpathSync(lib.backupDir)])
+    expect(backupsIn(lib)).to.include(full).and.have.lengthOf(4)
+  })
+
+  it('a record that is a directory: two warnings, the backup made, no temporary file left', async () => {
+    const lib = makeDataDir({files: 150, walFiles: 0})
+    fs.mkdirSync(path.join(lib.dataDir, 'backup-history.json'))
+    const result = await runCliChecked(['library:backup'], lib.env)
+    expect(result.code, result.stderr).to.equal(0)
+    const stderr = result.stderr.replaceAll(/\s+(›\s+)?/g, ' ')
+    expect(stderr).to.contain('could not be read (EISDIR').and.contain('could not be written (EISDIR')
+    expect(fs.readdirSync(lib.dataDir).filter((name) => name.startsWith('.'))).to.deep.equal([])
+  })
+
+  it('under sudo, the record and the metrics file belong to the owner of their directories, the record 0600', async function () {
+    if (process.getuid?.() !== 0) this.skip()
+    const nobody = {uid: 65_534, gid: 65_534}
+    const lib = makeDataDir({files: 1500, walFiles: 0})
+    for (const entry of ['', ...(fs.readdirSync(lib.dataDir, {recursive: true}) as string[])])
+      fs.chownSync(path.join(lib.dataDir, entry), nobody.uid, nobody.gid)
+    const textfiles = path.join(lib.dataDir, 'textfiles')
+    fs.mkdirSync(textfiles)
+    fs.chownSync(textfiles, nobody.uid, nobody.gid)
+    const metricsFile = path.join(textfiles, 'vpo.prom')
+    expect((await backup(lib, ['--metrics-file', metricsFile])).code).to.equal(0)
+    const record = fs.statSync(path.join(lib.dataDir, 'backup-history.json'))
+    expect({uid: record.uid, gid: record.gid, mode: record.mode & 0o777}).to.deep.equal({...nobody, mode: 0o600})
+    const metrics = fs.statSync(metricsFile)
+    expect({uid: metrics.uid, gid: metrics.gid}).to.deep.equal(nobody)
+  })
+})
