@@ -3,7 +3,7 @@
  * the final name takes that object back (issue 16, item 2), and a listing of 50 remote archives,
  * each checked from ranged reads of its head and tail, stays within a second on loopback.
  */
-import {PutObjectCommand, S3Client} from '@aws-sdk/client-s3'
+import {ListObjectsV2Command, PutObjectCommand, S3Client} from '@aws-sdk/client-s3'
 import {expect} from 'chai'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
@@ -13,6 +13,7 @@ import {writeArchive} from '../../src/lib/archive.js'
 import {listBackups} from '../../src/lib/listing.js'
 import {S3Bucket} from '../../src/lib/storage/s3-bucket.js'
 import {regularName} from '../helpers/backup-copies.js'
+import {runCli} from '../helpers/cli.js'
 import {failure, MiB, NAME, useFaultyStore} from '../helpers/faulty-store.js'
 import {makeDataDir} from '../helpers/libraries.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
@@ -52,6 +53,26 @@ describe('S3 wholeness: failed uploads leave no object, listings read heads and 
     expect(error.code).to.equal('STORAGE_ERROR')
     expect(await store.exists(NAME), 'no object under the final name').to.equal(false)
     expect(await store.danglingUploads()).to.equal(0)
+  })
+
+  it('a real library:backup to s3:// whose upload the store kept but never confirmed: exit 8, no object left', async () => {
+    const library = makeDataDir({files: 300, walFiles: 0})
+    store.proxy.inject({method: 'PUT', fault: {kind: 'drop-response'}})
+    store.proxy.inject({method: 'PUT', fault: internalError, times: Number.POSITIVE_INFINITY})
+    const url = `s3://${store.bucketName}/${store.prefix}`
+    // The child reaches the store through the proxy (process.env is set by the store's hooks).
+    const result = await runCli(['library:backup', '--output', url], {
+      env: {...library.env, TMPDIR: makeTempDir('vpo-tmp')},
+    })
+    expect(result.code, result.stdout + result.stderr).to.equal(8)
+    expect(store.proxy.faultsApplied('drop-response'), 'the first upload reached the store').to.equal(1)
+    const direct = new S3Client({endpoint: store.server.endpoint, forcePathStyle: true})
+    try {
+      const page = await direct.send(new ListObjectsV2Command({Bucket: store.bucketName, Prefix: store.prefix}))
+      expect(page.Contents ?? [], 'nothing under the prefix').to.deep.equal([])
+    } finally {
+      direct.destroy()
+    }
   })
 
   it('lists 50 remote archives, each checked whole from its head and tail, in at most a second', async () => {
