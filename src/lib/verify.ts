@@ -108,7 +108,13 @@ export async function verifyBackups(options: VerifyOptions): Promise<VerifyRepor
     }
   }
 
-  if (options.latest) entries = entries.slice(0, 1)
+  if (options.latest && entries.length > 0) {
+    // The newest is not one dated in the future while an older one is there (it would hide that one).
+    const now = options.now ?? new Date()
+    const current = entries.find((entry) => !entry.listed || !isFutureDated(entry.listed, now))
+    entries = [current ?? entries[0]]
+  }
+
   const checks: BackupCheck[] = []
   for (const entry of entries) {
     checks.push({

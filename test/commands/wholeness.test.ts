@@ -266,6 +266,11 @@ describe('one answer to "is this backup whole?" (issue 16)', function () {
     expect(body).to.include({fresh: false})
     expect(body.future_dated?.created_at).to.equal(future)
 
+    // --latest checks the newest that is not dated in the future: the stale one, so exit 9 again.
+    const latest = await run(['library:verify', '--latest', '--path', place.location, '--max-age', '26h'])
+    expect(latest.code, latest.stdout + latest.stderr).to.equal(9)
+    expect(latest.stdout).to.include(`Checked 1 backup in ${place.location}`)
+    expect(latest.stdout).to.include(regularName(old))
     const plan = await json<RestorePlanJson>(['library:restore', '--latest', '--dry-run', '--path', place.location])
     expect(path.basename(plan.source_path)).to.equal(regularName(old))
     const pruned = await json<PruneJson>(['library:prune', '--path', place.location, '--keep-last', '1', '--dry-run'])
