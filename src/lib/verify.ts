@@ -108,12 +108,7 @@ export async function verifyBackups(options: VerifyOptions): Promise<VerifyRepor
     }
   }
 
-  if (options.latest && entries.length > 0) {
-    // The newest is not one dated in the future while an older one is there (it would hide that one).
-    const now = options.now ?? new Date()
-    const current = entries.find((entry) => !entry.listed || !isFutureDated(entry.listed, now))
-    entries = [current ?? entries[0]]
-  }
+  if (options.latest) entries = latestOf(entries, options.now ?? new Date())
 
   const checks: BackupCheck[] = []
   for (const entry of entries) {
@@ -194,6 +189,12 @@ async function check(
   } finally {
     fetched?.dispose()
   }
+}
+
+/** The newest is not one dated in the future while an older one is there (it would hide that one). */
+function latestOf<T extends {listed?: ListedBackup}>(entries: T[], now: Date): T[] {
+  const current = entries.find((entry) => !entry.listed || !isFutureDated(entry.listed, now))
+  return entries.length === 0 ? [] : [current ?? entries[0]]
 }
 
 /** A named archive the listing would show: checked for wholeness first; one not found is left to the reader. */
