@@ -313,6 +313,26 @@ describe('one answer to "is this backup whole?" (issue 16)', function () {
     expect(opened.code, opened.stderr).to.equal(0)
   })
 
+  it('archives from before the length was recorded still list whole, and cut short as damaged, in both places', async () => {
+    const {indexedMemberLength, inflateFirstMember, storedMember} =
+      await import('../../src/lib/archive/gzip-members.js')
+    const createdAt = createdAtAgo(DAY)
+    const bytes = await plainArchive(createdAt)
+    const headLength = indexedMemberLength(bytes)!
+    // The previous release's head member: the same metadata, without the archive length.
+    const legacy = Buffer.concat([storedMember(inflateFirstMember(bytes)!), bytes.subarray(headLength)])
+    expect(legacy.length).to.be.below(bytes.length)
+    for (const place of [s3Place(), localPlace()]) {
+      await place.put(regularName(createdAt), legacy)
+      await place.put(regularName(createdAt, '-2'), legacy.subarray(0, - 40))
+      await place.put(regularName(createdAt, '-3'), legacy.subarray(0, 300_000))
+      const listed = byName(await listing(place))
+      expect(listed[regularName(createdAt)], place.kind).to.include({whole: true, readable: true})
+      expect(listed[regularName(createdAt, '-2')], place.kind).to.include({whole: false})
+      expect(listed[regularName(createdAt, '-3')], place.kind).to.include({whole: false})
+    }
+  })
+
   it('cut at every gzip member boundary and extended in any way, in s3://: never whole', async () => {
     const place = s3Place()
     const createdAt = createdAtAgo(DAY)
