@@ -324,7 +324,7 @@ describe('one answer to "is this backup whole?" (issue 16)', function () {
     expect(legacy.length).to.be.below(bytes.length)
     for (const place of [s3Place(), localPlace()]) {
       await place.put(regularName(createdAt), legacy)
-      await place.put(regularName(createdAt, '-2'), legacy.subarray(0, - 40))
+      await place.put(regularName(createdAt, '-2'), legacy.subarray(0, -40))
       await place.put(regularName(createdAt, '-3'), legacy.subarray(0, 300_000))
       const listed = byName(await listing(place))
       expect(listed[regularName(createdAt)], place.kind).to.include({whole: true, readable: true})
