@@ -103,6 +103,8 @@ export interface ListedBackupJson {
   total_library_size_bytes: ExactInteger | null
   schema_version: number | null
   readable: boolean
+  /** All its bytes are there (false: damaged, see `problem`; null: cannot tell, e.g. locked and made by another tool). */
+  whole: boolean | null
   problem?: string
   /** Encrypted, and no given identity opens it: its metadata is unknown, not bad. */
   locked?: true
@@ -119,8 +121,18 @@ export interface VerifyJson {
   success: boolean
   directory?: string
   quick: boolean
-  backups: Array<{path: string; ok: boolean; created_at: string | null; checksum_verified: boolean; problem?: string}>
+  backups: Array<{
+    path: string
+    ok: boolean
+    created_at: string | null
+    checksum_verified: boolean
+    problem?: string
+    /** Encrypted and no given identity opens it: not verified, not known to be bad. */
+    locked?: true
+  }>
   newest_good: {path: string; created_at: string} | null
+  /** A backup that verified but is dated in the future beyond clock skew: never counted as fresh. */
+  future_dated?: {path: string; created_at: string}
   /** Present with --max-age. */
   fresh?: boolean
 }

@@ -2,15 +2,15 @@ import fsp from 'node:fs/promises'
 
 import {quickCheckArchive} from './archive.js'
 import {isEncryptedHead} from './encrypted-archives.js'
-import {ageFileKind, headerLength} from './encryption/format.js'
+import {checkFraming} from './encryption/ends.js'
 import {HEADER_MAX} from './encryption/header.js'
-import {NONCE_SIZE, SEALED_CHUNK_SIZE, TAG_SIZE} from './encryption/stream.js'
+import {NONCE_SIZE} from './encryption/stream.js'
 import {invalidArchive} from './errors.js'
 
 /**
  * The check an archive passes before it is copied anywhere: `library:verify --quick` for a plain
  * one (gzip members and tar headers, nothing inflated); for an encrypted one, which may be copied
- * by a machine that holds no key, its age header and a payload size that whole chunks can make.
+ * by a machine that holds no key, its age header and the size its framing (and recorded length) fixes.
  * Throws INVALID_ARCHIVE (exit 3) for a damaged archive. This is the one place a copy decides
  * "whole enough to send": a stricter listing check can replace it here alone.
  */
@@ -38,21 +38,8 @@ export async function checkBeforeSending(file: string, label: string): Promise<{
     return {encrypted: false}
   }
 
-  const problem = encryptedShapeProblem(head, size)
+  // The age framing, and the plain length this plugin records in the header, fix the file's size.
+  const {problem} = checkFraming(head, size)
   if (problem) throw invalidArchive(label, problem)
   return {encrypted: true}
-}
-
-/** Why an age file of `size` bytes starting with `head` cannot be whole, or undefined. */
-function encryptedShapeProblem(head: Buffer, size: number): string | undefined {
-  if (ageFileKind(head) !== 'age') return 'it is not an age file encrypted to keys'
-  const header = headerLength(head)
-  if (header === undefined) return 'its encryption header is truncated or damaged'
-  const payload = size - header - NONCE_SIZE
-  if (payload < TAG_SIZE) return 'it ends inside its encryption header'
-  // Every chunk but the last is exactly SEALED_CHUNK_SIZE; the last holds a tag and, unless the
-  // whole plaintext is empty, at least one byte. A remainder of 1 to 16 bytes is a cut-off file.
-  const last = payload % SEALED_CHUNK_SIZE
-  if (payload > TAG_SIZE && last > 0 && last <= TAG_SIZE) return `its size (${size} bytes) shows it was cut short`
-  return undefined
 }

@@ -1,16 +1,9 @@
 import type {IdentitySet} from './encryption/index.js'
 import type {BackupTarget, StoredArchive} from './storage/target.js'
 
-import {
-  type ArchiveHead,
-  type BackupMetadata,
-  HEAD_BYTES,
-  quickCheckArchive,
-  readHead,
-  structureProblem,
-} from './archive.js'
+import {type BackupMetadata} from './archive.js'
 import {type BackupKind, compareNewestFirst, isBackupFileName, parseBackupName} from './backup-names.js'
-import {decryptedHead, isEncryptedHead} from './encrypted-archives.js'
+import {checkWhole} from './wholeness.js'
 
 export interface ListedBackup {
   filename: string
@@ -19,10 +12,19 @@ export interface ListedBackup {
   kind: BackupKind
   encrypted: boolean
   archiveSizeBytes: number
+  /**
+   * Whether its bytes are all there (wholeness.ts): false means damaged, null that it could not
+   * be told (encrypted with no key and no recorded length, or the read failed).
+   */
+  whole: boolean | null
   /** Null when the archive cannot be read. */
   metadata: BackupMetadata | null
   /** Why the archive cannot be read. */
   problem?: string
+  /** Why it is damaged, in a few words; set exactly when `whole` is false. */
+  damage?: string
+  /** The store or disk failed to answer (not an archive fault): a prune must not act on this listing. */
+  readError?: unknown
   /** Encrypted, and no given identity opens it: unread, not known to be bad. */
   locked?: boolean
   /** What "newest" is measured by: metadata time, else the name's timestamp, else the file's mtime. */
@@ -39,8 +41,6 @@ export interface BackupListing {
 
 /** How many archives are read at once: heads are small, but an object store wants several in flight. */
 const CONCURRENCY = 8
-/** An age header (a few hundred bytes per recipient) and the first 64 KiB chunk fit in this. */
-const ENCRYPTED_HEAD_BYTES = 128 * 1024
 
 export async function listBackups(
   target: BackupTarget,
@@ -69,9 +69,27 @@ export function isDeliberate(entry: {kind: BackupKind}): boolean {
   return entry.kind === 'regular' || entry.kind === 'custom'
 }
 
-/** The newest deliberate backup whose metadata reads: what `restore --latest` restores. */
-export function newestReadable(listing: BackupListing): ListedBackup | undefined {
-  return listing.backups.find((entry) => entry.metadata !== null && isDeliberate(entry))
+/** How far ahead of this machine's clock a backup's date may be before it is not believed. */
+export const CLOCK_SKEW_MS = 5 * 60 * 1000
+
+/**
+ * Dated further in the future than clocks drift apart: a wrong clock where it was made, or a
+ * planted file. It must not pass for the newest backup (that would silence `verify --max-age`
+ * and steer `restore --latest` and prune's protection), unless nothing else is there.
+ */
+export function isFutureDated(entry: {sortTime: Date}, now: Date = new Date()): boolean {
+  return entry.sortTime.getTime() > now.getTime() + CLOCK_SKEW_MS
+}
+
+/**
+ * The newest deliberate backup that is whole and whose metadata reads: what `restore --latest`
+ * restores. One dated in the future is passed over while any other qualifies.
+ */
+export function newestReadable(listing: BackupListing, now: Date = new Date()): ListedBackup | undefined {
+  const readable = listing.backups.filter(
+    (entry) => entry.whole === true && entry.metadata !== null && isDeliberate(entry),
+  )
+  return readable.find((entry) => !isFutureDated(entry, now)) ?? readable[0]
 }
 
 async function describe(target: BackupTarget, entry: StoredArchive, identities?: IdentitySet): Promise<ListedBackup> {
@@ -83,85 +101,30 @@ async function describe(target: BackupTarget, entry: StoredArchive, identities?:
     encrypted: name.encrypted,
     archiveSizeBytes: entry.sizeBytes,
   }
+  const undated = name.time ?? entry.modifiedAt
   try {
-    const head = await readMetadata(target, entry, identities)
-    if ('locked' in head) {
-      return {
-        ...base,
-        encrypted: true,
-        metadata: null,
-        locked: true,
-        problem: head.locked,
-        sortTime: name.time ?? entry.modifiedAt,
-      }
+    const check = await checkWhole(target, entry.name, {identities, sizeBytes: entry.sizeBytes})
+    const {whole, metadata, problem, damage, locked} = check
+    return {
+      ...base,
+      encrypted: base.encrypted || check.encrypted,
+      whole,
+      metadata,
+      ...(problem === undefined ? {} : {problem}),
+      ...(damage === undefined ? {} : {damage}),
+      ...(locked ? {locked} : {}),
+      sortTime: metadata ? new Date(Date.parse(metadata.created_at)) : undated,
     }
-
-    if (head.encrypted) base.encrypted = true
-    const problem = head.structure === undefined ? undefined : await head.structure()
-    if (problem)
-      return {
-        ...base,
-        metadata: null,
-        problem: `${base.path} is not a valid VPO backup: ${problem}`,
-        sortTime: name.time ?? entry.modifiedAt,
-      }
-    return {...base, metadata: head.metadata, sortTime: new Date(Date.parse(head.metadata.created_at))}
   } catch (error) {
-    return {...base, metadata: null, problem: (error as Error).message, sortTime: name.time ?? entry.modifiedAt}
-  }
-}
-
-/**
- * This plugin's archives carry their metadata in the first kilobytes; a local one is also checked
- * for wholeness from its member headers. VPO's Python layout puts the metadata last, so such an
- * archive is read through (fetched first when remote).
- */
-async function readMetadata(
-  target: BackupTarget,
-  entry: StoredArchive,
-  identities?: IdentitySet,
-): Promise<
-  {encrypted?: boolean; metadata: BackupMetadata; structure?: () => Promise<string | undefined>} | {locked: string}
-> {
-  const label = target.describe(entry.name)
-  const raw = await target.readHead(entry.name, ENCRYPTED_HEAD_BYTES)
-  if (isEncryptedHead(raw)) {
-    // Only the first chunk is decrypted (and authenticated); age protects the rest, checked whole
-    // by verify and restore.
-    if (!identities)
-      return {
-        locked: `${label} is encrypted; pass --identity FILE (or set VPO_BACKUP_IDENTITY_FILE) to read its metadata`,
-      }
-    const plain = await decryptedHead(raw, identities, HEAD_BYTES, label).catch(
-      (error: {code?: string; message: string}) => {
-        if (error.code === 'KEY_ERROR') return error.message
-        throw error
-      },
-    )
-    if (typeof plain === 'string') return {locked: plain}
-    const head = readHead(plain, label)
-    if (!head)
-      throw new Error(
-        `${label} is encrypted in a layout whose metadata is not at its head; run vpo library:verify on it`,
-      )
-    return {encrypted: true, metadata: head.metadata}
-  }
-
-  const head: ArchiveHead | undefined = readHead(raw.subarray(0, HEAD_BYTES), label)
-  if (head) {
-    if (target.remote) return {metadata: head.metadata}
-    const local = await target.fetch(entry.name, target.location)
-    return {metadata: head.metadata, structure: () => structureProblem(local.path, head)}
-  }
-
-  const local = await target.fetch(entry.name, target.location)
-  try {
-    // Without the index, wholeness is only known by reading to the end: an archive whose metadata
-    // comes first in one gzip member (tarfile rewriting ours) would otherwise list as readable
-    // when cut short, and `restore --latest` would pick it over an older whole one.
-    return {metadata: await quickCheckArchive(local.path)}
-  } finally {
-    local.dispose()
+    // The store or the disk did not answer: not known to be bad, but not read either.
+    return {
+      ...base,
+      whole: null,
+      metadata: null,
+      problem: (error as Error).message,
+      readError: error,
+      sortTime: undated,
+    }
   }
 }
 

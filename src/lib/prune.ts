@@ -1,7 +1,7 @@
 import type {BackupTarget} from './storage/target.js'
 
 import {LibraryBackupError} from './errors.js'
-import {type BackupListing, listBackups, type ListedBackup} from './listing.js'
+import {type BackupListing, isFutureDated, listBackups, type ListedBackup} from './listing.js'
 import {backupKindOf, planRetention, type RetentionPolicy} from './retention.js'
 
 export type {RetentionPolicy} from './retention.js'
@@ -23,7 +23,8 @@ export interface PruneReport {
 
 /**
  * Applies a retention policy to the backups in a target. Only regular backups are candidates:
- * custom names, safety and damaged backups and the newest readable backup are never removed (see
+ * custom names, safety and damaged backups (by name or found not whole) and the newest readable
+ * backup are never removed (see
  * retention.ts). A removal that fails stops the pruning and is reported with what was already
  * removed, so the report is never "nothing changed" after something did.
  */
@@ -41,15 +42,21 @@ export async function pruneBackups(
   } = {},
 ): Promise<PruneReport> {
   const listing = options.listing ?? (await listBackups(target))
+  // A backup the store failed to send is neither good nor bad: deciding without it could delete more.
+  const unread = listing.backups.find((backup) => backup.readError !== undefined)
+  if (unread) throw notPruned(unread, options.createdPath)
+  const now = options.now ?? new Date()
   const candidates = listing.backups.map((backup) => ({
     backup,
     name: backup.filename,
     createdAt: backup.sortTime,
     kind: backupKindOf(backup.filename),
     // An encrypted backup no given identity opens is unread, not bad: it may be the newest good one.
-    readable: backup.metadata !== null || backup.locked === true,
+    readable: backup.whole !== false && (backup.metadata !== null || backup.locked === true),
+    ...(backup.whole === false ? {damage: backup.damage ?? 'unreadable'} : {}),
+    futureDated: isFutureDated(backup, now),
   }))
-  const plan = planRetention(candidates, policy, options.now ?? new Date())
+  const plan = planRetention(candidates, policy, now)
   const decisions = plan.map(({backup, keep, reasons}) => {
     const protection = options.protect?.get(backup.name)
     return protection
@@ -93,5 +100,16 @@ function pruneFailed(failedPath: string, removed: string[], error: unknown, crea
       cause: error,
       hint: 'Fix that, then run vpo library:prune to finish pruning.',
     },
+  )
+}
+
+function notPruned(unread: ListedBackup, createdPath?: string): LibraryBackupError {
+  const error = unread.readError as Error
+  const code = error instanceof LibraryBackupError ? error.code : 'IO_ERROR'
+  const made = createdPath ? `The backup ${createdPath} was created, but ` : ''
+  return new LibraryBackupError(
+    code,
+    `${made}${unread.path} could not be read (${error.message}), so nothing was pruned`,
+    {cause: error, hint: 'Try again when the store answers (vpo library:prune).'},
   )
 }

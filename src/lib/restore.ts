@@ -13,7 +13,7 @@ import {LibraryBackupError} from './errors.js'
 import {markCommitted, onInterrupt} from './interrupts.js'
 import {acquireLibraryLock, assertLibraryUnlocked, type LibraryLock} from './library-lock.js'
 import {checkpointAndSwap} from './library-swap.js'
-import {isDeliberate, listBackups, newestReadable} from './listing.js'
+import {isDeliberate, isFutureDated, listBackups, newestReadable} from './listing.js'
 import {copyOwnership, giveTo, ownerFor} from './ownership.js'
 import {LocalDirectory} from './storage/local-directory.js'
 import {locateArchive, openTarget} from './storage/locations.js'
@@ -70,8 +70,14 @@ export async function chooseBackup(request: {
     const listing = await listBackups(await openTarget(request.location), {identities: request.identities})
     // Past a newer encrypted backup this process cannot open lies older data: restoring that
     // instead would quietly bring back a stale library, so it is a key error, as for a named one.
-    const locked = listing.backups.find((entry) => isDeliberate(entry) && (entry.metadata !== null || entry.locked))
-    if (locked?.locked) throw lockedArchiveError(locked.path, request.identities)
+    // So is one the store failed to send: only a backup known to be damaged is passed over.
+    const usable = listing.backups.filter(
+      (entry) =>
+        isDeliberate(entry) && entry.whole !== false && (entry.metadata !== null || entry.locked || entry.readError),
+    )
+    const first = usable.find((entry) => !isFutureDated(entry)) ?? usable[0]
+    if (first?.readError) throw first.readError
+    if (first?.locked) throw lockedArchiveError(first.path, request.identities)
     const newest = newestReadable(listing)
     if (newest) return {archive: newest.path}
     const missing = `No readable backup found in ${listing.directory}`

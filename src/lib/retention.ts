@@ -23,6 +23,13 @@ export interface RetentionCandidate {
   kind: BackupKind
   /** Whether the archive was read and found whole; only decides which backup is "newest readable". */
   readable: boolean
+  /**
+   * Why the archive is known to be damaged (not whole): it then never counts toward a rule and is
+   * kept, reported as `damaged: <why>`, so a cut-short file cannot push a good backup out.
+   */
+  damage?: string
+  /** Dated in the future beyond clock skew: never the "newest readable" while another one is. */
+  futureDated?: boolean
 }
 
 export interface RetentionPolicy {
@@ -143,11 +150,12 @@ export function validatePolicy(policy: RetentionPolicy): void {
  * of them; here the newest-readable protection is what survives); and restic 0.17+ also keeps the
  * oldest snapshot while a rule has counts left, which "the newest of each of the last N" excludes.
  *
- * Readability is deliberately NOT a retention criterion: an unreadable regular backup occupies
- * its bucket and is removed or kept by time like any other (as restic does). Whether an archive
- * reads can depend on the run (an encrypted one without the identity, a store that timed out), and
- * a prune must not delete more because of that. What readability adds is one protection: the
- * newest readable regular backup is never removed, even when no rule keeps it.
+ * A backup known to be damaged (cut short, bytes appended: `damage`) never counts toward a rule,
+ * so truncated newer files cannot push whole older ones out; it is kept and reported. Whether an
+ * archive merely *reads* is NOT a criterion: that can depend on the run (an encrypted one without
+ * the identity), and a prune must not delete more because of it. What readability adds is one
+ * protection: the newest readable regular backup (not dated in the future, while another one is
+ * not) is never removed, even when no rule keeps it.
  */
 export function planRetention<T extends RetentionCandidate>(
   backups: readonly T[],
@@ -163,7 +171,13 @@ export function planRetention<T extends RetentionCandidate>(
     (decision) => decision.backup.kind === 'regular' && Number.isNaN(decision.backup.createdAt.getTime()),
   )
   for (const decision of undated) decision.reasons.push(REASON.unknownDate)
-  const regular = decisions.filter((decision) => decision.backup.kind === 'regular' && !undated.includes(decision))
+  const damaged = decisions.filter(
+    (decision) => decision.backup.kind === 'regular' && decision.backup.damage !== undefined,
+  )
+  for (const decision of damaged) decision.reasons.push(`${REASON.damaged}: ${decision.backup.damage}`)
+  const regular = decisions.filter(
+    (decision) => decision.backup.kind === 'regular' && !undated.includes(decision) && !damaged.includes(decision),
+  )
 
   for (const rule of COUNTED_RULES) {
     let remaining = policy[rule] ?? 0
@@ -186,7 +200,8 @@ export function planRetention<T extends RetentionCandidate>(
     }
   }
 
-  regular.find((decision) => decision.backup.readable)?.reasons.push(REASON.newestReadable)
+  const readable = regular.filter((decision) => decision.backup.readable)
+  ;(readable.find((decision) => !decision.backup.futureDated) ?? readable[0])?.reasons.push(REASON.newestReadable)
 
   for (const decision of decisions) {
     const protection = PROTECTED[decision.backup.kind]

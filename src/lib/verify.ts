@@ -3,11 +3,12 @@ import os from 'node:os'
 import {type BackupMetadata, quickCheckArchive} from './archive.js'
 import {compareNewestFirst} from './backup-names.js'
 import {type Duration, formatDuration, subtractDuration} from './duration.js'
-import {type ArchiveKeys, withPlainArchive} from './encrypted-archives.js'
+import {type ArchiveKeys, lockedArchiveError, withPlainArchive} from './encrypted-archives.js'
 import {LibraryBackupError} from './errors.js'
-import {isDeliberate, listBackups} from './listing.js'
+import {CLOCK_SKEW_MS, isDeliberate, isFutureDated, listBackups, type ListedBackup} from './listing.js'
 import {locateArchive, openTarget} from './storage/locations.js'
 import {verifyArchive} from './verification.js'
+import {checkWhole, type Wholeness} from './wholeness.js'
 
 export interface VerifyOptions {
   /** Archives named on the command line (paths or URLs); when empty, every backup in `location`. */
@@ -33,6 +34,8 @@ export interface BackupCheck {
   createdAt?: Date
   /** Regular or custom-named, not a safety backup: counts for --max-age. */
   deliberate?: boolean
+  /** Encrypted, and no given identity opens it: not verified, not known to be bad (`problem` says why). */
+  locked?: LibraryBackupError
 }
 
 export interface VerifyReport {
@@ -43,6 +46,8 @@ export interface VerifyReport {
   newestGood?: BackupCheck
   /** Set with --max-age: whether the newest good backup is recent enough. */
   fresh?: boolean
+  /** The newest backup that verified but is dated in the future beyond clock skew: never fresh. */
+  futureDated?: BackupCheck
 }
 
 /**
@@ -59,6 +64,7 @@ export async function verifyBackups(options: VerifyOptions): Promise<VerifyRepor
   let entries: Array<{
     createdAt?: Date
     deliberate?: boolean
+    listed?: ListedBackup
     name: string
     target: Awaited<ReturnType<typeof openTarget>>
   }>
@@ -75,6 +81,7 @@ export async function verifyBackups(options: VerifyOptions): Promise<VerifyRepor
       name: entry.filename,
       createdAt: entry.sortTime,
       deliberate: isDeliberate(entry),
+      listed: entry,
     }))
     if (entries.length === 0) {
       const skipped = listing.backups.length
@@ -101,16 +108,12 @@ export async function verifyBackups(options: VerifyOptions): Promise<VerifyRepor
     }
   }
 
-  if (options.latest) entries = entries.slice(0, 1)
+  if (options.latest) entries = latestOf(entries, options.now ?? new Date())
+
   const checks: BackupCheck[] = []
   for (const entry of entries) {
     checks.push({
-      ...(await check(
-        entry.target,
-        entry.name,
-        {quick: Boolean(options.quick), keys: options.keys ?? {}},
-        entry.createdAt,
-      )),
+      ...(await check(entry, {quick: Boolean(options.quick), keys: options.keys ?? {}})),
       deliberate: entry.deliberate ?? true,
     })
   }
@@ -120,22 +123,37 @@ export async function verifyBackups(options: VerifyOptions): Promise<VerifyRepor
   good.sort((a, b) =>
     compareNewestFirst({name: a.path, createdAt: a.createdAt!}, {name: b.path, createdAt: b.createdAt!}),
   )
-  const newestGood = good[0]
+  // A backup dated ahead of the clock would look fresh for as long as the clock has to catch up.
+  const now = options.now ?? new Date()
+  const inFuture = (result: BackupCheck) => isFutureDated({sortTime: result.createdAt!}, now)
+  const newestGood = good.find((result) => !inFuture(result))
+  const futureDated = good.find((result) => inFuture(result))
   const fresh = options.maxAge
-    ? Boolean(newestGood && newestGood.createdAt! >= subtractDuration(options.now ?? new Date(), options.maxAge))
+    ? Boolean(newestGood && newestGood.createdAt! >= subtractDuration(now, options.maxAge))
     : undefined
-  return {directory, checks, newestGood, fresh}
+  return {directory, checks, newestGood, fresh, ...(futureDated ? {futureDated} : {})}
 }
 
 async function check(
-  target: Awaited<ReturnType<typeof openTarget>>,
-  name: string,
+  entry: {createdAt?: Date; listed?: ListedBackup; name: string; target: Awaited<ReturnType<typeof openTarget>>},
   how: {keys: ArchiveKeys; quick: boolean},
-  listedAt?: Date,
 ): Promise<BackupCheck> {
+  const {createdAt: listedAt, listed, name, target} = entry
   const archivePath = target.describe(name)
   let fetched
   try {
+    // The listing's answer, or the same check for a named archive: a damaged one is not downloaded.
+    const wholeness = listed ?? (await wholenessOf(target, name, how.keys))
+    if (wholeness?.whole === false)
+      return {path: archivePath, ok: false, problem: wholeness.problem, createdAt: listedAt}
+    if (wholeness?.locked)
+      return {
+        path: archivePath,
+        ok: false,
+        problem: wholeness.problem,
+        createdAt: listedAt,
+        locked: keyError(archivePath, how.keys),
+      }
     fetched = await target.fetch(name, os.tmpdir())
     // An encrypted archive is decrypted (every chunk authenticated) before either check reads it.
     return await withPlainArchive(fetched.path, how.keys, os.tmpdir(), async (plainPath) => {
@@ -157,6 +175,15 @@ async function check(
     // Only the archive's own faults count as "does not verify"; a full disk or a lost
     // connection is the machine's problem, and stops the run with its own exit code.
     const {code} = error as LibraryBackupError
+    // One backup no key opens does not stop the others being checked; the report names it.
+    if (code === 'KEY_ERROR')
+      return {
+        path: archivePath,
+        ok: false,
+        problem: (error as Error).message,
+        createdAt: listedAt,
+        locked: error as LibraryBackupError,
+      }
     if (code !== 'INVALID_ARCHIVE' && code !== 'UNSUPPORTED_ARCHIVE') throw error
     return {path: archivePath, ok: false, problem: (error as Error).message, createdAt: listedAt}
   } finally {
@@ -164,11 +191,38 @@ async function check(
   }
 }
 
+/** The newest is not one dated in the future while an older one is there (it would hide that one). */
+function latestOf<T extends {listed?: ListedBackup}>(entries: T[], now: Date): T[] {
+  const current = entries.find((entry) => !entry.listed || !isFutureDated(entry.listed, now))
+  return entries.length === 0 ? [] : [current ?? entries[0]]
+}
+
+/** A named archive the listing would show: checked for wholeness first; one not found is left to the reader. */
+async function wholenessOf(
+  target: Awaited<ReturnType<typeof openTarget>>,
+  name: string,
+  keys: ArchiveKeys,
+): Promise<undefined | Wholeness> {
+  const [found] = await target.list((candidate) => candidate === name)
+  return found ? checkWhole(target, name, {identities: keys.identities, sizeBytes: found.sizeBytes}) : undefined
+}
+
+function keyError(archivePath: string, keys: ArchiveKeys): LibraryBackupError {
+  return lockedArchiveError(archivePath, keys.identities)
+}
+
 export function staleError(report: VerifyReport, maxAge: Duration): LibraryBackupError {
   const newest = report.newestGood
-  const what = newest
-    ? `The newest good backup, ${newest.path}, was made at ${newest.metadata!.created_at}, longer ago than ${formatDuration(maxAge)}`
-    : `No backup verified, so none is younger than ${formatDuration(maxAge)}`
+  const future = report.futureDated
+  const ahead = future
+    ? `; ${future.path} is dated ${future.metadata!.created_at}, ahead of this machine's clock by more than ${CLOCK_SKEW_MS / 60_000} minutes, so it does not count (check the clock where it was made)`
+    : ''
+  const what =
+    (newest
+      ? `The newest good backup, ${newest.path}, was made at ${newest.metadata!.created_at}, longer ago than ${formatDuration(maxAge)}`
+      : future
+        ? `No good backup is dated in the past, so none is younger than ${formatDuration(maxAge)}`
+        : `No backup verified, so none is younger than ${formatDuration(maxAge)}`) + ahead
   return new LibraryBackupError('BACKUP_STALE', what, {
     hint: 'Check that the scheduled vpo library:backup runs and succeeds.',
   })

@@ -429,13 +429,26 @@ describe('encrypted backups (age) through the commands', function () {
     it('the wrong identity is exit 10, nothing changed', async () => {
       const data = target()
       const before = treeState(data.dataDir)
-      for (const command of [
-        ['library:restore', made.path, '--yes'],
-        ['library:verify', made.path],
-      ]) {
-        const result = await cli([...command, '--json', '--identity', otherKey.identityFile], data.env)
-        expectJsonError(result, 'KEY_ERROR', 10)
-      }
+      const restore = await cli(
+        ['library:restore', made.path, '--yes', '--json', '--identity', otherKey.identityFile],
+        data.env,
+      )
+      expectJsonError(restore, 'KEY_ERROR', 10)
+      // verify puts its report beside the error (issue 16): the backup is listed, locked, not failed.
+      const verify = await cli(['library:verify', made.path, '--json', '--identity', otherKey.identityFile], data.env)
+      expect(verify.code, verify.stderr).to.equal(10)
+      const body = parseJson(verify) as unknown as VerifyJson & {error: {code: string}}
+      expect(body.error.code).to.equal('KEY_ERROR')
+      expect(body.backups).to.deep.equal([
+        {
+          path: made.path,
+          ok: false,
+          created_at: null,
+          checksum_verified: false,
+          problem: body.backups[0].problem,
+          locked: true,
+        },
+      ])
 
       expect(treeState(data.dataDir)).to.deep.equal(before)
     })
@@ -783,8 +796,8 @@ ${bad}
     })
   })
 
-  describe('the listing decrypts only the first chunk', () => {
-    it('lists a large archive corrupted beyond its first 128 KiB as readable; verify fails it', async function () {
+  describe('the listing decrypts only the first chunk and the last two', () => {
+    it('lists a large archive corrupted in its middle as readable, and verify fails it; corrupted at its end, as damaged', async function () {
       if (!ageKey) this.skip()
       const big = makeDataDir({files: 20_000, walFiles: 0})
       const dir = makeTempDir('vpo-big')
@@ -792,7 +805,6 @@ ${bad}
       const sealed = fs.readFileSync(made.path)
       expect(sealed.length, 'large enough to corrupt past 128 KiB').to.be.above(256 * 1024)
       flipByte(made.path, 200 * 1024, made.path)
-      flipByte(made.path, sealed.length - 1000, made.path)
 
       const listing = await cli(
         ['library:backups', '--path', dir, '--json', '--identity', ageKey.identityFile],
@@ -810,6 +822,11 @@ ${bad}
       const verify = await cli(['library:verify', made.path, '--json', '--identity', ageKey.identityFile], big.env)
       expect(verify.code, verify.stdout + verify.stderr).to.equal(3)
       expect((parseJson(verify) as unknown as VerifyJson).backups[0].ok).to.equal(false)
+
+      // The last chunks are authenticated by the listing itself: damage there is found at once.
+      flipByte(made.path, sealed.length - 1000, made.path)
+      const again = await cli(['library:backups', '--path', dir, '--json', '--identity', ageKey.identityFile], big.env)
+      expect((parseJson(again) as unknown as BackupsJson).backups[0]).to.include({readable: false, whole: false})
     })
   })
 

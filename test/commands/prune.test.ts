@@ -186,13 +186,13 @@ describe('library:prune', function () {
     expect(remaining(dir)).to.deep.equal([a, c, d].sort())
   })
 
-  it('never removes the newest readable backup, even when a rule keeps a newer unreadable one', async () => {
+  it('a truncated newer backup takes no rule slot: it is kept as damaged, and the rule keeps the whole one', async () => {
     const {dir, names} = backupsAt(['2026-03-10T12:00:00Z', '2026-03-09T12:00:00Z', '2026-03-08T12:00:00Z'])
     fs.truncateSync(path.join(dir, names[0]), 2000)
     const result = await runCliChecked(['library:prune', '--path', dir, '--keep-last', '1'])
     expect(result.code, result.stderr).to.equal(0)
-    expect(result.stdout).to.include(`  keep    ${names[0]}  (last)`)
-    expect(result.stdout).to.include(`  keep    ${names[1]}  (newest readable)`)
+    expect(result.stdout).to.match(new RegExp(`  keep    ${names[0]}  \\(damaged: [^)]*truncated`))
+    expect(result.stdout).to.include(`  keep    ${names[1]}  (last, newest readable)`)
     expect(result.stdout).to.include(`  remove  ${names[2]}`)
     expect(remaining(dir)).to.deep.equal([names[0], names[1]].sort())
   })

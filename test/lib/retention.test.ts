@@ -244,6 +244,38 @@ describe('retention policy (pure)', () => {
     })
   })
 
+  describe('damaged backups (issue 16): known not whole, they take no slot and are kept, saying why', () => {
+    it('keeps the only whole backup, the oldest, when newer ones are cut short', () => {
+      const backups = [
+        {...backup('2026-01-03T00:00:00Z', {readable: false}), damage: 'the file is truncated'},
+        {...backup('2026-01-02T00:00:00Z', {readable: false}), damage: 'it has 3 bytes after the end of the archive'},
+        backup('2026-01-01T00:00:00Z'),
+      ]
+      for (const policy of [{last: 1}, {daily: 1}, {within: parseDuration('1d')}] as RetentionPolicy[]) {
+        const {kept, removed} = summary(planRetention(backups, policy, new Date('2026-01-03T12:00:00Z')))
+        expect(removed, JSON.stringify(policy)).to.deep.equal([])
+        expect(kept['vpo-library-2026-01-03T000000Z.tar.gz']).to.deep.equal(['damaged: the file is truncated'])
+        expect(kept['vpo-library-2026-01-02T000000Z.tar.gz']).to.deep.equal([
+          'damaged: it has 3 bytes after the end of the archive',
+        ])
+        expect(kept['vpo-library-2026-01-01T000000Z.tar.gz']).to.include('newest readable')
+      }
+    })
+
+    it('three good and two damaged newer ones, --keep-daily 3: the three good ones are the three days', () => {
+      const backups = [
+        {...backup('2026-01-05T00:00:00Z', {readable: false}), damage: 'the file is truncated'},
+        {...backup('2026-01-04T00:00:00Z', {readable: false}), damage: 'the file is truncated'},
+        backup('2026-01-03T00:00:00Z'),
+        backup('2026-01-02T00:00:00Z'),
+        backup('2026-01-01T00:00:00Z'),
+      ]
+      const {kept, removed} = summary(planRetention(backups, {daily: 3}, new Date('2026-01-05T12:00:00Z')))
+      expect(removed).to.deep.equal([])
+      expect(kept['vpo-library-2026-01-01T000000Z.tar.gz']).to.deep.equal(['daily 2026-01-01'])
+    })
+  })
+
   describe('the newest readable backup', () => {
     it('is kept even when no rule keeps it', () => {
       const backups = [backup('2026-01-01T00:00:00Z'), backup('2026-01-02T00:00:00Z')]
@@ -285,6 +317,27 @@ describe('retention policy (pure)', () => {
           'vpo-library-2026-01-01T000000Z.tar.gz': ['newest readable'],
         },
         removed: ['vpo-library-2025-12-01T000000Z.tar.gz'],
+      })
+    })
+
+    it('is not one dated in the future while another qualifies; one dated in the future alone still is', () => {
+      const backups = [
+        {...backup('2027-01-01T00:00:00Z'), futureDated: true},
+        backup('2026-01-02T00:00:00Z'),
+        backup('2026-01-01T00:00:00Z'),
+      ]
+      expect(summary(planRetention(backups, {last: 1}, new Date('2026-01-03T00:00:00Z')))).to.deep.equal({
+        kept: {
+          'vpo-library-2027-01-01T000000Z.tar.gz': ['last'],
+          'vpo-library-2026-01-02T000000Z.tar.gz': ['newest readable'],
+        },
+        removed: ['vpo-library-2026-01-01T000000Z.tar.gz'],
+      })
+      const alone = [{...backup('2027-01-01T00:00:00Z'), futureDated: true}]
+      expect(
+        summary(planRetention(alone, {within: parseDuration('1d')}, new Date('2026-01-03T00:00:00Z'))).kept,
+      ).to.deep.equal({
+        'vpo-library-2027-01-01T000000Z.tar.gz': ['within 1d', 'newest readable'],
       })
     })
 

@@ -71,6 +71,7 @@ export default class LibraryBackups extends LibraryCommand {
         total_library_size_bytes: entry.metadata?.total_library_size_bytes ?? null,
         schema_version: entry.metadata?.schema_version ?? null,
         readable: entry.metadata !== null,
+        whole: entry.whole,
         ...(entry.problem ? {problem: entry.problem} : {}),
         ...(entry.locked ? {locked: true as const} : {}),
       })),

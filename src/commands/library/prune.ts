@@ -71,7 +71,7 @@ export default class LibraryPrune extends LibraryCommand {
       const name = escapeForTerminal(decision.backup.filename)
       this.log(
         decision.keep
-          ? `  ${'keep'.padEnd(width)}  ${name}  (${decision.reasons.join(', ')})`
+          ? `  ${'keep'.padEnd(width)}  ${name}  (${decision.reasons.map((reason) => escapeForTerminal(reason)).join(', ')})`
           : `  ${removeLabel.padEnd(width)}  ${name}`,
       )
     }

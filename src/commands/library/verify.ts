@@ -74,7 +74,8 @@ export default class LibraryVerify extends LibraryCommand {
       keys: {identities: await loadIdentities({identity: flags.identity})},
     })
 
-    const failed = report.checks.filter((entry) => !entry.ok)
+    const failed = report.checks.filter((entry) => !entry.ok && !entry.locked)
+    const locked = report.checks.filter((entry) => entry.locked)
     this.metricValues = {
       vpo_backup_failed_archives: failed.length,
       ...(report.newestGood
@@ -90,9 +91,11 @@ export default class LibraryVerify extends LibraryCommand {
               hint: 'Make a new backup now (vpo library:backup), and keep or replace the failed ones as you see fit.',
             },
           )
-        : report.fresh === false
-          ? staleError(report, maxAge!)
-          : undefined
+        : locked.length > 0
+          ? lockedError(locked, report.checks.length)
+          : report.fresh === false
+            ? staleError(report, maxAge!)
+            : undefined
 
     if (report.directory)
       this.logSafe(
@@ -101,6 +104,10 @@ export default class LibraryVerify extends LibraryCommand {
     for (const entry of report.checks) this.logSafe(line(entry))
     if (report.newestGood)
       this.logSafe(`Newest good backup: ${report.newestGood.path} (${report.newestGood.metadata!.created_at})`)
+    if (report.futureDated)
+      this.logSafe(
+        `Dated in the future: ${report.futureDated.path} (${report.futureDated.metadata!.created_at}), so it is not counted as the newest`,
+      )
 
     const json: VerifyJson = {
       success: failure === undefined,
@@ -112,10 +119,14 @@ export default class LibraryVerify extends LibraryCommand {
         created_at: entry.metadata?.created_at ?? null,
         checksum_verified: entry.checksumVerified ?? false,
         ...(entry.problem ? {problem: entry.problem} : {}),
+        ...(entry.locked ? {locked: true as const} : {}),
       })),
       newest_good: report.newestGood
         ? {path: report.newestGood.path, created_at: report.newestGood.metadata!.created_at}
         : null,
+      ...(report.futureDated
+        ? {future_dated: {path: report.futureDated.path, created_at: report.futureDated.metadata!.created_at}}
+        : {}),
       ...(maxAge ? {fresh: report.fresh ?? false} : {}),
     }
     if (failure) this.failWith(failure, json)
@@ -123,7 +134,18 @@ export default class LibraryVerify extends LibraryCommand {
   }
 }
 
+/** The key error itself for one backup; for several, how many, with the same next step. */
+function lockedError(locked: BackupCheck[], total: number): LibraryBackupError {
+  if (locked.length === 1) return locked[0].locked!
+  return new LibraryBackupError(
+    'KEY_ERROR',
+    `${formatCount(locked.length)} of ${formatCount(total)} backups are encrypted and were not opened, so they were not verified (${locked.map((entry) => entry.path).join(', ')})`,
+    {hint: locked[0].locked!.hint},
+  )
+}
+
 function line(entry: BackupCheck): string {
+  if (entry.locked) return `  LOCKED  ${entry.problem}`
   if (!entry.ok) return `  FAILED  ${entry.problem}`
   const metadata = entry.metadata!
   const checksum = entry.checksumVerified ? ', sha256 verified' : ''

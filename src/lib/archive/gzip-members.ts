@@ -19,20 +19,32 @@ const gunzip = promisify(zlib.gunzip)
 
 /** gzip header with FLG.FEXTRA, then XLEN = 8 and one subfield: "VP", LEN = 4, member length. */
 const HEADER_SIZE = 20
+/**
+ * The first member may add a second subfield, "VL", LEN = 8: the whole archive's length. A
+ * listing then knows from the head alone whether the file is cut short or has bytes appended.
+ */
+const LENGTH_SUBFIELD_SIZE = 12
 /** What zlib writes before the deflate data: no flags, no extra field. */
 const PLAIN_HEADER_SIZE = 10
 const TRAILER_SIZE = 8
 /** No member this module writes inflates past this: more means a crafted archive, not ours. */
 export const MAX_MEMBER_OUTPUT = 16 * 1024 * 1024
 
-function memberHeader(memberLength: number): Buffer {
-  const header = Buffer.alloc(HEADER_SIZE)
+function memberHeader(memberLength: number, archiveLength?: number): Buffer {
+  const extra = archiveLength === undefined ? 0 : LENGTH_SUBFIELD_SIZE
+  const header = Buffer.alloc(HEADER_SIZE + extra)
   header.set([0x1f, 0x8b, 8, 4], 0) // magic, deflate, FEXTRA; MTIME 0, XFL 0
   header[9] = 3 // OS: Unix
-  header.writeUInt16LE(8, 10)
+  header.writeUInt16LE(8 + extra, 10)
   header.write('VP', 12, 'latin1')
   header.writeUInt16LE(4, 14)
-  header.writeUInt32LE(memberLength, 16)
+  header.writeUInt32LE(memberLength + extra, 16)
+  if (archiveLength !== undefined) {
+    header.write('VL', 20, 'latin1')
+    header.writeUInt16LE(8, 22)
+    header.writeBigUInt64LE(BigInt(archiveLength), 24)
+  }
+
   return header
 }
 
@@ -40,23 +52,54 @@ function memberHeader(memberLength: number): Buffer {
  * zlib's own gzip member (CRC-32 and length computed on the threadpool) with its plain header
  * swapped for the indexed one; the deflate data and the trailer stay as zlib made them.
  */
-function indexed(plainMember: Buffer): Buffer[] {
+function indexed(plainMember: Buffer, archiveLength?: number): Buffer[] {
   const rest = plainMember.subarray(PLAIN_HEADER_SIZE)
-  return [memberHeader(HEADER_SIZE + rest.length), rest]
+  return [memberHeader(HEADER_SIZE + rest.length, archiveLength), rest]
 }
 
-/** One member, stored without compression: its size depends only on the length of `data`. */
-export function storedMember(data: Buffer): Buffer {
-  return Buffer.concat(indexed(zlib.gzipSync(data, {level: 0})))
+/**
+ * One member, stored without compression: its size depends only on the length of `data` (and
+ * on whether it records `archiveLength`, the whole file's length, which only the first member does).
+ */
+export function storedMember(data: Buffer, archiveLength?: number): Buffer {
+  return Buffer.concat(indexed(zlib.gzipSync(data, {level: 0}), archiveLength))
 }
 
 /** The length of the indexed member starting with `head`, or undefined for any other gzip data. */
-function indexedMemberLength(head: Buffer): number | undefined {
+export function indexedMemberLength(head: Buffer): number | undefined {
   if (head.length < HEADER_SIZE || head[0] !== 0x1f || head[1] !== 0x8b || head[2] !== 8 || head[3] !== 4)
     return undefined
-  if (head.readUInt16LE(10) !== 8 || head.toString('latin1', 12, 14) !== 'VP' || head.readUInt16LE(14) !== 4)
-    return undefined
+  const xlen = head.readUInt16LE(10)
+  if (xlen !== 8 && xlen !== 8 + LENGTH_SUBFIELD_SIZE) return undefined
+  if (head.toString('latin1', 12, 14) !== 'VP' || head.readUInt16LE(14) !== 4) return undefined
   return head.readUInt32LE(16)
+}
+
+/** The whole archive's length as its first member records it, or undefined when it does not. */
+export function declaredArchiveLength(head: Buffer): number | undefined {
+  if (indexedMemberLength(head) === undefined || head.length < HEADER_SIZE + LENGTH_SUBFIELD_SIZE) return undefined
+  if (head.readUInt16LE(10) !== 8 + LENGTH_SUBFIELD_SIZE) return undefined
+  if (head.toString('latin1', 20, 22) !== 'VL' || head.readUInt16LE(22) !== 8) return undefined
+  const length = head.readBigUInt64LE(24)
+  return length <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(length) : undefined
+}
+
+/**
+ * The last indexed member of a file whose final bytes are `tail`, inflated; undefined when the
+ * file does not end with a whole indexed member (cut short, or something appended after it).
+ */
+export function inflateLastMember(tail: Buffer): Buffer | undefined {
+  for (let start = tail.length - HEADER_SIZE - TRAILER_SIZE; start >= 0; start--) {
+    if (tail[start] !== 0x1f || tail[start + 1] !== 0x8b) continue
+    if (indexedMemberLength(tail.subarray(start, start + HEADER_SIZE)) !== tail.length - start) continue
+    try {
+      return zlib.gunzipSync(tail.subarray(start), {maxOutputLength: MAX_MEMBER_OUTPUT})
+    } catch {
+      return undefined
+    }
+  }
+
+  return undefined
 }
 
 /**

@@ -43,9 +43,10 @@ export async function writeArchive(
   })
   // The checksum is only known once the database has streamed through, but the metadata comes
   // first: its tar bytes have a fixed length (the checksum is always 64 hex digits) and a stored
-  // gzip member of a given length has a fixed size, so reserve that room and fill it in last.
+  // gzip member of a given length has a fixed size, so reserve that room and fill it in last,
+  // with the archive's final length, so a listing can tell a whole file from its head and size.
   const placeholder = metadataMember(metadataFor('0'.repeat(64)))
-  const reserved = storedMember(placeholder).length
+  const reserved = storedMember(placeholder, 0).length
 
   const out = await fsp.open(options.archivePath, 'wx', 0o600)
   try {
@@ -75,7 +76,7 @@ export async function writeArchive(
     await gzip.addMember(Buffer.alloc(padding(databaseSize) + 2 * BLOCK)) // end of archive: two zero blocks
     const archiveSizeBytes = await gzip.finish()
     const metadata = metadataFor(hash.digest('hex'))
-    const head = storedMember(metadataMember(metadata))
+    const head = storedMember(metadataMember(metadata), archiveSizeBytes)
     if (head.length !== reserved) throw new Error('metadata member changed size; this is a bug')
     await writeFully(out, head, 0)
     if (options.durable !== false) await out.sync()

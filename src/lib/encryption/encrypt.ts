@@ -5,6 +5,7 @@
 import fsp, {type FileHandle} from 'node:fs/promises'
 
 import {fromSystemError, LibraryBackupError} from '../errors.js'
+import {plainLengthStanza} from './ends.js'
 import {inFlight, readAt, settle, writeAll, writevAll} from './file-io.js'
 import {sealHeader} from './header.js'
 import {type AgeRecipient} from './recipients.js'
@@ -27,7 +28,6 @@ export async function encryptFile(
   encryptedPath: string,
   recipients: readonly AgeRecipient[],
 ): Promise<EncryptResult> {
-  const {prefix, key} = await sealHeader(recipients)
   let input: FileHandle | undefined
   let output: FileHandle | undefined
   // As in decryptFile: one read ahead and one write behind on the threadpool while this thread seals.
@@ -36,6 +36,8 @@ export async function encryptFile(
   try {
     input = await fsp.open(plainPath, 'r')
     const plainSize = (await input.stat()).size
+    // The plain length, recorded in the header, lets a listing catch a cut or extended file with no key.
+    const {prefix, key} = await sealHeader(recipients, [plainLengthStanza(plainSize)])
     output = await fsp.open(encryptedPath, 'wx', 0o600)
     await writeAll(output, prefix)
     let written = prefix.length

@@ -8,7 +8,14 @@ import {invalidArchive, LibraryBackupError} from '../errors.js'
 import {ageFileKind, headerLength} from './format.js'
 import {type IdentitySet} from './identities.js'
 import {noIdentity, noMatchingIdentity} from './key-errors.js'
-import {encodeHeader, encodeHeaderWithoutMac, type ParsedHeader, parseHeader, type Recipient} from './stanza.js'
+import {
+  encodeHeader,
+  encodeHeaderWithoutMac,
+  type ParsedHeader,
+  parseHeader,
+  type Recipient,
+  type Stanza,
+} from './stanza.js'
 import {NONCE_SIZE, payloadKey} from './stream.js'
 
 /** age's own headers are a few hundred bytes; this bounds what a hostile file can make us buffer. */
@@ -25,7 +32,8 @@ export interface SealedHeader {
   key: Buffer
 }
 
-export async function sealHeader(recipients: readonly Recipient[]): Promise<SealedHeader> {
+/** `extraStanzas` go after the recipients' (recipients ignore stanzas that are not theirs). */
+export async function sealHeader(recipients: readonly Recipient[], extraStanzas: Stanza[] = []): Promise<SealedHeader> {
   if (recipients.length === 0)
     throw new LibraryBackupError('USAGE_ERROR', 'Encryption needs at least one recipient', {
       hint: 'Pass --encrypt-to or --recipients-file.',
@@ -33,6 +41,7 @@ export async function sealHeader(recipients: readonly Recipient[]): Promise<Seal
   const fileKey = crypto.randomBytes(16)
   const stanzas = []
   for (const recipient of recipients) stanzas.push(...(await recipient.wrapFileKey(fileKey)))
+  stanzas.push(...extraStanzas)
   const header = encodeHeader(stanzas, headerMac(fileKey, encodeHeaderWithoutMac(stanzas)))
   const nonce = crypto.randomBytes(NONCE_SIZE)
   return {prefix: Buffer.concat([header, nonce]), key: payloadKey(fileKey, nonce)}

@@ -51,11 +51,15 @@ export class LocalDirectory implements BackupTarget {
   }
 
   async readHead(name: string, bytes: number): Promise<Buffer> {
+    return this.readRange(name, 0, bytes)
+  }
+
+  async readRange(name: string, start: number, bytes: number): Promise<Buffer> {
     const handle = await fs.promises.open(this.describe(name), 'r')
     try {
-      const head = Buffer.alloc(bytes)
-      const {bytesRead} = await handle.read(head, 0, bytes, 0)
-      return head.subarray(0, bytesRead)
+      const data = Buffer.alloc(bytes)
+      const {bytesRead} = await handle.read(data, 0, bytes, start)
+      return data.subarray(0, bytesRead)
     } finally {
       await handle.close()
     }

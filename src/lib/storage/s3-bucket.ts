@@ -97,6 +97,10 @@ export class S3Bucket implements BackupTarget {
     return this.track('reading', () => readHead(this.reading(name, 'reading'), bytes))
   }
 
+  readRange(name: string, start: number, bytes: number): Promise<Buffer> {
+    return this.track('reading', () => readHead(this.reading(name, 'reading'), bytes, start))
+  }
+
   fetch(name: string, scratchDir: string): Promise<FetchedArchive> {
     return this.track('downloading', async () => {
       const file = tempPathIn(scratchDir, 'download')
@@ -156,12 +160,19 @@ export class S3Bucket implements BackupTarget {
         })
       let outcome: UploadOutcome
       try {
-        outcome = await send(!options.overwrite && this.conditionalWrites)
+        try {
+          outcome = await send(!options.overwrite && this.conditionalWrites)
+        } catch (error) {
+          if (!(error instanceof ConditionalWritesUnsupported)) throw error
+          this.conditionalWrites = false
+          outcome = await send(false)
+        }
       } catch (error) {
         if (error instanceof KeyTaken) return false
-        if (!(error instanceof ConditionalWritesUnsupported)) throw error
-        this.conditionalWrites = false
-        outcome = await send(false)
+        // Some stores commit what they received of an interrupted upload. The key was free (the
+        // upload said If-None-Match: *, or was checked just before), so an object there is ours.
+        if (!options.overwrite) await this.forget(key)
+        throw error
       }
 
       let difference: string | undefined

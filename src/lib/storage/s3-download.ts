@@ -86,8 +86,8 @@ export async function readObject(request: ReadRequest, sink: ObjectSink): Promis
   return received
 }
 
-/** The first `bytes` bytes (fewer when the object is shorter), reading no further. */
-export async function readHead(request: ReadRequest, bytes: number): Promise<Buffer> {
+/** The first `bytes` bytes from `start` (fewer when the object is shorter), reading no further. */
+export async function readHead(request: ReadRequest, bytes: number, start = 0): Promise<Buffer> {
   if (bytes <= 0) return Buffer.alloc(0)
   const {client, policy, bucket, key, signal, context} = request
   return withRetries(
@@ -96,25 +96,38 @@ export async function readHead(request: ReadRequest, bytes: number): Promise<Buf
     async () => {
       let response
       try {
-        response = await client.send(new GetObjectCommand({Bucket: bucket, Key: key, Range: `bytes=0-${bytes - 1}`}), {
-          abortSignal: signal,
-        })
+        response = await client.send(
+          new GetObjectCommand({Bucket: bucket, Key: key, Range: `bytes=${start}-${start + bytes - 1}`}),
+          {
+            abortSignal: signal,
+          },
+        )
       } catch (error) {
-        // An empty object has no byte 0 to start a range at.
+        // An empty object has no byte 0 to start a range at (nor any object a byte past its end).
         if (statusOf(error) === 416) return Buffer.alloc(0)
         throw error
       }
 
       const body = response.Body as Readable
       const chunks: Buffer[] = []
+      // A store that ignores Range sends the whole object: the bytes before `start` are skipped.
+      let skip = start > 0 && !response.ContentRange ? start : 0
+      const promised = response.ContentLength === undefined ? undefined : response.ContentLength - skip
       let length = 0
-      for await (const chunk of body) {
-        chunks.push(chunk as Buffer)
-        length += (chunk as Buffer).length
+      for await (const received of body) {
+        let chunk = received as Buffer
+        if (skip > 0) {
+          const dropped = Math.min(skip, chunk.length)
+          skip -= dropped
+          chunk = chunk.subarray(dropped)
+        }
+
+        chunks.push(chunk)
+        length += chunk.length
         if (length >= bytes) break // leaving the loop destroys the stream: a store that ignores Range costs no more
       }
 
-      if (length < bytes && response.ContentLength !== undefined && length < response.ContentLength) {
+      if (length < bytes && promised !== undefined && length < promised) {
         throw new CutShort('the head was cut short')
       }
 

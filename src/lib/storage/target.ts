@@ -39,6 +39,12 @@ export interface BackupTarget {
   readHead(name: string, bytes: number): Promise<Buffer>
 
   /**
+   * The `bytes` bytes at `start` (fewer at the end of the archive): with readHead, what tells
+   * whether an archive is whole without reading it all (wholeness.ts).
+   */
+  readRange(name: string, start: number, bytes: number): Promise<Buffer>
+
+  /**
    * The archive as a local file. A local directory hands out the file itself (no copy); a remote
    * store downloads it into `scratchDir` and checks the length it promised.
    */
