@@ -119,8 +119,13 @@ describe('library:backup --copy-to', function () {
     )
     expect(remount.status, remount.stderr).to.equal(0)
     const nas = makeTempDir('vpo-nas')
-    const oldOnNas = path.join(nas, regularName('2026-01-01T03:30:00Z'))
-    fs.copyFileSync(path.join(readOnly, regularName('2026-01-01T03:30:00Z')), oldOnNas)
+    // A real older backup: a damaged file would be kept by every rule, and show nothing here.
+    const earlier = await runCli(['library:backup', '--output', nas, '--json'], {env: library.env})
+    expect(earlier.code, earlier.stderr).to.equal(0)
+    const oldOnNas = (parseJson(earlier) as unknown as PlacesJson).path
+    await new Promise((resolve) => {
+      setTimeout(resolve, 1100)
+    })
 
     const run = await runCli(['library:backup', '--copy-to', readOnly, '--copy-to', nas, '--keep', '1', '--json'], {
       env: library.env,

@@ -232,8 +232,9 @@ describe('library:copy', function () {
     const json = parseJson(run) as unknown as CopyJson
     expect(json.copied.map((entry) => entry.name)).to.deep.equal([path.basename(whole)])
     expect(Object.fromEntries(json.failed.map((entry) => [entry.name, entry.error.message]))).to.deep.equal({
-      [path.basename(cut)]:
-        `${cut} is not a valid VPO backup: its size (${fs.statSync(cut).size} bytes) shows it was cut short`,
+      [path.basename(cut)]: `${cut} is not a valid VPO backup: the file is truncated (its encrypted data is ${
+        fs.statSync(cut).size - payloadOffset(sealed)
+      } of ${payload} bytes)`,
       [path.basename(badHeader)]:
         `${badHeader} is not a valid VPO backup: its encryption header is truncated or damaged`,
     })
