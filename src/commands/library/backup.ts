@@ -6,6 +6,7 @@ import {createBackup, planBackup} from '../../lib/backup.js'
 import {loadRecipients} from '../../lib/encrypted-archives.js'
 import {formatBytes, formatCount} from '../../lib/format.js'
 import {databaseFlag, LibraryCommand} from '../../library-command.js'
+import {repeatableFlag} from '../../repeatable-flag.js'
 import {retentionFlags, retentionPolicy} from '../../retention-flags.js'
 import {progressLine} from '../../ui/progress.js'
 
@@ -53,13 +54,12 @@ export default class LibraryBackup extends LibraryCommand {
     'allow-damaged': Flags.boolean({
       summary: "Back up a library that fails SQLite's quick_check anyway, as a …-damaged archive.",
     }),
-    'encrypt-to': Flags.string({
+    'encrypt-to': repeatableFlag({
       summary:
         'Encrypt the archive (age format) to this recipient: an age1… key or an ssh-ed25519/ssh-rsa public key; repeatable.',
       description:
         'The archive is then named ….tar.gz.age and opens with `age -d -i KEY`. Without this flag, $VPO_BACKUP_RECIPIENTS_FILE names a default recipients file.',
       helpValue: 'RECIPIENT',
-      multiple: true,
     }),
     'recipients-file': Flags.string({
       summary: 'Encrypt the archive to the recipients listed in this file (one per line, as age -R reads).',
