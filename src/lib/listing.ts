@@ -11,6 +11,7 @@ import {
 } from './archive.js'
 import {type BackupKind, compareNewestFirst, isBackupFileName, parseBackupName} from './backup-names.js'
 import {decryptedHead, isEncryptedHead} from './encrypted-archives.js'
+import {unreadableBackup} from './unreadable-backup.js'
 
 export interface ListedBackup {
   filename: string
@@ -107,7 +108,12 @@ async function describe(target: BackupTarget, entry: StoredArchive, identities?:
       }
     return {...base, metadata: head.metadata, sortTime: new Date(Date.parse(head.metadata.created_at))}
   } catch (error) {
-    return {...base, metadata: null, problem: (error as Error).message, sortTime: name.time ?? entry.modifiedAt}
+    return {
+      ...base,
+      metadata: null,
+      problem: unreadableBackup(base.path, error),
+      sortTime: name.time ?? entry.modifiedAt,
+    }
   }
 }
 
