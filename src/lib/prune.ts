@@ -2,6 +2,7 @@ import type {BackupTarget} from './storage/target.js'
 
 import {LibraryBackupError} from './errors.js'
 import {listBackups, type ListedBackup} from './listing.js'
+import {withLocationLock} from './location-lock.js'
 import {backupKindOf, planRetention, type RetentionPolicy} from './retention.js'
 
 export type {RetentionPolicy} from './retention.js'
@@ -31,6 +32,17 @@ export async function pruneBackups(
   target: BackupTarget,
   policy: RetentionPolicy,
   options: {dryRun?: boolean; now?: Date; createdPath?: string} = {},
+): Promise<PruneReport> {
+  // A dry run changes nothing, so it never waits; a real one lists and removes under the lock.
+  return options.dryRun
+    ? prune(target, policy, options)
+    : withLocationLock(target, () => prune(target, policy, options), {createdPath: options.createdPath})
+}
+
+async function prune(
+  target: BackupTarget,
+  policy: RetentionPolicy,
+  options: {dryRun?: boolean; now?: Date; createdPath?: string},
 ): Promise<PruneReport> {
   const listing = await listBackups(target)
   const candidates = listing.backups.map((backup) => ({
