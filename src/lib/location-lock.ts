@@ -31,8 +31,7 @@ export function locationLockFile(target: Pick<BackupTarget, 'location' | 'remote
 
 /**
  * Runs `work` holding the location's lock, waiting (at most `waitMs`, answering signals, as the
- * waits are timers) while another process holds it. A local directory that does not exist or
- * cannot be written is pruned unlocked: there is nothing to prune, or nobody here can.
+ * waits are timers) while another process holds it.
  */
 export async function withLocationLock<T>(
   target: Pick<BackupTarget, 'location' | 'remote'>,
@@ -40,27 +39,45 @@ export async function withLocationLock<T>(
   options: {createdPath?: string; waitMs?: number} = {},
 ): Promise<T> {
   const waitMs = options.waitMs ?? LOCATION_LOCK_WAIT_MS
-  const file = locationLockFile(target)
-  if (target.remote) makeDirectories(path.dirname(file), 0o700)
-  let release: (() => Promise<void>) | undefined
-  try {
-    release = await lockfile().lock(file, {
-      realpath: false,
-      stale: STALE_MS,
-      retries: {retries: Math.ceil(waitMs / RETRY_MS), factor: 1, minTimeout: RETRY_MS, maxTimeout: RETRY_MS},
-      // A lost lock (its directory removed by hand) is not worth failing a prune that is under way.
-      onCompromised() {},
-    })
-  } catch (error) {
-    const {code} = error as NodeJS.ErrnoException
-    if (code === 'ELOCKED') throw lockedError(target.location, waitMs, options.createdPath)
-    if (target.remote || !['EACCES', 'ENOENT', 'EPERM', 'EROFS'].includes(code ?? '')) throw error
-  }
-
+  const release = await acquire(locationLockFile(target), target.remote, Date.now() + waitMs)
+  if (release === 'locked') throw lockedError(target.location, waitMs, options.createdPath)
   try {
     return await work()
   } finally {
-    await release?.().catch(() => {})
+    if (release) await release().catch(() => {})
+  }
+}
+
+/**
+ * The lock, 'locked' when another process held it all along, or undefined when it cannot be made.
+ * Retried here, not by proper-lockfile, which would retry a missing directory for the whole wait.
+ */
+async function acquire(
+  file: string,
+  remote: boolean,
+  deadline: number,
+): Promise<'locked' | (() => Promise<void>) | undefined> {
+  for (;;) {
+    try {
+      if (remote) makeDirectories(path.dirname(file), 0o700)
+      return await lockfile().lock(file, {
+        realpath: false,
+        stale: STALE_MS,
+        // A lost lock (its directory removed by hand) is not worth failing a prune under way.
+        onCompromised() {},
+      })
+    } catch (error) {
+      // The lock only keeps prunes apart. Where it cannot be made (a missing or read-only
+      // directory, a lock directory someone else owns), the prune goes on and meets, and reports,
+      // any real problem itself.
+      if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') return undefined
+      if (Date.now() + RETRY_MS > deadline) return 'locked'
+    }
+
+    // A timer, not a busy loop: Ctrl-C and SIGTERM are answered while waiting.
+    await new Promise((resolve) => {
+      setTimeout(resolve, RETRY_MS)
+    })
   }
 }
 

@@ -96,6 +96,31 @@ describe('faults: two prunes of one location', function () {
     }
   })
 
+  it('SIGTERM while waiting ends the wait at once, nothing removed; a missing directory is not waited on', async () => {
+    const {dir, names} = nightlies(4)
+    const holder = await holdLibraryLock(lockOf(dir))
+    try {
+      const child = startCli(['library:prune', '--keep-last', '1', '--path', dir], {env: lib.env})
+      const done = finishCli(child, 30_000)
+      await pause(1500)
+      const signalled = Date.now()
+      child.kill('SIGTERM')
+      const result = await done
+      expect(result.signal, 'not killed by the test timeout').not.to.equal('SIGKILL')
+      expect(Date.now() - signalled).to.be.below(5000)
+      expect(backupsIn(dir)).to.deep.equal([...names].sort())
+    } finally {
+      await holder.release()
+    }
+
+    const started = Date.now()
+    const missing = await runCli(['library:prune', '--json', '--keep-last', '1', '--path', path.join(dir, 'nope')], {
+      env: lib.env,
+    })
+    expect(missing.code, missing.stderr).to.equal(0)
+    expect(Date.now() - started, 'proper-lockfile retried the missing directory for the whole wait').to.be.below(10_000)
+  })
+
   it('backup --keep waits for a prune in progress, then prunes', async () => {
     const {dir} = nightlies(4)
     const holder = await holdLibraryLock(lockOf(dir))
