@@ -12,8 +12,9 @@ export async function namingTheBackup<T>(copyPath: string, backupName: string, w
   }
 }
 
-function renamed(error: unknown, copyPath: string, backupName: string): unknown {
-  if (copyPath === backupName || !(error instanceof Error)) return error
+/** The same for an error already caught: `copyPath` (if any) becomes `backupName` in its text. */
+export function renamed(error: unknown, copyPath: string | undefined, backupName: string): unknown {
+  if (copyPath === undefined || copyPath === backupName || !(error instanceof Error)) return error
   error.message = error.message.replaceAll(copyPath, backupName)
   const withHint = error as Error & {hint?: string}
   if (typeof withHint.hint === 'string' && withHint.hint.includes(copyPath))

@@ -2,7 +2,7 @@ import os from 'node:os'
 
 import {type BackupMetadata, quickCheckArchive} from './archive.js'
 import {compareNewestFirst} from './backup-names.js'
-import {namingTheBackup} from './backup-naming.js'
+import {renamed} from './backup-naming.js'
 import {type Duration, formatDuration, subtractDuration} from './duration.js'
 import {type ArchiveKeys, withPlainArchive} from './encrypted-archives.js'
 import {LibraryBackupError} from './errors.js'
@@ -137,27 +137,25 @@ async function check(
   const archivePath = target.describe(name)
   let fetched
   try {
-    const local = await target.fetch(name, os.tmpdir())
-    fetched = local
+    fetched = await target.fetch(name, os.tmpdir())
     // An encrypted archive is decrypted (every chunk authenticated) before either check reads it.
-    return await namingTheBackup(local.path, archivePath, () =>
-      withPlainArchive(local.path, how.keys, os.tmpdir(), async (plainPath) => {
-        if (how.quick) {
-          const metadata = await quickCheckArchive(plainPath)
-          return {path: archivePath, ok: true, metadata, createdAt: new Date(Date.parse(metadata.created_at))}
-        }
+    return await withPlainArchive(fetched.path, how.keys, os.tmpdir(), async (plainPath) => {
+      if (how.quick) {
+        const metadata = await quickCheckArchive(plainPath)
+        return {path: archivePath, ok: true, metadata, createdAt: new Date(Date.parse(metadata.created_at))}
+      }
 
-        const verified = await verifyArchive(plainPath, {scratchDir: os.tmpdir()})
-        return {
-          path: archivePath,
-          ok: true,
-          metadata: verified.metadata,
-          checksumVerified: verified.checksumVerified,
-          createdAt: new Date(Date.parse(verified.metadata.created_at)),
-        }
-      }),
-    )
-  } catch (error) {
+      const verified = await verifyArchive(plainPath, {scratchDir: os.tmpdir()})
+      return {
+        path: archivePath,
+        ok: true,
+        metadata: verified.metadata,
+        checksumVerified: verified.checksumVerified,
+        createdAt: new Date(Date.parse(verified.metadata.created_at)),
+      }
+    })
+  } catch (error_) {
+    const error = renamed(error_, fetched?.path, archivePath)
     // Only the archive's own faults count as "does not verify"; a full disk or a lost
     // connection is the machine's problem, and stops the run with its own exit code.
     const {code} = error as LibraryBackupError
