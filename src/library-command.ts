@@ -5,7 +5,9 @@ import {type ErrorJson, LibraryBackupError} from './lib/errors.js'
 import {resolveLibraryLocation} from './lib/library-location.js'
 import {assertMetricsWritable, type MetricsCommand, writeMetricsFile} from './lib/metrics.js'
 import {exitCodeOf, metricsFileInArgv} from './metrics-flag.js'
+import {repeatableFlag} from './repeatable-flag.js'
 import {escapeForTerminal} from './ui/terminal-text.js'
+import {usageErrorFromOclif} from './usage-errors.js'
 
 /** The schema version this VPO supports when the host CLI does not declare `vpo.schemaVersion`. */
 export const BUILT_IN_SCHEMA_VERSION = 27
@@ -16,11 +18,10 @@ export const databaseFlag = Flags.string({
   helpValue: 'PATH',
 })
 
-export const identityFlag = Flags.string({
+export const identityFlag = repeatableFlag({
   summary: 'age identity file (or SSH private key) that opens encrypted backups; repeatable.',
   description: 'Defaults to $VPO_BACKUP_IDENTITY_FILE. The file must not be readable by group or others.',
   helpValue: 'FILE',
-  multiple: true,
 })
 
 export interface FailureJson {
@@ -83,11 +84,8 @@ export abstract class LibraryCommand extends Command {
   protected async catch(error: Error & {oclif?: {exit?: number}}): Promise<unknown> {
     if (error instanceof Errors.ExitError) throw quietExit(error)
     if (error instanceof LibraryBackupError) return this.fail(error)
-    if (error.oclif?.exit === 2) {
-      // oclif's own usage errors (unknown flag, missing argument) keep oclif's wording and help hint.
-      if (!this.jsonEnabled()) return super.catch(error)
-      return this.fail(usageError(error.message))
-    }
+    // oclif's own usage errors (unknown flag, bad value, missing argument): one sentence, exit 2.
+    if (error.oclif?.exit === 2) return this.fail(usageErrorFromOclif(error.message, this.id))
 
     const detail = process.env.DEBUG ? `\n${error.stack}` : ''
     return this.fail(
@@ -160,17 +158,4 @@ export abstract class LibraryCommand extends Command {
 function quietExit(error: Errors.ExitError): Errors.ExitError {
   error.skipOclifErrorHandling = true
   return error
-}
-
-/** oclif puts the reason on the lines after "Parsing --keep": keep it, and its help pointer as the hint. */
-function usageError(oclifMessage: string): LibraryBackupError {
-  const lines = oclifMessage
-    .split('\n')
-    .map((line) => line.trim())
-    .filter(Boolean)
-  const help = lines.find((line) => /--help/.test(line))
-  const reason = lines.filter((line) => !/--help/.test(line)).join(': ')
-  return new LibraryBackupError('USAGE_ERROR', reason.replaceAll(/: *:/g, ':'), {
-    hint: help ?? "See the command's --help.",
-  })
 }

@@ -7,6 +7,7 @@ import {canonicalPath} from './durable-files.js'
 import {LibraryBackupError} from './errors.js'
 import {lockDirectory} from './library-lock.js'
 import {isObjectStoreUrl, openTarget} from './storage/locations.js'
+import {splitS3Output} from './storage/s3-url.js'
 
 /** Where a new backup goes: a target, and the exact name `--output` asked for, if it named a file. */
 export interface Destination {
@@ -38,9 +39,8 @@ export async function resolveDestination(options: {
   }
 
   if (isObjectStoreUrl(output)) {
-    if (output.endsWith('/')) return {target: await openTarget(output)}
-    const slash = output.lastIndexOf('/')
-    return {target: await openTarget(output.slice(0, slash + 1)), name: output.slice(slash + 1)}
+    const {prefixUrl, name} = splitS3Output(output)
+    return {target: await openTarget(prefixUrl), name}
   }
 
   const resolved = path.resolve(output)

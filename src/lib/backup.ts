@@ -319,11 +319,18 @@ async function publish(
     throw outputExists(target.describe(name))
   }
 
-  // Two backups in the same second get -2, -3, …: an existing backup is never overwritten.
-  for (let attempt = 1; ; attempt++) {
+  // Two backups in the same second get -2, -3, …: an existing backup is never overwritten. Bounded:
+  // a target that calls every name taken (a filesystem that lies about links) must not spin forever.
+  for (let attempt = 1; attempt <= 1000; attempt++) {
     const candidate = backupFileName(createdAt, {attempt, kind: options.kind, encrypted: options.encrypted})
     if (await target.commit(archivePath, candidate, {overwrite: false})) return candidate
   }
+
+  throw new LibraryBackupError(
+    'IO_ERROR',
+    `${target.location} reported 1,000 names for this backup as already taken, so it was not published`,
+    {hint: 'Check that location (is it a filesystem that refuses new files?), or choose another --output.'},
+  )
 }
 
 /** The name a backup made now would get (publish() settles races; this is for the dry run). */

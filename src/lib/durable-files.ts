@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import {LibraryBackupError} from './errors.js'
+import {makeDirectories} from './make-directories.js'
 import {giveTo, type Owner, ownerFor} from './ownership.js'
 
 /** Makes a rename or unlink in `dir` survive a power cut. Some filesystems refuse: that is fine. */
@@ -57,7 +58,7 @@ export function makePrivateDirectory(dir: string): string | undefined {
   const owner = ownerFor(dir)
   let created: string | undefined
   try {
-    created = fs.mkdirSync(dir, {recursive: true, mode: 0o700})
+    created = makeDirectories(dir, 0o700)
   } catch (error) {
     throw directoryError(dir, error as NodeJS.ErrnoException)
   }
@@ -94,6 +95,19 @@ function directoryError(dir: string, err: NodeJS.ErrnoException): LibraryBackupE
     return new LibraryBackupError('IO_ERROR', `Cannot create the directory ${dir}: the filesystem is read-only`, {
       hint: 'Choose another location.',
     })
+  // The parent exists (only missing levels are made) yet refuses a new directory: /proc, /sys.
+  if (err.code === 'ENOENT' && err.path)
+    return new LibraryBackupError(
+      'IO_ERROR',
+      `Cannot create the directory ${dir}: ${path.dirname(err.path)} does not take new directories`,
+      {hint: 'Choose a directory on an ordinary filesystem.'},
+    )
+  if ((err.code === 'EACCES' || err.code === 'EPERM') && err.path)
+    return new LibraryBackupError(
+      'IO_ERROR',
+      `Cannot create the directory ${dir}: permission denied in ${path.dirname(err.path)}`,
+      {hint: 'Fix its permissions, or choose another location.'},
+    )
   return new LibraryBackupError('IO_ERROR', `Cannot create the directory ${dir} (${err.message})`, {
     hint: 'Check its permissions, or choose another location.',
   })

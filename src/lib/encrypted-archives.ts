@@ -2,6 +2,7 @@ import fsp from 'node:fs/promises'
 
 import type {AgeRecipient, IdentitySet} from './encryption/index.js'
 
+import {namingTheBackup} from './backup-naming.js'
 import {noIdentity, noMatchingIdentity} from './encryption/key-errors.js'
 import {LibraryBackupError} from './errors.js'
 import {removeAbandonedTemps, removeTemp, tempPathIn} from './temp-files.js'
@@ -101,7 +102,7 @@ export async function withPlainArchive<T>(
   const plainPath = tempPathIn(scratchDir, 'decrypted.tar.gz')
   try {
     await age.decryptFile(archivePath, plainPath, keys.identities ?? new age.IdentitySet([]))
-    return await work(plainPath, true)
+    return await namingTheBackup(plainPath, archivePath, () => work(plainPath, true))
   } finally {
     removeTemp(plainPath)
   }

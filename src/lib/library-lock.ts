@@ -15,7 +15,7 @@ const STALE_MS = 10_000
 
 let lockfileLoaded: typeof lockfileModule | undefined
 /** proper-lockfile (and graceful-fs under it) costs tens of milliseconds to load: only when locking. */
-function lockfile(): typeof lockfileModule {
+export function lockfile(): typeof lockfileModule {
   lockfileLoaded ??= createRequire(import.meta.url)('proper-lockfile') as typeof lockfileModule
   return lockfileLoaded
 }

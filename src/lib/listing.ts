@@ -3,6 +3,7 @@ import type {BackupTarget, StoredArchive} from './storage/target.js'
 
 import {type BackupMetadata} from './archive.js'
 import {type BackupKind, compareNewestFirst, isBackupFileName, parseBackupName} from './backup-names.js'
+import {unreadableBackup} from './unreadable-backup.js'
 import {checkWhole} from './wholeness.js'
 
 export interface ListedBackup {
@@ -121,7 +122,7 @@ async function describe(target: BackupTarget, entry: StoredArchive, identities?:
       ...base,
       whole: null,
       metadata: null,
-      problem: (error as Error).message,
+      problem: unreadableBackup(base.path, error),
       readError: error,
       sortTime: undated,
     }

@@ -2,6 +2,7 @@ import type {BackupTarget} from './storage/target.js'
 
 import {LibraryBackupError} from './errors.js'
 import {type BackupListing, isFutureDated, listBackups, type ListedBackup} from './listing.js'
+import {withLocationLock} from './location-lock.js'
 import {backupKindOf, planRetention, type RetentionPolicy} from './retention.js'
 
 export type {RetentionPolicy} from './retention.js'
@@ -31,16 +32,25 @@ export interface PruneReport {
 export async function pruneBackups(
   target: BackupTarget,
   policy: RetentionPolicy,
-  options: {
-    dryRun?: boolean
-    now?: Date
-    createdPath?: string
-    /** Backups no rule may remove (by name), with the reason to show: the shrink guard's. */
-    protect?: ReadonlyMap<string, string>
-    /** The target's listing when the caller just made it: an object store is not read twice. */
-    listing?: BackupListing
-  } = {},
+  options: PruneOptions = {},
 ): Promise<PruneReport> {
+  // A dry run changes nothing, so it never waits; a real one lists and removes under the lock.
+  return options.dryRun
+    ? prune(target, policy, options)
+    : withLocationLock(target, () => prune(target, policy, options), {createdPath: options.createdPath})
+}
+
+interface PruneOptions {
+  dryRun?: boolean
+  now?: Date
+  createdPath?: string
+  /** Backups no rule may remove (by name), with the reason to show: the shrink guard's. */
+  protect?: ReadonlyMap<string, string>
+  /** The target's listing when the caller just made it: an object store is not read twice. */
+  listing?: BackupListing
+}
+
+async function prune(target: BackupTarget, policy: RetentionPolicy, options: PruneOptions): Promise<PruneReport> {
   const listing = options.listing ?? (await listBackups(target))
   // A backup the store failed to send is neither good nor bad: deciding without it could delete more.
   const unread = listing.backups.find((backup) => backup.readError !== undefined)

@@ -5,6 +5,7 @@ import path from 'node:path'
 import type {BackupMetadata} from './archive.js'
 import type {AgeRecipient, IdentitySet} from './encryption/index.js'
 
+import {namingTheBackup} from './backup-naming.js'
 import {writeBackup} from './backup.js'
 import {assertSpaceFor, type SpaceNeed} from './disk-space.js'
 import {makePrivateDirectory, removeEmptyDirectories} from './durable-files.js'
@@ -260,8 +261,10 @@ async function withLocalArchive<T>(
   const {target, name} = await locateArchive(archive)
   const fetched = await target.fetch(name, os.tmpdir())
   try {
-    return await withPlainArchive(fetched.path, keys ?? {}, os.tmpdir(), (plainPath, encrypted) =>
-      work(plainPath, target.describe(name), encrypted),
+    return await namingTheBackup(fetched.path, target.describe(name), () =>
+      withPlainArchive(fetched.path, keys ?? {}, os.tmpdir(), (plainPath, encrypted) =>
+        work(plainPath, target.describe(name), encrypted),
+      ),
     )
   } finally {
     fetched.dispose()

@@ -2,6 +2,7 @@ import os from 'node:os'
 
 import {type BackupMetadata, quickCheckArchive} from './archive.js'
 import {compareNewestFirst} from './backup-names.js'
+import {renamed} from './backup-naming.js'
 import {type Duration, formatDuration, subtractDuration} from './duration.js'
 import {type ArchiveKeys, lockedArchiveError, withPlainArchive} from './encrypted-archives.js'
 import {LibraryBackupError} from './errors.js'
@@ -171,7 +172,8 @@ async function check(
         createdAt: new Date(Date.parse(verified.metadata.created_at)),
       }
     })
-  } catch (error) {
+  } catch (error_) {
+    const error = renamed(error_, fetched?.path, archivePath)
     // Only the archive's own faults count as "does not verify"; a full disk or a lost
     // connection is the machine's problem, and stops the run with its own exit code.
     const {code} = error as LibraryBackupError

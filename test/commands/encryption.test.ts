@@ -423,7 +423,7 @@ describe('encrypted backups (age) through the commands', function () {
 
       const table = await cli(['library:backups', '--path', path.dirname(made.path)], data.env)
       expect(table.code, table.stderr).to.equal(0)
-      expect(table.stdout).to.include(`${made.created_at.slice(0, 16).replace('T', ' ')} (locked)`)
+      expect(table.stdout).to.include(`${made.created_at.slice(0, 16).replace('T', ' ')} (encrypted)`)
     })
 
     it('the wrong identity is exit 10, nothing changed', async () => {

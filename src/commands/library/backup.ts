@@ -9,6 +9,7 @@ import {formatBytes, formatCount} from '../../lib/format.js'
 import {libraryShrank} from '../../lib/shrink-runs.js'
 import {databaseFlag, LibraryCommand} from '../../library-command.js'
 import {metricsFileFlag} from '../../metrics-flag.js'
+import {repeatableFlag} from '../../repeatable-flag.js'
 import {retentionFlags, retentionPolicy} from '../../retention-flags.js'
 import {shrinkFlags, shrinkOptions} from '../../shrink-flags.js'
 import {progressLine} from '../../ui/progress.js'
@@ -72,25 +73,22 @@ export default class LibraryBackup extends LibraryCommand {
     'allow-damaged': Flags.boolean({
       summary: "Back up a library that fails SQLite's quick_check anyway, as a …-damaged archive.",
     }),
-    'encrypt-to': Flags.string({
+    'encrypt-to': repeatableFlag({
       summary:
         'Encrypt the archive (age format) to this recipient: an age1… key or an ssh-ed25519/ssh-rsa public key; repeatable.',
       description:
         'The archive is then named ….tar.gz.age and opens with `age -d -i KEY`. Without this flag, $VPO_BACKUP_RECIPIENTS_FILE names a default recipients file.',
       helpValue: 'RECIPIENT',
-      multiple: true,
     }),
     'recipients-file': Flags.string({
       summary: 'Encrypt the archive to the recipients listed in this file (one per line, as age -R reads).',
       helpValue: 'FILE',
     }),
-    'copy-to': Flags.string({
+    'copy-to': repeatableFlag({
       summary: 'Also publish the same archive in this directory or s3:// prefix; repeatable.',
       description:
         'The backup is written to its primary location (--output, or the backup directory) first, then copied under the same name to each place, checked there, and the --keep-* rules are applied at every place. A place that fails does not stop the others: the run ends with its exit code and says which places have the backup.',
       helpValue: 'LOCATION',
-      multiple: true,
-      multipleNonGreedy: true,
     }),
     ...shrinkFlags,
     'metrics-file': metricsFileFlag,

@@ -94,7 +94,7 @@ function renderTable(backups: ListedBackup[]): string {
   const rows = backups.map((entry) => [
     escapeForTerminal(entry.filename) + KIND_MARKS[entry.kind],
     entry.metadata || entry.locked
-      ? (createdAt(entry)?.slice(0, 16).replace('T', ' ') ?? '?') + (entry.locked ? ' (locked)' : '')
+      ? (createdAt(entry)?.slice(0, 16).replace('T', ' ') ?? '?') + (entry.locked ? ' (encrypted)' : '')
       : 'unreadable',
     formatBytes(entry.archiveSizeBytes),
     entry.metadata ? formatCount(entry.metadata.file_count) : '-',

@@ -6,6 +6,7 @@ import {copyBackups, copyOutcome, type CopyReport} from '../../lib/copy.js'
 import {loadRecipients} from '../../lib/encrypted-archives.js'
 import {formatBytes} from '../../lib/format.js'
 import {LibraryCommand} from '../../library-command.js'
+import {repeatableFlag} from '../../repeatable-flag.js'
 
 export default class LibraryCopy extends LibraryCommand {
   static summary = 'Copy backups to another directory or bucket: whatever is missing there.'
@@ -51,12 +52,10 @@ With --encrypt-to or --recipients-file (or $VPO_BACKUP_RECIPIENTS_FILE), plain a
     }),
     latest: Flags.boolean({summary: 'Copy only the newest regular backup.'}),
     'dry-run': Flags.boolean({summary: 'Show what would be copied and what is already there, copying nothing.'}),
-    'encrypt-to': Flags.string({
+    'encrypt-to': repeatableFlag({
       summary:
         'Encrypt plain archives on the way (age) to this recipient: an age1… key or an SSH public key; repeatable.',
       helpValue: 'RECIPIENT',
-      multiple: true,
-      multipleNonGreedy: true,
     }),
     'recipients-file': Flags.string({
       summary: 'Encrypt plain archives on the way to the recipients listed in this file.',

@@ -5,6 +5,7 @@
 import fsp from 'node:fs/promises'
 
 import {LibraryBackupError} from '../errors.js'
+import {UnusableKey} from './recipient-checks.js'
 import {SshEd25519Recipient} from './ssh-ed25519.js'
 import {SshRsaRecipient} from './ssh-rsa.js'
 import {type Recipient} from './stanza.js'
@@ -13,6 +14,12 @@ import {X25519Recipient} from './x25519.js'
 export type AgeRecipient = Recipient
 
 const HOW = 'Use an age1… key (age-keygen prints it) or an ssh-ed25519 / ssh-rsa public key.'
+const KINDS = {
+  age: 'age X25519 public key (age1…)',
+  'ssh-ed25519': 'ssh-ed25519 public key',
+  'ssh-rsa': 'ssh-rsa public key',
+}
+const BASE64 = /^[\d+/A-Za-z]+={0,2}$/
 
 function parseOne(text: string, where: string): AgeRecipient {
   const value = text.trim()
@@ -22,19 +29,41 @@ function parseOne(text: string, where: string): AgeRecipient {
     })
   }
 
-  try {
-    // Parser messages may quote the input, so they are dropped.
-    if (value.startsWith('age1')) return new X25519Recipient(value)
-
-    const [type, base64] = value.split(/\s+/)
-    const blob = Buffer.from(base64 ?? '', 'base64')
-    if (type === 'ssh-ed25519') return new SshEd25519Recipient(blob)
-    if (type === 'ssh-rsa') return new SshRsaRecipient(blob)
-  } catch {
-    throw new LibraryBackupError('USAGE_ERROR', `${where} is not a valid recipient`, {hint: HOW})
+  if (/^age1pq1/i.test(value)) {
+    throw new LibraryBackupError(
+      'USAGE_ERROR',
+      `${where} is a post-quantum age recipient (age1pq1…), and post-quantum age recipients are not supported yet`,
+      {hint: 'Use an age1… X25519 key (plain age-keygen prints one) or an SSH public key.'},
+    )
   }
 
-  throw new LibraryBackupError('USAGE_ERROR', `${where} is not a supported recipient`, {hint: HOW})
+  if (/^age1[a-z\d]+1/i.test(value) && !/^age1[^1]*$/i.test(value)) {
+    throw new LibraryBackupError(
+      'USAGE_ERROR',
+      `${where} is an age plugin recipient, and age plugins are not supported`,
+      {
+        hint: HOW,
+      },
+    )
+  }
+
+  const [type, base64 = ''] = value.split(/\s+/)
+  const kind = value.startsWith('age1') ? 'age' : type
+  if (kind !== 'age' && kind !== 'ssh-ed25519' && kind !== 'ssh-rsa') {
+    throw new LibraryBackupError('USAGE_ERROR', `${where} is not a supported recipient`, {hint: HOW})
+  }
+
+  try {
+    if (kind === 'age') return new X25519Recipient(value)
+    // Node's base64 decoder skips what it cannot read, so a mangled key would pass as a shorter one.
+    if (!BASE64.test(base64)) throw new Error('not base64')
+    const blob = Buffer.from(base64, 'base64')
+    return kind === 'ssh-ed25519' ? new SshEd25519Recipient(blob) : new SshRsaRecipient(blob)
+  } catch (error) {
+    // Other parsers' messages may quote the input or print its numbers, so only ours are kept.
+    const why = error instanceof UnusableKey ? `: ${error.message}` : ''
+    throw new LibraryBackupError('USAGE_ERROR', `${where} is not a valid ${KINDS[kind]}${why}`, {hint: HOW})
+  }
 }
 
 export function parseRecipients(values: readonly string[]): AgeRecipient[] {

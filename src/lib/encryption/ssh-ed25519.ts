@@ -7,6 +7,7 @@
 import {base64nopad} from '@scure/base'
 import crypto from 'node:crypto'
 
+import {assertUsableEd25519} from './recipient-checks.js'
 import {SshWireReader} from './ssh-wire.js'
 import {type Identity, type Recipient, type Stanza} from './stanza.js'
 import {openFileKey, sealFileKey, x25519, x25519PrivateKey, x25519PublicBytes} from './x25519.js'
@@ -45,6 +46,7 @@ export class SshEd25519Recipient implements Recipient {
 
   constructor(private readonly publicBlob: Buffer) {
     this.edwards = ed25519PublicKey(publicBlob)
+    assertUsableEd25519(this.edwards)
   }
 
   async wrapFileKey(fileKey: Buffer): Promise<Stanza[]> {

@@ -4,6 +4,7 @@
  */
 import crypto from 'node:crypto'
 
+import {UnusableKey} from './recipient-checks.js'
 import {sshTag} from './ssh-ed25519.js'
 import {SshWireReader, wireMpint, wireString} from './ssh-wire.js'
 import {type Identity, type Recipient, type Stanza} from './stanza.js'
@@ -28,10 +29,19 @@ export class SshRsaRecipient implements Recipient {
     const e = reader.unsignedInt()
     const n = reader.unsignedInt()
     if (!reader.done) throw new Error('malformed ssh-rsa key')
+    // OpenSSL would encrypt to an even modulus or exponent; no real RSA key has one.
+    if (
+      n.length === 0 ||
+      e.length === 0 ||
+      n.at(-1)! % 2 === 0 ||
+      e.at(-1)! % 2 === 0 ||
+      (e.length === 1 && e[0] === 1)
+    )
+      throw new UnusableKey('its modulus or exponent is not one of an RSA key')
     this.key = crypto.createPublicKey({key: {kty: 'RSA', n: b64url(n), e: b64url(e)}, format: 'jwk'})
     // age refuses keys below 2048 bits; so do we, so that `age -d` never has to.
     if ((this.key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_BITS)
-      throw new Error('the ssh-rsa key is shorter than 2048 bits')
+      throw new UnusableKey('it is shorter than 2048 bits, which age refuses')
   }
 
   wrapFileKey(fileKey: Buffer): Stanza[] {

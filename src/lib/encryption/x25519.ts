@@ -5,6 +5,7 @@
 import {base64nopad, bech32} from '@scure/base'
 import crypto from 'node:crypto'
 
+import {assertUsableX25519} from './recipient-checks.js'
 import {type Identity, type Recipient, type Stanza} from './stanza.js'
 
 const LABEL = 'age-encryption.org/v1/X25519'
@@ -62,6 +63,7 @@ export class X25519Recipient implements Recipient {
   constructor(text: string) {
     if (!text.startsWith('age1')) throw new Error('not an age1 recipient')
     this.publicKey = decodeBech32(text, 'age')
+    assertUsableX25519(this.publicKey)
   }
 
   wrapFileKey(fileKey: Buffer): Stanza[] {

@@ -7,6 +7,7 @@ import type {BackupTarget, FetchedArchive, StoredArchive} from './target.js'
 
 import {fromSystemError, LibraryBackupError} from '../errors.js'
 import {onInterrupt} from '../interrupts.js'
+import {makeDirectories} from '../make-directories.js'
 import {removeTemp, tempPathIn} from '../temp-files.js'
 import {
   createS3Client,
@@ -132,7 +133,7 @@ export class S3Bucket implements BackupTarget {
       return this.stagingDir
     }
 
-    await fsp.mkdir(this.stagingDir, {recursive: true, mode: 0o700})
+    makeDirectories(this.stagingDir, 0o700)
     return this.stagingDir
   }
 

@@ -58,3 +58,28 @@ function usage(text: string, reason: string): LibraryBackupError {
     hint: 'Write it as s3://BUCKET/PREFIX/.',
   })
 }
+
+/**
+ * `--output s3://…`: a URL whose last segment is an archive name (`….tar.gz`, `….tar.gz.age`)
+ * names the object to write; anything else is a prefix, with or without its trailing slash, as an
+ * existing local directory is. `s3://bucket/nas` once wrote one object named `nas` beside the
+ * `nas/` prefix, which no listing, prune or `--latest` ever saw. A last segment that looks like a
+ * file of another kind (`x.tgz`, `x.zip`) is refused rather than made a prefix nobody meant.
+ */
+export function splitS3Output(text: string): {prefixUrl: string; name?: string} {
+  const {bucket, rest} = split(text)
+  const key = rest.replace(/^\/+/, '')
+  const cut = key.lastIndexOf('/') + 1
+  const last = key.slice(cut)
+  if (/\.tar\.gz(\.age)?$/.test(last) && !/^\.tar\.gz(\.age)?$/.test(last))
+    return {prefixUrl: formatS3Url(parseS3Url(`s3://${bucket}/${key.slice(0, cut)}`)), name: last}
+  if (/\.(age|bak|db|gz|tar|tgz|xz|zip|zst)$/i.test(last)) {
+    throw new LibraryBackupError(
+      'USAGE_ERROR',
+      `${text} names an object that is not a backup archive: an object name must end in .tar.gz (or .tar.gz.age when encrypted)`,
+      {hint: `Pass s3://${bucket}/${key.slice(0, cut)} to get a timestamped name, or a name ending in .tar.gz.`},
+    )
+  }
+
+  return {prefixUrl: formatS3Url(parseS3Url(text))}
+}
