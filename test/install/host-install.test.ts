@@ -19,6 +19,7 @@ import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
 
+import {type Lockfile, productionShrinkwrap} from '../../scripts/production-shrinkwrap.js'
 import {createLibrary, type LibrarySummary} from '../fixtures/library-generator.js'
 import {ROOT} from '../helpers/cli.js'
 import {gnuTarMetadata} from '../helpers/gnu-tar.js'
@@ -48,7 +49,14 @@ import {
   writeNpmUserConfig,
   zshMissing,
 } from './sandbox.js'
-import {installedRuntimeTree, lockedRuntimeTree, readShrinkwrap, type Shrinkwrap} from './shrinkwrap.js'
+import {
+  everyInstalledPackage,
+  flagShrinkwrapInRegistry,
+  installedRuntimeTree,
+  lockedRuntimeTree,
+  readShrinkwrap,
+  type Shrinkwrap,
+} from './shrinkwrap.js'
 
 const PACKAGE = '@vpo/library-backup'
 const COMMAND_IDS = ['library:backup', 'library:backups', 'library:prune', 'library:restore', 'library:verify']
@@ -161,6 +169,11 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
       [...locked].filter((found) => !installed.has(found)),
       'pinned, but not installed',
     ).to.deep.equal([])
+    const onDisk = everyInstalledPackage(nodeModules, PACKAGE)
+    expect(
+      [...onDisk].filter((found) => !locked.has(found)),
+      'installed, but needed by nothing',
+    ).to.deep.equal([])
   }
 
   let work: string
@@ -193,7 +206,8 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
     const step = (label: string) =>
       console.log(`      [install suite] ${label} (${Math.round((Date.now() - started) / 1000)} s)`)
     work = makeTempDir('vpo-install')
-    shrinkwrap = readShrinkwrap(path.join(ROOT, 'npm-shrinkwrap.json'))
+    // The tree every other suite runs on; the published shrinkwrap is its run-time part.
+    shrinkwrap = readShrinkwrap(path.join(ROOT, 'package-lock.json'))
     const env = baseEnv(work)
     const port = await freePort()
     const registryUrl = `http://127.0.0.1:${port}/`
@@ -276,6 +290,10 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
     distBeforePublish = fs.existsSync(path.join(source, 'dist'))
     publish = record(expectSuccess(await run('npm', ['publish'], {cwd: source, env: npm.env, timeoutMs: 300_000})))
     distAfterPublish = fs.existsSync(path.join(source, 'dist', 'commands', 'library', 'backup.js'))
+    flagShrinkwrapInRegistry(
+      path.join(work, 'registry', 'storage', '@vpo', 'library-backup', 'package.json'),
+      pkgVersion,
+    )
     step('published')
 
     for (const ready of prepared) {
@@ -338,14 +356,16 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
     expect(new Set(shipped.map((file) => file.split('/')[0])), 'top level of the tarball').to.deep.equal(
       new Set(['README.md', 'dist', 'npm-shrinkwrap.json', 'oclif.manifest.json', 'package.json']),
     )
-    // npm ignores a dependency's package-lock.json; only a shipped shrinkwrap pins what users get.
-    const shippedLock = expectSuccess(
-      await run('tar', ['-xzOf', tarball, 'package/npm-shrinkwrap.json'], {env: process.env}),
-    ).stdout
-    expect(
-      shippedLock === fs.readFileSync(path.join(ROOT, 'npm-shrinkwrap.json'), 'utf8'),
-      'shipped shrinkwrap',
-    ).to.equal(true)
+    // npm ignores a dependency's package-lock.json; only a shipped shrinkwrap pins what users get,
+    // and without dev entries, which npm would install for users too.
+    const shippedLock = JSON.parse(
+      expectSuccess(await run('tar', ['-xzOf', tarball, 'package/npm-shrinkwrap.json'], {env: process.env})).stdout,
+    ) as Lockfile
+    expect(shippedLock, 'shipped shrinkwrap').to.deep.equal(productionShrinkwrap(shrinkwrap as unknown as Lockfile))
+    expect(Object.values(shippedLock.packages).filter((entry) => entry.dev)).to.deep.equal([])
+    expect(fs.existsSync(path.join(work, 'release-source', 'npm-shrinkwrap.json')), 'postpack removes it').to.equal(
+      false,
+    )
     expect(shipped).to.include.members(COMMAND_IDS.map((id) => `dist/commands/${id.replace(':', '/')}.js`))
     expect(
       shipped.filter((file) => file.startsWith('dist/') && !/\.(js|d\.ts)$/.test(file)),

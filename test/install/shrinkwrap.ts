@@ -75,3 +75,48 @@ export function installedRuntimeTree(nodeModules: string, pkg: string): Set<stri
 
   return tree
 }
+
+/**
+ * registry.npmjs.org records on publish whether a version ships npm-shrinkwrap.json
+ * (`_hasShrinkwrap` in its metadata), and npm 7 to 11 install a dependency's shrinkwrap only when
+ * the registry says so. verdaccio does not compute the flag, so the test sets it in verdaccio's
+ * storage as the public registry would; a registry that never sets it (verdaccio, Artifactory, a
+ * mirror that drops underscore fields) gets the `^` ranges instead, and so does npm 12, which
+ * ignores shrinkwraps altogether.
+ */
+export function flagShrinkwrapInRegistry(storedMetadata: string, version: string): void {
+  const metadata = JSON.parse(fs.readFileSync(storedMetadata, 'utf8')) as {
+    versions: Record<string, Record<string, unknown>>
+  }
+  metadata.versions[version]._hasShrinkwrap = true
+  fs.writeFileSync(storedMetadata, JSON.stringify(metadata, null, 2))
+}
+
+/** name@version of every package on disk under `nodeModules`, nested ones too, except `pkg` itself. */
+export function everyInstalledPackage(nodeModules: string, pkg: string): Set<string> {
+  const found = new Set<string>()
+  const walk = (dir: string) => {
+    if (!fs.existsSync(dir)) return
+    for (const entry of fs.readdirSync(dir, {withFileTypes: true})) {
+      if (!entry.isDirectory() || entry.name.startsWith('.')) continue
+      const full = path.join(dir, entry.name)
+      if (entry.name.startsWith('@')) {
+        walk(full)
+        continue
+      }
+
+      const manifest = path.join(full, 'package.json')
+      if (!fs.existsSync(manifest)) continue
+      const location = full.split(path.sep).join('/')
+      if (full !== path.join(nodeModules, pkg)) {
+        const {version} = JSON.parse(fs.readFileSync(manifest, 'utf8')) as {version: string}
+        found.add(`${folderName(location)}@${version}`)
+      }
+
+      walk(path.join(full, 'node_modules'))
+    }
+  }
+
+  walk(nodeModules)
+  return found
+}
