@@ -129,15 +129,18 @@ async function reportInstallCost(label: string, install: ProcResult, nodeModules
     dependencies: Record<string, string>
   }
   const direct = Object.keys(manifest.dependencies)
-  const all = dependencyClosure(nodeModules, direct)
+  // A shrinkwrapped package gets its whole tree nested in its own node_modules.
+  const nested = path.join(nodeModules, PACKAGE, 'node_modules')
+  const tree = fs.existsSync(nested) ? nested : nodeModules
+  const all = dependencyClosure(tree, direct)
   const du = await run('du', ['-sh', nodeModules], {env: process.env})
   const added = /added \d+ packages? in \S+/.exec(output(install))?.[0] ?? 'npm printed no summary'
   const lines = [
-    `${label}: vpo plugins:install took ${(install.ms / 1000).toFixed(1)} s (npm: ${added}); du -sh ${du.stdout.split('\t')[0]} (${all.size} packages, plugin itself ${megabytes(diskBytes(path.join(nodeModules, PACKAGE)))})`,
+    `${label}: vpo plugins:install took ${(install.ms / 1000).toFixed(1)} s (npm: ${added}); du -sh ${du.stdout.split('\t')[0]} (${all.size} packages, plugin itself ${megabytes(diskBytes(path.join(nodeModules, PACKAGE), (full) => full === nested))})`,
   ]
   for (const dependency of direct) {
     const others = dependencyClosure(
-      nodeModules,
+      tree,
       direct.filter((name) => name !== dependency),
     )
     const own = [...all].filter((dir) => !others.has(dir))
