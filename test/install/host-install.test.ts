@@ -2,25 +2,30 @@
  * The path users take, end to end: `npm publish` to a real registry (verdaccio on 127.0.0.1,
  * serving only the @vpo scope), `vpo plugins:install @vpo/library-backup` into a real oclif host
  * named `vpo`, the commands run through the host, completion in real bash and zsh, a host with a
- * space as topic separator, a host declaring another schema version, an oclif v5 host on Node 22,
- * and `vpo plugins:uninstall`. The package ships what a plugin ships (dist/ and its manifest: no
- * bin/ that would shadow the host's `vpo`, no help plugin of its own), and the suite prints what
- * installing it costs (time, size, the share of each direct dependency).
+ * space as topic separator, a host declaring another schema version, oclif v5 hosts on Node 22
+ * and Node 24, and `vpo plugins:uninstall`. The package ships what a plugin ships (dist/, its
+ * manifest and npm-shrinkwrap.json: no bin/ that would shadow the host's `vpo`, no help plugin of
+ * its own); every host gets exactly the dependency versions the shrinkwrap pins, whatever newer
+ * ones the registry has; and the suite prints what installing it costs (time, size, the share of
+ * each direct dependency).
  *
- * Slow by nature (npm installs, better-sqlite3 compiling twice); skip it with
- * VPO_SKIP_INSTALL_TEST=1, skip only the Node 22 host with VPO_INSTALL_TEST_NODE22=0, keep the
- * sandbox with VPO_INSTALL_KEEP=1, and write the user-facing transcript with
- * VPO_INSTALL_TRANSCRIPT=FILE (the README's "Install into vpo" block is taken from it).
+ * Slow by nature (npm installs, better-sqlite3 compiling once per Node); skip it with
+ * VPO_SKIP_INSTALL_TEST=1, skip only the Node 22 or 24 host with VPO_INSTALL_TEST_NODE22=0 or
+ * VPO_INSTALL_TEST_NODE24=0, keep the sandbox with VPO_INSTALL_KEEP=1, and write the user-facing
+ * transcript with VPO_INSTALL_TRANSCRIPT=FILE (the README's "Install into vpo" block is taken from it).
  */
+import Database from 'better-sqlite3'
 import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
 
+import {type Lockfile, productionShrinkwrap} from '../../scripts/production-shrinkwrap.js'
 import {createLibrary, type LibrarySummary} from '../fixtures/library-generator.js'
 import {ROOT} from '../helpers/cli.js'
 import {gnuTarMetadata} from '../helpers/gnu-tar.js'
-import {sha256File} from '../helpers/libraries.js'
+import {libraryContent, sha256File} from '../helpers/libraries.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
+import {HOST_V5_VERSION, installIntoNewerHost, NEWER_NODES, prepareNewerNodeHost} from './newer-nodes.js'
 import {
   baseEnv,
   bashCompletionMissing,
@@ -33,7 +38,6 @@ import {
   freePort,
   Host,
   HOST_V4_DEPENDENCIES,
-  HOST_V5_DEPENDENCIES,
   npmInstall,
   packagesBytes,
   type ProcResult,
@@ -45,6 +49,14 @@ import {
   writeNpmUserConfig,
   zshMissing,
 } from './sandbox.js'
+import {
+  everyInstalledPackage,
+  flagShrinkwrapInRegistry,
+  installedRuntimeTree,
+  lockedRuntimeTree,
+  readShrinkwrap,
+  type Shrinkwrap,
+} from './shrinkwrap.js'
 
 const PACKAGE = '@vpo/library-backup'
 const COMMAND_IDS = [
@@ -56,9 +68,8 @@ const COMMAND_IDS = [
   'library:verify',
 ]
 const HOST_VERSION = '4.2.0'
-const HOST_V5_VERSION = '5.0.0'
 const SKIP = process.env.VPO_SKIP_INSTALL_TEST === '1'
-const WITH_NODE22 = process.env.VPO_INSTALL_TEST_NODE22 !== '0'
+const NEWER = NEWER_NODES.filter(({major}) => process.env[`VPO_INSTALL_TEST_NODE${major}`] !== '0')
 
 interface ManifestCommand {
   id: string
@@ -126,15 +137,18 @@ async function reportInstallCost(label: string, install: ProcResult, nodeModules
     dependencies: Record<string, string>
   }
   const direct = Object.keys(manifest.dependencies)
-  const all = dependencyClosure(nodeModules, direct)
+  // A shrinkwrapped package gets its whole tree nested in its own node_modules.
+  const nested = path.join(nodeModules, PACKAGE, 'node_modules')
+  const tree = fs.existsSync(nested) ? nested : nodeModules
+  const all = dependencyClosure(tree, direct)
   const du = await run('du', ['-sh', nodeModules], {env: process.env})
   const added = /added \d+ packages? in \S+/.exec(output(install))?.[0] ?? 'npm printed no summary'
   const lines = [
-    `${label}: vpo plugins:install took ${(install.ms / 1000).toFixed(1)} s (npm: ${added}); du -sh ${du.stdout.split('\t')[0]} (${all.size} packages, plugin itself ${megabytes(diskBytes(path.join(nodeModules, PACKAGE)))})`,
+    `${label}: vpo plugins:install took ${(install.ms / 1000).toFixed(1)} s (npm: ${added}); du -sh ${du.stdout.split('\t')[0]} (${all.size} packages, plugin itself ${megabytes(diskBytes(path.join(nodeModules, PACKAGE), (full) => full === nested))})`,
   ]
   for (const dependency of direct) {
     const others = dependencyClosure(
-      nodeModules,
+      tree,
       direct.filter((name) => name !== dependency),
     )
     const own = [...all].filter((dir) => !others.has(dir))
@@ -153,6 +167,26 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
     return result
   }
 
+  /** The plugin's run-time tree under `nodeModules` is the one the shrinkwrap pins, package for package. */
+  const expectShrinkwrapped = (nodeModules: string) => {
+    const locked = lockedRuntimeTree(shrinkwrap)
+    const installed = installedRuntimeTree(nodeModules, PACKAGE)
+    expect([...locked].filter((found) => /^@(aws-sdk|smithy)\//.test(found)).length).to.be.greaterThan(20)
+    expect(
+      [...installed].filter((found) => !locked.has(found)),
+      'installed, but not as the shrinkwrap pins',
+    ).to.deep.equal([])
+    expect(
+      [...locked].filter((found) => !installed.has(found)),
+      'pinned, but not installed',
+    ).to.deep.equal([])
+    const onDisk = everyInstalledPackage(nodeModules, PACKAGE)
+    expect(
+      [...onDisk].filter((found) => !locked.has(found)),
+      'installed, but needed by nothing',
+    ).to.deep.equal([])
+  }
+
   let work: string
   let registry: Registry | undefined
   let pkgVersion: string
@@ -165,7 +199,9 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
   let library: LibrarySummary
   let libraryBeforeInstall: Record<string, string>
   let commands: ManifestCommand[]
-  let node22: Promise<{host: Host; install: ProcResult}> | undefined
+  /** Per newer Node major: its host once the plugin is installed (their npm work overlaps the rest). */
+  const newerHosts = new Map<number, Promise<{host: Host; install: ProcResult}>>()
+  let shrinkwrap: Shrinkwrap
   let firstBackup: string
   let distBeforePublish: boolean
   let distAfterPublish: boolean
@@ -181,6 +217,8 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
     const step = (label: string) =>
       console.log(`      [install suite] ${label} (${Math.round((Date.now() - started) / 1000)} s)`)
     work = makeTempDir('vpo-install')
+    // The tree every other suite runs on; the published shrinkwrap is its run-time part.
+    shrinkwrap = readShrinkwrap(path.join(ROOT, 'package-lock.json'))
     const env = baseEnv(work)
     const port = await freePort()
     const registryUrl = `http://127.0.0.1:${port}/`
@@ -229,38 +267,13 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
     library = createLibrary(path.join(dataDir, 'library.db'), {files: 1500, walFiles: 25})
     libraryBeforeInstall = libraryState(dataDir)
 
-    // Node 22 + oclif v5 host: its npm work overlaps with everything below.
-    let prepared22: Promise<{host: Host; nodedir: string}> | undefined
-    if (WITH_NODE22) {
-      prepared22 = (async () => {
-        const nodeDir = path.join(work, 'node22')
-        await npmInstall(nodeDir, {name: 'node22', dependencies: {node: '22'}}, npm.env)
-        const node = path.join(nodeDir, 'node_modules', 'node', 'bin', 'node')
-        // The `node` package's platform package is the official tarball: bin/, include/node, share/.
-        const platformDir = path.join(nodeDir, 'node_modules', 'node', 'node_modules')
-        const platform = fs
-          .readdirSync(platformDir)
-          .find((name) => fs.existsSync(path.join(platformDir, name, 'include', 'node', 'node.h')))
-        if (!platform) throw new Error(`no Node 22 headers under ${platformDir}`)
-        const nodedir = path.join(platformDir, platform)
-        const npm22 = writeNpmUserConfig(path.join(work, 'npmrc-node22'), {nodedir, registry: registryUrl}, env)
-        const host5 = new Host({
-          dir: path.join(work, 'host-v5'),
-          version: HOST_V5_VERSION,
-          dependencies: HOST_V5_DEPENDENCIES,
-          node,
-          dataDir: path.join(work, 'vpo-data-v5'),
-          configDir: path.join(work, 'config-v5'),
-          cacheDir: path.join(work, 'cache-v5'),
-          env: npm22.env,
-          schemaVersion: 27,
-          topicSeparator: ':',
-        })
-        await host5.create()
-        return {host: host5, nodedir}
-      })()
-      prepared22.catch(() => {}) // awaited (and reported) below
-    }
+    // Node 22 and 24 hosts: their npm work overlaps with everything below, and with each other.
+    const sandbox = {work, registryUrl, env}
+    const prepared = NEWER.map((node) => {
+      const ready = prepareNewerNodeHost(sandbox, node)
+      ready.catch(() => {}) // awaited (and reported) below
+      return ready
+    })
 
     const verdaccioDir = path.join(work, 'verdaccio')
     await Promise.all([
@@ -288,24 +301,26 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
     distBeforePublish = fs.existsSync(path.join(source, 'dist'))
     publish = record(expectSuccess(await run('npm', ['publish'], {cwd: source, env: npm.env, timeoutMs: 300_000})))
     distAfterPublish = fs.existsSync(path.join(source, 'dist', 'commands', 'library', 'backup.js'))
+    flagShrinkwrapInRegistry(
+      path.join(work, 'registry', 'storage', '@vpo', 'library-backup', 'package.json'),
+      pkgVersion,
+    )
     step('published')
 
-    if (prepared22) {
-      node22 = prepared22.then(async ({host: host5, nodedir}) => {
-        writeNpmUserConfig(
-          path.join(work, 'npmrc-node22'),
-          {nodedir, registry: registryUrl, token: registry!.token},
-          env,
-        )
-        fs.mkdirSync(host5.options.dataDir, {recursive: true})
-        createLibrary(path.join(host5.options.dataDir, 'library.db'), {files: 300, walFiles: 5})
-        const installed = await host5.vpo(['plugins:install', PACKAGE], {timeoutMs: 900_000})
-        step('Node 22 host: plugin installed')
-        if (installed.code === 0)
-          await reportInstallCost('Node 22 host', installed, path.join(host5.options.dataDir, 'node_modules'))
-        return {host: host5, install: installed}
+    for (const ready of prepared) {
+      const installed = ready.then(async (newer) => {
+        const result = await installIntoNewerHost(newer, sandbox, PACKAGE, registry!.token)
+        step(`Node ${newer.major} host: plugin installed`)
+        if (result.code === 0)
+          await reportInstallCost(
+            `Node ${newer.major} host`,
+            result,
+            path.join(newer.host.options.dataDir, 'node_modules'),
+          )
+        return {host: newer.host, install: result}
       })
-      node22.catch(() => {})
+      installed.catch(() => {})
+      newerHosts.set(NEWER[prepared.indexOf(ready)].major, installed)
     }
 
     install = record(await host.vpo(['plugins:install', PACKAGE], {timeoutMs: 900_000}))
@@ -321,7 +336,7 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
   after(async function () {
     this.timeout(15 * 60_000)
     if (!work) return
-    if (node22) await node22.catch(() => {})
+    await Promise.allSettled(newerHosts.values())
     await registry?.stop()
     const file = process.env.VPO_INSTALL_TRANSCRIPT
     if (file) {
@@ -333,7 +348,7 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
     else cleanupTempDirs()
   })
 
-  it('npm publish runs prepack; the tarball holds the built code, its manifest, package.json and README only', async () => {
+  it('npm publish runs prepack; the tarball holds the built code, its manifest, package.json, README and npm-shrinkwrap.json only', async () => {
     expect(distBeforePublish, 'the release copy starts without dist/').to.equal(false)
     expect(distAfterPublish, 'prepack built dist/').to.equal(true)
     expect(output(publish)).to.include(`+ ${PACKAGE}@${pkgVersion}`)
@@ -350,7 +365,17 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
       .filter((entry) => entry.length > 0 && !entry.endsWith('/'))
       .map((entry) => entry.replace(/^package\//, ''))
     expect(new Set(shipped.map((file) => file.split('/')[0])), 'top level of the tarball').to.deep.equal(
-      new Set(['README.md', 'dist', 'oclif.manifest.json', 'package.json']),
+      new Set(['README.md', 'dist', 'npm-shrinkwrap.json', 'oclif.manifest.json', 'package.json']),
+    )
+    // npm ignores a dependency's package-lock.json; only a shipped shrinkwrap pins what users get,
+    // and without dev entries, which npm would install for users too.
+    const shippedLock = JSON.parse(
+      expectSuccess(await run('tar', ['-xzOf', tarball, 'package/npm-shrinkwrap.json'], {env: process.env})).stdout,
+    ) as Lockfile
+    expect(shippedLock, 'shipped shrinkwrap').to.deep.equal(productionShrinkwrap(shrinkwrap as unknown as Lockfile))
+    expect(Object.values(shippedLock.packages).filter((entry) => entry.dev)).to.deep.equal([])
+    expect(fs.existsSync(path.join(work, 'release-source', 'npm-shrinkwrap.json')), 'postpack removes it').to.equal(
+      false,
     )
     expect(shipped).to.include.members(COMMAND_IDS.map((id) => `dist/commands/${id.replace(':', '/')}.js`))
     expect(
@@ -367,6 +392,11 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
       oclif: {plugins?: string[]; devPlugins?: string[]}
     }
     expect(published.bin, 'an npm bin named vpo would shadow the host').to.equal(undefined)
+    // Pinned exactly: AWS SDK releases after early January 2027 need Node 22.
+    expect(published.dependencies['@aws-sdk/client-s3']).to.match(/^\d+\.\d+\.\d+$/)
+    expect(lockedRuntimeTree(shrinkwrap)).to.include(
+      `@aws-sdk/client-s3@${published.dependencies['@aws-sdk/client-s3']}`,
+    )
     expect(published.directories?.bin).to.equal(undefined)
     expect(published.oclif.plugins ?? [], 'plugins a host would load with ours').to.deep.equal([])
     expect(Object.keys(published.dependencies)).to.not.include.members(['@oclif/plugin-help', 'check-disk-space'])
@@ -392,6 +422,10 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
       'plugin-help installed with ours',
     ).to.equal(false)
     expect(commands.map((command) => command.id).sort()).to.deep.equal(COMMAND_IDS)
+  })
+
+  it('the Node 20 host got exactly the versions npm-shrinkwrap.json pins (every @aws-sdk and @smithy package too)', () => {
+    expectShrinkwrapped(path.join(dataDir, 'node_modules'))
   })
 
   it("installs no `vpo` of its own: the host's binary is the one that runs", async () => {
@@ -599,40 +633,44 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
     expect(regular().length).to.equal(1)
   })
 
-  it('loads in an oclif v5 host on Node 22 (better-sqlite3 built for Node 22)', async function () {
-    if (!node22) {
-      console.log('      skipped: VPO_INSTALL_TEST_NODE22=0')
-      this.skip()
-    }
+  for (const {major} of NEWER_NODES) {
+    it(`an oclif v5 host on Node ${major}: the shrinkwrapped versions, better-sqlite3 built for Node ${major}, a backup restored`, async function () {
+      const installed = newerHosts.get(major)
+      if (!installed) {
+        console.log(`      skipped: VPO_INSTALL_TEST_NODE${major}=0`)
+        this.skip()
+      }
 
-    const {host: host5, install: install5} = await node22!
-    expect(install5.code, output(install5)).to.equal(0)
-    const version = await host5.vpo(['--version'])
-    expect(version.stdout).to.match(/^vpo\/5\.0\.0 .* node-v22\./)
-    const core = JSON.parse(
-      fs.readFileSync(path.join(host5.dir, 'node_modules', '@oclif', 'core', 'package.json'), 'utf8'),
-    ) as {version: string}
-    expect(core.version).to.match(/^5\./)
-    const plugins = await host5.vpo(['plugins'])
-    expect(plugins.stdout).to.include(`${PACKAGE} ${pkgVersion}`)
-    const topic = await host5.vpo(['library', '--help'])
-    for (const command of commands) expect(squash(topic.stdout)).to.include(`${command.id} ${command.summary}`)
-    const backup = await host5.vpo(['library:backup', '--json'])
-    expect(backup.code, output(backup)).to.equal(0)
-    expect(backup.stderr, 'warnings from a local backup on Node 22').to.equal('')
-    const {path: archive} = JSON.parse(backup.stdout) as {path: string}
-    expect(gnuTarMetadata(archive).vpo_version).to.equal(HOST_V5_VERSION)
-    const listing = await host5.vpo(['library:backups', '--json'])
-    expect(JSON.parse(listing.stdout)).to.include({total_count: 1})
-    const dryRun = await host5.vpo(['library:restore', archive, '--dry-run', '--json'])
-    expect(dryRun.code, output(dryRun)).to.equal(0)
-    expect(JSON.parse(dryRun.stdout)).to.include({current_schema_version: 27, vpo_version: HOST_V5_VERSION})
-    if (!bashCompletionMissing())
-      expect(await completeInBash(host5, 'vpo library:b')).to.include.members([
-        'vpo library:backup',
-        'vpo library:backups',
-      ])
-  })
+      const {host: host5, install: install5} = await installed!
+      expect(install5.code, output(install5)).to.equal(0)
+      const version = await host5.vpo(['--version'])
+      expect(version.stdout).to.match(new RegExp(String.raw`^vpo/5\.0\.0 .* node-v${major}\.`))
+      const core = JSON.parse(
+        fs.readFileSync(path.join(host5.dir, 'node_modules', '@oclif', 'core', 'package.json'), 'utf8'),
+      ) as {version: string}
+      expect(core.version).to.match(/^5\./)
+      expectShrinkwrapped(path.join(host5.options.dataDir, 'node_modules'))
+      const topic = await host5.vpo(['library', '--help'])
+      for (const command of commands) expect(squash(topic.stdout)).to.include(`${command.id} ${command.summary}`)
+
+      // One round trip: back up, change the library, restore, and the backed-up content is back.
+      const database = path.join(host5.options.dataDir, 'library.db')
+      const original = libraryContent(database)
+      const backup = await host5.vpo(['library:backup', '--json'])
+      expect(backup.code, output(backup)).to.equal(0)
+      expect(backup.stderr, `warnings from a local backup on Node ${major}`).to.equal('')
+      const {path: archive} = JSON.parse(backup.stdout) as {path: string}
+      expect(gnuTarMetadata(archive).vpo_version).to.equal(HOST_V5_VERSION)
+      const db = new Database(database)
+      db.exec('DELETE FROM files WHERE rowid % 2 = 0')
+      db.close()
+      expect(libraryContent(database).rows).to.be.lessThan(original.rows)
+      const restore = await host5.vpo(['library:restore', archive, '--yes', '--json'])
+      expect(restore.code, output(restore)).to.equal(0)
+      expect(JSON.parse(restore.stdout)).to.include({success: true, current_schema_version: 27})
+      expect(libraryContent(database)).to.deep.equal(original)
+    })
+  }
 
   it('vpo plugins:uninstall removes the commands and leaves the library and its backups untouched', async () => {
     const before = libraryState(dataDir)

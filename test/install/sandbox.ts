@@ -56,6 +56,8 @@ export interface ProcOptions {
 export async function run(file: string, args: string[], options: ProcOptions): Promise<ProcResult> {
   const started = Date.now()
   const child = spawn(file, args, {cwd: options.cwd, env: options.env, stdio: ['pipe', 'pipe', 'pipe']})
+  // A program that never reads its input may exit first: EPIPE on our end is no failure of it.
+  child.stdin.on('error', () => {})
   child.stdin.end(options.input ?? '')
   let stdout = ''
   let stderr = ''

@@ -8,7 +8,7 @@ import {fromSystemError, invalidArchive} from '../errors.js'
 import {inFlight, readAt, settle, writevAll} from './file-io.js'
 import {HEADER_MAX, type OpenedHeader, openHeader} from './header.js'
 import {type IdentitySet} from './identities.js'
-import {CHUNK_SIZE, ChunkAuthError, chunkCount, openChunk, SEALED_CHUNK_SIZE} from './stream.js'
+import {CHUNK_SIZE, ChunkAuthError, chunkCount, endsEarly, openPayloadChunk, SEALED_CHUNK_SIZE} from './stream.js'
 
 const CHUNKS_PER_READ = 32
 /** Enough for any header we make (a few hundred bytes per recipient) and the nonce. */
@@ -67,7 +67,8 @@ export async function decryptFile(
       const plain: Buffer[] = []
       for (let index = first; index < Math.min(chunks, first + CHUNKS_PER_READ); index++) {
         const offset = (index - first) * SEALED_CHUNK_SIZE
-        plain.push(openChunk(key, index, index === chunks - 1, sealed.subarray(offset, offset + SEALED_CHUNK_SIZE)))
+        const chunk = sealed.subarray(offset, offset + SEALED_CHUNK_SIZE)
+        plain.push(openPayloadChunk(key, index, chunk, index === chunks - 1 ? 'end' : 'more').plain)
       }
 
       if (writing) await writing
@@ -93,19 +94,13 @@ async function headOfFile(archivePath: string, identities: IdentitySet, bytes: n
   try {
     const {size} = await file.stat()
     const {key, payloadOffset} = await openFileHeader(file, archivePath, identities)
-    const chunks = Math.min(chunkCount(size - payloadOffset), Math.max(1, Math.ceil(bytes / CHUNK_SIZE)))
     const lastChunk = chunkCount(size - payloadOffset) - 1
+    const chunks = Math.min(lastChunk + 1, Math.max(1, Math.ceil(bytes / CHUNK_SIZE)))
     const sealed = await readAt(file, payloadOffset, chunks * SEALED_CHUNK_SIZE)
     const plain: Buffer[] = []
     for (let index = 0; index < chunks; index++) {
-      plain.push(
-        openChunk(
-          key,
-          index,
-          index === lastChunk,
-          sealed.subarray(index * SEALED_CHUNK_SIZE, (index + 1) * SEALED_CHUNK_SIZE),
-        ),
-      )
+      const chunk = sealed.subarray(index * SEALED_CHUNK_SIZE, (index + 1) * SEALED_CHUNK_SIZE)
+      plain.push(openPayloadChunk(key, index, chunk, index === lastChunk ? 'end' : 'more').plain)
     }
 
     return Buffer.concat(plain).subarray(0, bytes)
@@ -116,30 +111,25 @@ async function headOfFile(archivePath: string, identities: IdentitySet, bytes: n
 
 /**
  * The first `bytes` of plaintext from a prefix of an age file (e.g. a ranged GET), whose total
- * size is unknown: a full chunk that fails as a middle chunk is tried as the last one, as age does.
+ * size is unknown: a chunk with bytes after it in the prefix is a middle one, a short one is the
+ * last, and a full one that ends the prefix may be either, as age tries it.
  */
 async function headOfPrefix(prefix: Buffer, label: string, identities: IdentitySet, bytes: number): Promise<Buffer> {
   const {key, payloadOffset} = await openHeader(prefix, identities, label)
   const wanted = Math.max(1, Math.ceil(bytes / CHUNK_SIZE))
+  // A prefix that ends among the chunks asked for is taken as the whole file, and checked as one.
+  if (prefix.length - payloadOffset <= wanted * SEALED_CHUNK_SIZE) chunkCount(prefix.length - payloadOffset)
   const plain: Buffer[] = []
   for (let index = 0; index < wanted; index++) {
-    const sealed = prefix.subarray(
-      payloadOffset + index * SEALED_CHUNK_SIZE,
-      payloadOffset + (index + 1) * SEALED_CHUNK_SIZE,
-    )
-    if (sealed.length < SEALED_CHUNK_SIZE) {
-      if (sealed.length === 0 && index > 0) throw new ChunkAuthError('the prefix ends before the bytes asked for')
-      // A short chunk is the last one, or the prefix is too short: the tag tells which.
-      plain.push(openChunk(key, index, true, sealed))
-      break
-    }
-
-    try {
-      plain.push(openChunk(key, index, false, sealed))
-    } catch {
-      plain.push(openChunk(key, index, true, sealed))
-      break
-    }
+    const start = payloadOffset + index * SEALED_CHUNK_SIZE
+    // The chunk before was a middle one, so a final chunk should follow.
+    if (index > 0 && start >= prefix.length) throw endsEarly()
+    const sealed = prefix.subarray(start, start + SEALED_CHUNK_SIZE)
+    const position =
+      sealed.length < SEALED_CHUNK_SIZE ? 'end' : start + SEALED_CHUNK_SIZE < prefix.length ? 'more' : 'unknown'
+    const chunk = openPayloadChunk(key, index, sealed, position)
+    plain.push(chunk.plain)
+    if (chunk.last) break
   }
 
   return Buffer.concat(plain).subarray(0, bytes)

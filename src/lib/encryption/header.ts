@@ -99,7 +99,19 @@ export async function openHeader(head: Buffer, identities: IdentitySet, archiveP
     throw invalidArchive(archivePath, 'its encryption header is damaged')
   }
 
-  if (!fileKey) throw noMatchingIdentity(archivePath)
+  if (!fileKey) {
+    // age 1.3's hybrid ML-KEM-768 + X25519 recipients (age1pq1…): a stanza no key of ours can open.
+    if (header.stanzas.some((stanza) => stanza.args[0] === 'mlkem768x25519')) {
+      throw new LibraryBackupError(
+        'UNSUPPORTED_ARCHIVE',
+        `${archivePath} is encrypted to a post-quantum age key (age1pq1…), which VPO backups do not support yet`,
+        {hint: 'Decrypt it with `age -d` (age 1.3 or newer) first, then restore the .tar.gz.'},
+      )
+    }
+
+    throw noMatchingIdentity(archivePath)
+  }
+
   if (fileKey.length !== 16 || !crypto.timingSafeEqual(headerMac(fileKey, header.withoutMac), header.mac)) {
     throw invalidArchive(archivePath, 'its encryption header failed authentication')
   }

@@ -81,6 +81,14 @@ function ageIdentities(text: string, filePath: string): Identity[] {
       throw badIdentityFile(filePath, 'holds a public key (a recipient)', 'Pass the private key file instead.')
     }
 
+    if (trimmed.startsWith('AGE-SECRET-KEY-PQ-1')) {
+      throw badIdentityFile(
+        filePath,
+        'holds a post-quantum key (AGE-SECRET-KEY-PQ-1…), which VPO backups do not support yet',
+        'Use an age X25519 key (age-keygen without -pq) or an ssh-ed25519/ssh-rsa key.',
+      )
+    }
+
     try {
       keys.push(new X25519Identity(trimmed))
     } catch {

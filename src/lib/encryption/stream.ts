@@ -34,8 +34,6 @@ export function sealChunk(key: Buffer, counter: number, last: boolean, plain: Ui
 }
 
 export function openChunk(key: Buffer, counter: number, last: boolean, sealed: Uint8Array): Buffer {
-  if (sealed.length < TAG_SIZE || sealed.length > SEALED_CHUNK_SIZE)
-    throw new ChunkAuthError('chunk has an impossible size')
   const body = sealed.subarray(0, sealed.length - TAG_SIZE)
   const decipher = crypto.createDecipheriv('chacha20-poly1305', key, chunkNonce(counter, last), {
     authTagLength: TAG_SIZE,
@@ -50,15 +48,75 @@ export function openChunk(key: Buffer, counter: number, last: boolean, sealed: U
   }
 }
 
-/** How many sealed chunks a payload of `payloadSize` bytes holds; throws when no valid file has that size. */
-export function chunkCount(payloadSize: number): number {
-  if (payloadSize < TAG_SIZE) throw new ChunkAuthError('the encrypted payload is truncated')
-  const count = Math.ceil(payloadSize / SEALED_CHUNK_SIZE)
-  const lastSize = payloadSize - (count - 1) * SEALED_CHUNK_SIZE
-  // Only an empty file may end with an empty chunk; anything else is a truncation or extra bytes.
-  if (lastSize < TAG_SIZE || (lastSize === TAG_SIZE && count > 1)) {
-    throw new ChunkAuthError('the encrypted payload has a truncated or extra last chunk')
+/**
+ * Why a chunk of `sealedLength` bytes at `counter` cannot be, or undefined. A chunk holds at least
+ * its tag, and only an empty file ends with an empty chunk (age-encryption.org/v1, "Payload").
+ */
+function shapeProblem(counter: number, sealedLength: number): string | undefined {
+  if (sealedLength > SEALED_CHUNK_SIZE) return 'a chunk is longer than a chunk can be'
+  if (sealedLength < TAG_SIZE && counter === 0) return 'the encrypted payload is truncated'
+  if (sealedLength < TAG_SIZE || (sealedLength === TAG_SIZE && counter > 0))
+    return 'the encrypted payload has a truncated or extra last chunk'
+  return undefined
+}
+
+/**
+ * Where a chunk sits: the payload ends right after it (`end`), more follows (`more`), or nobody
+ * knows (`unknown`: a prefix of the file that stops exactly after this chunk).
+ */
+export type ChunkPosition = 'end' | 'more' | 'unknown'
+
+/**
+ * Opens chunk `counter` of a payload, whole file or prefix alike: the one place that decides which
+ * chunk is the final one, so a final chunk with data after it (two final chunks, trailing bytes),
+ * an empty final chunk after a full one, or a payload that stops without its final chunk is
+ * refused the same way whichever path reads it. Returns the plaintext and whether it was final.
+ */
+export function openPayloadChunk(
+  key: Buffer,
+  counter: number,
+  sealed: Uint8Array,
+  position: ChunkPosition,
+): {last: boolean; plain: Buffer} {
+  const problem = shapeProblem(counter, sealed.length)
+  if (problem) throw new ChunkAuthError(problem)
+  // Only the final chunk may be short.
+  if (sealed.length < SEALED_CHUNK_SIZE || position === 'end') {
+    try {
+      return {last: true, plain: openChunk(key, counter, true, sealed)}
+    } catch (error) {
+      // A full chunk that opens as a middle one: the payload stops before its final chunk.
+      if (sealed.length === SEALED_CHUNK_SIZE && opensAsMiddle(key, counter, sealed)) throw endsEarly()
+      throw error
+    }
   }
 
+  if (position === 'more') return {last: false, plain: openChunk(key, counter, false, sealed)}
+  try {
+    return {last: false, plain: openChunk(key, counter, false, sealed)}
+  } catch {
+    return {last: true, plain: openChunk(key, counter, true, sealed)}
+  }
+}
+
+function opensAsMiddle(key: Buffer, counter: number, sealed: Uint8Array): boolean {
+  try {
+    openChunk(key, counter, false, sealed)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** A payload (or the prefix read of one) that stops right after a middle chunk. */
+export function endsEarly(): ChunkAuthError {
+  return new ChunkAuthError('the encrypted payload ends without its final chunk')
+}
+
+/** How many sealed chunks a payload of `payloadSize` bytes holds; throws when no valid file has that size. */
+export function chunkCount(payloadSize: number): number {
+  const count = Math.max(1, Math.ceil(payloadSize / SEALED_CHUNK_SIZE))
+  const problem = shapeProblem(count - 1, payloadSize - (count - 1) * SEALED_CHUNK_SIZE)
+  if (problem) throw new ChunkAuthError(problem)
   return count
 }
