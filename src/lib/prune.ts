@@ -46,12 +46,18 @@ interface PruneOptions {
   createdPath?: string
   /** Backups no rule may remove (by name), with the reason to show: the shrink guard's. */
   protect?: ReadonlyMap<string, string>
-  /** The target's listing when the caller just made it: an object store is not read twice. */
+  /**
+   * The target's listing when the caller just made it. Used by a dry run only: a real prune lists
+   * again under the lock, as another prune may have removed backups since.
+   */
   listing?: BackupListing
 }
 
+/** The reason the backup a run has just made is kept whatever the rules say. */
+const JUST_MADE = 'just made'
+
 async function prune(target: BackupTarget, policy: RetentionPolicy, options: PruneOptions): Promise<PruneReport> {
-  const listing = options.listing ?? (await listBackups(target))
+  const listing = (options.dryRun ? options.listing : undefined) ?? (await listBackups(target))
   // A backup the store failed to send is neither good nor bad: deciding without it could delete more.
   const unread = listing.backups.find((backup) => backup.readError !== undefined)
   if (unread) throw notPruned(unread, options.createdPath)
@@ -69,9 +75,12 @@ async function prune(target: BackupTarget, policy: RetentionPolicy, options: Pru
   const plan = planRetention(candidates, policy, now)
   const decisions = plan.map(({backup, keep, reasons}) => {
     const protection = options.protect?.get(backup.name)
-    return protection
-      ? {backup: backup.backup, keep: true, reasons: [...reasons, protection]}
-      : {backup: backup.backup, keep, reasons}
+    if (protection) return {backup: backup.backup, keep: true, reasons: [...reasons, protection]}
+    // Two backups within one second share a timestamp, and a name freed by pruning may be taken
+    // again and sort below its `-2` twin: the backup this run made is never its own victim.
+    if (!keep && backup.backup.path === options.createdPath)
+      return {backup: backup.backup, keep: true, reasons: [JUST_MADE]}
+    return {backup: backup.backup, keep, reasons}
   })
   const removed: string[] = []
   if (!options.dryRun) {

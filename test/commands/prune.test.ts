@@ -288,6 +288,21 @@ describe('library:prune', function () {
       expect(remaining(data.backupDir)).to.deep.equal([path.basename(made), names[0], names[1]].sort())
     })
 
+    it('a backup never prunes the backup it has just made, even when another sorts newer (same second, or clock skew)', async () => {
+      const data = makeDataDir({files: 200, walFiles: 0})
+      // A backup stamped a minute ahead (within the clock skew a listing tolerates) sorts newer
+      // than anything made now, as a `-2` twin of the same second does.
+      const ahead = new Date(Date.now() + 60_000).toISOString().replace(/\.\d+Z$/, 'Z')
+      fs.mkdirSync(data.backupDir, {recursive: true})
+      copiesWithCreatedAt(archive, [{createdAt: ahead, dest: path.join(data.backupDir, regularName(ahead))}])
+      const result = await runCliChecked(['library:backup', '--keep-last', '1', '--json'], data.env)
+      expect(result.code, result.stderr).to.equal(0)
+      const body = parseJson(result) as unknown as BackupJson
+      expect(body.pruned).to.deep.equal([])
+      expect(fs.existsSync(body.path), 'the backup just made is still there').to.equal(true)
+      expect(remaining(data.backupDir)).to.deep.equal([path.basename(body.path), regularName(ahead)].sort())
+    })
+
     it('a failed backup prunes nothing', async () => {
       const {data} = await withOldBackups()
       const before = treeState(data.backupDir)

@@ -571,8 +571,12 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
   })
 
   it('shares VPO_DATA_DIR with the host: touches nothing but library.db*, backups/ and its temporary files', async () => {
+    // backup-history.json is the shrink guard's record, ours as library.db is.
     const ours = (relative: string) =>
-      relative.startsWith('library.db') || relative === 'backups' || relative.startsWith(`backups${path.sep}`)
+      relative.startsWith('library.db') ||
+      relative === 'backup-history.json' ||
+      relative === 'backups' ||
+      relative.startsWith(`backups${path.sep}`)
     const hostFiles = statTree(dataDir, ours)
     expect(Object.keys(hostFiles)).to.include.members(['package.json', 'node_modules'])
 

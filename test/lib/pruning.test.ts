@@ -1,6 +1,7 @@
 /**
- * Pruning (--keep N), on a directory of empty files named like backups: which regular backups go,
- * and what is never touched (pre-restore snapshots, foreign files). The policy itself is in retention.test.ts.
+ * Pruning on a directory of files named like backups that are not archives: a file known to be
+ * damaged never counts toward a rule, so none goes. The policy itself is in retention.test.ts; real
+ * archives are pruned in test/commands/prune.test.ts.
  */
 import {expect} from 'chai'
 import fs from 'node:fs'
@@ -20,7 +21,7 @@ function dirWith(names: string[]): string {
 describe('pruneBackups', () => {
   after(() => cleanupTempDirs())
 
-  it('keeps the N newest regular backups by the time in their names (the -2 of a second newer than its plain name)', async () => {
+  it('counts no file that is not a whole archive toward a rule: all are kept, each reported damaged, nothing else touched', async () => {
     const names = [
       'vpo-library-2026-02-05T143022Z.tar.gz',
       'vpo-library-2026-02-05T143022Z-2.tar.gz',
@@ -32,22 +33,13 @@ describe('pruneBackups', () => {
       'README.md',
     ]
     const dir = dirWith(names)
-    const {removed: pruned} = await pruneBackups(new LocalDirectory(dir), {last: 2})
-    expect(pruned.sort()).to.deep.equal(
-      [
-        path.join(dir, 'vpo-library-2025-12-31T235959Z.tar.gz'),
-        path.join(dir, 'vpo-library-2024-01-01T00-00-00Z.tar.gz'),
-      ].sort(),
+    const report = await pruneBackups(new LocalDirectory(dir), {last: 1})
+    expect(report.removed).to.deep.equal([])
+    const regular = report.decisions.filter((decision) =>
+      /T\d{6}Z(-2)?\.tar\.gz$|T00-00-00Z/.test(decision.backup.filename),
     )
-    expect(fs.readdirSync(dir).sort()).to.deep.equal(
-      [
-        'vpo-library-2026-02-05T143022Z.tar.gz',
-        'vpo-library-2026-02-05T143022Z-2.tar.gz',
-        'vpo-library-2023-01-01T000000Z-pre-restore.tar.gz',
-        'vpo-library-2026-02-05T143022Z.tar.gz.bak',
-        'vpo-library-mine.tar.gz',
-        'README.md',
-      ].sort(),
-    )
+    expect(regular).to.have.lengthOf(4)
+    for (const decision of regular) expect(decision.reasons.join(' ')).to.match(/damaged/)
+    expect(fs.readdirSync(dir).sort()).to.deep.equal([...names].sort())
   })
 })
