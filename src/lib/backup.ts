@@ -25,7 +25,7 @@ import {
 import {acquireLibraryLock, assertLibraryUnlocked, type LibraryLock} from './library-lock.js'
 import {listBackups, newestReadable} from './listing.js'
 import {pruneBackups, type PruneReport, type RetentionPolicy} from './prune.js'
-import {removeAbandonedTemps, removeTemp, tempPathIn} from './temp-files.js'
+import {removeAbandonedTemps, removeTemp, removeTempInBackground, tempPathIn} from './temp-files.js'
 
 export type BackupPhase = 'compress' | 'snapshot' | 'upload'
 export type BackupProgress = (phase: BackupPhase, done: number, total: number) => void
@@ -152,6 +152,7 @@ export async function writeBackup(
   const createdAt = new Date()
   let live: Database.Database | undefined = openLiveLibrary(options.databasePath)
   let snapshotPath: string | undefined
+  let snapshotRemoval: Promise<void> | undefined
   let archivePath: string | undefined
   let doing = `reading the library ${options.databasePath}`
   try {
@@ -192,7 +193,9 @@ export async function writeBackup(
       },
       onProgress: (done, total) => options.onProgress?.('compress', done, total),
     })
-    removeTemp(snapshotPath)
+    // Unlinking the snapshot overlaps encryption and publishing.
+    snapshotRemoval = removeTempInBackground(snapshotPath)
+    snapshotPath = undefined
     let {archiveSizeBytes} = written
     if (options.recipients) {
       doing = `encrypting the backup in ${staging}`
@@ -228,6 +231,7 @@ export async function writeBackup(
     live?.close()
     if (snapshotPath) removeTemp(snapshotPath)
     if (archivePath) removeTemp(archivePath)
+    await snapshotRemoval
   }
 }
 
