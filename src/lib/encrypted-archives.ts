@@ -1,5 +1,6 @@
 import fsp from 'node:fs/promises'
 
+import type {ArchiveInput} from './archive/source.js'
 import type {AgeRecipient, IdentitySet} from './encryption/index.js'
 
 import {noIdentity, noMatchingIdentity} from './encryption/key-errors.js'
@@ -105,6 +106,23 @@ export async function withPlainArchive<T>(
   } finally {
     removeTemp(plainPath)
   }
+}
+
+/**
+ * Runs `work` on the archive as the reader takes it: a plain file as it is, an encrypted one
+ * unlocked (KEY_ERROR, or INVALID_ARCHIVE for a damaged header, before `work` starts) and
+ * decrypted as it is read, with no plaintext copy on disk. The reader reports an archive whole
+ * only once every chunk, the last one included, has authenticated.
+ */
+export async function withArchiveInput<T>(
+  archivePath: string,
+  keys: ArchiveKeys,
+  work: (input: ArchiveInput, encrypted: boolean) => Promise<T>,
+): Promise<T> {
+  if (!(await isEncryptedFile(archivePath))) return work(archivePath, false)
+  const age = await encryption()
+  const unlocked = await age.unlockFile(archivePath, keys.identities ?? new age.IdentitySet([]))
+  return work({path: archivePath, open: () => age.openPlaintext(unlocked)}, true)
 }
 
 /** The first `bytes` plain bytes behind an encrypted head (a prefix of the file), decrypting one chunk. */

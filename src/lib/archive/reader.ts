@@ -7,6 +7,7 @@ import fsp from 'node:fs/promises'
 import {invalidArchive, LibraryBackupError} from '../errors.js'
 import {GzipFormatError, inflateFile, inflateFirstMember, inflateMemberAt, readMemberLayout} from './gzip-members.js'
 import {type BackupMetadata, DATABASE_MEMBER, METADATA_MAX_BYTES, METADATA_MEMBER, parseMetadata} from './metadata.js'
+import {type ArchiveInput, inputPath, openArchiveBytes} from './source.js'
 import {tar} from './tar-module.js'
 import {type Progress} from './writer.js'
 
@@ -32,12 +33,12 @@ interface ScanOptions {
 }
 
 /** Reads the first required member only: the metadata, unless VPO's Python layout puts it last. */
-async function readArchiveHead(archivePath: string): Promise<ArchiveContents> {
+async function readArchiveHead(archivePath: ArchiveInput): Promise<ArchiveContents> {
   return new ArchiveScan(archivePath, {headOnly: true}).run()
 }
 
 /** Reads the metadata wherever it is in the archive (the whole archive for VPO's Python layout). */
-export async function readArchiveMetadata(archivePath: string): Promise<BackupMetadata> {
+export async function readArchiveMetadata(archivePath: ArchiveInput): Promise<BackupMetadata> {
   const head = await readArchiveHead(archivePath)
   if (head.metadata) return head.metadata
   const whole = await new ArchiveScan(archivePath, {}).run()
@@ -46,7 +47,7 @@ export async function readArchiveMetadata(archivePath: string): Promise<BackupMe
 
 /** Validates the whole archive and streams `library.db` into `destination`. */
 export async function extractDatabase(
-  archivePath: string,
+  archivePath: ArchiveInput,
   destination: string,
   options: Pick<ScanOptions, 'onProgress'> = {},
 ): Promise<ArchiveContents & {metadata: BackupMetadata}> {
@@ -70,12 +71,16 @@ class ArchiveScan {
   private databaseWritten = 0
 
   constructor(
-    private readonly archivePath: string,
+    private readonly input: ArchiveInput,
     private readonly options: ScanOptions,
   ) {}
 
+  private get archivePath(): string {
+    return inputPath(this.input)
+  }
+
   async run(): Promise<ArchiveContents> {
-    await assertGzipContainer(this.archivePath)
+    await assertGzipContainer(this.input)
     try {
       await this.walk()
     } finally {
@@ -95,7 +100,7 @@ class ArchiveScan {
     // A bomb can hide in any member, known or not: stop once far more comes out than was declared.
     let inflated = 0
     try {
-      const chunks = inflateFile(this.archivePath, {
+      const chunks = inflateFile(this.input, {
         chunkSize: this.options.headOnly ? 16 * 1024 : READ_CHUNK,
         // Listing wants the first member only: read no further ahead than that.
         concurrency: this.options.headOnly ? 1 : undefined,
@@ -114,7 +119,9 @@ class ArchiveScan {
 
       if (!this.failure && !this.finished) parser.end()
     } catch (error) {
-      this.fail(describeGzipError(error as NodeJS.ErrnoException), error)
+      // An encrypted chunk that fails to authenticate is already named as what it is.
+      if (error instanceof LibraryBackupError) this.failure ??= error
+      else this.fail(describeGzipError(error as NodeJS.ErrnoException), error)
     }
   }
 
@@ -248,7 +255,20 @@ class ArchiveScan {
 }
 
 /** Format detection by content, not by name: ZIP gets its own message. */
-async function assertGzipContainer(archivePath: string): Promise<void> {
+async function assertGzipContainer(input: ArchiveInput): Promise<void> {
+  if (typeof input !== 'string') {
+    const bytes = await openArchiveBytes(input)
+    try {
+      const magic = Buffer.alloc(4)
+      assertGzipMagic(magic, (await bytes.read(magic, 0, 4, 0)).bytesRead, input.path)
+    } finally {
+      await bytes.close()
+    }
+
+    return
+  }
+
+  const archivePath = input
   let handle: fsp.FileHandle
   try {
     handle = await fsp.open(archivePath, 'r')
@@ -269,21 +289,24 @@ async function assertGzipContainer(archivePath: string): Promise<void> {
   try {
     if (!(await handle.stat()).isFile()) throw invalidArchive(archivePath, 'it is not a regular file')
     const magic = Buffer.alloc(4)
-    const {bytesRead} = await handle.read(magic, 0, 4, 0)
-    if (bytesRead === 0) throw invalidArchive(archivePath, 'the file is empty')
-    if (magic.toString('latin1', 0, 2) === 'PK') {
-      throw new LibraryBackupError('UNSUPPORTED_ARCHIVE', `${archivePath} is a ZIP file, and ZIP is not supported`, {
-        hint: 'VPO backups are .tar.gz archives made by vpo library:backup.',
-      })
-    }
-
-    if (bytesRead < 2 || magic[0] !== 0x1f || magic[1] !== 0x8b) {
-      throw new LibraryBackupError('UNSUPPORTED_ARCHIVE', `${archivePath} is not a gzip-compressed tar archive`, {
-        hint: 'VPO backups are .tar.gz archives made by vpo library:backup.',
-      })
-    }
+    assertGzipMagic(magic, (await handle.read(magic, 0, 4, 0)).bytesRead, archivePath)
   } finally {
     await handle.close()
+  }
+}
+
+function assertGzipMagic(magic: Buffer, bytesRead: number, archivePath: string): void {
+  if (bytesRead === 0) throw invalidArchive(archivePath, 'the file is empty')
+  if (magic.toString('latin1', 0, 2) === 'PK') {
+    throw new LibraryBackupError('UNSUPPORTED_ARCHIVE', `${archivePath} is a ZIP file, and ZIP is not supported`, {
+      hint: 'VPO backups are .tar.gz archives made by vpo library:backup.',
+    })
+  }
+
+  if (bytesRead < 2 || magic[0] !== 0x1f || magic[1] !== 0x8b) {
+    throw new LibraryBackupError('UNSUPPORTED_ARCHIVE', `${archivePath} is not a gzip-compressed tar archive`, {
+      hint: 'VPO backups are .tar.gz archives made by vpo library:backup.',
+    })
   }
 }
 
