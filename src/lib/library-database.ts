@@ -21,25 +21,27 @@ const BUSY_TIMEOUT_MS = 2000
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1')
 
 /**
- * How much of a database SQLite reads through a memory map instead of one pread per 4 KiB page
- * (a snapshot, quick_check and the statistics each read every page: 25,000 system calls apiece for
- * a 100 MB library). Mapped pages count toward the process's RSS, so the map is capped; pages
- * past the cap are read as before. VPO_BACKUP_MMAP_BYTES overrides it (0 turns it off).
+ * A database up to this size is read through a memory map instead of one pread per 4 KiB page (a
+ * snapshot, quick_check and the statistics each read every page: 25,000 system calls apiece for a
+ * 100 MB library). Mapped pages count toward the process's RSS, so a larger database is read as
+ * before: mapping only its start would cost as much memory for a fraction of the gain.
+ * VPO_BACKUP_MMAP_BYTES overrides the limit (0 turns memory maps off).
  */
-const MMAP_BYTES = 128 * 1024 * 1024
+const MMAP_LIMIT = 128 * 1024 * 1024
 
 let SqliteDatabase: typeof Database | undefined
 /** better-sqlite3 loads its native addon on first use only, so `--help` and listings stay quick. */
 export function openDatabase(file: string, options: {readonly: boolean}): Database.Database {
   SqliteDatabase ??= createRequire(import.meta.url)('better-sqlite3') as typeof Database
   const db = new SqliteDatabase(file, {fileMustExist: true, readonly: options.readonly, timeout: BUSY_TIMEOUT_MS})
-  db.pragma(`mmap_size = ${mmapBytes()}`)
+  const limit = mmapLimit()
+  if (limit > 0 && fs.statSync(file).size <= limit) db.pragma(`mmap_size = ${limit}`)
   return db
 }
 
-function mmapBytes(): number {
+function mmapLimit(): number {
   const override = Number.parseInt(process.env.VPO_BACKUP_MMAP_BYTES ?? '', 10)
-  return Number.isSafeInteger(override) && override >= 0 ? override : MMAP_BYTES
+  return Number.isSafeInteger(override) && override >= 0 ? override : MMAP_LIMIT
 }
 
 export function assertLibraryExists(databasePath: string): void {
