@@ -34,9 +34,15 @@ let SqliteDatabase: typeof Database | undefined
 export function openDatabase(file: string, options: {readonly: boolean}): Database.Database {
   SqliteDatabase ??= createRequire(import.meta.url)('better-sqlite3') as typeof Database
   const db = new SqliteDatabase(file, {fileMustExist: true, readonly: options.readonly, timeout: BUSY_TIMEOUT_MS})
-  const limit = mmapLimit()
-  if (limit > 0 && fs.statSync(file).size <= limit) db.pragma(`mmap_size = ${limit}`)
+  const mmap = mmapPragma(file)
+  if (mmap) db.pragma(mmap)
   return db
+}
+
+/** The mmap_size pragma for `file`, or undefined when it is read without a memory map. */
+export function mmapPragma(file: string): string | undefined {
+  const limit = mmapLimit()
+  return limit > 0 && fs.statSync(file).size <= limit ? `mmap_size = ${limit}` : undefined
 }
 
 function mmapLimit(): number {
@@ -202,7 +208,11 @@ export async function snapshotLibrary(
 
 /** SQLite's fast structural check; returns the first problem, or undefined when the file is sound. */
 export function quickCheck(db: Database.Database): string | undefined {
-  const rows = db.pragma('quick_check') as Array<{quick_check: string}>
+  return describeQuickCheck(db.pragma('quick_check') as Array<{quick_check: string}>)
+}
+
+/** The first problem in quick_check's rows, or undefined when they say the file is sound. */
+export function describeQuickCheck(rows: Array<{quick_check: string}>): string | undefined {
   const first = rows[0]?.quick_check ?? 'no result'
   if (first === 'ok') return undefined
   // SQLite can pack a hundred findings into one row: the first one says enough.
