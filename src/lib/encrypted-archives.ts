@@ -9,10 +9,11 @@ import {removeAbandonedTemps, removeTemp, tempPathIn} from './temp-files.js'
 
 /**
  * Where encryption meets the backup flow. An encrypted backup is the same `.tar.gz`, encrypted
- * whole in the age format: built plain in a private staging file, encrypted, then committed. An
- * encrypted archive is decrypted whole (every chunk authenticated) into a private scratch file
- * before the archive reader sees a byte of it. The encryption module is loaded only when a key or
- * an age file is met, so plain backups pay nothing for it.
+ * whole in the age format: built plain in a private staging file, encrypted, then committed. A
+ * restore reads an encrypted archive as it decrypts it (withArchiveInput); verify decrypts it whole
+ * into a private scratch file first (withPlainArchive), since its quick mode reads by offsets.
+ * Either way nothing counts as verified before every chunk has authenticated. The encryption
+ * module is loaded only when a key or an age file is met, so plain backups pay nothing for it.
  */
 export interface ArchiveKeys {
   /** Who new backups are encrypted to (--encrypt-to, --recipients-file, VPO_BACKUP_RECIPIENTS_FILE). */
