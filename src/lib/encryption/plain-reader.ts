@@ -11,7 +11,7 @@ import {fromSystemError} from '../errors.js'
 import {asInvalid, openFileHeader} from './decrypt.js'
 import {inFlight, readAt, settle} from './file-io.js'
 import {type IdentitySet} from './identities.js'
-import {CHUNK_SIZE, chunkCount, openChunk, SEALED_CHUNK_SIZE, TAG_SIZE} from './stream.js'
+import {CHUNK_SIZE, ChunkAuthError, chunkCount, openChunk, SEALED_CHUNK_SIZE, TAG_SIZE} from './stream.js'
 
 /** Chunks decrypted at a time: 2 MiB of plaintext, one read of the sealed file. */
 const BATCH = 32
@@ -65,39 +65,47 @@ export class PlaintextReader {
   }
 
   async read(buffer: Buffer, offset: number, length: number, position: number): Promise<{bytesRead: number}> {
-    let done = 0
-    try {
+    return this.guard(async () => {
+      let done = 0
       while (done < length && position + done < this.size) {
         const at = position + done
         const chunk = Math.floor(at / CHUNK_SIZE)
         const first = chunk - (chunk % BATCH)
         if (first !== this.batchFirst) await this.load(first)
         const start = at - first * CHUNK_SIZE
-        done += this.batch.copy(
+        const copied = this.batch.copy(
           buffer,
           offset + done,
           start,
           start + Math.min(length - done, this.batch.length - start),
         )
+        if (copied === 0) throw new ChunkAuthError('the payload ends before its chunks say')
+        done += copied
       }
-    } catch (error) {
-      throw fromSystemError(asInvalid(error, this.unlocked.path), `decrypting ${this.unlocked.path}`)
-    }
 
-    return {bytesRead: done}
+      return {bytesRead: done}
+    })
   }
 
   async finish(): Promise<void> {
-    for (let first = 0; first < this.chunks; first += BATCH) {
-      if (this.authenticated.subarray(first, first + BATCH).includes(0)) {
-        await this.read(Buffer.alloc(1), 0, 1, first * CHUNK_SIZE)
+    await this.guard(async () => {
+      for (let first = 0; first < this.chunks; first += BATCH) {
+        if (this.authenticated.subarray(first, first + BATCH).includes(0)) await this.load(first)
       }
-    }
+    })
   }
 
   async close(): Promise<void> {
     await settle(this.ahead?.sealed)
     await this.file.close()
+  }
+
+  private async guard<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work()
+    } catch (error) {
+      throw fromSystemError(asInvalid(error, this.unlocked.path), `decrypting ${this.unlocked.path}`)
+    }
   }
 
   private async load(first: number): Promise<void> {
