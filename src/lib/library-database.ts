@@ -25,7 +25,8 @@ const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1')
  * snapshot, quick_check and the statistics each read every page: 25,000 system calls apiece for a
  * 100 MB library). Mapped pages count toward the process's RSS, so a larger database is read as
  * before: mapping only its start would cost as much memory for a fraction of the gain.
- * VPO_BACKUP_MMAP_BYTES overrides the limit (0 turns memory maps off).
+ * VPO_BACKUP_MMAP_BYTES overrides the limit; 0 turns memory maps off, for a disk or share that may
+ * fail under it: a read error in a mapped file is SIGBUS, not an error SQLite can report.
  */
 const MMAP_LIMIT = 128 * 1024 * 1024
 
