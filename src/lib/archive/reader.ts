@@ -3,6 +3,7 @@ import type {ReadEntry} from 'tar'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
+import {promisify} from 'node:util'
 
 import {invalidArchive, LibraryBackupError} from '../errors.js'
 import {GzipFormatError, inflateFile, inflateFirstMember, inflateMemberAt, readMemberLayout} from './gzip-members.js'
@@ -16,6 +17,9 @@ const BLOCK = 512
 /** Slack for unknown members and tar headers before a stream counts as a decompression bomb. */
 const BOMB_SLACK = 16 * 1024 * 1024
 const REGULAR_TYPES = new Set(['ContiguousFile', 'File', 'OldFile'])
+/** How far the inflated database may run ahead of its writes before the walk waits for them. */
+const MAX_UNWRITTEN = 16 * 1024 * 1024
+const writeAt = promisify(fs.write)
 
 /** What a reader learned. */
 export interface ArchiveContents {
@@ -69,6 +73,9 @@ class ArchiveScan {
   private databaseFd: number | undefined
   private databaseHeaderSize: number | undefined
   private databaseWritten = 0
+  /** library.db's writes, one after another on the threadpool while this thread inflates and hashes. */
+  private writing: Promise<void> = Promise.resolve()
+  private unwritten = 0
 
   constructor(
     private readonly input: ArchiveInput,
@@ -84,6 +91,7 @@ class ArchiveScan {
     try {
       await this.walk()
     } finally {
+      await this.writing
       this.closeDestination()
     }
 
@@ -115,6 +123,7 @@ class ArchiveScan {
         if (this.failure || this.finished) break
         parser.write(chunk)
         if (this.failure || this.finished) break
+        if (this.unwritten > MAX_UNWRITTEN) await this.writing
       }
 
       if (!this.failure && !this.finished) parser.end()
@@ -205,11 +214,18 @@ class ArchiveScan {
 
     if (this.databaseFd === undefined) return // reading for the metadata only: count, nothing more
     this.hash.update(data)
-    try {
-      fs.writeSync(this.databaseFd, data)
-    } catch (error) {
-      this.failure ??= error as Error // ENOSPC and friends: the caller turns these into their exit codes
-    }
+    const fd = this.databaseFd
+    const position = this.databaseWritten - data.length
+    this.unwritten += data.length
+    this.writing = this.writing.then(async () => {
+      try {
+        if (!this.failure) await writeFully(fd, data, position)
+      } catch (error) {
+        this.failure ??= error as Error // ENOSPC and friends: the caller turns these into their exit codes
+      } finally {
+        this.unwritten -= data.length
+      }
+    })
   }
 
   private checkDeclaredSize(actual: number): boolean {
@@ -251,6 +267,12 @@ class ArchiveScan {
 
   private fail(reason: string, cause?: unknown): void {
     this.failure ??= invalidArchive(this.archivePath, reason, cause)
+  }
+}
+
+async function writeFully(fd: number, data: Buffer, position: number): Promise<void> {
+  for (let done = 0; done < data.length;) {
+    done += (await writeAt(fd, data, done, data.length - done, position + done)).bytesWritten
   }
 }
 
