@@ -18,7 +18,7 @@ const BLOCK = 512
 const BOMB_SLACK = 16 * 1024 * 1024
 const REGULAR_TYPES = new Set(['ContiguousFile', 'File', 'OldFile'])
 /** How far the inflated database may run ahead of its writes before the walk waits for them. */
-const MAX_UNWRITTEN = 16 * 1024 * 1024
+const MAX_UNWRITTEN = 4 * 1024 * 1024
 const writeAt = promisify(fs.write)
 
 /** What a reader learned. */
