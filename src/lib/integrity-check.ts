@@ -16,6 +16,8 @@ const {parentPort, workerData} = require('node:worker_threads')
 const Database = require(workerData.sqlite)
 const db = new Database(workerData.file, {fileMustExist: true, timeout: 2000})
 try {
+  // quick_check reads each page once: a small page cache keeps this thread's memory small.
+  db.pragma('cache_size = -4000')
   if (workerData.mmap) db.pragma(workerData.mmap)
   parentPort.postMessage(db.pragma('quick_check'))
 } finally {
