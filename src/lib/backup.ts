@@ -12,13 +12,12 @@ import {backupFileName, type BackupKind, formatCreatedAt} from './backup-names.j
 import {assertSpaceFor, type SpaceNeed} from './disk-space.js'
 import {assertOutputName, encryptStaged} from './encrypted-archives.js'
 import {fromSystemError, LibraryBackupError} from './errors.js'
+import {inspectSnapshot, quickCheckInBackground, snapshotStats} from './integrity-check.js'
 import {markCommitted} from './interrupts.js'
 import {
   assertLibraryExists,
   type LibraryStats,
-  openCopy,
   openLiveLibrary,
-  quickCheck,
   readLibraryStats,
   readSchemaVersion,
   snapshotLibrary,
@@ -27,7 +26,7 @@ import {acquireLibraryLock, assertLibraryUnlocked, type LibraryLock} from './lib
 import {listBackups, newestReadable} from './listing.js'
 import {pruneBackups, type PruneReport, type RetentionPolicy} from './prune.js'
 import {type BackupShrinkCheck, checkBackupShrink, guardFailed, type ShrinkOptions} from './shrink-runs.js'
-import {removeAbandonedTemps, removeTemp, tempPathIn} from './temp-files.js'
+import {removeAbandonedTemps, removeTemp, removeTempInBackground, tempPathIn} from './temp-files.js'
 
 export type BackupPhase = 'compress' | 'snapshot' | 'upload'
 export type BackupProgress = (phase: BackupPhase, done: number, total: number) => void
@@ -200,6 +199,8 @@ export async function writeBackup(
   const createdAt = new Date()
   let live: Database.Database | undefined = openLiveLibrary(options.databasePath)
   let snapshotPath: string | undefined
+  let snapshotRemoval: Promise<void> | undefined
+  let integrity: Promise<string | undefined> | undefined
   let archivePath: string | undefined
   let doing = `reading the library ${options.databasePath}`
   try {
@@ -222,9 +223,11 @@ export async function writeBackup(
     options.onProgress?.('snapshot', estimate, estimate)
 
     // The statistics and the integrity gate describe the snapshot, not the live file, which may
-    // have moved on.
-    const {damage, stats} = inspectSnapshot(snapshotPath, options.databasePath)
-    if (damage && !options.allowDamaged) throw await libraryDamaged(options.databasePath, damage, destination)
+    // have moved on. The gate runs on a worker thread while the archive is compressed.
+    const {stats, damage: statsDamage} = snapshotStats(snapshotPath, options.databasePath, options.allowDamaged)
+    if (!stats) throw await libraryDamaged(options.databasePath, statsDamage!, destination)
+    integrity = quickCheckInBackground(snapshotPath)
+    integrity.catch(() => {}) // awaited after compression
 
     doing = `writing the backup into ${destination.target.location}`
     const written = await writeArchive({
@@ -240,7 +243,12 @@ export async function writeBackup(
       },
       onProgress: (done, total) => options.onProgress?.('compress', done, total),
     })
-    removeTemp(snapshotPath)
+    const checkedSnapshot = snapshotPath
+    const damage = await integrity.catch(() => inspectSnapshot(checkedSnapshot))
+    if (damage && !options.allowDamaged) throw await libraryDamaged(options.databasePath, damage, destination)
+    // Unlinking the snapshot overlaps encryption and publishing.
+    snapshotRemoval = removeTempInBackground(snapshotPath)
+    snapshotPath = undefined
     let {archiveSizeBytes} = written
     if (options.recipients) {
       doing = `encrypting the backup in ${staging}`
@@ -275,17 +283,10 @@ export async function writeBackup(
     throw fromSystemError(error, doing)
   } finally {
     live?.close()
+    await integrity?.catch(() => {}) // the worker has the snapshot open until it answers
     if (snapshotPath) removeTemp(snapshotPath)
     if (archivePath) removeTemp(archivePath)
-  }
-}
-
-function inspectSnapshot(snapshotPath: string, databasePath: string): {damage?: string; stats: LibraryStats} {
-  const copy = openCopy(snapshotPath)
-  try {
-    return {damage: quickCheck(copy), stats: readLibraryStats(copy, databasePath)}
-  } finally {
-    copy.close()
+    await snapshotRemoval
   }
 }
 

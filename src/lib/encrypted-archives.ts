@@ -1,5 +1,6 @@
 import fsp from 'node:fs/promises'
 
+import type {ArchiveInput} from './archive/source.js'
 import type {AgeRecipient, IdentitySet} from './encryption/index.js'
 
 import {namingTheBackup} from './backup-naming.js'
@@ -9,10 +10,11 @@ import {removeAbandonedTemps, removeTemp, tempPathIn} from './temp-files.js'
 
 /**
  * Where encryption meets the backup flow. An encrypted backup is the same `.tar.gz`, encrypted
- * whole in the age format: built plain in a private staging file, encrypted, then committed. An
- * encrypted archive is decrypted whole (every chunk authenticated) into a private scratch file
- * before the archive reader sees a byte of it. The encryption module is loaded only when a key or
- * an age file is met, so plain backups pay nothing for it.
+ * whole in the age format: built plain in a private staging file, encrypted, then committed. A
+ * restore reads an encrypted archive as it decrypts it (withArchiveInput); verify decrypts it whole
+ * into a private scratch file first (withPlainArchive), since its quick mode reads by offsets.
+ * Either way nothing counts as verified before every chunk has authenticated. The encryption
+ * module is loaded only when a key or an age file is met, so plain backups pay nothing for it.
  */
 export interface ArchiveKeys {
   /** Who new backups are encrypted to (--encrypt-to, --recipients-file, VPO_BACKUP_RECIPIENTS_FILE). */
@@ -106,6 +108,23 @@ export async function withPlainArchive<T>(
   } finally {
     removeTemp(plainPath)
   }
+}
+
+/**
+ * Runs `work` on the archive as the reader takes it: a plain file as it is, an encrypted one
+ * unlocked (KEY_ERROR, or INVALID_ARCHIVE for a damaged header, before `work` starts) and
+ * decrypted as it is read, with no plaintext copy on disk. The reader reports an archive whole
+ * only once every chunk, the last one included, has authenticated.
+ */
+export async function withArchiveInput<T>(
+  archivePath: string,
+  keys: ArchiveKeys,
+  work: (input: ArchiveInput, encrypted: boolean) => Promise<T>,
+): Promise<T> {
+  if (!(await isEncryptedFile(archivePath))) return work(archivePath, false)
+  const age = await encryption()
+  const unlocked = await age.unlockFile(archivePath, keys.identities ?? new age.IdentitySet([]))
+  return work({path: archivePath, open: () => age.openPlaintext(unlocked)}, true)
 }
 
 /** The first `bytes` plain bytes behind an encrypted head (a prefix of the file), decrypting one chunk. */

@@ -3,13 +3,14 @@ import os from 'node:os'
 import path from 'node:path'
 
 import type {BackupMetadata} from './archive.js'
+import type {ArchiveInput} from './archive/source.js'
 import type {AgeRecipient, IdentitySet} from './encryption/index.js'
 
 import {namingTheBackup} from './backup-naming.js'
 import {writeBackup} from './backup.js'
 import {assertSpaceFor, type SpaceNeed} from './disk-space.js'
 import {makePrivateDirectory, removeEmptyDirectories} from './durable-files.js'
-import {type ArchiveKeys, loadRecipients, lockedArchiveError, withPlainArchive} from './encrypted-archives.js'
+import {type ArchiveKeys, loadRecipients, lockedArchiveError, withArchiveInput} from './encrypted-archives.js'
 import {LibraryBackupError} from './errors.js'
 import {markCommitted, onInterrupt} from './interrupts.js'
 import {acquireLibraryLock, assertLibraryUnlocked, type LibraryLock} from './library-lock.js'
@@ -248,23 +249,21 @@ function assertReplaceable(databasePath: string): void {
 }
 
 /**
- * Runs `work` on a local, plain copy of the archive: the file itself, or a download (and its
- * decryption) in the temp directory, removed afterwards. A remote archive is fetched whole and an
- * encrypted one authenticated whole before `work` reads a byte, so neither can change anything
- * unless it verifies.
+ * Runs `work` on a local copy of the archive: the file itself, or a download in the temp
+ * directory, removed afterwards. A remote archive is fetched whole before `work` reads a byte; an
+ * encrypted one is decrypted as it is read, and the reader reports it whole only once its last
+ * chunk has authenticated, so neither can change anything unless it verifies.
  */
 async function withLocalArchive<T>(
   archive: string,
   keys: ArchiveKeys | undefined,
-  work: (archivePath: string, sourcePath: string, encrypted: boolean) => Promise<T>,
+  work: (archive: ArchiveInput, sourcePath: string, encrypted: boolean) => Promise<T>,
 ): Promise<T> {
   const {target, name} = await locateArchive(archive)
   const fetched = await target.fetch(name, os.tmpdir())
   try {
     return await namingTheBackup(fetched.path, target.describe(name), () =>
-      withPlainArchive(fetched.path, keys ?? {}, os.tmpdir(), (plainPath, encrypted) =>
-        work(plainPath, target.describe(name), encrypted),
-      ),
+      withArchiveInput(fetched.path, keys ?? {}, (input, encrypted) => work(input, target.describe(name), encrypted)),
     )
   } finally {
     fetched.dispose()

@@ -44,6 +44,19 @@ export function removeTemp(tempPath: string): void {
   owned.delete(tempPath)
 }
 
+/**
+ * removeTemp on the threadpool: unlinking a 100 MB file takes a tenth of a second, which can pass
+ * while the main thread does other work. Never rejects; the file stays ours until it is gone.
+ */
+export async function removeTempInBackground(tempPath: string): Promise<void> {
+  await Promise.allSettled(
+    [tempPath, `${tempPath}-wal`, `${tempPath}-shm`, `${tempPath}-journal`].map((candidate) =>
+      fs.promises.rm(candidate, {force: true}),
+    ),
+  )
+  if (!fs.existsSync(tempPath)) owned.delete(tempPath)
+}
+
 function removeAllTemps(): void {
   for (const tempPath of owned) removeTemp(tempPath)
 }

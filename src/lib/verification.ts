@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 
 import {type BackupMetadata, extractDatabase, readArchiveMetadata} from './archive.js'
+import {type ArchiveInput, inputPath} from './archive/source.js'
 import {fromSystemError, invalidArchive, LibraryBackupError} from './errors.js'
 import {hasSqliteHeader, openCopy, quickCheck, readLibraryStats} from './library-database.js'
 import {removeTemp, tempPathIn} from './temp-files.js'
@@ -29,16 +30,17 @@ export interface VerifyOptions {
 }
 
 /** What the archive declares, read before anything is written (the whole file for VPO's Python layout). */
-export async function readDeclaredMetadata(archivePath: string): Promise<BackupMetadata> {
+export async function readDeclaredMetadata(archivePath: ArchiveInput): Promise<BackupMetadata> {
   return readArchiveMetadata(archivePath)
 }
 
-export async function verifyArchive(archivePath: string, options: VerifyOptions): Promise<VerifiedArchive> {
+export async function verifyArchive(input: ArchiveInput, options: VerifyOptions): Promise<VerifiedArchive> {
+  const archivePath = inputPath(input)
   const extracted = tempPathIn(options.scratchDir, 'restore.db')
   let kept = false
   try {
     assertCanCreate(extracted, options.scratchDir)
-    const contents = await extractDatabase(archivePath, extracted, {
+    const contents = await extractDatabase(input, extracted, {
       onProgress: (done, total) => options.onProgress?.('extract', done, total),
     }).catch((error) => {
       throw fromSystemError(error, `extracting ${archivePath} into ${options.scratchDir}`)

@@ -11,8 +11,11 @@ import type {FileHandle} from 'node:fs/promises'
 
 import fs from 'node:fs'
 import os from 'node:os'
+import {Readable} from 'node:stream'
 import {promisify} from 'node:util'
 import zlib from 'node:zlib'
+
+import {type ArchiveBytes, type ArchiveInput, openArchiveBytes} from './source.js'
 
 const gzip = promisify(zlib.gzip)
 const gunzip = promisify(zlib.gunzip)
@@ -175,13 +178,13 @@ export class GzipFormatError extends Error {}
  * ordinary gzip stream. Every member's CRC-32 and length are checked.
  */
 export async function* inflateFile(
-  filePath: string,
+  input: ArchiveInput,
   options: {chunkSize: number; concurrency?: number; onRead?: (offset: number, size: number) => void},
 ): AsyncGenerator<Buffer> {
-  const file = await fs.promises.open(filePath, 'r')
+  const file = await openArchiveBytes(input)
   const pending: Array<Promise<Buffer>> = []
   try {
-    const {size} = await file.stat()
+    const {size} = file
     const concurrency = options.concurrency ?? os.availableParallelism() * 2
     let offset = 0
     while (offset < size) {
@@ -203,22 +206,37 @@ export async function* inflateFile(
 
     while (pending.length > 0) yield await pending.shift()!
     if (offset < size) {
-      const stream = fs.createReadStream(filePath, {start: offset, highWaterMark: options.chunkSize})
+      const stream = Readable.from(readRange(file, offset, options))
       const gunzip = zlib.createGunzip({chunkSize: options.chunkSize})
       stream.on('error', (error) => gunzip.destroy(error))
       stream.pipe(gunzip)
       try {
-        for await (const chunk of gunzip as AsyncIterable<Buffer>) {
-          options.onRead?.(offset + stream.bytesRead, size)
-          yield chunk
-        }
+        for await (const chunk of gunzip as AsyncIterable<Buffer>) yield chunk
       } finally {
         stream.destroy()
         gunzip.destroy()
       }
     }
+
+    await file.finish()
   } finally {
     await file.close()
+  }
+}
+
+/** The bytes from `start` to the end, `chunkSize` at a time: the part that is one ordinary gzip stream. */
+async function* readRange(
+  file: ArchiveBytes,
+  start: number,
+  options: {chunkSize: number; onRead?: (offset: number, size: number) => void},
+): AsyncGenerator<Buffer> {
+  for (let position = start; position < file.size;) {
+    const buffer = Buffer.allocUnsafe(Math.min(options.chunkSize, file.size - position))
+    const {bytesRead} = await file.read(buffer, 0, buffer.length, position)
+    if (bytesRead === 0) return
+    position += bytesRead
+    options.onRead?.(position, file.size)
+    yield buffer.subarray(0, bytesRead)
   }
 }
 

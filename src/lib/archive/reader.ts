@@ -3,10 +3,12 @@ import type {ReadEntry} from 'tar'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
+import {promisify} from 'node:util'
 
 import {invalidArchive, LibraryBackupError} from '../errors.js'
 import {GzipFormatError, inflateFile, inflateFirstMember, inflateMemberAt, readMemberLayout} from './gzip-members.js'
 import {type BackupMetadata, DATABASE_MEMBER, METADATA_MAX_BYTES, METADATA_MEMBER, parseMetadata} from './metadata.js'
+import {type ArchiveInput, inputPath, openArchiveBytes} from './source.js'
 import {tar} from './tar-module.js'
 import {type Progress} from './writer.js'
 
@@ -15,6 +17,9 @@ const BLOCK = 512
 /** Slack for unknown members and tar headers before a stream counts as a decompression bomb. */
 const BOMB_SLACK = 16 * 1024 * 1024
 const REGULAR_TYPES = new Set(['ContiguousFile', 'File', 'OldFile'])
+/** How far the inflated database may run ahead of its writes before the walk waits for them. */
+const MAX_UNWRITTEN = 4 * 1024 * 1024
+const writeAt = promisify(fs.write)
 
 /** What a reader learned. */
 export interface ArchiveContents {
@@ -32,12 +37,12 @@ interface ScanOptions {
 }
 
 /** Reads the first required member only: the metadata, unless VPO's Python layout puts it last. */
-async function readArchiveHead(archivePath: string): Promise<ArchiveContents> {
+async function readArchiveHead(archivePath: ArchiveInput): Promise<ArchiveContents> {
   return new ArchiveScan(archivePath, {headOnly: true}).run()
 }
 
 /** Reads the metadata wherever it is in the archive (the whole archive for VPO's Python layout). */
-export async function readArchiveMetadata(archivePath: string): Promise<BackupMetadata> {
+export async function readArchiveMetadata(archivePath: ArchiveInput): Promise<BackupMetadata> {
   const head = await readArchiveHead(archivePath)
   if (head.metadata) return head.metadata
   const whole = await new ArchiveScan(archivePath, {}).run()
@@ -46,7 +51,7 @@ export async function readArchiveMetadata(archivePath: string): Promise<BackupMe
 
 /** Validates the whole archive and streams `library.db` into `destination`. */
 export async function extractDatabase(
-  archivePath: string,
+  archivePath: ArchiveInput,
   destination: string,
   options: Pick<ScanOptions, 'onProgress'> = {},
 ): Promise<ArchiveContents & {metadata: BackupMetadata}> {
@@ -68,17 +73,25 @@ class ArchiveScan {
   private databaseFd: number | undefined
   private databaseHeaderSize: number | undefined
   private databaseWritten = 0
+  /** library.db's writes, one after another on the threadpool while this thread inflates and hashes. */
+  private writing: Promise<void> = Promise.resolve()
+  private unwritten = 0
 
   constructor(
-    private readonly archivePath: string,
+    private readonly input: ArchiveInput,
     private readonly options: ScanOptions,
   ) {}
 
+  private get archivePath(): string {
+    return inputPath(this.input)
+  }
+
   async run(): Promise<ArchiveContents> {
-    await assertGzipContainer(this.archivePath)
+    await assertGzipContainer(this.input)
     try {
       await this.walk()
     } finally {
+      await this.writing
       this.closeDestination()
     }
 
@@ -95,7 +108,7 @@ class ArchiveScan {
     // A bomb can hide in any member, known or not: stop once far more comes out than was declared.
     let inflated = 0
     try {
-      const chunks = inflateFile(this.archivePath, {
+      const chunks = inflateFile(this.input, {
         chunkSize: this.options.headOnly ? 16 * 1024 : READ_CHUNK,
         // Listing wants the first member only: read no further ahead than that.
         concurrency: this.options.headOnly ? 1 : undefined,
@@ -110,11 +123,14 @@ class ArchiveScan {
         if (this.failure || this.finished) break
         parser.write(chunk)
         if (this.failure || this.finished) break
+        if (this.unwritten > MAX_UNWRITTEN) await this.writing
       }
 
       if (!this.failure && !this.finished) parser.end()
     } catch (error) {
-      this.fail(describeGzipError(error as NodeJS.ErrnoException), error)
+      // An encrypted chunk that fails to authenticate is already named as what it is.
+      if (error instanceof LibraryBackupError) this.failure ??= error
+      else this.fail(describeGzipError(error as NodeJS.ErrnoException), error)
     }
   }
 
@@ -198,11 +214,18 @@ class ArchiveScan {
 
     if (this.databaseFd === undefined) return // reading for the metadata only: count, nothing more
     this.hash.update(data)
-    try {
-      fs.writeSync(this.databaseFd, data)
-    } catch (error) {
-      this.failure ??= error as Error // ENOSPC and friends: the caller turns these into their exit codes
-    }
+    const fd = this.databaseFd
+    const position = this.databaseWritten - data.length
+    this.unwritten += data.length
+    this.writing = this.writing.then(async () => {
+      try {
+        if (!this.failure) await writeFully(fd, data, position)
+      } catch (error) {
+        this.failure ??= error as Error // ENOSPC and friends: the caller turns these into their exit codes
+      } finally {
+        this.unwritten -= data.length
+      }
+    })
   }
 
   private checkDeclaredSize(actual: number): boolean {
@@ -247,8 +270,27 @@ class ArchiveScan {
   }
 }
 
+async function writeFully(fd: number, data: Buffer, position: number): Promise<void> {
+  for (let done = 0; done < data.length;) {
+    done += (await writeAt(fd, data, done, data.length - done, position + done)).bytesWritten
+  }
+}
+
 /** Format detection by content, not by name: ZIP gets its own message. */
-async function assertGzipContainer(archivePath: string): Promise<void> {
+async function assertGzipContainer(input: ArchiveInput): Promise<void> {
+  if (typeof input !== 'string') {
+    const bytes = await openArchiveBytes(input)
+    try {
+      const magic = Buffer.alloc(4)
+      assertGzipMagic(magic, (await bytes.read(magic, 0, 4, 0)).bytesRead, input.path)
+    } finally {
+      await bytes.close()
+    }
+
+    return
+  }
+
+  const archivePath = input
   let handle: fsp.FileHandle
   try {
     handle = await fsp.open(archivePath, 'r')
@@ -269,21 +311,24 @@ async function assertGzipContainer(archivePath: string): Promise<void> {
   try {
     if (!(await handle.stat()).isFile()) throw invalidArchive(archivePath, 'it is not a regular file')
     const magic = Buffer.alloc(4)
-    const {bytesRead} = await handle.read(magic, 0, 4, 0)
-    if (bytesRead === 0) throw invalidArchive(archivePath, 'the file is empty')
-    if (magic.toString('latin1', 0, 2) === 'PK') {
-      throw new LibraryBackupError('UNSUPPORTED_ARCHIVE', `${archivePath} is a ZIP file, and ZIP is not supported`, {
-        hint: 'VPO backups are .tar.gz archives made by vpo library:backup.',
-      })
-    }
-
-    if (bytesRead < 2 || magic[0] !== 0x1f || magic[1] !== 0x8b) {
-      throw new LibraryBackupError('UNSUPPORTED_ARCHIVE', `${archivePath} is not a gzip-compressed tar archive`, {
-        hint: 'VPO backups are .tar.gz archives made by vpo library:backup.',
-      })
-    }
+    assertGzipMagic(magic, (await handle.read(magic, 0, 4, 0)).bytesRead, archivePath)
   } finally {
     await handle.close()
+  }
+}
+
+function assertGzipMagic(magic: Buffer, bytesRead: number, archivePath: string): void {
+  if (bytesRead === 0) throw invalidArchive(archivePath, 'the file is empty')
+  if (magic.toString('latin1', 0, 2) === 'PK') {
+    throw new LibraryBackupError('UNSUPPORTED_ARCHIVE', `${archivePath} is a ZIP file, and ZIP is not supported`, {
+      hint: 'VPO backups are .tar.gz archives made by vpo library:backup.',
+    })
+  }
+
+  if (bytesRead < 2 || magic[0] !== 0x1f || magic[1] !== 0x8b) {
+    throw new LibraryBackupError('UNSUPPORTED_ARCHIVE', `${archivePath} is not a gzip-compressed tar archive`, {
+      hint: 'VPO backups are .tar.gz archives made by vpo library:backup.',
+    })
   }
 }
 

@@ -14,7 +14,11 @@ const CHUNKS_PER_READ = 32
 /** Enough for any header we make (a few hundred bytes per recipient) and the nonce. */
 const FIRST_READ = 64 * 1024
 
-async function openFileHeader(file: FileHandle, archivePath: string, identities: IdentitySet): Promise<OpenedHeader> {
+export async function openFileHeader(
+  file: FileHandle,
+  archivePath: string,
+  identities: IdentitySet,
+): Promise<OpenedHeader> {
   let head = await readAt(file, 0, FIRST_READ)
   // Only a header with many RSA recipients outgrows the first read.
   if (head.length === FIRST_READ && !head.includes('\n---', 0, 'latin1'))
@@ -22,7 +26,7 @@ async function openFileHeader(file: FileHandle, archivePath: string, identities:
   return openHeader(head, identities, archivePath)
 }
 
-function asInvalid(error: unknown, archivePath: string): unknown {
+export function asInvalid(error: unknown, archivePath: string): unknown {
   return error instanceof ChunkAuthError
     ? invalidArchive(archivePath, `it was altered or truncated (${error.message})`)
     : error

@@ -1,0 +1,132 @@
+/**
+ * Reads an age file's plaintext at any position, decrypting as it goes, so a restore inflates and
+ * writes its candidate while the chunks authenticate instead of first writing a decrypted copy and
+ * reading it back. Every byte handed out comes from a chunk that has authenticated; finish()
+ * authenticates the chunks never read, the last one included, so a caller that acts only after
+ * finish() acts on a file that is whole and unaltered.
+ */
+import fsp, {type FileHandle} from 'node:fs/promises'
+
+import {fromSystemError} from '../errors.js'
+import {asInvalid, openFileHeader} from './decrypt.js'
+import {inFlight, readAt, settle} from './file-io.js'
+import {type IdentitySet} from './identities.js'
+import {CHUNK_SIZE, ChunkAuthError, chunkCount, openChunk, SEALED_CHUNK_SIZE, TAG_SIZE} from './stream.js'
+
+/** Chunks decrypted at a time: 2 MiB of plaintext, one read of the sealed file. */
+const BATCH = 32
+
+export interface UnlockedFile {
+  path: string
+  key: Buffer
+  payloadOffset: number
+}
+
+/** Opens the header once (KEY_ERROR or INVALID_ARCHIVE here, before anything is read or written). */
+export async function unlockFile(encryptedPath: string, identities: IdentitySet): Promise<UnlockedFile> {
+  const file = await fsp.open(encryptedPath, 'r')
+  try {
+    const {key, payloadOffset} = await openFileHeader(file, encryptedPath, identities)
+    return {path: encryptedPath, key, payloadOffset}
+  } catch (error) {
+    throw fromSystemError(asInvalid(error, encryptedPath), `decrypting ${encryptedPath}`)
+  } finally {
+    await file.close()
+  }
+}
+
+export async function openPlaintext(unlocked: UnlockedFile): Promise<PlaintextReader> {
+  const file = await fsp.open(unlocked.path, 'r')
+  try {
+    const {size} = await file.stat()
+    return new PlaintextReader(file, unlocked, chunkCount(size - unlocked.payloadOffset), size)
+  } catch (error) {
+    await file.close()
+    throw fromSystemError(asInvalid(error, unlocked.path), `decrypting ${unlocked.path}`)
+  }
+}
+
+export class PlaintextReader {
+  readonly size: number
+  private readonly authenticated: Uint8Array
+  private batchFirst = -1
+  private batch = Buffer.alloc(0)
+  /** The next batch's sealed bytes, read on the threadpool while this one is consumed. */
+  private ahead: undefined | {first: number; sealed: Promise<Buffer>}
+
+  constructor(
+    private readonly file: FileHandle,
+    private readonly unlocked: UnlockedFile,
+    private readonly chunks: number,
+    fileSize: number,
+  ) {
+    this.size = fileSize - unlocked.payloadOffset - chunks * TAG_SIZE
+    this.authenticated = new Uint8Array(chunks)
+  }
+
+  async read(buffer: Buffer, offset: number, length: number, position: number): Promise<{bytesRead: number}> {
+    return this.guard(async () => {
+      let done = 0
+      while (done < length && position + done < this.size) {
+        const at = position + done
+        const chunk = Math.floor(at / CHUNK_SIZE)
+        const first = chunk - (chunk % BATCH)
+        if (first !== this.batchFirst) await this.load(first)
+        const start = at - first * CHUNK_SIZE
+        const copied = this.batch.copy(
+          buffer,
+          offset + done,
+          start,
+          start + Math.min(length - done, this.batch.length - start),
+        )
+        if (copied === 0) throw new ChunkAuthError('the payload ends before its chunks say')
+        done += copied
+      }
+
+      return {bytesRead: done}
+    })
+  }
+
+  async finish(): Promise<void> {
+    await this.guard(async () => {
+      for (let first = 0; first < this.chunks; first += BATCH) {
+        if (this.authenticated.subarray(first, first + BATCH).includes(0)) await this.load(first)
+      }
+    })
+  }
+
+  async close(): Promise<void> {
+    await settle(this.ahead?.sealed)
+    await this.file.close()
+  }
+
+  private async guard<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work()
+    } catch (error) {
+      throw fromSystemError(asInvalid(error, this.unlocked.path), `decrypting ${this.unlocked.path}`)
+    }
+  }
+
+  private async load(first: number): Promise<void> {
+    const sealed = this.ahead?.first === first ? await this.ahead.sealed : await this.readSealed(first)
+    const next = first + BATCH
+    this.ahead = next < this.chunks ? {first: next, sealed: inFlight(this.readSealed(next))} : undefined
+    const plain: Buffer[] = []
+    const end = Math.min(this.chunks, next)
+    for (let index = first; index < end; index++) {
+      const at = (index - first) * SEALED_CHUNK_SIZE
+      const last = index === this.chunks - 1
+      plain.push(openChunk(this.unlocked.key, index, last, sealed.subarray(at, at + SEALED_CHUNK_SIZE)))
+      this.authenticated[index] = 1
+    }
+
+    this.batch = Buffer.concat(plain)
+    this.batchFirst = first
+  }
+
+  private readSealed(first: number): Promise<Buffer> {
+    const position = this.unlocked.payloadOffset + first * SEALED_CHUNK_SIZE
+    return readAt(this.file, position, BATCH * SEALED_CHUNK_SIZE)
+  }
+}
