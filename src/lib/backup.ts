@@ -372,7 +372,9 @@ function spaceNeeds(
   databaseSizeBytes: number,
   where: {snapshotDir?: string; staging?: string} = {},
 ): SpaceNeed[] {
-  const staging = where.staging ?? (destination.target.remote ? undefined : destination.target.location)
+  // Before staging is prepared: a target that keeps files on disk stages beside the new archive.
+  const archiveOnDisk = destination.target.localPath(destination.name ?? 'next.tar.gz')
+  const staging = where.staging ?? (archiveOnDisk && path.dirname(archiveOnDisk))
   return [
     {directory: where.snapshotDir ?? path.dirname(databasePath), bytes: databaseSizeBytes, purpose: 'the snapshot'},
     ...(staging ? [{directory: staging, bytes: Math.ceil(databaseSizeBytes * 0.8), purpose: 'the archive'}] : []),

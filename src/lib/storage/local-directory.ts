@@ -10,7 +10,6 @@ import {ownerFor} from '../ownership.js'
 /** Backups as files in one directory on a mounted filesystem (the default: <data dir>/backups). */
 export class LocalDirectory implements BackupTarget {
   readonly location: string
-  readonly remote = false
 
   constructor(directory: string) {
     this.location = path.resolve(directory)
@@ -18,6 +17,10 @@ export class LocalDirectory implements BackupTarget {
 
   describe(name: string): string {
     return path.join(this.location, name)
+  }
+
+  localPath(name: string): string {
+    return this.describe(name)
   }
 
   async list(isCandidate: (name: string) => boolean): Promise<StoredArchive[]> {
@@ -41,13 +44,15 @@ export class LocalDirectory implements BackupTarget {
     const found = await Promise.all(
       names
         .filter((name) => isCandidate(name))
-        .map(async (name): Promise<StoredArchive | undefined> => {
-          // lstat would hide a backup kept behind a symlink; stat follows it, and skips dangling ones.
-          const stats = await fs.promises.stat(this.describe(name)).catch(() => {})
-          return stats?.isFile() ? {name, sizeBytes: stats.size, modifiedAt: stats.mtime} : undefined
-        }),
+        .map(async (name) => this.stat(name)),
     )
     return found.filter((entry): entry is StoredArchive => entry !== undefined)
+  }
+
+  async stat(name: string): Promise<StoredArchive | undefined> {
+    // Followed like list() follows it: a backup kept behind a symlink is one; a dangling link is not.
+    const stats = await fs.promises.stat(this.describe(name)).catch(() => {})
+    return stats?.isFile() ? {name, sizeBytes: stats.size, modifiedAt: stats.mtime} : undefined
   }
 
   async readHead(name: string, bytes: number): Promise<Buffer> {
