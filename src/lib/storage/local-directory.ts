@@ -6,6 +6,7 @@ import type {BackupTarget, FetchedArchive, StoredArchive} from './target.js'
 import {assertWritableDirectory, makePrivateDirectory, publishFile, removeEmptyDirectories} from '../durable-files.js'
 import {LibraryBackupError} from '../errors.js'
 import {ownerFor} from '../ownership.js'
+import {TEMP_PREFIX} from '../temp-files.js'
 
 /** Backups as files in one directory on a mounted filesystem (the default: <data dir>/backups). */
 export class LocalDirectory implements BackupTarget {
@@ -43,7 +44,8 @@ export class LocalDirectory implements BackupTarget {
 
     const found = await Promise.all(
       names
-        .filter((name) => isCandidate(name))
+        // A file being staged here is not an archive yet, whatever the caller would accept.
+        .filter((name) => !name.startsWith(TEMP_PREFIX) && isCandidate(name))
         .map(async (name) => this.stat(name)),
     )
     return found.filter((entry): entry is StoredArchive => entry !== undefined)
@@ -71,7 +73,15 @@ export class LocalDirectory implements BackupTarget {
   }
 
   async fetch(name: string): Promise<FetchedArchive> {
-    return {path: this.describe(name), dispose() {}}
+    const file = this.describe(name)
+    // Anything else there (a directory, a FIFO) is for the archive reader to name.
+    if (!fs.lstatSync(file, {throwIfNoEntry: false})) {
+      throw new LibraryBackupError('BACKUP_NOT_FOUND', `Backup file ${file} does not exist`, {
+        hint: 'Check the path (vpo library:backups lists your backups).',
+      })
+    }
+
+    return {path: file, dispose() {}}
   }
 
   private created: string | undefined
