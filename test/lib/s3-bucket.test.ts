@@ -50,6 +50,7 @@ describe('S3 bucket target (s3rver)', () => {
       missing: new S3Bucket(`s3://${BUCKET}/never-written-${crypto.randomBytes(4).toString('hex')}/`),
       scratchDir: scratch,
       largeBytes: 11 * 1024 * 1024 + 17,
+      publishesAtomically: false,
       async addNonRegular(name) {
         // What a console's "create folder" leaves, and an object one level further down.
         await raw.send(new PutObjectCommand({Bucket: BUCKET, Key: `${prefix}${name}/`, Body: '', ContentLength: 0}))

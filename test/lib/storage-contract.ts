@@ -24,6 +24,11 @@ export interface ContractFixture {
   addNonRegular(name: string): Promise<void>
   /** A private local directory for downloads. */
   scratchDir: string
+  /**
+   * False for a test server that assembles a finished multipart object in place, so a listing
+   * can catch it growing (s3rver); real stores and the other targets publish a name whole.
+   */
+  publishesAtomically?: false
   /** A size that is "large" for this target: past the multipart threshold for an object store. */
   largeBytes: number
   cleanup(): Promise<void>

@@ -97,18 +97,21 @@ export class S3Bucket implements BackupTarget {
     })
   }
 
-  /** One listing request: the exact key sorts before any longer one, so one key is enough. */
+  /**
+   * One listing request, as list() sees the object: a missing bucket is an error, not a missing
+   * name. The exact key sorts before any longer one, and a `name/` folder rolls up.
+   */
   stat(name: string): Promise<StoredArchive | undefined> {
     return this.track('listing', async () => {
       if (name === '' || name.includes('/')) return
       const key = this.where.prefix + name
       const page = await this.retry({doing: 'listing', url: this.describe(name)}, () =>
-        this.client.send(new ListObjectsV2Command({Bucket: this.where.bucket, Prefix: key, MaxKeys: 1}), {
+        this.client.send(new ListObjectsV2Command({Bucket: this.where.bucket, Prefix: key, Delimiter: '/'}), {
           abortSignal: this.controller.signal,
         }),
       )
-      const entry = page.Contents?.[0]
-      if (entry?.Key !== key) return
+      const entry = page.Contents?.find((candidate) => candidate.Key === key)
+      if (!entry) return
       return {name, sizeBytes: entry.Size ?? 0, modifiedAt: entry.LastModified ?? new Date(0)}
     })
   }
