@@ -37,7 +37,7 @@ describe('use cases on the in-memory target', function () {
     expect(made.path).to.equal(target.describe(stored.name))
 
     const bytes = await target.readHead(stored.name, stored.sizeBytes)
-    target.put('vpo-library-2020-01-01T000000Z.tar.gz', bytes.subarray(0, - 100))
+    target.put('vpo-library-2020-01-01T000000Z.tar.gz', bytes.subarray(0, -100))
     const python = path.join(makeTempDir('vpo-python'), 'python.tar.gz')
     writePythonArchive(library.databasePath, python, {
       vpo_version: '0.9.2',
@@ -61,7 +61,10 @@ describe('use cases on the in-memory target', function () {
     expect(byName['vpo-library-2019-02-05T14-30-22Z.tar.gz'].metadata?.vpo_version).to.equal('0.9.2')
 
     const outside = makeTempDir('vpo-copy')
-    const copied = await copyArchive({target, name: stored.name, sizeBytes: stored.sizeBytes}, new LocalDirectory(outside))
+    const copied = await copyArchive(
+      {target, name: stored.name, sizeBytes: stored.sizeBytes},
+      new LocalDirectory(outside),
+    )
     expect(fs.readFileSync(copied.path).equals(bytes)).to.equal(true)
     expect(fs.readdirSync(outside)).to.deep.equal([stored.name])
 

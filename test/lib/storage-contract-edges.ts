@@ -142,7 +142,8 @@ export function edgeCases(context: ContractContext): void {
 
       expect(await publishing).to.equal(true)
       const partial = seen.filter((size) => size !== bytes.length)
-      if (context.fixture().publishesAtomically === false) expect(partial.every((size) => size < bytes.length)).to.equal(true)
+      if (context.fixture().publishesAtomically === false)
+        expect(partial.every((size) => size < bytes.length)).to.equal(true)
       else expect(partial, 'sizes listed while publishing').to.deep.equal([])
       expect((await target.list(() => true)).map((entry) => entry.name)).to.deep.equal([ARCHIVE])
     } finally {
