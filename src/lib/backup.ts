@@ -372,9 +372,8 @@ function spaceNeeds(
   databaseSizeBytes: number,
   where: {snapshotDir?: string; staging?: string} = {},
 ): SpaceNeed[] {
-  // Before staging is prepared: a target that keeps files on disk stages beside the new archive.
-  const archiveOnDisk = destination.target.localPath(destination.name ?? 'next.tar.gz')
-  const staging = where.staging ?? (archiveOnDisk && path.dirname(archiveOnDisk))
+  const onDisk = destination.target.localPath(destination.name ?? 'next.tar.gz') // staged beside it
+  const staging = where.staging ?? (onDisk && path.dirname(onDisk))
   return [
     {directory: where.snapshotDir ?? path.dirname(databasePath), bytes: databaseSizeBytes, purpose: 'the snapshot'},
     ...(staging ? [{directory: staging, bytes: Math.ceil(databaseSizeBytes * 0.8), purpose: 'the archive'}] : []),

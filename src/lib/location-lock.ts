@@ -18,9 +18,9 @@ const STALE_MS = 10_000
  * One prune at a time per backup location: two at once each listed the same backups and each
  * reported as kept what the other deleted. A directory on disk is locked with proper-lockfile on
  * `.vpo-backups` inside it (the lock is the directory `.vpo-backups.lock`, which no listing
- * shows). A target with no files on disk (an s3:// prefix) has no lock of its own, so it is locked on this machine only, with a
- * lock keyed by the store's endpoint and the URL in a private directory under the temp directory:
- * two hosts pruning one bucket are not kept apart.
+ * shows). A target with no files on disk (an s3:// prefix) has no lock of its own, so it is
+ * locked on this machine only, with a lock keyed by the store's endpoint and the URL in a private
+ * directory under the temp directory: two hosts pruning one bucket are not kept apart.
  */
 export function locationLockFile(target: Pick<BackupTarget, 'localPath' | 'location'>): string {
   const beside = target.localPath('.vpo-backups')
