@@ -6,8 +6,7 @@ import type {BackupTarget} from './storage/target.js'
 import {canonicalPath} from './durable-files.js'
 import {LibraryBackupError} from './errors.js'
 import {lockDirectory} from './library-lock.js'
-import {isObjectStoreUrl, openTarget} from './storage/locations.js'
-import {splitS3Output} from './storage/s3-url.js'
+import {locateObjectStoreOutput, openTarget} from './storage/locations.js'
 
 /** Where a new backup goes: a target, and the exact name `--output` asked for, if it named a file. */
 export interface Destination {
@@ -38,10 +37,8 @@ export async function resolveDestination(options: {
     )
   }
 
-  if (isObjectStoreUrl(output)) {
-    const {prefixUrl, name} = splitS3Output(output)
-    return {target: await openTarget(prefixUrl), name}
-  }
+  const inObjectStore = await locateObjectStoreOutput(output)
+  if (inObjectStore) return inObjectStore
 
   const resolved = path.resolve(output)
   const protectedFiles = libraryFiles(options.databasePath)

@@ -373,7 +373,8 @@ function spaceNeeds(
   databaseSizeBytes: number,
   where: {snapshotDir?: string; staging?: string} = {},
 ): SpaceNeed[] {
-  const staging = where.staging ?? (destination.target.remote ? undefined : destination.target.location)
+  const onDisk = destination.target.localPath(destination.name ?? 'next.tar.gz') // staged beside it
+  const staging = where.staging ?? (onDisk && path.dirname(onDisk))
   return [
     {directory: where.snapshotDir ?? path.dirname(databasePath), bytes: databaseSizeBytes, purpose: 'the snapshot'},
     ...(staging ? [{directory: staging, bytes: Math.ceil(databaseSizeBytes * 0.8), purpose: 'the archive'}] : []),

@@ -39,26 +39,27 @@ export async function copyArchive(
 ): Promise<CopiedArchive> {
   const label = from.target.describe(from.name)
   let doing = `preparing ${to.location}`
+  // A source with a file on disk is copied from it; any other is downloaded straight into staging.
+  let onDisk: string | undefined
   let staged: string | undefined
   let source: Awaited<ReturnType<BackupTarget['fetch']>> | undefined
   try {
     const staging = await to.prepareStaging()
     removeAbandonedTemps(staging)
     doing = `reading ${label}`
-    if (from.target.remote && from.sizeBytes !== undefined) {
-      await assertSpaceFor([{directory: staging, bytes: from.sizeBytes, purpose: `the download of ${from.name}`}])
-    }
-
-    source = await from.target.fetch(from.name, staging)
-    if (from.target.remote) {
+    onDisk = from.target.localPath(from.name)
+    if (onDisk === undefined) {
+      if (from.sizeBytes !== undefined)
+        await assertSpaceFor([{directory: staging, bytes: from.sizeBytes, purpose: `the download of ${from.name}`}])
+      source = await from.target.fetch(from.name, staging)
       // The download is a private temporary file already: it is staged as it is.
       staged = source.path
     } else {
-      const {size} = await fsp.stat(source.path)
+      const {size} = await fsp.stat(onDisk)
       await assertSpaceFor([{directory: staging, bytes: size, purpose: `the copy of ${from.name}`}])
       staged = tempPathIn(staging, 'copy.tar.gz')
       doing = `copying ${label} into ${staging}`
-      await fsp.copyFile(source.path, staged, fs.constants.COPYFILE_EXCL)
+      await fsp.copyFile(onDisk, staged, fs.constants.COPYFILE_EXCL)
       await syncFile(staged)
     }
 
@@ -81,7 +82,9 @@ export async function copyArchive(
     }
 
     staged = undefined
-    if (!to.remote && !from.target.remote && name === from.name) await assertSameBytes(source.path, to, name)
+    const copyOnDisk = to.localPath(name)
+    if (onDisk !== undefined && copyOnDisk !== undefined && name === from.name)
+      await assertSameBytes(onDisk, copyOnDisk, to, name)
     return {name, path: to.describe(name), sizeBytes, encryptedOnTheWay: name !== from.name}
   } catch (error) {
     await to.abandonStaging()
@@ -93,8 +96,7 @@ export async function copyArchive(
 }
 
 /** The copy in place, read back and compared with its source; a copy that differs is removed. */
-async function assertSameBytes(sourcePath: string, to: BackupTarget, name: string): Promise<void> {
-  const copyPath = to.describe(name)
+async function assertSameBytes(sourcePath: string, copyPath: string, to: BackupTarget, name: string): Promise<void> {
   if (await sameBytes(sourcePath, copyPath)) return
   await to.remove(name)
   throw new LibraryBackupError('IO_ERROR', `The copy ${copyPath} differs from ${sourcePath}, so it was removed`, {

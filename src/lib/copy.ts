@@ -1,5 +1,4 @@
 import fs from 'node:fs'
-import path from 'node:path'
 
 import type {AgeRecipient} from './encryption/index.js'
 import type {BackupTarget, StoredArchive} from './storage/target.js'
@@ -186,9 +185,8 @@ async function chooseSources(from: BackupTarget, options: CopyOptions): Promise<
 
 /** A bare name is looked up at --from; a path or an s3:// URL names the archive itself. */
 async function named(from: BackupTarget, archive: string): Promise<Source> {
-  const bare = !isObjectStoreUrl(archive) && !archive.includes('/') && !archive.includes(path.sep)
-  const {target, name} = bare ? {target: from, name: archive} : await locateArchive(archive)
-  const found = (await target.list((candidate) => candidate === name))[0]
+  const {target, name} = await locateArchive(archive, {besides: from})
+  const found = await target.stat(name)
   if (!found) {
     throw new LibraryBackupError('BACKUP_NOT_FOUND', `There is no backup ${target.describe(name)}`, {
       hint: 'List them with vpo library:backups (with --path for another place).',

@@ -16,14 +16,15 @@ const STALE_MS = 10_000
 
 /**
  * One prune at a time per backup location: two at once each listed the same backups and each
- * reported as kept what the other deleted. A local directory is locked with proper-lockfile on
+ * reported as kept what the other deleted. A directory on disk is locked with proper-lockfile on
  * `.vpo-backups` inside it (the lock is the directory `.vpo-backups.lock`, which no listing
- * shows). An s3:// prefix has no lock of its own, so it is locked on this machine only, with a
- * lock keyed by the store's endpoint and the URL in a private directory under the temp directory:
- * two hosts pruning one bucket are not kept apart.
+ * shows). A target with no files on disk (an s3:// prefix) has no lock of its own, so it is
+ * locked on this machine only, with a lock keyed by the store's endpoint and the URL in a private
+ * directory under the temp directory: two hosts pruning one bucket are not kept apart.
  */
-export function locationLockFile(target: Pick<BackupTarget, 'location' | 'remote'>): string {
-  if (!target.remote) return path.join(canonicalPath(target.location), '.vpo-backups')
+export function locationLockFile(target: Pick<BackupTarget, 'localPath' | 'location'>): string {
+  const beside = target.localPath('.vpo-backups')
+  if (beside !== undefined) return path.join(canonicalPath(path.dirname(beside)), '.vpo-backups')
   const store = `${process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL ?? 'aws'} ${target.location}`
   const key = crypto.createHash('sha256').update(store).digest('hex').slice(0, 32)
   return path.join(os.tmpdir(), `vpo-backup-locks-${process.getuid?.() ?? 'user'}`, key)
@@ -34,12 +35,13 @@ export function locationLockFile(target: Pick<BackupTarget, 'location' | 'remote
  * waits are timers) while another process holds it.
  */
 export async function withLocationLock<T>(
-  target: Pick<BackupTarget, 'location' | 'remote'>,
+  target: Pick<BackupTarget, 'localPath' | 'location'>,
   work: () => Promise<T>,
   options: {createdPath?: string; waitMs?: number} = {},
 ): Promise<T> {
   const waitMs = options.waitMs ?? LOCATION_LOCK_WAIT_MS
-  const release = await acquire(locationLockFile(target), target.remote, Date.now() + waitMs)
+  const file = locationLockFile(target)
+  const release = await acquire(file, target.localPath('.vpo-backups') === undefined, Date.now() + waitMs)
   if (release === 'locked') throw lockedError(target.location, waitMs, options.createdPath)
   try {
     return await work()
@@ -54,12 +56,12 @@ export async function withLocationLock<T>(
  */
 async function acquire(
   file: string,
-  remote: boolean,
+  inPrivateDirectory: boolean,
   deadline: number,
 ): Promise<'locked' | (() => Promise<void>) | undefined> {
   for (;;) {
     try {
-      if (remote) makeDirectories(path.dirname(file), 0o700)
+      if (inPrivateDirectory) makeDirectories(path.dirname(file), 0o700)
       return await lockfile().lock(file, {
         realpath: false,
         stale: STALE_MS,

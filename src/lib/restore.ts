@@ -6,16 +6,16 @@ import type {BackupMetadata} from './archive.js'
 import type {ArchiveInput} from './archive/source.js'
 import type {AgeRecipient, IdentitySet} from './encryption/index.js'
 
-import {namingTheBackup} from './backup-naming.js'
 import {writeBackup} from './backup.js'
 import {assertSpaceFor, type SpaceNeed} from './disk-space.js'
 import {makePrivateDirectory, removeEmptyDirectories} from './durable-files.js'
-import {type ArchiveKeys, loadRecipients, lockedArchiveError, withArchiveInput} from './encrypted-archives.js'
+import {type ArchiveKeys, loadRecipients, lockedArchiveError} from './encrypted-archives.js'
 import {LibraryBackupError} from './errors.js'
 import {markCommitted, onInterrupt} from './interrupts.js'
 import {acquireLibraryLock, assertLibraryUnlocked, type LibraryLock} from './library-lock.js'
 import {checkpointAndSwap} from './library-swap.js'
 import {isDeliberate, isFutureDated, listBackups, newestReadable} from './listing.js'
+import {withLocalArchiveInput} from './local-plain-archive.js'
 import {copyOwnership, giveTo, ownerFor} from './ownership.js'
 import {LocalDirectory} from './storage/local-directory.js'
 import {locateArchive, openTarget} from './storage/locations.js'
@@ -98,28 +98,21 @@ export async function chooseBackup(request: {
     })
 
   const {name, target} = await locateArchive(request.archive)
-  const found = await target.list((candidate) => candidate === name)
-  if (found.length === 0 && !target.remote && !fs.existsSync(target.describe(name))) {
-    const missing = `Backup file ${target.describe(name)} does not exist`
-    return {
-      missing,
-      error: new LibraryBackupError('BACKUP_NOT_FOUND', missing, {
-        hint: 'Check the path (vpo library:backups lists your backups).',
-      }),
-    }
+  if (await target.stat(name)) return {archive: request.archive}
+  // Something there that is not a regular archive (a directory, a FIFO) is left to the reader to name.
+  const onDisk = target.localPath(name)
+  if (onDisk !== undefined && fs.existsSync(onDisk)) return {archive: request.archive}
+  const missing =
+    onDisk === undefined ? `There is no backup at ${target.describe(name)}` : `Backup file ${onDisk} does not exist`
+  return {
+    missing,
+    error: new LibraryBackupError('BACKUP_NOT_FOUND', missing, {
+      hint:
+        onDisk === undefined
+          ? 'Check the URL (vpo library:backups --path s3://… lists them).'
+          : 'Check the path (vpo library:backups lists your backups).',
+    }),
   }
-
-  if (found.length === 0 && target.remote) {
-    const missing = `There is no backup at ${target.describe(name)}`
-    return {
-      missing,
-      error: new LibraryBackupError('BACKUP_NOT_FOUND', missing, {
-        hint: 'Check the URL (vpo library:backups --path s3://… lists them).',
-      }),
-    }
-  }
-
-  return {archive: request.archive}
 }
 
 /** --dry-run: everything a restore checks, in a temporary directory; nothing else is touched. */
@@ -260,14 +253,9 @@ async function withLocalArchive<T>(
   work: (archive: ArchiveInput, sourcePath: string, encrypted: boolean) => Promise<T>,
 ): Promise<T> {
   const {target, name} = await locateArchive(archive)
-  const fetched = await target.fetch(name, os.tmpdir())
-  try {
-    return await namingTheBackup(fetched.path, target.describe(name), () =>
-      withArchiveInput(fetched.path, keys ?? {}, (input, encrypted) => work(input, target.describe(name), encrypted)),
-    )
-  } finally {
-    fetched.dispose()
-  }
+  return withLocalArchiveInput({target, name}, keys ?? {}, (input, encrypted) =>
+    work(input, target.describe(name), encrypted),
+  )
 }
 
 function resultOf(facts: {

@@ -2,11 +2,11 @@ import os from 'node:os'
 
 import {type BackupMetadata, quickCheckArchive} from './archive.js'
 import {compareNewestFirst} from './backup-names.js'
-import {renamed} from './backup-naming.js'
 import {type Duration, formatDuration, subtractDuration} from './duration.js'
-import {type ArchiveKeys, lockedArchiveError, withPlainArchive} from './encrypted-archives.js'
+import {type ArchiveKeys, lockedArchiveError} from './encrypted-archives.js'
 import {LibraryBackupError} from './errors.js'
 import {CLOCK_SKEW_MS, isDeliberate, isFutureDated, listBackups, type ListedBackup} from './listing.js'
+import {withLocalPlainArchive} from './local-plain-archive.js'
 import {locateArchive, openTarget} from './storage/locations.js'
 import {verifyArchive} from './verification.js'
 import {checkWhole, type Wholeness} from './wholeness.js'
@@ -141,7 +141,6 @@ async function check(
 ): Promise<BackupCheck> {
   const {createdAt: listedAt, listed, name, target} = entry
   const archivePath = target.describe(name)
-  let fetched
   try {
     // The listing's answer, or the same check for a named archive: a damaged one is not downloaded.
     const wholeness = listed ?? (await wholenessOf(target, name, how.keys))
@@ -155,9 +154,7 @@ async function check(
         createdAt: listedAt,
         locked: keyError(archivePath, how.keys),
       }
-    fetched = await target.fetch(name, os.tmpdir())
-    // An encrypted archive is decrypted (every chunk authenticated) before either check reads it.
-    return await withPlainArchive(fetched.path, how.keys, os.tmpdir(), async (plainPath) => {
+    return await withLocalPlainArchive({target, name}, how.keys, async (plainPath) => {
       if (how.quick) {
         const metadata = await quickCheckArchive(plainPath)
         return {path: archivePath, ok: true, metadata, createdAt: new Date(Date.parse(metadata.created_at))}
@@ -172,8 +169,7 @@ async function check(
         createdAt: new Date(Date.parse(verified.metadata.created_at)),
       }
     })
-  } catch (error_) {
-    const error = renamed(error_, fetched?.path, archivePath)
+  } catch (error) {
     // Only the archive's own faults count as "does not verify"; a full disk or a lost
     // connection is the machine's problem, and stops the run with its own exit code.
     const {code} = error as LibraryBackupError
@@ -188,8 +184,6 @@ async function check(
       }
     if (code !== 'INVALID_ARCHIVE' && code !== 'UNSUPPORTED_ARCHIVE') throw error
     return {path: archivePath, ok: false, problem: (error as Error).message, createdAt: listedAt}
-  } finally {
-    fetched?.dispose()
   }
 }
 
@@ -205,7 +199,7 @@ async function wholenessOf(
   name: string,
   keys: ArchiveKeys,
 ): Promise<undefined | Wholeness> {
-  const [found] = await target.list((candidate) => candidate === name)
+  const found = await target.stat(name)
   return found ? checkWhole(target, name, {identities: keys.identities, sizeBytes: found.sizeBytes}) : undefined
 }
 

@@ -7,8 +7,9 @@ import type {BackupTarget} from './storage/target.js'
 
 import {type BackupMetadata, quickCheckArchive, structureProblem} from './archive.js'
 import {plainWholeness, TAIL_BYTES} from './archive/whole.js'
-import {isEncryptedHead, withPlainArchive} from './encrypted-archives.js'
+import {isEncryptedHead} from './encrypted-archives.js'
 import {invalidArchive, LibraryBackupError} from './errors.js'
+import {withLocalPlainArchive} from './local-plain-archive.js'
 
 /**
  * The one answer to "is this backup whole?", for listing, prune, `restore --latest`, verify and
@@ -59,8 +60,9 @@ export async function checkWhole(
   if ('reason' in plain) return damaged(label, plain.reason, false)
   if ('otherLayout' in plain) return readThrough(target, name, options.identities)
   // Archives from before the length was recorded: locally, their members can still be walked.
-  if (!plain.declared && !target.remote) {
-    const problem = await structureProblem(label, plain.head)
+  const onDisk = plain.declared ? undefined : target.localPath(name)
+  if (onDisk !== undefined) {
+    const problem = await structureProblem(onDisk, plain.head)
     if (problem) return damaged(label, problem, false)
   }
 
@@ -107,7 +109,7 @@ async function checkEncrypted(
 }
 
 /**
- * Another tool's layout (`tar czf`, Python's tarfile, `… | age -r`): fetched (when remote) and
+ * Another tool's layout (`tar czf`, Python's tarfile, `… | age -r`): fetched (unless it is a local file) and
  * decrypted (when encrypted) into a private scratch directory, and read to the end.
  */
 async function readThrough(target: BackupTarget, name: string, identities?: IdentitySet): Promise<Wholeness> {
@@ -115,16 +117,16 @@ async function readThrough(target: BackupTarget, name: string, identities?: Iden
   const scratch = await fsp.mkdtemp(path.join(os.tmpdir(), 'vpo-backup-check-'))
   let encrypted = false
   try {
-    const fetched = await target.fetch(name, scratch)
-    try {
-      const metadata = await withPlainArchive(fetched.path, {identities}, scratch, async (plainPath, wasEncrypted) => {
+    const metadata = await withLocalPlainArchive(
+      {target, name},
+      {identities},
+      async (plainPath, wasEncrypted) => {
         encrypted = wasEncrypted
         return quickCheckArchive(plainPath)
-      })
-      return {whole: true, encrypted, metadata}
-    } finally {
-      fetched.dispose()
-    }
+      },
+      {scratchDir: scratch},
+    )
+    return {whole: true, encrypted, metadata}
   } catch (error) {
     const {code} = error as LibraryBackupError
     if (code === 'KEY_ERROR')
@@ -137,7 +139,7 @@ async function readThrough(target: BackupTarget, name: string, identities?: Iden
 }
 
 async function sizeOf(target: BackupTarget, name: string): Promise<number> {
-  const [found] = await target.list((candidate) => candidate === name)
+  const found = await target.stat(name)
   if (found) return found.sizeBytes
   throw new LibraryBackupError('BACKUP_NOT_FOUND', `There is no backup at ${target.describe(name)}`, {
     hint: 'Check the name (vpo library:backups lists your backups).',

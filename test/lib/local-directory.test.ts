@@ -22,6 +22,7 @@ describe('local directory target', () => {
         fs.symlinkSync(path.join(root, 'gone'), path.join(location, `${name}.link.tar.gz`))
       },
       scratchDir: makeTempDir('vpo-scratch'),
+      largeBytes: 6 * 1024 * 1024 + 17,
       async cleanup() {
         fs.rmSync(root, {recursive: true, force: true})
       },

@@ -37,12 +37,20 @@ describe('S3 bucket target (s3rver)', () => {
 
   targetContract('S3 bucket on s3rver', async () => {
     const prefix = `run-${crypto.randomBytes(4).toString('hex')}/`
+    // Large archives go up in parts, as they do in production past the (smallest allowed) threshold.
+    const restoreMultipart = useEnv({
+      ...server.env,
+      VPO_S3_MULTIPART_THRESHOLD: String(5 * 1024 * 1024),
+      VPO_S3_PART_SIZE: String(5 * 1024 * 1024),
+    })
     const target = new S3Bucket(`s3://${BUCKET}/${prefix}`)
     const raw = new S3Client({})
     return {
       target,
       missing: new S3Bucket(`s3://${BUCKET}/never-written-${crypto.randomBytes(4).toString('hex')}/`),
       scratchDir: scratch,
+      largeBytes: 11 * 1024 * 1024 + 17,
+      publishesAtomically: false,
       async addNonRegular(name) {
         // What a console's "create folder" leaves, and an object one level further down.
         await raw.send(new PutObjectCommand({Bucket: BUCKET, Key: `${prefix}${name}/`, Body: '', ContentLength: 0}))
@@ -50,6 +58,7 @@ describe('S3 bucket target (s3rver)', () => {
       },
       async cleanup() {
         raw.destroy()
+        restoreMultipart()
       },
     }
   })

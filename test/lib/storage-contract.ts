@@ -1,8 +1,10 @@
 /* eslint-disable mocha/no-exports -- a shared suite, called by each target's own test file */
 /**
  * What every BackupTarget promises (src/lib/storage/target.ts), as one suite that runs against
- * each implementation: the local directory and the S3 bucket must be indistinguishable to the
- * commands that use them.
+ * each implementation: the local directory, the S3 bucket and the in-memory target must be
+ * indistinguishable to the commands that use them. The edge cases (missing names, the ends of a
+ * ranged read, publishing while another listing runs, large objects, unusual names) are in
+ * ./storage-contract-edges.ts, after restic's backend tests and Litestream's replica client tests.
  */
 import {expect} from 'chai'
 import crypto from 'node:crypto'
@@ -10,6 +12,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import type {BackupTarget} from '../../src/lib/storage/target.js'
+
+import {type ContractContext, edgeCases} from './storage-contract-edges.js'
 
 export interface ContractFixture {
   /** An empty target. */
@@ -20,6 +24,13 @@ export interface ContractFixture {
   addNonRegular(name: string): Promise<void>
   /** A private local directory for downloads. */
   scratchDir: string
+  /**
+   * False for a test server that assembles a finished multipart object in place, so a listing
+   * can catch it growing (s3rver); real stores and the other targets publish a name whole.
+   */
+  publishesAtomically?: false
+  /** A size that is "large" for this target: past the multipart threshold for an object store. */
+  largeBytes: number
   cleanup(): Promise<void>
 }
 
@@ -63,6 +74,14 @@ export function targetContract(name: string, makeFixture: () => Promise<Contract
         fetched.dispose()
       }
     }
+
+    edgeCases({
+      fixture: () => fixture,
+      target: () => target,
+      stage,
+      store,
+      contents,
+    } satisfies ContractContext)
 
     it('stages in a private directory', async () => {
       const dir = await target.prepareStaging()

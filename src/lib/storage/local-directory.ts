@@ -6,11 +6,11 @@ import type {BackupTarget, FetchedArchive, StoredArchive} from './target.js'
 import {assertWritableDirectory, makePrivateDirectory, publishFile, removeEmptyDirectories} from '../durable-files.js'
 import {LibraryBackupError} from '../errors.js'
 import {ownerFor} from '../ownership.js'
+import {TEMP_PREFIX} from '../temp-files.js'
 
 /** Backups as files in one directory on a mounted filesystem (the default: <data dir>/backups). */
 export class LocalDirectory implements BackupTarget {
   readonly location: string
-  readonly remote = false
 
   constructor(directory: string) {
     this.location = path.resolve(directory)
@@ -18,6 +18,10 @@ export class LocalDirectory implements BackupTarget {
 
   describe(name: string): string {
     return path.join(this.location, name)
+  }
+
+  localPath(name: string): string {
+    return this.describe(name)
   }
 
   async list(isCandidate: (name: string) => boolean): Promise<StoredArchive[]> {
@@ -40,14 +44,17 @@ export class LocalDirectory implements BackupTarget {
 
     const found = await Promise.all(
       names
-        .filter((name) => isCandidate(name))
-        .map(async (name): Promise<StoredArchive | undefined> => {
-          // lstat would hide a backup kept behind a symlink; stat follows it, and skips dangling ones.
-          const stats = await fs.promises.stat(this.describe(name)).catch(() => {})
-          return stats?.isFile() ? {name, sizeBytes: stats.size, modifiedAt: stats.mtime} : undefined
-        }),
+        // A file being staged here is not an archive yet, whatever the caller would accept.
+        .filter((name) => !name.startsWith(TEMP_PREFIX) && isCandidate(name))
+        .map(async (name) => this.stat(name)),
     )
     return found.filter((entry): entry is StoredArchive => entry !== undefined)
+  }
+
+  async stat(name: string): Promise<StoredArchive | undefined> {
+    // Followed like list() follows it: a backup kept behind a symlink is one; a dangling link is not.
+    const stats = await fs.promises.stat(this.describe(name)).catch(() => {})
+    return stats?.isFile() ? {name, sizeBytes: stats.size, modifiedAt: stats.mtime} : undefined
   }
 
   async readHead(name: string, bytes: number): Promise<Buffer> {
@@ -66,7 +73,15 @@ export class LocalDirectory implements BackupTarget {
   }
 
   async fetch(name: string): Promise<FetchedArchive> {
-    return {path: this.describe(name), dispose() {}}
+    const file = this.describe(name)
+    // Anything else there (a directory, a FIFO) is for the archive reader to name.
+    if (!fs.lstatSync(file, {throwIfNoEntry: false})) {
+      throw new LibraryBackupError('BACKUP_NOT_FOUND', `Backup file ${file} does not exist`, {
+        hint: 'Check the path (vpo library:backups lists your backups).',
+      })
+    }
+
+    return {path: file, dispose() {}}
   }
 
   private created: string | undefined

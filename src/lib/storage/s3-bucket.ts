@@ -1,7 +1,5 @@
 import {DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client} from '@aws-sdk/client-s3'
 import fsp from 'node:fs/promises'
-import os from 'node:os'
-import path from 'node:path'
 
 import type {BackupTarget, FetchedArchive, StoredArchive} from './target.js'
 
@@ -9,6 +7,7 @@ import {fromSystemError, LibraryBackupError} from '../errors.js'
 import {onInterrupt} from '../interrupts.js'
 import {makeDirectories} from '../make-directories.js'
 import {removeTemp, tempPathIn} from '../temp-files.js'
+import {privateTempDir} from './private-scratch.js'
 import {
   createS3Client,
   type RetryPolicy,
@@ -17,7 +16,7 @@ import {
   type StorageContext,
   withRetries,
 } from './s3-client.js'
-import {readHead, readObject, type ReadRequest} from './s3-download.js'
+import {compareObject, readHead, readObject, type ReadRequest} from './s3-download.js'
 import {
   ConditionalWritesUnsupported,
   KeyTaken,
@@ -40,7 +39,6 @@ export interface S3BucketOptions {
 /** An `s3://BUCKET/PREFIX/` location, configured by the AWS conventions (environment, profiles). */
 export class S3Bucket implements BackupTarget {
   readonly location: string
-  readonly remote = true
   private readonly where: S3Location
   private readonly policy: RetryPolicy = retryPolicyFromEnv()
   private readonly settings: UploadSettings = uploadSettingsFromEnv()
@@ -63,6 +61,11 @@ export class S3Bucket implements BackupTarget {
 
   describe(name: string): string {
     return formatS3Url(this.where, name)
+  }
+
+  /** Objects have no path: every read is a request. */
+  localPath(): undefined {
+    return undefined
   }
 
   list(isCandidate: (name: string) => boolean): Promise<StoredArchive[]> {
@@ -94,6 +97,25 @@ export class S3Bucket implements BackupTarget {
     })
   }
 
+  /**
+   * One listing request, as list() sees the object: a missing bucket is an error, not a missing
+   * name. The exact key sorts before any longer one, and a `name/` folder rolls up.
+   */
+  stat(name: string): Promise<StoredArchive | undefined> {
+    return this.track('listing', async () => {
+      if (name === '' || name.includes('/')) return
+      const key = this.where.prefix + name
+      const page = await this.retry({doing: 'listing', url: this.describe(name)}, () =>
+        this.client.send(new ListObjectsV2Command({Bucket: this.where.bucket, Prefix: key, Delimiter: '/'}), {
+          abortSignal: this.controller.signal,
+        }),
+      )
+      const entry = page.Contents?.find((candidate) => candidate.Key === key)
+      if (!entry) return
+      return {name, sizeBytes: entry.Size ?? 0, modifiedAt: entry.LastModified ?? new Date(0)}
+    })
+  }
+
   readHead(name: string, bytes: number): Promise<Buffer> {
     return this.track('reading', () => readHead(this.reading(name, 'reading'), bytes))
   }
@@ -102,9 +124,9 @@ export class S3Bucket implements BackupTarget {
     return this.track('reading', () => readHead(this.reading(name, 'reading'), bytes, start))
   }
 
-  fetch(name: string, scratchDir: string): Promise<FetchedArchive> {
+  fetch(name: string, scratchDir?: string): Promise<FetchedArchive> {
     return this.track('downloading', async () => {
-      const file = tempPathIn(scratchDir, 'download')
+      const file = tempPathIn(scratchDir ?? (await this.ownScratch()), 'download')
       const handle = await fsp.open(file, 'wx', 0o600)
       try {
         await readObject(this.reading(name, 'downloading'), {
@@ -128,13 +150,7 @@ export class S3Bucket implements BackupTarget {
     // One listing request first: a missing bucket or bad credentials are reported before the
     // snapshot and the compression, not after them.
     await this.list(() => false)
-    if (this.stagingDir === undefined) {
-      this.stagingDir = await privateTempDir()
-      return this.stagingDir
-    }
-
-    makeDirectories(this.stagingDir, 0o700)
-    return this.stagingDir
+    return this.ownScratch()
   }
 
   /** The staging directory is private and reused by every run; the staged file is removed by its owner. */
@@ -178,7 +194,7 @@ export class S3Bucket implements BackupTarget {
 
       let difference: string | undefined
       try {
-        difference = await this.compare(name, stagedFile, size)
+        difference = await compareObject(this.reading(name, 'checking the upload of'), stagedFile, size)
       } catch (error) {
         // Unchecked (Ctrl-C, or the store stopped answering) is not good enough to keep the name.
         if (outcome === 'stored') await this.forget(key)
@@ -222,29 +238,6 @@ export class S3Bucket implements BackupTarget {
     await Promise.allSettled(this.inFlight)
   }
 
-  /**
-   * Reads the object back and compares it byte for byte with the local file (still in the page
-   * cache): cheaper than hashing both sides. Undefined when identical, else how it differs.
-   */
-  private async compare(name: string, file: string, size: number): Promise<string | undefined> {
-    const local = await fsp.open(file, 'r')
-    let differs = false
-    try {
-      const stored = await readObject(this.reading(name, 'checking the upload of'), {
-        async write(chunk, offset) {
-          if (offset === 0) differs = false
-          const expected = Buffer.allocUnsafe(chunk.length)
-          const {bytesRead} = await local.read(expected, 0, chunk.length, offset)
-          if (bytesRead !== chunk.length || !expected.equals(chunk)) differs = true
-        },
-      })
-      if (stored !== size) return `${stored} bytes instead of ${size}`
-      return differs ? 'different bytes' : undefined
-    } finally {
-      await local.close()
-    }
-  }
-
   /** Deletes even after abort(), with short retries: it is cleanup on the way out of a failure. */
   private async forget(key: string): Promise<void> {
     const policy = {...this.policy, budgetMs: Math.min(this.policy.budgetMs, 10_000)}
@@ -265,6 +258,13 @@ export class S3Bucket implements BackupTarget {
       if (statusOf((error as {cause?: unknown}).cause) === 404) return false
       throw error
     }
+  }
+
+  /** Downloads and staged archives share one private directory, created on first use. */
+  private async ownScratch(): Promise<string> {
+    if (this.stagingDir === undefined) this.stagingDir = await privateTempDir()
+    else makeDirectories(this.stagingDir, 0o700)
+    return this.stagingDir
   }
 
   private reading(name: string, doing: string): ReadRequest {
@@ -295,22 +295,4 @@ export class S3Bucket implements BackupTarget {
     running.then(forget, forget)
     return running
   }
-}
-
-/**
- * One staging directory per user in the temporary directory, reused by every run so that none
- * piles up; anything staged there is a temporary file that its run (or the next) removes. A
- * directory of that name that is not ours alone is not trusted: a fresh private one is used.
- */
-async function privateTempDir(): Promise<string> {
-  const uid = process.getuid?.()
-  const dir = path.join(os.tmpdir(), `vpo-backup-staging-${uid ?? 'user'}`)
-  await fsp.mkdir(dir, {mode: 0o700}).catch((error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EEXIST') throw error
-  })
-  const stat = await fsp.lstat(dir)
-  // eslint-disable-next-line no-bitwise -- permission bits: no access for group or others
-  const privateMode = (stat.mode & 0o077) === 0
-  if (stat.isDirectory() && (uid === undefined || stat.uid === uid) && privateMode) return dir
-  return fsp.mkdtemp(path.join(os.tmpdir(), 'vpo-backup-staging-'))
 }

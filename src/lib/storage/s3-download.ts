@@ -1,6 +1,7 @@
 import type {Readable} from 'node:stream'
 
 import {GetObjectCommand, type S3Client} from '@aws-sdk/client-s3'
+import fsp from 'node:fs/promises'
 
 import {LibraryBackupError} from '../errors.js'
 import {type RetryPolicy, statusOf, type StorageContext, withRetries} from './s3-client.js'
@@ -135,4 +136,27 @@ export async function readHead(request: ReadRequest, bytes: number, start = 0): 
     },
     signal,
   )
+}
+
+/**
+ * Reads the object back and compares it byte for byte with the local file (still in the page
+ * cache): cheaper than hashing both sides. Undefined when identical, else how it differs.
+ */
+export async function compareObject(request: ReadRequest, file: string, size: number): Promise<string | undefined> {
+  const local = await fsp.open(file, 'r')
+  let differs = false
+  try {
+    const stored = await readObject(request, {
+      async write(chunk, offset) {
+        if (offset === 0) differs = false
+        const expected = Buffer.allocUnsafe(chunk.length)
+        const {bytesRead} = await local.read(expected, 0, chunk.length, offset)
+        if (bytesRead !== chunk.length || !expected.equals(chunk)) differs = true
+      },
+    })
+    if (stored !== size) return `${stored} bytes instead of ${size}`
+    return differs ? 'different bytes' : undefined
+  } finally {
+    await local.close()
+  }
 }

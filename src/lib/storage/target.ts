@@ -3,8 +3,10 @@
  * is built in a local, seekable file first (its metadata is written at offset 0 last), then
  * committed to the target under its final name.
  *
- * The local directory is the first implementation (./local-directory.ts); an object store is the
- * second. Every implementation passes the same contract suite (test/lib/storage-contract.ts).
+ * Callers ask a target what they need (is it there, how big, is there a file I can open in place)
+ * rather than which kind it is: the local directory (./local-directory.ts), the object store
+ * (./s3-bucket.ts) and the in-memory store for tests (./memory.ts) pass the same contract suite
+ * (test/lib/storage-contract.ts).
  */
 export interface StoredArchive {
   /** The archive's name inside the target: a file name, or the key below the prefix. */
@@ -22,11 +24,15 @@ export interface FetchedArchive {
 export interface BackupTarget {
   /** How the user names it: `/home/u/.vpo/backups` or `s3://bucket/prefix/`. */
   readonly location: string
-  /** True when reading an archive means a network round trip (listing then reads heads only). */
-  readonly remote: boolean
 
   /** The full user-facing name of one archive: a path, or an `s3://` URL. */
   describe(name: string): string
+
+  /**
+   * Where `name` is (or would be) a file on a mounted filesystem, so it can be opened in place;
+   * undefined when the target keeps its bytes elsewhere (an object store, memory).
+   */
+  localPath(name: string): string | undefined
 
   /**
    * The archives in the target whose names `isCandidate` accepts, as regular objects: a
@@ -35,24 +41,32 @@ export interface BackupTarget {
    */
   list(isCandidate: (name: string) => boolean): Promise<StoredArchive[]>
 
-  /** The first `bytes` bytes of an archive (fewer when it is shorter). */
+  /**
+   * The one archive `name`, as list() would show it; undefined when there is none (a missing
+   * name, a missing location, or something that is not a regular archive).
+   */
+  stat(name: string): Promise<StoredArchive | undefined>
+
+  /** The first `bytes` bytes of an archive (fewer when it is shorter). A missing name throws. */
   readHead(name: string, bytes: number): Promise<Buffer>
 
   /**
-   * The `bytes` bytes at `start` (fewer at the end of the archive): with readHead, what tells
-   * whether an archive is whole without reading it all (wholeness.ts).
+   * The `bytes` bytes at `start` (fewer at the end of the archive, none past it): with readHead,
+   * what tells whether an archive is whole without reading it all (wholeness.ts). A missing
+   * name throws.
    */
   readRange(name: string, start: number, bytes: number): Promise<Buffer>
 
   /**
-   * The archive as a local file. A local directory hands out the file itself (no copy); a remote
-   * store downloads it into `scratchDir` and checks the length it promised.
+   * The archive as a local file. A local directory hands out the file itself (no copy); any
+   * other target downloads it into `scratchDir`, or into a private scratch directory of its own
+   * when none is given, and checks the length it promised. A missing name throws.
    */
-  fetch(name: string, scratchDir: string): Promise<FetchedArchive>
+  fetch(name: string, scratchDir?: string): Promise<FetchedArchive>
 
   /**
    * Where a new archive is staged before commit: a directory on the target's own filesystem for a
-   * local directory (so the commit is a link, not a copy), a scratch directory for a remote one.
+   * local directory (so the commit is a link, not a copy), a private scratch directory otherwise.
    * Created (0700) when missing.
    */
   prepareStaging(): Promise<string>
