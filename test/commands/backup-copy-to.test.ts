@@ -18,7 +18,7 @@ import {expectNoStackTrace} from '../helpers/expectations.js'
 import {isRoot, mountTmpfs, unmount} from '../helpers/filesystems.js'
 import {leftoverTempFiles, listArchives} from '../helpers/leftovers.js'
 import {makeDataDir, sha256File} from '../helpers/libraries.js'
-import {type S3Server, startS3Server} from '../helpers/s3-server.js'
+import {clientOf, type S3Server, startS3Server} from '../helpers/s3-server.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 const BUCKET = 'vpo-copy-to'
@@ -35,13 +35,7 @@ describe('library:backup --copy-to', function () {
 
   before(async () => {
     server = await startS3Server([BUCKET])
-    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
-    client = new S3Client({
-      endpoint: server.endpoint,
-      forcePathStyle: true,
-      region: 'us-east-1',
-      credentials: {accessKeyId: server.env.AWS_ACCESS_KEY_ID, secretAccessKey: server.env.AWS_SECRET_ACCESS_KEY},
-    })
+    client = await clientOf(server)
   })
 
   after(async () => {

@@ -13,7 +13,7 @@ import type {BackupsJson, PruneJson, VerifyJson} from '../../src/json-results.js
 import {parseJson, runCli} from '../helpers/cli.js'
 import {expectHumanError, expectJsonError} from '../helpers/expectations.js'
 import {archiveOf, type DataDir, libraryContent, makeDataDir, sha256File} from '../helpers/libraries.js'
-import {type S3Server, startS3Server} from '../helpers/s3-server.js'
+import {clientOf, type S3Server, startS3Server} from '../helpers/s3-server.js'
 import {cleanupTempDirs} from '../helpers/temp-dirs.js'
 
 const BUCKET = 'vpo-names'
@@ -26,14 +26,7 @@ describe('object names in s3://', function () {
 
   before(async () => {
     server = await startS3Server([BUCKET])
-    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
-    client = new S3Client({
-      endpoint: server.endpoint,
-      forcePathStyle: true,
-      region: 'us-east-1',
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      credentials: {accessKeyId: server.env.AWS_ACCESS_KEY_ID, secretAccessKey: server.env.AWS_SECRET_ACCESS_KEY},
-    })
+    client = await clientOf(server)
     lib = makeDataDir({files: 30, walFiles: 0})
   })
 

@@ -15,7 +15,7 @@ import {parseJson, runCli} from '../helpers/cli.js'
 import {expectJsonError} from '../helpers/expectations.js'
 import {listTemps} from '../helpers/leftovers.js'
 import {libraryContent, makeDataDir, treeState} from '../helpers/libraries.js'
-import {type S3Server, startS3Server} from '../helpers/s3-server.js'
+import {clientOf, type S3Server, startS3Server} from '../helpers/s3-server.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 const BUCKET = 'vpo-commands'
@@ -27,14 +27,7 @@ describe('object storage (s3://) through the commands', function () {
 
   before(async () => {
     server = await startS3Server([BUCKET])
-    // This test's own client, not the CLI's: the CLI silences the SDK's Node 20 notice itself.
-    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
-    client = new S3Client({
-      endpoint: server.endpoint,
-      forcePathStyle: true,
-      region: 'us-east-1',
-      credentials: {accessKeyId: server.env.AWS_ACCESS_KEY_ID, secretAccessKey: server.env.AWS_SECRET_ACCESS_KEY},
-    })
+    client = await clientOf(server)
   })
 
   after(async () => {

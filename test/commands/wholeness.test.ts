@@ -20,7 +20,7 @@ import {copyWithCreatedAt, createdAtAgo, regularName} from '../helpers/backup-co
 import {type CliResult, parseJson, runCli} from '../helpers/cli.js'
 import {archiveOf, makeDataDir} from '../helpers/libraries.js'
 import {archiveMetadata, extractArchiveMember} from '../helpers/python-archives.js'
-import {type S3Server, startS3Server} from '../helpers/s3-server.js'
+import {clientOf, type S3Server, startS3Server} from '../helpers/s3-server.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 const BUCKET = 'vpo-whole'
@@ -44,13 +44,7 @@ describe('one answer to "is this backup whole?" (issue 16)', function () {
 
   before(async () => {
     server = await startS3Server([BUCKET])
-    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
-    client = new S3Client({
-      endpoint: server.endpoint,
-      forcePathStyle: true,
-      region: 'us-east-1',
-      credentials: {accessKeyId: server.env.AWS_ACCESS_KEY_ID, secretAccessKey: server.env.AWS_SECRET_ACCESS_KEY},
-    })
+    client = await clientOf(server)
     // ~4 MB: the database spans several gzip members, and the encrypted file many age chunks.
     const library = makeDataDir({files: 4000, walFiles: 5})
     const made = await archiveOf(library)

@@ -98,3 +98,21 @@ function apply(values: Record<string, string | undefined>): void {
     else process.env[key] = value
   }
 }
+
+/**
+ * A test's own client of `server`, to look at and tamper with what the CLI stored. The CLI
+ * silences the SDK's Node 20 notice itself; this client is told to, and, as s3rver needs, sends
+ * checksums only when an operation requires them.
+ */
+export async function clientOf(server: S3Server): Promise<import('@aws-sdk/client-s3').S3Client> {
+  const {S3Client} = await import('@aws-sdk/client-s3')
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
+  return new S3Client({
+    endpoint: server.endpoint,
+    forcePathStyle: true,
+    region: 'us-east-1',
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    credentials: {accessKeyId: server.env.AWS_ACCESS_KEY_ID, secretAccessKey: server.env.AWS_SECRET_ACCESS_KEY},
+  })
+}
