@@ -1,5 +1,6 @@
 import type {BackupTarget} from './storage/target.js'
 
+import {Cancellation} from './cancellation.js'
 import {LibraryBackupError} from './errors.js'
 import {type BackupListing, isFutureDated, listBackups, type ListedBackup} from './listing.js'
 import {withLocationLock} from './location-lock.js'
@@ -34,10 +35,13 @@ export async function pruneBackups(
   policy: RetentionPolicy,
   options: PruneOptions = {},
 ): Promise<PruneReport> {
+  const stop = new Cancellation(options.signal)
   // A dry run changes nothing, so it never waits; a real one lists and removes under the lock.
-  return options.dryRun
-    ? prune(target, policy, options)
-    : withLocationLock(target, () => prune(target, policy, options), {createdPath: options.createdPath})
+  return stop.guard(
+    options.dryRun
+      ? prune(target, policy, options, stop)
+      : withLocationLock(target, () => prune(target, policy, options, stop), {createdPath: options.createdPath}),
+  )
 }
 
 interface PruneOptions {
@@ -48,9 +52,16 @@ interface PruneOptions {
   protect?: ReadonlyMap<string, string>
   /** The target's listing when the caller just made it: an object store is not read twice. */
   listing?: BackupListing
+  /** Aborting it stops before the next removal (the operation rejects with `Interrupted`). */
+  signal?: AbortSignal
 }
 
-async function prune(target: BackupTarget, policy: RetentionPolicy, options: PruneOptions): Promise<PruneReport> {
+async function prune(
+  target: BackupTarget,
+  policy: RetentionPolicy,
+  options: PruneOptions,
+  stop: Cancellation,
+): Promise<PruneReport> {
   const listing = options.listing ?? (await listBackups(target))
   // A backup the store failed to send is neither good nor bad: deciding without it could delete more.
   const unread = listing.backups.find((backup) => backup.readError !== undefined)
@@ -77,6 +88,7 @@ async function prune(target: BackupTarget, policy: RetentionPolicy, options: Pru
   if (!options.dryRun) {
     for (const decision of decisions) {
       if (decision.keep) continue
+      stop.throwIfStopping()
       try {
         await target.remove(decision.backup.filename)
       } catch (error) {
