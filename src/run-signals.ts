@@ -14,6 +14,7 @@ const SIGNAL_EXIT_CODES: Record<string, number> = {SIGHUP: 129, SIGINT: 130, SIG
 export class RunSignals {
   private readonly controller = new AbortController()
   private readonly handlers = new Map<string, () => void>()
+  private ended = false
 
   get signal(): AbortSignal {
     return this.controller.signal
@@ -30,10 +31,19 @@ export class RunSignals {
     }
   }
 
+  /**
+   * A signal sent during the run's last synchronous stretch (just after its commit) is dispatched
+   * on a later turn of the event loop: with the handlers already gone it would get the default
+   * action, death by signal after a run that succeeded. So the run's handlers stay, ignoring
+   * signals, until the loop has turned.
+   */
   uninstall(): void {
-    for (const [name, handler] of this.handlers) process.off(name, handler)
-    if (this.handlers.size > 0) process.off('exit', removeOwnedTemps)
-    this.handlers.clear()
+    this.ended = true
+    setImmediate(() => {
+      for (const [name, handler] of this.handlers) process.off(name, handler)
+      if (this.handlers.size > 0) process.off('exit', removeOwnedTemps)
+      this.handlers.clear()
+    })
   }
 
   /** The way out of a run whose operation stopped: the message, then the signal's exit code. */
@@ -47,6 +57,7 @@ export class RunSignals {
   }
 
   private received(name: string): void {
+    if (this.ended) return
     const {signal} = this.controller
     if (signal.aborted) {
       const first = signal.reason as Interruption
@@ -55,7 +66,7 @@ export class RunSignals {
       return
     }
 
-    const reason = new Interruption(name)
+    const reason = new Interruption(name, removeOwnedTemps)
     this.controller.abort(reason) // the listeners answer synchronously
     if (reason.stopping || reason.finishing) return
     this.exitInterrupted(new Interrupted(reason))

@@ -21,7 +21,18 @@ export class Interruption {
   /** Some operation is past its point of no return and will finish. */
   finishing = false
 
-  constructor(readonly signal: string) {}
+  constructor(
+    readonly signal: string,
+    /** The caller's own cleanup, run before the operations' (their temporary files out of the way). */
+    private readonly first: () => void = () => {},
+  ) {}
+
+  /** Called by an operation that stops, before its cleanups. */
+  accept(): void {
+    if (this.stopping) return
+    this.stopping = true
+    this.first()
+  }
 }
 
 /** How an operation ends when it is stopped before its point of no return. */
@@ -125,7 +136,8 @@ export class Cancellation {
     }
 
     if (this.stop) return
-    if (reason instanceof Interruption) reason.stopping = true
+    // The caller's cleanup first: a directory the restore made is only taken back once empty.
+    if (reason instanceof Interruption) reason.accept()
     this.stop = new Interrupted(reason, this.done)
     const {stop} = this
     settleWithin(runAll(this.cleanups), ASYNC_CLEANUP_LIMIT_MS).then(() => this.rejectStopped!(stop))
