@@ -1,11 +1,13 @@
 import {Command, Errors, Flags} from '@oclif/core'
 
 import {stringifyExactJson} from './lib/archive/exact-json.js'
+import {isInterrupted} from './lib/cancellation.js'
 import {type ErrorJson, LibraryBackupError} from './lib/errors.js'
 import {resolveLibraryLocation} from './lib/library-location.js'
 import {assertMetricsWritable, type MetricsCommand, writeMetricsFile} from './lib/metrics.js'
 import {exitCodeOf, metricsFileInArgv} from './metrics-flag.js'
 import {repeatableFlag} from './repeatable-flag.js'
+import {RunSignals} from './run-signals.js'
 import {escapeForTerminal} from './ui/terminal-text.js'
 import {usageErrorFromOclif} from './usage-errors.js'
 
@@ -43,9 +45,11 @@ export abstract class LibraryCommand extends Command {
   private metricsFile?: string
   /** The exit code fail() chose: the error reaching finally() is then oclif's ExitError. */
   private failedWithCode?: number
+  private readonly signals = new RunSignals()
 
   async init(): Promise<void> {
     this.startedAt = new Date()
+    this.signals.install()
     const flags = (this.constructor as typeof Command).flags ?? {}
     if ('metrics-file' in flags) {
       const file = metricsFileInArgv(this.argv)
@@ -61,6 +65,7 @@ export abstract class LibraryCommand extends Command {
 
   /** --metrics-file after every run, failed ones included; `-h` is not a run. */
   async finally(error: Error | undefined): Promise<void> {
+    this.signals.uninstall()
     const reported = error instanceof Errors.ExitError ? this.failedWithCode : exitCodeOf(error)
     if (this.metricsFile && reported !== undefined) {
       try {
@@ -83,6 +88,7 @@ export abstract class LibraryCommand extends Command {
 
   protected async catch(error: Error & {oclif?: {exit?: number}}): Promise<unknown> {
     if (error instanceof Errors.ExitError) throw quietExit(error)
+    if (isInterrupted(error)) return this.signals.exitInterrupted(error)
     if (error instanceof LibraryBackupError) return this.fail(error)
     // oclif's own usage errors (unknown flag, bad value, missing argument): one sentence, exit 2.
     if (error.oclif?.exit === 2) return this.fail(usageErrorFromOclif(error.message, this.id))
@@ -102,6 +108,11 @@ export abstract class LibraryCommand extends Command {
     } catch (error) {
       throw quietExit(error as Errors.ExitError)
     }
+  }
+
+  /** Aborted by Ctrl-C, SIGTERM or SIGHUP during this run: pass it to the service layer. */
+  protected get signal(): AbortSignal {
+    return this.signals.signal
   }
 
   /** The version written into backups: the host CLI's, or this plugin's when run on its own. */

@@ -1,11 +1,11 @@
 import fs from 'node:fs'
 import path from 'node:path'
 
+import type {Cancellation} from './cancellation.js'
 import type {BackupTarget} from './storage/target.js'
 
 import {type ArchiveRef, copyArchive} from './copy-archive.js'
 import {LibraryBackupError} from './errors.js'
-import {markCommitted, reopenInterrupts} from './interrupts.js'
 import {pruneBackups, type RetentionPolicy} from './prune.js'
 import {isObjectStoreUrl, openTarget} from './storage/locations.js'
 
@@ -63,16 +63,17 @@ export async function openCopyPlaces(locations: string[], primary: BackupTarget)
 export async function publishCopies(
   from: ArchiveRef,
   places: BackupTarget[],
-  options: {overwrite?: boolean; retention?: RetentionPolicy},
+  options: {overwrite?: boolean; retention?: RetentionPolicy; stop?: Cancellation},
 ): Promise<PlaceOutcome[]> {
   const outcomes: PlaceOutcome[] = []
   if (places.length === 0) return outcomes
   // Ctrl-C while a copy is on its way stops it (an upload is aborted, a staged file removed);
   // the archive at the primary location and at the places already done stays.
-  reopenInterrupts(
+  options.stop?.reopen(
     `The backup ${from.target.describe(from.name)} was written; copies still on their way were abandoned.`,
   )
   for (const place of places) {
+    options.stop?.throwIfStopping()
     const outcome: PlaceOutcome = {location: place.location, primary: false, pruned: []}
     outcomes.push(outcome)
     try {
@@ -90,7 +91,7 @@ export async function publishCopies(
     }
   }
 
-  markCommitted()
+  options.stop?.commit()
   return outcomes
 }
 

@@ -9,11 +9,11 @@ import {type BackupMetadata, estimateArchiveSize, writeArchive} from './archive.
 import {openCopyPlaces, type PlaceOutcome, publishCopies} from './backup-copies.js'
 import {type Destination, outputExists, resolveDestination} from './backup-destination.js'
 import {backupFileName, type BackupKind, formatCreatedAt} from './backup-names.js'
+import {Cancellation} from './cancellation.js'
 import {assertSpaceFor, type SpaceNeed} from './disk-space.js'
 import {assertOutputName, encryptStaged} from './encrypted-archives.js'
 import {fromSystemError, LibraryBackupError} from './errors.js'
 import {inspectSnapshot, quickCheckInBackground, snapshotStats} from './integrity-check.js'
-import {markCommitted} from './interrupts.js'
 import {
   assertLibraryExists,
   type LibraryStats,
@@ -52,6 +52,11 @@ export interface BackupOptions {
   /** The shrink guard: compare the file count with the last backup before any drop at the destination. */
   shrink?: ShrinkOptions
   onProgress?: BackupProgress
+  /**
+   * Aborting it stops the backup (the operation then rejects with `Interrupted`) until the archive
+   * is published; after that the run finishes, except while it sends --copy-to copies.
+   */
+  signal?: AbortSignal
 }
 
 export interface BackupResult {
@@ -84,10 +89,16 @@ export interface BackupPlan {
 }
 
 export async function createBackup(options: BackupOptions): Promise<BackupResult> {
+  const stop = new Cancellation(options.signal)
+  return stop.guard(backUp(options, stop))
+}
+
+async function backUp(options: BackupOptions, stop: Cancellation): Promise<BackupResult> {
   const started = Date.now()
   const destination = await resolveDestination(options)
+  stop.watch(destination.target)
   assertOutputName(destination.name, Boolean(options.recipients))
-  const copyPlaces = await openCopyPlaces(options.copyTo ?? [], destination.target)
+  const copyPlaces = (await openCopyPlaces(options.copyTo ?? [], destination.target)).map((place) => stop.watch(place))
   assertLibraryExists(options.databasePath)
   const lock = await lockForBackup(options.databasePath)
   try {
@@ -99,6 +110,7 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
       destination,
       kind: 'backup',
       assertLockHeld: () => lock.assertHeld(),
+      stop,
     })
     const shrink =
       options.shrink && !archive.damaged
@@ -111,6 +123,7 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
     const retention = archive.damaged || shrink?.alarm ? undefined : options.retention
     const source = {target: destination.target, name: archive.name, sizeBytes: archive.archiveSizeBytes}
     const copies = await publishCopies(source, copyPlaces, {
+      stop,
       retention,
       overwrite: Boolean(options.force && destination.name),
     })
@@ -193,6 +206,8 @@ export async function writeBackup(
     destination: Destination
     kind: 'backup' | 'pre-restore'
     assertLockHeld: () => void
+    /** The operation this backup is part of: it is not published once that is stopping. */
+    stop?: Cancellation
   },
 ): Promise<Omit<BackupResult, 'durationSeconds' | 'places' | 'prune' | 'shrink' | 'warnings'>> {
   const {destination} = options
@@ -264,12 +279,13 @@ export async function writeBackup(
         ? 'pre-restore'
         : 'regular'
     doing = `storing the backup in ${destination.target.location}`
+    options.stop?.throwIfStopping()
     const name = await publish(archivePath, destination, createdAt, {
       force: options.force,
       kind,
       encrypted: Boolean(options.recipients),
     })
-    if (options.kind === 'backup') markCommitted() // a safety backup is not the restore's commit
+    if (options.kind === 'backup') options.stop?.commit() // a safety backup is not the restore's commit
     return {
       path: destination.target.describe(name),
       name,

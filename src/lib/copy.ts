@@ -4,6 +4,7 @@ import type {AgeRecipient} from './encryption/index.js'
 import type {BackupTarget, StoredArchive} from './storage/target.js'
 
 import {compareNewestFirst, isBackupFileName, parseBackupName} from './backup-names.js'
+import {Cancellation} from './cancellation.js'
 import {type ArchiveRef, copyArchive} from './copy-archive.js'
 import {LibraryBackupError} from './errors.js'
 import {isObjectStoreUrl, locateArchive, openTarget} from './storage/locations.js'
@@ -19,6 +20,8 @@ export interface CopyOptions {
   dryRun?: boolean
   /** Encrypt plain archives on the way. */
   recipients?: AgeRecipient[]
+  /** Aborting it stops the copy in flight (it then rejects with `Interrupted`); copies done stay. */
+  signal?: AbortSignal
 }
 
 export interface CopiedEntry {
@@ -64,8 +67,13 @@ const COMPARED_HEAD_BYTES = 64 * 1024
  * under the name at `to`, is reported and the rest still copied. Running it again copies nothing.
  */
 export async function copyBackups(options: CopyOptions): Promise<CopyReport> {
-  const from = await openPlace('--from', options.from)
-  const to = await openPlace('--to', options.to)
+  const stop = new Cancellation(options.signal)
+  return stop.guard(copy(options, stop))
+}
+
+async function copy(options: CopyOptions, stop: Cancellation): Promise<CopyReport> {
+  const from = stop.watch(await openPlace('--from', options.from))
+  const to = stop.watch(await openPlace('--to', options.to))
   if (sameLocation(from, to)) {
     throw new LibraryBackupError('USAGE_ERROR', `--to ${options.to} is where the backups are copied from`, {
       hint: 'Pass --to with another directory or s3:// prefix.',
@@ -83,6 +91,7 @@ export async function copyBackups(options: CopyOptions): Promise<CopyReport> {
     failed: [],
   }
   for (const source of sources) {
+    stop.throwIfStopping()
     const label = source.target.describe(source.name)
     const there = await alreadyThere(source, to, present, Boolean(options.recipients))
     if (there?.conflict) {

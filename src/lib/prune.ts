@@ -1,5 +1,6 @@
 import type {BackupTarget} from './storage/target.js'
 
+import {Cancellation} from './cancellation.js'
 import {LibraryBackupError} from './errors.js'
 import {type BackupListing, isFutureDated, listBackups, type ListedBackup} from './listing.js'
 import {withLocationLock} from './location-lock.js'
@@ -34,10 +35,13 @@ export async function pruneBackups(
   policy: RetentionPolicy,
   options: PruneOptions = {},
 ): Promise<PruneReport> {
+  const stop = new Cancellation(options.signal)
   // A dry run changes nothing, so it never waits; a real one lists and removes under the lock.
-  return options.dryRun
-    ? prune(target, policy, options)
-    : withLocationLock(target, () => prune(target, policy, options), {createdPath: options.createdPath})
+  return stop.guard(
+    options.dryRun
+      ? prune(target, policy, options, stop)
+      : withLocationLock(target, () => prune(target, policy, options, stop), {createdPath: options.createdPath}),
+  )
 }
 
 interface PruneOptions {
@@ -51,12 +55,19 @@ interface PruneOptions {
    * again under the lock, as another prune may have removed backups since.
    */
   listing?: BackupListing
+  /** Aborting it stops before the next removal (the operation rejects with `Interrupted`). */
+  signal?: AbortSignal
 }
 
 /** The reason the backup a run has just made is kept whatever the rules say. */
 const JUST_MADE = 'just made'
 
-async function prune(target: BackupTarget, policy: RetentionPolicy, options: PruneOptions): Promise<PruneReport> {
+async function prune(
+  target: BackupTarget,
+  policy: RetentionPolicy,
+  options: PruneOptions,
+  stop: Cancellation,
+): Promise<PruneReport> {
   const listing = (options.dryRun ? options.listing : undefined) ?? (await listBackups(target))
   // A backup the store failed to send is neither good nor bad: deciding without it could delete more.
   const unread = listing.backups.find((backup) => backup.readError !== undefined)
@@ -86,6 +97,7 @@ async function prune(target: BackupTarget, policy: RetentionPolicy, options: Pru
   if (!options.dryRun) {
     for (const decision of decisions) {
       if (decision.keep) continue
+      stop.throwIfStopping()
       try {
         await target.remove(decision.backup.filename)
       } catch (error) {

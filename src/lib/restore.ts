@@ -7,11 +7,11 @@ import type {ArchiveInput} from './archive/source.js'
 import type {AgeRecipient, IdentitySet} from './encryption/index.js'
 
 import {writeBackup} from './backup.js'
+import {Cancellation} from './cancellation.js'
 import {assertSpaceFor, type SpaceNeed} from './disk-space.js'
 import {makePrivateDirectory, removeEmptyDirectories} from './durable-files.js'
 import {type ArchiveKeys, loadRecipients, lockedArchiveError} from './encrypted-archives.js'
 import {LibraryBackupError} from './errors.js'
-import {markCommitted, onInterrupt} from './interrupts.js'
 import {acquireLibraryLock, assertLibraryUnlocked, type LibraryLock} from './library-lock.js'
 import {checkpointAndSwap} from './library-swap.js'
 import {isDeliberate, isFutureDated, listBackups, newestReadable} from './listing.js'
@@ -40,6 +40,8 @@ export interface RestoreOptions {
   onProgress?: (phase: RestorePhase, done: number, total: number) => void
   /** Identities for an encrypted archive; recipients for the safety backup of an encrypted restore. */
   keys?: ArchiveKeys
+  /** Aborting it stops the restore (it then rejects with `Interrupted`) until the library is swapped. */
+  signal?: AbortSignal
 }
 
 export interface RestoreResult {
@@ -117,9 +119,17 @@ export async function chooseBackup(request: {
 
 /** --dry-run: everything a restore checks, in a temporary directory; nothing else is touched. */
 export async function planRestore(options: Omit<RestoreOptions, 'confirm' | 'safetyBackup'>): Promise<RestoreResult> {
+  const stop = new Cancellation(options.signal)
+  return stop.guard(plan(options, stop))
+}
+
+async function plan(
+  options: Omit<RestoreOptions, 'confirm' | 'safetyBackup'>,
+  stop: Cancellation,
+): Promise<RestoreResult> {
   const started = Date.now()
   const databasePath = resolveSymlink(options.databasePath)
-  return withLocalArchive(options.archive, options.keys, async (archivePath, sourcePath) => {
+  return withLocalArchive(options.archive, options.keys, stop, async (archivePath, sourcePath) => {
     const declared = await readDeclaredMetadata(archivePath)
     checkSchema(declared, sourcePath, options)
     assertReplaceable(databasePath)
@@ -140,12 +150,17 @@ export async function planRestore(options: Omit<RestoreOptions, 'confirm' | 'saf
 }
 
 export async function restoreBackup(options: RestoreOptions): Promise<RestoreResult> {
+  const stop = new Cancellation(options.signal)
+  return stop.guard(restore(options, stop))
+}
+
+async function restore(options: RestoreOptions, stop: Cancellation): Promise<RestoreResult> {
   const started = Date.now()
   // A library.db that is a symlink is restored where it points: renaming over the link itself
   // would leave the real library untouched and the link replaced by a copy.
   const databasePath = resolveSymlink(options.databasePath)
   const databaseDir = path.dirname(databasePath)
-  return withLocalArchive(options.archive, options.keys, async (archivePath, sourcePath, encrypted) => {
+  return withLocalArchive(options.archive, options.keys, stop, async (archivePath, sourcePath, encrypted) => {
     // 1. What the archive claims: format, schema, size, before anything is written.
     const declared = await readDeclaredMetadata(archivePath)
     checkSchema(declared, sourcePath, options)
@@ -163,15 +178,16 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     let lock: LibraryLock | undefined
     let extracted: string | undefined
     let safetyBackupPath: string | undefined
-    let forgetInterruptCleanup: (() => void) | undefined
+    let forgetStopCleanup: (() => void) | undefined
     try {
       // 2. A machine with no library yet gets its data directory, taken back if the restore fails.
       createdDir = makePrivateDirectory(databaseDir)
       lock = await acquireLibraryLock(databasePath)
       const heldLock = lock
       const dirToRemove = createdDir
-      // process.exit skips the finally below: release the lock and take back the directory here.
-      forgetInterruptCleanup = onInterrupt(() => {
+      // An interrupted command exits without running the finally below: release the lock and take
+      // back the directory here.
+      forgetStopCleanup = stop.onStop(() => {
         heldLock.releaseSync()
         if (dirToRemove) removeEmptyDirectories(dirToRemove, databaseDir)
       })
@@ -193,7 +209,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
 
       // 5. Keep the current library (WAL commits included) as a normal archive.
       if (libraryExists && options.safetyBackup)
-        safetyBackupPath = await saveSafetyBackup(options, databasePath, lock, safetyRecipients)
+        safetyBackupPath = await saveSafetyBackup(options, databasePath, lock, {recipients: safetyRecipients, stop})
 
       // 6. The swap: synchronous from here, so no signal handler runs in the middle of it. The new
       // file takes the owner, group and mode of the one it replaces, so the daemon can open it.
@@ -201,8 +217,9 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       if (replaced) copyOwnership(replaced, extracted)
       else giveTo(extracted, ownerFor(databaseDir))
       lock.assertHeld()
+      stop.throwIfStopping()
       checkpointAndSwap(databasePath, extracted)
-      markCommitted()
+      stop.commit()
       release(extracted)
       extracted = undefined
       createdDir = undefined
@@ -219,7 +236,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     } catch (error) {
       throw safetyBackupPath ? withSafetyBackupNote(error, safetyBackupPath) : error
     } finally {
-      forgetInterruptCleanup?.()
+      forgetStopCleanup?.()
       if (extracted) removeTemp(extracted)
       await lock?.release()
       if (createdDir) removeEmptyDirectories(createdDir, databaseDir)
@@ -250,9 +267,11 @@ function assertReplaceable(databasePath: string): void {
 async function withLocalArchive<T>(
   archive: string,
   keys: ArchiveKeys | undefined,
+  stop: Cancellation,
   work: (archive: ArchiveInput, sourcePath: string, encrypted: boolean) => Promise<T>,
 ): Promise<T> {
   const {target, name} = await locateArchive(archive)
+  stop.watch(target)
   return withLocalArchiveInput({target, name}, keys ?? {}, (input, encrypted) =>
     work(input, target.describe(name), encrypted),
   )
@@ -334,10 +353,11 @@ async function saveSafetyBackup(
   options: RestoreOptions,
   databasePath: string,
   lock: LibraryLock,
-  recipients?: AgeRecipient[],
+  {recipients, stop}: {recipients?: AgeRecipient[]; stop: Cancellation},
 ): Promise<string> {
   try {
     const saved = await writeBackup({
+      stop,
       databasePath,
       destination: {target: new LocalDirectory(options.backupDir)},
       kind: 'pre-restore',

@@ -2,27 +2,20 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import {onExit} from './interrupts.js'
-
 /**
  * Temporary files this process owns. They are removed on success, on failure, on Ctrl-C and on
  * SIGTERM; a run killed with -9 leaves them behind, so their names carry the owner's pid and the
- * next run removes those whose owner is gone.
+ * next run removes those whose owner is gone. The commands call removeOwnedTemps() as the
+ * process exits (an interrupted run exits without unwinding).
  */
 export const TEMP_PREFIX = '.vpo-backup-tmp-'
 const owned = new Set<string>()
-let hooked = false
 
 /** A fresh temporary path in `dir`, so a final rename stays on one filesystem. */
 export function tempPathIn(dir: string, label: string): string {
   const name = `${TEMP_PREFIX}${process.pid}-${crypto.randomBytes(4).toString('hex')}.${label}`
   const tempPath = path.join(dir, name)
   owned.add(tempPath)
-  if (!hooked) {
-    hooked = true
-    onExit(removeAllTemps)
-  }
-
   return tempPath
 }
 
@@ -57,7 +50,8 @@ export async function removeTempInBackground(tempPath: string): Promise<void> {
   if (!fs.existsSync(tempPath)) owned.delete(tempPath)
 }
 
-function removeAllTemps(): void {
+/** Removes every temporary file this process still owns: for the way out of an interrupted run. */
+export function removeOwnedTemps(): void {
   for (const tempPath of owned) removeTemp(tempPath)
 }
 

@@ -50,6 +50,8 @@ export class FaultProxy {
   readonly requests: RequestLog[] = []
   private rules: Rule[] = []
   private readonly server: http.Server
+  /** Stalled requests still waiting: a 60 s stall must not keep mocha's process alive after the tests. */
+  private readonly stalls = new Set<NodeJS.Timeout>()
 
   private constructor(private readonly upstream: URL) {
     this.server = http.createServer((req, res) => this.handle(req, res))
@@ -79,6 +81,8 @@ export class FaultProxy {
   }
 
   async stop(): Promise<void> {
+    for (const stall of this.stalls) clearTimeout(stall)
+    this.stalls.clear()
     this.server.closeAllConnections()
     await new Promise((resolve) => this.server.close(resolve))
   }
@@ -117,8 +121,13 @@ export class FaultProxy {
     }
 
     const forward = (): void => this.forward(req, res, fault)
-    if (fault?.kind === 'stall') setTimeout(forward, fault.ms)
-    else forward()
+    if (fault?.kind === 'stall') {
+      const stall = setTimeout(() => {
+        this.stalls.delete(stall)
+        forward()
+      }, fault.ms)
+      this.stalls.add(stall)
+    } else forward()
   }
 
   private forward(req: http.IncomingMessage, res: http.ServerResponse, fault: Fault | undefined): void {

@@ -139,6 +139,7 @@ export default class LibraryBackup extends LibraryCommand {
     const progress = progressLine(this.showProgress)
     const result = await createBackup({
       ...options,
+      signal: this.signal,
       onProgress: (phase, done, total) => progress.update(PHASE_LABELS[phase], done, total),
     }).finally(() => progress.clear())
 

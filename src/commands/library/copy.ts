@@ -71,6 +71,7 @@ With --encrypt-to or --recipients-file (or $VPO_BACKUP_RECIPIENTS_FILE), plain a
       to: flags.to,
       latest: flags.latest,
       dryRun: flags['dry-run'],
+      signal: this.signal,
       recipients: await loadRecipients({encryptTo: flags['encrypt-to'], recipientsFile: flags['recipients-file']}),
     })
     this.render(report)

@@ -57,6 +57,7 @@ export default class LibraryPrune extends LibraryCommand {
     const shrink = await checkPruneShrink(target, {...shrinkOptions(flags, dataDir), dryRun: flags['dry-run']})
     const report = await pruneBackups(target, policy, {
       dryRun: flags['dry-run'],
+      signal: this.signal,
       protect: shrink.protect,
       listing: shrink.listing,
     })

@@ -105,6 +105,7 @@ export default class LibraryRestore extends LibraryCommand {
       onWarning: (message: string) => this.warn(escapeForTerminal(message)),
       onProgress: (phase: keyof typeof PHASE_LABELS, done: number, total: number) =>
         progress.update(PHASE_LABELS[phase], done, total),
+      signal: this.signal,
     }
 
     if (flags['dry-run']) {

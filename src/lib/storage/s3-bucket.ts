@@ -4,7 +4,6 @@ import fsp from 'node:fs/promises'
 import type {BackupTarget, FetchedArchive, StoredArchive} from './target.js'
 
 import {fromSystemError, LibraryBackupError} from '../errors.js'
-import {onInterrupt} from '../interrupts.js'
 import {makeDirectories} from '../make-directories.js'
 import {removeTemp, tempPathIn} from '../temp-files.js'
 import {privateTempDir} from './private-scratch.js'
@@ -55,8 +54,6 @@ export class S3Bucket implements BackupTarget {
     this.client = createS3Client(this.policy)
     this.stagingDir = options.stagingDir
     options.signal?.addEventListener('abort', () => this.abort(), {once: true})
-    // Ctrl-C aborts requests in flight and any multipart upload, so nothing is left dangling.
-    onInterrupt(() => this.abort())
   }
 
   describe(name: string): string {

@@ -14,7 +14,7 @@ import {LibraryBackupError} from '../../src/lib/errors.js'
 import {S3Bucket} from '../../src/lib/storage/s3-bucket.js'
 import {ROOT} from '../helpers/cli.js'
 import {type S3Server, startS3Server, useEnv} from '../helpers/s3-server.js'
-import {targetContract} from './storage-contract.js'
+import {targetContract} from '../lib/storage-contract.js'
 
 const BUCKET = 'vpo-contract'
 
