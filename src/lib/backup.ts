@@ -5,15 +5,13 @@ import path from 'node:path'
 
 import type {AgeRecipient} from './encryption/index.js'
 
-import {type BackupMetadata, estimateArchiveSize, writeArchive} from './archive.js'
-import {openCopyPlaces, type PlaceOutcome, publishCopies} from './backup-copies.js'
-import {type Destination, outputExists, resolveDestination} from './backup-destination.js'
-import {backupFileName, type BackupKind, formatCreatedAt} from './backup-names.js'
+import {type BackupMetadata, estimateArchiveSize, writeArchive} from './archive/index.js'
 import {Cancellation} from './cancellation.js'
-import {assertSpaceFor, type SpaceNeed} from './disk-space.js'
-import {assertOutputName, encryptStaged} from './encrypted-archives.js'
+import {assertOutputName, encryptStaged} from './encryption/encrypted-archives.js'
 import {fromSystemError, LibraryBackupError} from './errors.js'
-import {inspectSnapshot, quickCheckInBackground, snapshotStats} from './integrity-check.js'
+import {assertSpaceFor, type SpaceNeed} from './fs/disk-space.js'
+import {removeAbandonedTemps, removeTemp, removeTempInBackground, tempPathIn} from './fs/temp-files.js'
+import {inspectSnapshot, quickCheckInBackground, snapshotStats} from './library/integrity-check.js'
 import {
   assertLibraryExists,
   type LibraryStats,
@@ -21,12 +19,14 @@ import {
   readLibraryStats,
   readSchemaVersion,
   snapshotLibrary,
-} from './library-database.js'
-import {acquireLibraryLock, assertLibraryUnlocked, type LibraryLock} from './library-lock.js'
-import {listBackups, newestReadable} from './listing.js'
+} from './library/library-database.js'
+import {acquireLibraryLock, assertLibraryUnlocked, type LibraryLock} from './library/library-lock.js'
 import {pruneBackups, type PruneReport, type RetentionPolicy} from './prune.js'
-import {type BackupShrinkCheck, checkBackupShrink, guardFailed, type ShrinkOptions} from './shrink-runs.js'
-import {removeAbandonedTemps, removeTemp, removeTempInBackground, tempPathIn} from './temp-files.js'
+import {openCopyPlaces, type PlaceOutcome, publishCopies} from './repository/backup-copies.js'
+import {type Destination, outputExists, resolveDestination} from './repository/backup-destination.js'
+import {backupFileName, type BackupKind, formatCreatedAt} from './repository/backup-names.js'
+import {listBackups, newestReadable} from './repository/listing.js'
+import {type BackupShrinkCheck, checkBackupShrink, guardFailed, type ShrinkOptions} from './repository/shrink-runs.js'
 
 export type BackupPhase = 'compress' | 'snapshot' | 'upload'
 export type BackupProgress = (phase: BackupPhase, done: number, total: number) => void

@@ -3,10 +3,10 @@ import fs from 'node:fs'
 import type {AgeRecipient} from './encryption/index.js'
 import type {BackupTarget, StoredArchive} from './storage/target.js'
 
-import {compareNewestFirst, isBackupFileName, parseBackupName} from './backup-names.js'
 import {Cancellation} from './cancellation.js'
-import {type ArchiveRef, copyArchive} from './copy-archive.js'
 import {LibraryBackupError} from './errors.js'
+import {compareNewestFirst, isBackupFileName, parseBackupName} from './repository/backup-names.js'
+import {type ArchiveRef, copyArchive} from './repository/copy-archive.js'
 import {isObjectStoreUrl, locateArchive, openTarget} from './storage/locations.js'
 
 export interface CopyOptions {

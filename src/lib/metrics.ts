@@ -1,10 +1,10 @@
 import fs from 'node:fs'
 import path from 'node:path'
 
-import {fsyncDirectory} from './durable-files.js'
 import {LibraryBackupError} from './errors.js'
-import {giveTo, ownerFor} from './ownership.js'
-import {removeTemp, tempPathIn} from './temp-files.js'
+import {fsyncDirectory} from './fs/durable-files.js'
+import {giveTo, ownerFor} from './fs/ownership.js'
+import {removeTemp, tempPathIn} from './fs/temp-files.js'
 
 /**
  * `--metrics-file`: Prometheus text format for node_exporter's textfile collector. One file may

@@ -2,11 +2,11 @@ import type {BackupTarget} from './storage/target.js'
 
 import {Cancellation} from './cancellation.js'
 import {LibraryBackupError} from './errors.js'
-import {type BackupListing, isFutureDated, listBackups, type ListedBackup} from './listing.js'
-import {withLocationLock} from './location-lock.js'
-import {backupKindOf, planRetention, type RetentionPolicy} from './retention.js'
+import {type BackupListing, isFutureDated, listBackups, type ListedBackup} from './repository/listing.js'
+import {withLocationLock} from './repository/location-lock.js'
+import {backupKindOf, planRetention, type RetentionPolicy} from './repository/retention.js'
 
-export type {RetentionPolicy} from './retention.js'
+export type {RetentionPolicy} from './repository/retention.js'
 
 export interface PruneDecision {
   backup: ListedBackup
@@ -27,7 +27,7 @@ export interface PruneReport {
  * Applies a retention policy to the backups in a target. Only regular backups are candidates:
  * custom names, safety and damaged backups (by name or found not whole) and the newest readable
  * backup are never removed (see
- * retention.ts). A removal that fails stops the pruning and is reported with what was already
+ * repository/retention.ts). A removal that fails stops the pruning and is reported with what was already
  * removed, so the report is never "nothing changed" after something did.
  */
 export async function pruneBackups(

@@ -1,15 +1,15 @@
 import os from 'node:os'
 
-import {type BackupMetadata, quickCheckArchive} from './archive.js'
-import {compareNewestFirst} from './backup-names.js'
+import {type BackupMetadata, quickCheckArchive} from './archive/index.js'
 import {type Duration, formatDuration, subtractDuration} from './duration.js'
-import {type ArchiveKeys, lockedArchiveError} from './encrypted-archives.js'
+import {type ArchiveKeys, lockedArchiveError} from './encryption/encrypted-archives.js'
 import {LibraryBackupError} from './errors.js'
-import {CLOCK_SKEW_MS, isDeliberate, isFutureDated, listBackups, type ListedBackup} from './listing.js'
-import {withLocalPlainArchive} from './local-plain-archive.js'
+import {compareNewestFirst} from './repository/backup-names.js'
+import {CLOCK_SKEW_MS, isDeliberate, isFutureDated, listBackups, type ListedBackup} from './repository/listing.js'
+import {withLocalPlainArchive} from './repository/local-plain-archive.js'
+import {verifyArchive} from './repository/verification.js'
+import {checkWhole, type Wholeness} from './repository/wholeness.js'
 import {locateArchive, openTarget} from './storage/locations.js'
-import {verifyArchive} from './verification.js'
-import {checkWhole, type Wholeness} from './wholeness.js'
 
 export interface VerifyOptions {
   /** Archives named on the command line (paths or URLs); when empty, every backup in `location`. */

@@ -9,7 +9,7 @@ import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import type {BackupJson, BackupsJson, VerifyJson} from '../../src/json-results.js'
+import type {BackupJson, BackupsJson, VerifyJson} from '../../src/cli/json-results.js'
 
 import {sealHeader} from '../../src/lib/encryption/header.js'
 import {decryptFile, loadIdentities, parseRecipients} from '../../src/lib/encryption/index.js'

@@ -6,7 +6,7 @@ import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import type {BackupJson, VerifyJson} from '../../src/json-results.js'
+import type {BackupJson, VerifyJson} from '../../src/cli/json-results.js'
 
 import {automationCommands} from '../helpers/automation-snippets.js'
 import {copiesWithCreatedAt, createdAtAgo, regularName} from '../helpers/backup-copies.js'

@@ -9,7 +9,7 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import type {BackupJson} from '../../src/json-results.js'
+import type {BackupJson} from '../../src/cli/json-results.js'
 
 import {makeLocalKey} from '../helpers/age-files.js'
 import {regularName} from '../helpers/backup-copies.js'

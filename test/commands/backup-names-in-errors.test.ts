@@ -7,7 +7,7 @@ import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import type {BackupsJson, VerifyJson} from '../../src/json-results.js'
+import type {BackupsJson, VerifyJson} from '../../src/cli/json-results.js'
 
 import {makeAgeKey, missingTools, runOk} from '../helpers/age.js'
 import {parseJson, runCli} from '../helpers/cli.js'

@@ -8,7 +8,7 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import type {CopyJson} from '../../src/json-results.js'
+import type {CopyJson} from '../../src/cli/json-results.js'
 
 import {makeLocalKey, payloadOffset} from '../helpers/age-files.js'
 import {fileFacts, flipByte} from '../helpers/backup-copies.js'

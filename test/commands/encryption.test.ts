@@ -19,7 +19,7 @@ import type {
   RestoreJson,
   RestorePlanJson,
   VerifyJson,
-} from '../../src/json-results.js'
+} from '../../src/cli/json-results.js'
 
 import {type AgeKey, makeAgeKey, makeSshKey, missingTools, run, runOk, type SshKey} from '../helpers/age.js'
 import {type CliResult, parseJson, runCli} from '../helpers/cli.js'

@@ -8,7 +8,7 @@ import {expect} from 'chai'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 
-import type {BackupsJson, PruneJson, VerifyJson} from '../../src/json-results.js'
+import type {BackupsJson, PruneJson, VerifyJson} from '../../src/cli/json-results.js'
 
 import {parseJson, runCli} from '../helpers/cli.js'
 import {expectHumanError, expectJsonError} from '../helpers/expectations.js'

@@ -9,7 +9,7 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import type {BackupJson, BackupsJson, PruneJson, RestoreJson, VerifyJson} from '../../src/json-results.js'
+import type {BackupJson, BackupsJson, PruneJson, RestoreJson, VerifyJson} from '../../src/cli/json-results.js'
 
 import {parseJson, runCli} from '../helpers/cli.js'
 import {expectJsonError} from '../helpers/expectations.js'

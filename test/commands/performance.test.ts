@@ -8,7 +8,7 @@ import {spawnSync} from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import type {BackupJson} from '../../src/json-results.js'
+import type {BackupJson} from '../../src/cli/json-results.js'
 
 import {makeAgeKey, missingTools} from '../helpers/age.js'
 import {parseJson, RUN} from '../helpers/cli.js'

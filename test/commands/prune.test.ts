@@ -6,9 +6,9 @@ import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import type {BackupJson, PruneJson} from '../../src/json-results.js'
+import type {BackupJson, PruneJson} from '../../src/cli/json-results.js'
 
-import {planRetention, type RetentionCandidate} from '../../src/lib/retention.js'
+import {planRetention, type RetentionCandidate} from '../../src/lib/repository/retention.js'
 import {copiesWithCreatedAt, regularName} from '../helpers/backup-copies.js'
 import {type CliResult, parseJson} from '../helpers/cli.js'
 import {expectHumanError, expectJsonError, runCliChecked} from '../helpers/expectations.js'

@@ -6,7 +6,7 @@ import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import type {RestoreJson, RestoreSkippedJson} from '../../src/json-results.js'
+import type {RestoreJson, RestoreSkippedJson} from '../../src/cli/json-results.js'
 
 import {copyWithCreatedAt, createdAtAgo, fileFacts, regularName} from '../helpers/backup-copies.js'
 import {type CliResult, parseJson} from '../helpers/cli.js'

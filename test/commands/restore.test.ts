@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
-import {BUILT_IN_SCHEMA_VERSION} from '../../src/library-command.js'
+import {BUILT_IN_SCHEMA_VERSION} from '../../src/cli/library-command.js'
 import {parseJson, ROOT, runCli, runCliOnPty, stackTraceLines} from '../helpers/cli.js'
 import {expectJsonError, expectNoStackTrace} from '../helpers/expectations.js'
 import {gnuTarList} from '../helpers/gnu-tar.js'

@@ -7,7 +7,7 @@ import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import type {PruneJson} from '../../src/json-results.js'
+import type {PruneJson} from '../../src/cli/json-results.js'
 
 import {HAS_AGE, makeAgeKey, missingTools} from '../helpers/age.js'
 import {type CliResult, parseJson} from '../helpers/cli.js'

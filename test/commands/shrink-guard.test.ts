@@ -8,7 +8,7 @@ import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import type {PruneJson} from '../../src/json-results.js'
+import type {PruneJson} from '../../src/cli/json-results.js'
 
 import {copyWithCreatedAt, regularName} from '../helpers/backup-copies.js'
 import {type CliResult, parseJson} from '../helpers/cli.js'

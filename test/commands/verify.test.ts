@@ -6,7 +6,7 @@ import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import type {VerifyJson} from '../../src/json-results.js'
+import type {VerifyJson} from '../../src/cli/json-results.js'
 
 import {
   copyWithCreatedAt,

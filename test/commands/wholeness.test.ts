@@ -10,9 +10,9 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import type {BackupsJson, PruneJson, RestorePlanJson, VerifyJson} from '../../src/json-results.js'
+import type {BackupsJson, PruneJson, RestorePlanJson, VerifyJson} from '../../src/cli/json-results.js'
 
-import {writeArchive} from '../../src/lib/archive.js'
+import {writeArchive} from '../../src/lib/archive/index.js'
 import {encryptFile, parseRecipients} from '../../src/lib/encryption/index.js'
 import {makeLocalKey, payloadOffset} from '../helpers/age-files.js'
 import {HAS_AGE, runOk} from '../helpers/age.js'

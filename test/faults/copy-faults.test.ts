@@ -8,7 +8,7 @@ import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import type {BackupJson, CopyJson} from '../../src/json-results.js'
+import type {BackupJson, CopyJson} from '../../src/cli/json-results.js'
 
 import {encryptFile, parseRecipients} from '../../src/lib/encryption/index.js'
 import {makeLocalKey} from '../helpers/age-files.js'

@@ -9,7 +9,7 @@ import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import type {PruneJson} from '../../src/json-results.js'
+import type {PruneJson} from '../../src/cli/json-results.js'
 
 import {copiesWithCreatedAt, regularName} from '../helpers/backup-copies.js'
 import {finishCli, parseJson, runCli, startCli} from '../helpers/cli.js'

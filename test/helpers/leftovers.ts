@@ -5,11 +5,11 @@
 import fs from 'node:fs'
 import path from 'node:path'
 
-import {lockDirectory} from '../../src/lib/library-lock.js'
-import {TEMP_PREFIX} from '../../src/lib/temp-files.js'
+import {TEMP_PREFIX} from '../../src/lib/fs/temp-files.js'
+import {lockDirectory} from '../../src/lib/library/library-lock.js'
 
-export {lockDirectory} from '../../src/lib/library-lock.js'
-export {TEMP_PREFIX} from '../../src/lib/temp-files.js'
+export {TEMP_PREFIX} from '../../src/lib/fs/temp-files.js'
+export {lockDirectory} from '../../src/lib/library/library-lock.js'
 
 /** Temporary files the plugin leaves (with any SQLite sidecars) anywhere under `dir`. */
 export function leftoverTempFiles(dir: string): string[] {

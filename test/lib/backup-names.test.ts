@@ -4,7 +4,7 @@
  */
 import {expect} from 'chai'
 
-import {backupFileName, formatCreatedAt, parseBackupName} from '../../src/lib/backup-names.js'
+import {backupFileName, formatCreatedAt, parseBackupName} from '../../src/lib/repository/backup-names.js'
 
 const timestampFromFileName = (name: string) => parseBackupName(name)?.time
 const isRegularBackupFileName = (name: string) => parseBackupName(name)?.kind === 'regular'

@@ -4,7 +4,7 @@
  */
 import {expect} from 'chai'
 
-import {parseMetadata} from '../../src/lib/archive.js'
+import {parseMetadata} from '../../src/lib/archive/index.js'
 import {LibraryBackupError} from '../../src/lib/errors.js'
 
 const METADATA_PATH = '/backups/x.tar.gz'

@@ -1,8 +1,8 @@
 import {expect} from 'chai'
 
-import {compareNewestFirst} from '../../src/lib/backup-names.js'
 import {parseDuration} from '../../src/lib/duration.js'
 import {LibraryBackupError} from '../../src/lib/errors.js'
+import {compareNewestFirst} from '../../src/lib/repository/backup-names.js'
 import {
   type BackupKind,
   backupKindOf,
@@ -12,7 +12,7 @@ import {
   type RetentionCandidate,
   type RetentionDecision,
   type RetentionPolicy,
-} from '../../src/lib/retention.js'
+} from '../../src/lib/repository/retention.js'
 
 /** A backup as the listing would hand it over: the name carries the same second as `createdAt`. */
 function backup(

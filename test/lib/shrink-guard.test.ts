@@ -1,6 +1,6 @@
 import {expect} from 'chai'
 
-import {type CountedBackup, parseMaxShrink, shrank, shrinkState} from '../../src/lib/shrink-guard.js'
+import {type CountedBackup, parseMaxShrink, shrank, shrinkState} from '../../src/lib/repository/shrink-guard.js'
 
 function history(counts: number[]): CountedBackup[] {
   return counts.map((fileCount, night) => ({

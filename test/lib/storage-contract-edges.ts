@@ -13,7 +13,7 @@ import path from 'node:path'
 import type {BackupTarget} from '../../src/lib/storage/target.js'
 import type {ContractFixture} from './storage-contract.js'
 
-import {tempPathIn} from '../../src/lib/temp-files.js'
+import {tempPathIn} from '../../src/lib/fs/temp-files.js'
 
 export interface ContractContext {
   fixture(): ContractFixture

@@ -1,19 +1,19 @@
 import {Flags} from '@oclif/core'
 
-import type {BackupJson, BackupPlanJson, BackupShrankJson} from '../../json-results.js'
+import type {BackupJson, BackupPlanJson, BackupShrankJson} from '../../cli/json-results.js'
 
-import {placesFailure} from '../../lib/backup-copies.js'
+import {databaseFlag, LibraryCommand} from '../../cli/library-command.js'
+import {metricsFileFlag} from '../../cli/metrics-flag.js'
+import {repeatableFlag} from '../../cli/repeatable-flag.js'
+import {retentionFlags, retentionPolicy} from '../../cli/retention-flags.js'
+import {shrinkFlags, shrinkOptions} from '../../cli/shrink-flags.js'
+import {progressLine} from '../../cli/ui/progress.js'
+import {escapeForTerminal} from '../../cli/ui/terminal-text.js'
 import {createBackup, planBackup} from '../../lib/backup.js'
-import {loadRecipients} from '../../lib/encrypted-archives.js'
+import {loadRecipients} from '../../lib/encryption/encrypted-archives.js'
 import {formatBytes, formatCount} from '../../lib/format.js'
-import {libraryShrank} from '../../lib/shrink-runs.js'
-import {databaseFlag, LibraryCommand} from '../../library-command.js'
-import {metricsFileFlag} from '../../metrics-flag.js'
-import {repeatableFlag} from '../../repeatable-flag.js'
-import {retentionFlags, retentionPolicy} from '../../retention-flags.js'
-import {shrinkFlags, shrinkOptions} from '../../shrink-flags.js'
-import {progressLine} from '../../ui/progress.js'
-import {escapeForTerminal} from '../../ui/terminal-text.js'
+import {placesFailure} from '../../lib/repository/backup-copies.js'
+import {libraryShrank} from '../../lib/repository/shrink-runs.js'
 
 const PHASE_LABELS = {snapshot: 'Taking snapshot', compress: 'Compressing', upload: 'Uploading'} as const
 

@@ -1,14 +1,14 @@
 import {Flags} from '@oclif/core'
 
-import type {BackupsJson} from '../../json-results.js'
+import type {BackupsJson} from '../../cli/json-results.js'
 
-import {formatCreatedAt, parseBackupName} from '../../lib/backup-names.js'
-import {loadIdentities} from '../../lib/encrypted-archives.js'
+import {identityFlag, LibraryCommand} from '../../cli/library-command.js'
+import {escapeForTerminal} from '../../cli/ui/terminal-text.js'
+import {loadIdentities} from '../../lib/encryption/encrypted-archives.js'
 import {formatBytes, formatCount} from '../../lib/format.js'
-import {listBackups, type ListedBackup} from '../../lib/listing.js'
+import {formatCreatedAt, parseBackupName} from '../../lib/repository/backup-names.js'
+import {listBackups, type ListedBackup} from '../../lib/repository/listing.js'
 import {openTarget} from '../../lib/storage/locations.js'
-import {identityFlag, LibraryCommand} from '../../library-command.js'
-import {escapeForTerminal} from '../../ui/terminal-text.js'
 
 const KIND_MARKS = {regular: '', custom: '', 'pre-restore': ' (safety)', damaged: ' (damaged)'} as const
 

@@ -1,12 +1,12 @@
 import {Args, Flags} from '@oclif/core'
 
-import type {CopyJson} from '../../json-results.js'
+import type {CopyJson} from '../../cli/json-results.js'
 
+import {LibraryCommand} from '../../cli/library-command.js'
+import {repeatableFlag} from '../../cli/repeatable-flag.js'
 import {copyBackups, copyOutcome, type CopyReport} from '../../lib/copy.js'
-import {loadRecipients} from '../../lib/encrypted-archives.js'
+import {loadRecipients} from '../../lib/encryption/encrypted-archives.js'
 import {formatBytes} from '../../lib/format.js'
-import {LibraryCommand} from '../../library-command.js'
-import {repeatableFlag} from '../../repeatable-flag.js'
 
 export default class LibraryCopy extends LibraryCommand {
   static summary = 'Copy backups to another directory or bucket: whatever is missing there.'

@@ -1,18 +1,18 @@
 import {Flags} from '@oclif/core'
 
-import type {PruneJson} from '../../json-results.js'
+import type {PruneJson} from '../../cli/json-results.js'
 
+import {LibraryCommand} from '../../cli/library-command.js'
+import {metricsFileFlag} from '../../cli/metrics-flag.js'
+import {retentionFlags, retentionPolicy} from '../../cli/retention-flags.js'
+import {shrinkFlags, shrinkOptions} from '../../cli/shrink-flags.js'
+import {escapeForTerminal} from '../../cli/ui/terminal-text.js'
 import {LibraryBackupError} from '../../lib/errors.js'
 import {formatCount} from '../../lib/format.js'
 import {pruneBackups} from '../../lib/prune.js'
-import {describePolicy} from '../../lib/retention.js'
-import {checkPruneShrink} from '../../lib/shrink-runs.js'
+import {describePolicy} from '../../lib/repository/retention.js'
+import {checkPruneShrink} from '../../lib/repository/shrink-runs.js'
 import {openTarget} from '../../lib/storage/locations.js'
-import {LibraryCommand} from '../../library-command.js'
-import {metricsFileFlag} from '../../metrics-flag.js'
-import {retentionFlags, retentionPolicy} from '../../retention-flags.js'
-import {shrinkFlags, shrinkOptions} from '../../shrink-flags.js'
-import {escapeForTerminal} from '../../ui/terminal-text.js'
 
 export default class LibraryPrune extends LibraryCommand {
   static summary = 'Delete old regular backups by retention rules, as restic forget does.'

@@ -1,15 +1,15 @@
 import {Args, Flags} from '@oclif/core'
 
-import type {RestoreJson, RestorePlanJson, RestoreSkippedJson} from '../../json-results.js'
+import type {RestoreJson, RestorePlanJson, RestoreSkippedJson} from '../../cli/json-results.js'
 
-import {loadIdentities} from '../../lib/encrypted-archives.js'
+import {databaseFlag, identityFlag, LibraryCommand} from '../../cli/library-command.js'
+import {askYesNo} from '../../cli/ui/confirm.js'
+import {progressLine} from '../../cli/ui/progress.js'
+import {escapeForTerminal} from '../../cli/ui/terminal-text.js'
+import {loadIdentities} from '../../lib/encryption/encrypted-archives.js'
 import {LibraryBackupError} from '../../lib/errors.js'
 import {formatBytes, formatCount, formatDuration} from '../../lib/format.js'
 import {chooseBackup, libraryExists, planRestore, restoreBackup, type RestoreResult} from '../../lib/restore.js'
-import {databaseFlag, identityFlag, LibraryCommand} from '../../library-command.js'
-import {askYesNo} from '../../ui/confirm.js'
-import {progressLine} from '../../ui/progress.js'
-import {escapeForTerminal} from '../../ui/terminal-text.js'
 
 const PHASE_LABELS = {extract: 'Extracting', 'safety-backup': 'Saving safety backup', verify: 'Verifying'} as const
 

@@ -1,14 +1,14 @@
 import {Args, Flags} from '@oclif/core'
 
-import type {VerifyJson} from '../../json-results.js'
+import type {VerifyJson} from '../../cli/json-results.js'
 
+import {identityFlag, LibraryCommand} from '../../cli/library-command.js'
+import {metricsFileFlag} from '../../cli/metrics-flag.js'
 import {parseDuration} from '../../lib/duration.js'
-import {loadIdentities} from '../../lib/encrypted-archives.js'
+import {loadIdentities} from '../../lib/encryption/encrypted-archives.js'
 import {LibraryBackupError} from '../../lib/errors.js'
 import {formatCount} from '../../lib/format.js'
 import {type BackupCheck, staleError, verifyBackups} from '../../lib/verify.js'
-import {identityFlag, LibraryCommand} from '../../library-command.js'
-import {metricsFileFlag} from '../../metrics-flag.js'
 
 export default class LibraryVerify extends LibraryCommand {
   static summary = 'Check that backups would restore, without touching the library.'

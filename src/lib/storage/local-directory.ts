@@ -3,10 +3,15 @@ import path from 'node:path'
 
 import type {BackupTarget, FetchedArchive, StoredArchive} from './target.js'
 
-import {assertWritableDirectory, makePrivateDirectory, publishFile, removeEmptyDirectories} from '../durable-files.js'
 import {LibraryBackupError} from '../errors.js'
-import {ownerFor} from '../ownership.js'
-import {TEMP_PREFIX} from '../temp-files.js'
+import {
+  assertWritableDirectory,
+  makePrivateDirectory,
+  publishFile,
+  removeEmptyDirectories,
+} from '../fs/durable-files.js'
+import {ownerFor} from '../fs/ownership.js'
+import {TEMP_PREFIX} from '../fs/temp-files.js'
 
 /** Backups as files in one directory on a mounted filesystem (the default: <data dir>/backups). */
 export class LocalDirectory implements BackupTarget {

@@ -49,7 +49,7 @@ export async function locateArchive(
 /**
  * An `s3://` `--output`: the prefix, and the object name when the URL ends in one (./s3-url.ts
  * says which). Undefined for a local path, whose split depends on what is on disk
- * (../backup-destination.ts).
+ * (../repository/backup-destination.ts).
  */
 export async function locateObjectStoreOutput(
   output: string,

@@ -6,7 +6,7 @@ import path from 'node:path'
 import type {BackupTarget, FetchedArchive, StoredArchive} from './target.js'
 
 import {LibraryBackupError} from '../errors.js'
-import {removeTemp, tempPathIn} from '../temp-files.js'
+import {removeTemp, tempPathIn} from '../fs/temp-files.js'
 
 interface Entry {
   bytes: Buffer

@@ -4,8 +4,8 @@ import fsp from 'node:fs/promises'
 import type {BackupTarget, FetchedArchive, StoredArchive} from './target.js'
 
 import {fromSystemError, LibraryBackupError} from '../errors.js'
-import {makeDirectories} from '../make-directories.js'
-import {removeTemp, tempPathIn} from '../temp-files.js'
+import {makeDirectories} from '../fs/make-directories.js'
+import {removeTemp, tempPathIn} from '../fs/temp-files.js'
 import {privateTempDir} from './private-scratch.js'
 import {
   createS3Client,

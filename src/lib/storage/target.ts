@@ -52,7 +52,7 @@ export interface BackupTarget {
 
   /**
    * The `bytes` bytes at `start` (fewer at the end of the archive, none past it): with readHead,
-   * what tells whether an archive is whole without reading it all (wholeness.ts). A missing
+   * what tells whether an archive is whole without reading it all (../repository/wholeness.ts). A missing
    * name throws.
    */
   readRange(name: string, start: number, bytes: number): Promise<Buffer>
