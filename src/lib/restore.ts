@@ -4,23 +4,23 @@ import path from 'node:path'
 
 import type {BackupMetadata} from './archive/index.js'
 import type {ArchiveInput} from './archive/source.js'
-import type {AgeRecipient, IdentitySet} from './encryption/index.js'
+import type {AgeRecipient} from './encryption/index.js'
 
-import {writeBackup} from './backup.js'
 import {Cancellation} from './cancellation.js'
-import {type ArchiveKeys, loadRecipients, lockedArchiveError} from './encryption/encrypted-archives.js'
+import {type ArchiveKeys, loadRecipients} from './encryption/encrypted-archives.js'
 import {LibraryBackupError} from './errors.js'
-import {assertSpaceFor, type SpaceNeed} from './fs/disk-space.js'
+import {assertSpaceFor} from './fs/disk-space.js'
 import {makePrivateDirectory, removeEmptyDirectories} from './fs/durable-files.js'
 import {copyOwnership, giveTo, ownerFor} from './fs/ownership.js'
 import {release, removeAbandonedTemps, removeTemp} from './fs/temp-files.js'
 import {acquireLibraryLock, assertLibraryUnlocked, type LibraryLock} from './library/library-lock.js'
 import {checkpointAndSwap} from './library/library-swap.js'
-import {isDeliberate, isFutureDated, listBackups, newestReadable} from './repository/listing.js'
+import {assertReplaceable, checkSchema, resolveSymlink, spaceNeeds} from './library/restore-checks.js'
 import {withLocalArchiveInput} from './repository/local-plain-archive.js'
 import {readDeclaredMetadata, verifyArchive, type VerifyPhase} from './repository/verification.js'
+import {writeBackup} from './repository/write-backup.js'
 import {LocalDirectory} from './storage/local-directory.js'
-import {locateArchive, openTarget} from './storage/locations.js'
+import {locateArchive} from './storage/locations.js'
 
 export type RestorePhase = 'safety-backup' | VerifyPhase
 
@@ -58,63 +58,6 @@ export interface RestoreResult {
 /** Whether a library is there to be replaced (a dangling symlink counts as none). */
 export function libraryExists(databasePath: string): boolean {
   return fs.existsSync(databasePath)
-}
-
-/**
- * The archive to restore: the one named, or with --latest the newest readable backup in the
- * location. When there is none, says why instead (for --if-backup-exists).
- */
-export async function chooseBackup(request: {
-  archive?: string
-  identities?: IdentitySet
-  latest?: boolean
-  location: string
-}): Promise<{archive: string} | {error: LibraryBackupError; missing: string}> {
-  if (request.latest) {
-    const listing = await listBackups(await openTarget(request.location), {identities: request.identities})
-    // Past a newer encrypted backup this process cannot open lies older data: restoring that
-    // instead would quietly bring back a stale library, so it is a key error, as for a named one.
-    // So is one the store failed to send: only a backup known to be damaged is passed over.
-    const usable = listing.backups.filter(
-      (entry) =>
-        isDeliberate(entry) && entry.whole !== false && (entry.metadata !== null || entry.locked || entry.readError),
-    )
-    const first = usable.find((entry) => !isFutureDated(entry)) ?? usable[0]
-    if (first?.readError) throw first.readError
-    if (first?.locked) throw lockedArchiveError(first.path, request.identities)
-    const newest = newestReadable(listing)
-    if (newest) return {archive: newest.path}
-    const missing = `No readable backup found in ${listing.directory}`
-    return {
-      missing,
-      error: new LibraryBackupError('BACKUP_NOT_FOUND', missing, {
-        hint: 'Create one with vpo library:backup, or pass --path with where your backups are.',
-      }),
-    }
-  }
-
-  // A usage mistake, never "no backup" (which --if-backup-exists turns into exit 0).
-  if (!request.archive)
-    throw new LibraryBackupError('USAGE_ERROR', 'No backup was named', {
-      hint: 'Pass BACKUP_FILE, or --latest to restore the newest backup.',
-    })
-
-  const {name, target} = await locateArchive(request.archive)
-  if (await target.stat(name)) return {archive: request.archive}
-  // Something there that is not a regular archive (a directory, a FIFO) is left to the reader to name.
-  const onDisk = target.localPath(name)
-  if (onDisk !== undefined && fs.existsSync(onDisk)) return {archive: request.archive}
-  const missing =
-    onDisk === undefined ? `There is no backup at ${target.describe(name)}` : `Backup file ${onDisk} does not exist`
-  return {
-    missing,
-    error: new LibraryBackupError('BACKUP_NOT_FOUND', missing, {
-      hint:
-        onDisk === undefined
-          ? 'Check the URL (vpo library:backups --path s3://… lists them).'
-          : 'Check the path (vpo library:backups lists your backups).',
-    }),
-  }
 }
 
 /** --dry-run: everything a restore checks, in a temporary directory; nothing else is touched. */
@@ -244,20 +187,6 @@ async function restore(options: RestoreOptions, stop: Cancellation): Promise<Res
   })
 }
 
-/** `--db` naming a directory (or a device) is a mistake to report before extracting anything. */
-function assertReplaceable(databasePath: string): void {
-  const stats = fs.statSync(databasePath, {throwIfNoEntry: false})
-  if (stats && !stats.isFile()) {
-    throw new LibraryBackupError(
-      'NOT_A_LIBRARY',
-      `${databasePath} is ${stats.isDirectory() ? 'a directory' : 'not a regular file'}, so it cannot be replaced by a library`,
-      {
-        hint: 'Pass --db with the path of library.db.',
-      },
-    )
-  }
-}
-
 /**
  * Runs `work` on a local copy of the archive: the file itself, or a download in the temp
  * directory, removed afterwards. A remote archive is fetched whole before `work` reads a byte; an
@@ -294,59 +223,6 @@ function resultOf(facts: {
     schemaMismatch: metadata.schema_version !== facts.supportedSchemaVersion,
     durationSeconds: (Date.now() - facts.started) / 1000,
   }
-}
-
-function resolveSymlink(file: string): string {
-  try {
-    return fs.realpathSync(file)
-  } catch {
-    return file
-  }
-}
-
-function checkSchema(
-  metadata: BackupMetadata,
-  sourcePath: string,
-  options: Pick<RestoreOptions, 'onWarning' | 'supportedSchemaVersion'>,
-): void {
-  const supported = options.supportedSchemaVersion
-  if (metadata.schema_version > supported) {
-    throw new LibraryBackupError(
-      'SCHEMA_TOO_NEW',
-      `${sourcePath} holds a library with schema version ${metadata.schema_version}, newer than the ${supported} this VPO supports`,
-      {hint: 'Upgrade VPO, then restore it.'},
-    )
-  }
-
-  if (metadata.schema_version < supported) {
-    options.onWarning?.(
-      `The backup uses schema version ${metadata.schema_version}, older than the current ${supported}; VPO will migrate it the next time it opens the library.`,
-    )
-  }
-}
-
-function spaceNeeds(
-  options: RestoreOptions,
-  databasePath: string,
-  restoredSize: number,
-  libraryExists: boolean,
-): SpaceNeed[] {
-  const needs: SpaceNeed[] = [
-    {directory: path.dirname(databasePath), bytes: restoredSize, purpose: 'the restored database'},
-  ]
-  if (libraryExists && options.safetyBackup) {
-    const current = fileSize(databasePath) + fileSize(`${databasePath}-wal`)
-    needs.push(
-      {directory: path.dirname(databasePath), bytes: current, purpose: "the safety backup's snapshot"},
-      {directory: options.backupDir, bytes: Math.ceil(current * 0.8), purpose: 'the safety backup'},
-    )
-  }
-
-  return needs
-}
-
-function fileSize(file: string): number {
-  return fs.statSync(file, {throwIfNoEntry: false})?.size ?? 0
 }
 
 async function saveSafetyBackup(

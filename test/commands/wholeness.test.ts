@@ -308,8 +308,8 @@ describe('one answer to "is this backup whole?" (issue 16)', function () {
   })
 
   it('archives from before the length was recorded still list whole, and cut short as damaged, in both places', async () => {
-    const {indexedMemberLength, inflateFirstMember, storedMember} =
-      await import('../../src/lib/archive/gzip-members.js')
+    const {indexedMemberLength, storedMember} = await import('../../src/lib/archive/gzip-members.js')
+    const {inflateFirstMember} = await import('../../src/lib/archive/gzip-inflate.js')
     const createdAt = createdAtAgo(DAY)
     const bytes = await plainArchive(createdAt)
     const headLength = indexedMemberLength(bytes)!
@@ -331,7 +331,7 @@ describe('one answer to "is this backup whole?" (issue 16)', function () {
     const place = s3Place()
     const createdAt = createdAtAgo(DAY)
     const bytes = await plainArchive(createdAt)
-    const {readMemberLayout} = await import('../../src/lib/archive/gzip-members.js')
+    const {readMemberLayout} = await import('../../src/lib/archive/gzip-inflate.js')
     const file = path.join(work, 'layout.tar.gz')
     fs.writeFileSync(file, bytes)
     const layout = await readMemberLayout(file)

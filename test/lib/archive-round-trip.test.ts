@@ -8,7 +8,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import zlib from 'node:zlib'
 
-import {readMemberLayout} from '../../src/lib/archive/gzip-members.js'
+import {readMemberLayout} from '../../src/lib/archive/gzip-inflate.js'
 import {extractDatabase, readArchiveMetadata, writeArchive} from '../../src/lib/archive/index.js'
 import {LibraryBackupError} from '../../src/lib/errors.js'
 import {createLibrary} from '../fixtures/library-generator.js'

@@ -9,7 +9,8 @@ import {escapeForTerminal} from '../../cli/ui/terminal-text.js'
 import {loadIdentities} from '../../lib/encryption/encrypted-archives.js'
 import {LibraryBackupError} from '../../lib/errors.js'
 import {formatBytes, formatCount, formatDuration} from '../../lib/format.js'
-import {chooseBackup, libraryExists, planRestore, restoreBackup, type RestoreResult} from '../../lib/restore.js'
+import {chooseBackup} from '../../lib/repository/choose-backup.js'
+import {libraryExists, planRestore, restoreBackup, type RestoreResult} from '../../lib/restore.js'
 
 const PHASE_LABELS = {extract: 'Extracting', 'safety-backup': 'Saving safety backup', verify: 'Verifying'} as const
 

@@ -2,21 +2,21 @@ import type {ReadEntry} from 'tar'
 
 import crypto from 'node:crypto'
 import fs from 'node:fs'
-import fsp from 'node:fs/promises'
 import {promisify} from 'node:util'
 
 import {invalidArchive, LibraryBackupError} from '../errors.js'
-import {GzipFormatError, inflateFile, inflateFirstMember, inflateMemberAt, readMemberLayout} from './gzip-members.js'
+import {assertGzipContainer, describeGzipError} from './gzip-container.js'
+import {inflateFile} from './gzip-inflate.js'
 import {type BackupMetadata, DATABASE_MEMBER, METADATA_MAX_BYTES, METADATA_MEMBER, parseMetadata} from './metadata.js'
-import {type ArchiveInput, inputPath, openArchiveBytes} from './source.js'
+import {type ArchiveInput, inputPath} from './source.js'
 import {tar} from './tar-module.js'
 import {type Progress} from './writer.js'
 
 const READ_CHUNK = 1024 * 1024
-const BLOCK = 512
+export const BLOCK = 512
 /** Slack for unknown members and tar headers before a stream counts as a decompression bomb. */
 const BOMB_SLACK = 16 * 1024 * 1024
-const REGULAR_TYPES = new Set(['ContiguousFile', 'File', 'OldFile'])
+export const REGULAR_TYPES = new Set(['ContiguousFile', 'File', 'OldFile'])
 /** How far the inflated database may run ahead of its writes before the walk waits for them. */
 const MAX_UNWRITTEN = 4 * 1024 * 1024
 const writeAt = promisify(fs.write)
@@ -64,7 +64,7 @@ export async function extractDatabase(
  * taken from the archive: `library.db` goes to the caller's fixed destination, everything else is
  * read past. The first broken rule is kept and reported; the walk stops right after it.
  */
-class ArchiveScan {
+export class ArchiveScan {
   private readonly state: ArchiveContents = {checksumVerified: false}
   private readonly seen = new Set<string>()
   private readonly hash = crypto.createHash('sha256')
@@ -274,168 +274,4 @@ async function writeFully(fd: number, data: Buffer, position: number): Promise<v
   for (let done = 0; done < data.length;) {
     done += (await writeAt(fd, data, done, data.length - done, position + done)).bytesWritten
   }
-}
-
-/** Format detection by content, not by name: ZIP gets its own message. */
-async function assertGzipContainer(input: ArchiveInput): Promise<void> {
-  if (typeof input !== 'string') {
-    const bytes = await openArchiveBytes(input)
-    try {
-      const magic = Buffer.alloc(4)
-      assertGzipMagic(magic, (await bytes.read(magic, 0, 4, 0)).bytesRead, input.path)
-    } finally {
-      await bytes.close()
-    }
-
-    return
-  }
-
-  const archivePath = input
-  let handle: fsp.FileHandle
-  try {
-    handle = await fsp.open(archivePath, 'r')
-  } catch (error) {
-    const {code} = error as NodeJS.ErrnoException
-    if (code === 'ENOENT') {
-      throw new LibraryBackupError('BACKUP_NOT_FOUND', `Backup file ${archivePath} does not exist`, {
-        hint: 'Check the path (vpo library:backups lists your backups).',
-      })
-    }
-
-    if (code === 'EISDIR') throw invalidArchive(archivePath, 'it is a directory, not a file')
-    throw new LibraryBackupError('IO_ERROR', `Cannot read ${archivePath} (${(error as Error).message})`, {
-      hint: 'Check its permissions.',
-    })
-  }
-
-  try {
-    if (!(await handle.stat()).isFile()) throw invalidArchive(archivePath, 'it is not a regular file')
-    const magic = Buffer.alloc(4)
-    assertGzipMagic(magic, (await handle.read(magic, 0, 4, 0)).bytesRead, archivePath)
-  } finally {
-    await handle.close()
-  }
-}
-
-function assertGzipMagic(magic: Buffer, bytesRead: number, archivePath: string): void {
-  if (bytesRead === 0) throw invalidArchive(archivePath, 'the file is empty')
-  if (magic.toString('latin1', 0, 2) === 'PK') {
-    throw new LibraryBackupError('UNSUPPORTED_ARCHIVE', `${archivePath} is a ZIP file, and ZIP is not supported`, {
-      hint: 'VPO backups are .tar.gz archives made by vpo library:backup.',
-    })
-  }
-
-  if (bytesRead < 2 || magic[0] !== 0x1f || magic[1] !== 0x8b) {
-    throw new LibraryBackupError('UNSUPPORTED_ARCHIVE', `${archivePath} is not a gzip-compressed tar archive`, {
-      hint: 'VPO backups are .tar.gz archives made by vpo library:backup.',
-    })
-  }
-}
-
-function describeGzipError(error: NodeJS.ErrnoException): string {
-  if (error instanceof GzipFormatError) return error.message
-  if (error.code === 'Z_BUF_ERROR' || /unexpected end/i.test(error.message))
-    return 'the gzip data ends early (the file is truncated)'
-  if (error.code === 'Z_DATA_ERROR') return `the gzip data is corrupted (${error.message})`
-  return `it cannot be read (${error.message})`
-}
-
-/** How many bytes of an archive hold its metadata when this plugin wrote it: the stored first member. */
-export const HEAD_BYTES = 64 * 1024
-
-export interface ArchiveHead {
-  metadata: BackupMetadata
-  /** The tar bytes of the metadata member (header and padded content): where library.db's header starts. */
-  metadataTarBytes: number
-}
-
-/**
- * The metadata from an archive's first bytes, when it is this plugin's layout (a stored first
- * member holding `backup_metadata.json`); undefined for any other layout, which must be read whole.
- */
-export function readHead(head: Buffer, archiveName: string): ArchiveHead | undefined {
-  let tarBytes: Buffer | undefined
-  try {
-    tarBytes = inflateFirstMember(head)
-  } catch (error) {
-    throw invalidArchive(archiveName, describeGzipError(error as NodeJS.ErrnoException), error)
-  }
-
-  if (!tarBytes || tarBytes.length < BLOCK) return undefined
-  const {Header} = tar()
-  const header = new Header(tarBytes.subarray(0, BLOCK))
-  if (header.path !== METADATA_MEMBER || !REGULAR_TYPES.has(header.type ?? '') || header.size === undefined)
-    return undefined
-  if (!header.cksumValid)
-    throw invalidArchive(archiveName, 'its tar structure is damaged (a header fails its checksum)')
-  if (BLOCK + header.size > tarBytes.length) throw invalidArchive(archiveName, `${METADATA_MEMBER} is cut short`)
-  const metadata = parseMetadata(tarBytes.subarray(BLOCK, BLOCK + header.size), archiveName)
-  return {metadata, metadataTarBytes: BLOCK + roundUp(header.size)}
-}
-
-/**
- * Whether a local archive in this plugin's layout is whole: its members tile the file exactly and
- * inflate to the tar its metadata implies (a whole member missing or added changes that). Reads
- * member headers and trailers only. Returns the problem, or undefined.
- */
-export async function structureProblem(archivePath: string, head: ArchiveHead): Promise<string | undefined> {
-  const layout = await readMemberLayout(archivePath)
-  if (layout.cutShort) return 'the file is truncated'
-  if (layout.end < layout.fileSize) return 'it has bytes after the end of the archive, or a damaged gzip member'
-  const size = head.metadata.database_size_bytes
-  const expected = head.metadataTarBytes + BLOCK + roundUp(size) + 2 * BLOCK
-  if (layout.inflatedBytes < expected) return 'the archive ends early (the file is truncated)'
-  if (layout.inflatedBytes > expected) return 'it holds more data than its metadata declares'
-  return undefined
-}
-
-function roundUp(size: number): number {
-  return Math.ceil(size / BLOCK) * BLOCK
-}
-
-/**
- * `verify --quick`: the structure only. For this plugin's layout: the metadata, every member's
- * header and trailer, the database's tar header and the end-of-archive blocks, without inflating
- * the database. Any other layout has no index to walk, so it is read through (still without a
- * database check). Returns the metadata, or throws INVALID_ARCHIVE.
- */
-export async function quickCheckArchive(archivePath: string): Promise<BackupMetadata> {
-  await assertGzipContainer(archivePath)
-  const handle = await fsp.open(archivePath, 'r')
-  const headBytes = Buffer.alloc(HEAD_BYTES)
-  const {bytesRead} = await handle.read(headBytes, 0, HEAD_BYTES, 0).finally(() => handle.close())
-  const head = readHead(headBytes.subarray(0, bytesRead), archivePath)
-  if (!head) return (await new ArchiveScan(archivePath, {}).run()).metadata!
-  const problem = await structureProblem(archivePath, head)
-  if (problem) throw invalidArchive(archivePath, problem)
-  const layout = await readMemberLayout(archivePath)
-  const bound = (index: number) => layout.offsets[index] ?? layout.end
-  try {
-    const databaseHeader = await inflateMemberAt(archivePath, bound(1), bound(2))
-    const {Header} = tar()
-    const header = new Header(databaseHeader.subarray(0, BLOCK))
-    if (
-      databaseHeader.length !== BLOCK ||
-      !header.cksumValid ||
-      header.path !== DATABASE_MEMBER ||
-      !REGULAR_TYPES.has(header.type ?? '')
-    ) {
-      throw invalidArchive(archivePath, `its ${DATABASE_MEMBER} tar header is damaged`)
-    }
-
-    if (header.size !== head.metadata.database_size_bytes) {
-      throw invalidArchive(
-        archivePath,
-        `${DATABASE_MEMBER} holds ${header.size} bytes but the metadata declares ${head.metadata.database_size_bytes}`,
-      )
-    }
-
-    const ending = await inflateMemberAt(archivePath, bound(layout.members - 1), layout.end)
-    if (ending.some((byte) => byte !== 0)) throw invalidArchive(archivePath, 'its end-of-archive blocks are damaged')
-  } catch (error) {
-    if (error instanceof GzipFormatError) throw invalidArchive(archivePath, error.message)
-    throw error
-  }
-
-  return head.metadata
 }

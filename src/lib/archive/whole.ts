@@ -6,9 +6,10 @@
  * it. Any other layout (VPO's Python tool, GNU tar) has no such head and must be read through.
  */
 import {LibraryBackupError} from '../errors.js'
-import {declaredArchiveLength, indexedMemberLength, inflateFirstMember, inflateLastMember} from './gzip-members.js'
+import {inflateFirstMember} from './gzip-inflate.js'
+import {declaredArchiveLength, indexedMemberLength, inflateLastMember} from './gzip-members.js'
+import {type ArchiveHead, HEAD_BYTES, readHead} from './head.js'
 import {type BackupMetadata, DATABASE_MEMBER} from './metadata.js'
-import {type ArchiveHead, HEAD_BYTES, readHead} from './reader.js'
 import {tar} from './tar-module.js'
 
 const BLOCK = 512
