@@ -17,6 +17,6 @@ export function formatCount(count: bigint | number): string {
   return count.toLocaleString('en-US')
 }
 
-export function formatDuration(seconds: number): string {
+export function formatSeconds(seconds: number): string {
   return seconds < 10 ? `${seconds.toFixed(2)} s` : `${seconds.toFixed(1)} s`
 }

@@ -1,7 +1,7 @@
 /** How sizes, counts and durations read in the human output. */
 import {expect} from 'chai'
 
-import {formatBytes, formatCount, formatDuration} from '../../src/lib/format.js'
+import {formatBytes, formatCount, formatSeconds} from '../../src/lib/format.js'
 
 describe('format', () => {
   it('formatBytes: bytes below 1000, then decimal units with one decimal', () => {
@@ -19,9 +19,9 @@ describe('format', () => {
     expect(formatCount(88_000)).to.equal('88,000')
   })
 
-  it('formatDuration: two decimals under 10 s, one above', () => {
-    expect(formatDuration(0.123)).to.equal('0.12 s')
-    expect(formatDuration(9.5)).to.equal('9.50 s')
-    expect(formatDuration(12.34)).to.equal('12.3 s')
+  it('formatSeconds: two decimals under 10 s, one above', () => {
+    expect(formatSeconds(0.123)).to.equal('0.12 s')
+    expect(formatSeconds(9.5)).to.equal('9.50 s')
+    expect(formatSeconds(12.34)).to.equal('12.3 s')
   })
 })

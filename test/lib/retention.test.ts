@@ -4,8 +4,8 @@ import {parseDuration} from '../../src/lib/duration.js'
 import {LibraryBackupError} from '../../src/lib/errors.js'
 import {compareNewestFirst} from '../../src/lib/repository/backup-names.js'
 import {
-  type BackupKind,
   backupKindOf,
+  type CandidateKind,
   describePolicy,
   isoWeek,
   planRetention,
@@ -17,7 +17,7 @@ import {
 /** A backup as the listing would hand it over: the name carries the same second as `createdAt`. */
 function backup(
   iso: string,
-  options: {counter?: number; kind?: BackupKind; readable?: boolean; name?: string} = {},
+  options: {counter?: number; kind?: CandidateKind; readable?: boolean; name?: string} = {},
 ): RetentionCandidate {
   const createdAt = new Date(iso)
   const stamp = iso.replaceAll(':', '').replace(/\.\d+/, '')
@@ -521,7 +521,7 @@ describe('retention policy (pure)', () => {
   })
 
   describe('backupKindOf', () => {
-    const cases: Array<[string, BackupKind]> = [
+    const cases: Array<[string, CandidateKind]> = [
       ['vpo-library-2026-02-05T143022Z.tar.gz', 'regular'],
       ['vpo-library-2026-02-05T143022Z-2.tar.gz', 'regular'],
       ['vpo-library-2026-02-05T143022Z-10.tar.gz.age', 'regular'],

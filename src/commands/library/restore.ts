@@ -8,7 +8,7 @@ import {progressLine} from '../../cli/ui/progress.js'
 import {escapeForTerminal} from '../../cli/ui/terminal-text.js'
 import {loadIdentities} from '../../lib/encryption/encrypted-archives.js'
 import {LibraryBackupError} from '../../lib/errors.js'
-import {formatBytes, formatCount, formatDuration} from '../../lib/format.js'
+import {formatBytes, formatCount, formatSeconds} from '../../lib/format.js'
 import {chooseBackup} from '../../lib/repository/choose-backup.js'
 import {libraryExists, planRestore, restoreBackup, type RestoreResult} from '../../lib/restore.js'
 
@@ -151,7 +151,7 @@ export default class LibraryRestore extends LibraryCommand {
     this.log(`  Schema:  ${schemaLine(result)}`)
     this.logSafe(`Library restored to: ${result.databasePath}`)
     this.logSafe(result.safetyBackupPath ? `  Safety backup: ${result.safetyBackupPath}` : '  Safety backup: none')
-    this.log(`  Duration: ${formatDuration(result.durationSeconds)}`)
+    this.log(`  Duration: ${formatSeconds(result.durationSeconds)}`)
     return this.toJson(result)
   }
 

@@ -1,6 +1,6 @@
 import {type Duration, formatDuration, subtractDuration} from '../duration.js'
 import {LibraryBackupError} from '../errors.js'
-import {compareNewestFirst, parseBackupName} from './backup-names.js'
+import {type BackupKind, compareNewestFirst, parseBackupName} from './backup-names.js'
 
 /**
  * Which backups a retention policy keeps: restic's `forget` semantics, as a pure function of the
@@ -9,18 +9,17 @@ import {compareNewestFirst, parseBackupName} from './backup-names.js'
  */
 
 /**
- * - `regular`: `vpo-library-<ts>[-N].tar.gz[.age]`, the only kind a rule may remove.
- * - `pre-restore`: the safety copy a restore takes of the library it replaces.
- * - `damaged`: written with `--allow-damaged`; kept so the user still has the data.
- * - `other`: anything else (a custom `--output` name, a directory named like a backup).
+ * What retention sees of a file: its kind by name (backup-names.ts), except that a custom
+ * `--output` name and anything that is not a regular file (a directory named like a backup) are
+ * both `other`: never a candidate, never deleted. Only `regular` backups count toward a rule.
  */
-export type BackupKind = 'damaged' | 'other' | 'pre-restore' | 'regular'
+export type CandidateKind = 'other' | Exclude<BackupKind, 'custom'>
 
 export interface RetentionCandidate {
   name: string
   /** Metadata `created_at`, else the time in the name (else the file's mtime): what "newest" means. */
   createdAt: Date
-  kind: BackupKind
+  kind: CandidateKind
   /** Whether the archive was read and found whole; only decides which backup is "newest readable". */
   readable: boolean
   /**
@@ -60,12 +59,12 @@ export const REASON = {
  * The kind of a listed file, from its name (backup-names.ts). A directory or link named like a
  * backup (`isRegularFile` false) and a custom name are `other`: never a candidate, never deleted.
  */
-export function backupKindOf(name: string, isRegularFile = true): BackupKind {
+export function backupKindOf(name: string, isRegularFile = true): CandidateKind {
   const kind = isRegularFile ? parseBackupName(name)?.kind : undefined
   return kind === undefined || kind === 'custom' ? 'other' : kind
 }
 
-const PROTECTED: Record<BackupKind, string | undefined> = {
+const PROTECTED: Record<CandidateKind, string | undefined> = {
   regular: undefined,
   'pre-restore': REASON.safetyBackup,
   damaged: REASON.damaged,
