@@ -11,6 +11,7 @@ import {encryptStaged} from '../encryption/encrypted-archives.js'
 import {fromSystemError, LibraryBackupError} from '../errors.js'
 import {assertSpaceFor, type SpaceNeed} from '../fs/disk-space.js'
 import {removeAbandonedTemps, removeTemp, removeTempInBackground, tempPathIn} from '../fs/temp-files.js'
+import {rollBackHotJournal} from '../library/hot-journal.js'
 import {inspectSnapshot, quickCheckInBackground, snapshotStats} from '../library/integrity-check.js'
 import {openLiveLibrary, readSchemaVersion, snapshotLibrary} from '../library/library-database.js'
 import {type Destination, outputExists} from './backup-destination.js'
@@ -36,6 +37,8 @@ export async function writeBackup(
 ): Promise<Omit<BackupResult, 'durationSeconds' | 'places' | 'prune' | 'shrink' | 'warnings'>> {
   const {destination} = options
   const createdAt = new Date()
+  // Under the library lock: the one moment a backup may let SQLite finish a killed writer's rollback.
+  rollBackHotJournal(options.databasePath)
   let live: Database.Database | undefined = openLiveLibrary(options.databasePath)
   let snapshotPath: string | undefined
   let snapshotRemoval: Promise<void> | undefined
