@@ -87,7 +87,10 @@ async function backUp(options: BackupOptions, stop: Cancellation): Promise<Backu
   assertOutputName(destination.name, Boolean(options.recipients))
   const copyPlaces = (await openCopyPlaces(options.copyTo ?? [], destination.target)).map((place) => stop.watch(place))
   assertLibraryExists(options.databasePath)
-  const lock = await lockForBackup(options.databasePath)
+  // A stop while the lock is being taken waits for it and lets it go: an exit in between would leave it.
+  const locking = lockForBackup(options.databasePath)
+  const forgetLocking = stop.onStop(async () => (await locking.catch(() => {}))?.releaseSync())
+  const lock = await locking.finally(forgetLocking)
   try {
     // A restore killed with -9 leaves a database-sized copy beside the library: the lock makes
     // this the moment to take it away.

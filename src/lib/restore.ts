@@ -125,7 +125,10 @@ async function restore(options: RestoreOptions, stop: Cancellation): Promise<Res
     try {
       // 2. A machine with no library yet gets its data directory, taken back if the restore fails.
       createdDir = makePrivateDirectory(databaseDir)
-      lock = await acquireLibraryLock(databasePath)
+      // A stop while the lock is being taken waits for it and lets it go: an exit in between would leave it.
+      const locking = acquireLibraryLock(databasePath)
+      const forgetLocking = stop.onStop(async () => (await locking.catch(() => {}))?.releaseSync())
+      lock = await locking.finally(forgetLocking)
       const heldLock = lock
       const dirToRemove = createdDir
       // An interrupted command exits without running the finally below: release the lock and take
