@@ -118,6 +118,14 @@ export function assertMetricsWritable(file: string): void {
   const stats = fs.statSync(resolved, {throwIfNoEntry: false})
   let problem: string | undefined
   if (stats?.isDirectory()) problem = `${resolved} is a directory`
+  else if (stats && !looksLikeMetrics(resolved))
+    throw new LibraryBackupError(
+      'OUTPUT_EXISTS',
+      `The metrics file ${file} already exists and is not a metrics file this plugin wrote, so it was left alone and nothing was done`,
+      {
+        hint: 'Pass a --metrics-file of its own (for example vpo-backup.prom in the textfile directory), or remove that file.',
+      },
+    )
   else if (fs.statSync(dir, {throwIfNoEntry: false})?.isDirectory()) {
     try {
       fs.accessSync(dir, fs.constants.W_OK)
@@ -132,4 +140,26 @@ export function assertMetricsWritable(file: string): void {
     throw new LibraryBackupError('IO_ERROR', `The metrics file ${file} cannot be written: ${problem}`, {
       hint: "Pass a --metrics-file in an existing directory you can write to (node_exporter's textfile directory).",
     })
+}
+
+/**
+ * The file is replaced whole by rename, so a path that names anything else (the library itself,
+ * an archive, or /etc/passwd in a sudo run) must never be taken: only an empty file or text that
+ * carries this plugin's samples is ours to replace.
+ */
+function looksLikeMetrics(file: string): boolean {
+  let head: Buffer
+  try {
+    const fd = fs.openSync(file, 'r')
+    try {
+      head = Buffer.alloc(4096)
+      head = head.subarray(0, fs.readSync(fd, head, 0, head.length, 0))
+    } finally {
+      fs.closeSync(fd)
+    }
+  } catch {
+    return true // unreadable: the write that follows says what is wrong
+  }
+
+  return head.length === 0 || (!head.includes(0) && head.toString('utf8').includes('vpo_backup_'))
 }

@@ -6,6 +6,7 @@
 import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
+import {gzipSync} from 'node:zlib'
 
 import {parseJson} from '../helpers/cli.js'
 import {expectHumanError, runCliChecked} from '../helpers/expectations.js'
@@ -145,5 +146,22 @@ describe('--metrics-file', function () {
     const result = await runCliChecked(['library:backup', '--metrics-file', missing], lib.env)
     expect(expectHumanError(result, 1)).to.contain(`The metrics file ${missing} cannot be written`)
     expect(treeState(lib.dataDir)).to.deep.equal(before)
+  })
+
+  it('a --metrics-file that names the library, an archive or another file is refused, and the file is left as it was', async () => {
+    const other = path.join(textfileDir, 'notes.txt')
+    fs.writeFileSync(other, 'not metrics\n')
+    const gzipped = path.join(textfileDir, 'vpo-library-2026-01-01T000000Z.tar.gz')
+    fs.writeFileSync(gzipped, gzipSync(Buffer.from('vpo_backup_ inside a compressed file')))
+    for (const file of [lib.databasePath, gzipped, other]) {
+      const before = fs.readFileSync(file)
+      const state = treeState(lib.dataDir)
+      const result = await runCliChecked(['library:backup', '--metrics-file', file], lib.env)
+      expect(expectHumanError(result, 1)).to.contain(
+        `The metrics file ${file} already exists and is not a metrics file`,
+      )
+      expect(fs.readFileSync(file).equals(before), `${file} unchanged`).to.equal(true)
+      expect(treeState(lib.dataDir)).to.deep.equal(state)
+    }
   })
 })
