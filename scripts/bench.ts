@@ -23,7 +23,7 @@ import {parseArgs} from 'node:util'
 
 import {createLibrary} from '../test/fixtures/library-generator.js'
 import {benchObjectStorage, benchStartup, type RemoteBenchContext} from './bench-remote.js'
-import {benchLarge, benchSyscalls, type ScaleContext} from './bench-scale.js'
+import {benchLarge, benchSyscalls, type ScaleContext, type ScaleRow} from './bench-scale.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const RUN_JS = path.join(ROOT, 'bin', 'run.js')
@@ -220,15 +220,8 @@ function freshDataDir(scratch: string, source: {db: string; wal: string}, name: 
   return dir
 }
 
-interface Row {
-  operation: string
-  ours: string
-  baseline: string
-  ratio: string
-  target: string
-  result: string
-  rss: string
-}
+/** One line of the report; the scale figures use the same shape. */
+type Row = ScaleRow
 
 function verdict(ok: boolean): string {
   return ok ? 'PASS' : 'MISS'
