@@ -97,14 +97,10 @@ describe('copies under faults', function () {
       expect((await store.storedBytes(name)).equals(fs.readFileSync(path.join(library.backupDir, name)))).to.equal(true)
   })
 
-  it('Ctrl-C during library:copy to s3://: exit 130, no object, no multipart upload, no temp file, the source untouched', async () => {
-    // About 7 MB of archive: a multipart upload at the 5 MiB threshold these tests set.
-    const library = makeDataDir({files: 20_000, walFiles: 5})
-    const [name] = await backUp(library, 1)
-    const before = sourceFacts(library)
-    const tmp = makeTempDir('vpo-tmp')
+  /** Runs the CLI with every part upload stalled, and presses Ctrl-C once the first part is on its way. */
+  async function interruptedMidUpload(args: string[], env: NodeJS.ProcessEnv) {
     store.proxy.inject({method: 'PUT', url: /partNumber=/, fault: {kind: 'stall', ms: 60_000}, times: Infinity})
-    const child = startCli(['library:copy', '--to', url()], {env: {...library.env, TMPDIR: tmp}})
+    const child = startCli(args, {env})
     const done = finishCli(child, 90_000)
     while (!store.proxy.requests.some((entry) => entry.url.includes('partNumber='))) {
       if (child.exitCode !== null) break
@@ -112,7 +108,16 @@ describe('copies under faults', function () {
     }
 
     child.kill('SIGINT')
-    const result = await done
+    return done
+  }
+
+  it('Ctrl-C during library:copy to s3://: exit 130, no object, no multipart upload, no temp file, the source untouched', async () => {
+    // About 7 MB of archive: a multipart upload at the 5 MiB threshold these tests set.
+    const library = makeDataDir({files: 20_000, walFiles: 5})
+    const [name] = await backUp(library, 1)
+    const before = sourceFacts(library)
+    const tmp = makeTempDir('vpo-tmp')
+    const result = await interruptedMidUpload(['library:copy', '--to', url()], {...library.env, TMPDIR: tmp})
     expect(result.code, result.stdout + result.stderr).to.equal(130)
     expect(await store.danglingUploads(), 'multipart uploads left in the store').to.equal(0)
     expect(await store.exists(name)).to.equal(false)
@@ -123,16 +128,7 @@ describe('copies under faults', function () {
   it('Ctrl-C while backup --copy-to uploads: exit 130, the primary backup stays whole and is named, no object, no multipart upload', async () => {
     const library = makeDataDir({files: 20_000, walFiles: 5})
     const tmp = makeTempDir('vpo-tmp')
-    store.proxy.inject({method: 'PUT', url: /partNumber=/, fault: {kind: 'stall', ms: 60_000}, times: Infinity})
-    const child = startCli(['library:backup', '--copy-to', url()], {env: {...library.env, TMPDIR: tmp}})
-    const done = finishCli(child, 90_000)
-    while (!store.proxy.requests.some((entry) => entry.url.includes('partNumber='))) {
-      if (child.exitCode !== null) break
-      await new Promise((resolve) => setTimeout(resolve, 20))
-    }
-
-    child.kill('SIGINT')
-    const result = await done
+    const result = await interruptedMidUpload(['library:backup', '--copy-to', url()], {...library.env, TMPDIR: tmp})
     expect(result.code, result.stdout + result.stderr).to.equal(130)
     const [name] = listArchives(library.backupDir)
     expect(result.stderr, result.stderr).to.contain(`The backup ${path.join(library.backupDir, name)} was written`)
