@@ -684,19 +684,25 @@ ${bad}
       expect(libraryContent(data.databasePath).digest).to.equal(sourceDigest)
     })
 
-    it('an ASCII-armored one (`age -a`) is refused with exit 3, saying to decrypt it with age -d first', async () => {
-      // A choice of this plugin, not of age: armor is for pasting into mail, not for backup files.
-      const file = path.join(makeTempDir('vpo-armor'), 'armored.tar.gz.age')
-      runOk('age', ['-r', ageKey.recipient, '-a', '-o', file, plainArchive])
-      const data = target()
-      const before = treeState(data.dataDir)
-      const result = await cli(
-        ['library:restore', file, '--yes', '--json', '--identity', ageKey.identityFile],
-        data.env,
-      )
-      expect(expectJsonError(result, 'UNSUPPORTED_ARCHIVE', 3)).to.include('age -d')
-      expect(treeState(data.dataDir)).to.deep.equal(before)
-    })
+    for (const lead of ['', '\n  \n']) {
+      const what = lead === '' ? '' : ' after blank lines (which age allows)'
+      it(`an ASCII-armored one (\`age -a\`)${what} is refused with exit 3, saying to decrypt it with age -d first`, async () => {
+        // A choice of this plugin, not of age: armor is for pasting into mail, not for backup files.
+        const file = path.join(makeTempDir('vpo-armor'), 'armored.tar.gz.age')
+        runOk('age', ['-r', ageKey.recipient, '-a', '-o', file, plainArchive])
+        fs.writeFileSync(file, Buffer.concat([Buffer.from(lead), fs.readFileSync(file)]))
+        const data = target()
+        const before = treeState(data.dataDir)
+        const result = await cli(
+          ['library:restore', file, '--yes', '--json', '--identity', ageKey.identityFile],
+          data.env,
+        )
+        expect(expectJsonError(result, 'UNSUPPORTED_ARCHIVE', 3))
+          .to.include('ASCII-armored')
+          .and.include('age -d')
+        expect(treeState(data.dataDir)).to.deep.equal(before)
+      })
+    }
 
     it('a passphrase-encrypted archive is refused with exit 3, saying to decrypt it with age -d first', async () => {
       const encrypter = new Encrypter()

@@ -1,11 +1,10 @@
-import fsp from 'node:fs/promises'
-
 import type {ArchiveInput} from '../archive/source.js'
 import type {AgeRecipient, IdentitySet} from './index.js'
 
 import {LibraryBackupError} from '../errors.js'
 import {removeAbandonedTemps, removeTemp, tempPathIn} from '../fs/temp-files.js'
 import {namingTheBackup} from '../repository/backup-naming.js'
+import {readAgeFileKind} from './format.js'
 import {noIdentity, noMatchingIdentity} from './key-errors.js'
 
 /**
@@ -66,26 +65,6 @@ export async function encryptStaged(
   }
 }
 
-/** Whether a file is an age file (of any kind), by its first bytes. */
-export async function isEncryptedFile(filePath: string): Promise<boolean> {
-  // A file that cannot be opened is left to the archive reader, which names that problem properly.
-  const handle = await fsp.open(filePath, 'r').catch(() => {})
-  if (!handle) return false
-  try {
-    const head = Buffer.alloc(64)
-    const {bytesRead} = await handle.read(head, 0, head.length, 0)
-    return isEncryptedHead(head.subarray(0, bytesRead))
-  } finally {
-    await handle.close()
-  }
-}
-
-/** age files start with a fixed line; checked without loading the encryption module. */
-export function isEncryptedHead(head: Buffer): boolean {
-  const text = head.toString('latin1', 0, 64)
-  return text.startsWith('age-encryption.org/') || text.startsWith('-----BEGIN AGE ENCRYPTED FILE-----')
-}
-
 /**
  * Runs `work` on the plain archive: the file itself, or its decrypted copy in `scratchDir` (mode
  * 0600, removed afterwards). No identity, or none that opens it: KEY_ERROR (exit 10); any altered
@@ -97,7 +76,7 @@ export async function withPlainArchive<T>(
   scratchDir: string,
   work: (plainPath: string, encrypted: boolean) => Promise<T>,
 ): Promise<T> {
-  if (!(await isEncryptedFile(archivePath))) return work(archivePath, false)
+  if ((await readAgeFileKind(archivePath)) === undefined) return work(archivePath, false)
   const age = await encryption()
   // A run killed with -9 leaves its decrypted copy here, plaintext no one will come back for.
   removeAbandonedTemps(scratchDir)
@@ -121,7 +100,7 @@ export async function withArchiveInput<T>(
   keys: ArchiveKeys,
   work: (input: ArchiveInput, encrypted: boolean) => Promise<T>,
 ): Promise<T> {
-  if (!(await isEncryptedFile(archivePath))) return work(archivePath, false)
+  if ((await readAgeFileKind(archivePath)) === undefined) return work(archivePath, false)
   const age = await encryption()
   const unlocked = await age.unlockFile(archivePath, keys.identities ?? new age.IdentitySet([]))
   return work({path: archivePath, open: () => age.openPlaintext(unlocked)}, true)

@@ -1,26 +1,42 @@
-/** Recognising age files by content, before any key is needed. */
-export const AGE_MAGIC = Buffer.from('age-encryption.org/v1\n', 'latin1')
-const ARMOR_BEGIN = Buffer.from('-----BEGIN AGE ENCRYPTED FILE-----', 'latin1')
+/** Recognising age files by content, before any key is needed (no crypto is loaded for it). */
+import fsp from 'node:fs/promises'
+
+const VERSION_PREFIX = Buffer.from('age-encryption.org/', 'latin1')
+const ARMOR_BEGIN = '-----BEGIN AGE ENCRYPTED FILE-----'
 const MAC_LINE = Buffer.from('\n---', 'latin1')
+/** Enough for the version line, the first stanza line and armor after age's allowed leading whitespace. */
+const HEAD_BYTES = 1024
 
 export type AgeFileKind = 'age' | 'age-armored' | 'age-passphrase'
 
 /**
  * What kind of age file starts with `head` (a few hundred bytes suffice), or undefined for
- * anything else. A passphrase file's only stanza is `scrypt`, so the head shows it.
+ * anything else: the one test of "is this an age file?". A passphrase file's only stanza is
+ * `scrypt`, so the head shows it. Any version line counts, so that a file from a later age version
+ * is refused as an age file whose header this plugin cannot read, not as a broken gzip.
  */
 export function ageFileKind(head: Buffer): AgeFileKind | undefined {
-  if (head.subarray(0, AGE_MAGIC.length).equals(AGE_MAGIC)) {
+  if (head.subarray(0, VERSION_PREFIX.length).equals(VERSION_PREFIX)) {
     return head.includes('\n-> scrypt ', 0, 'latin1') ? 'age-passphrase' : 'age'
   }
 
   // age allows leading whitespace before the armor.
-  const trimmed = head.toString('latin1', 0, Math.min(head.length, 1024)).trimStart()
-  return trimmed.startsWith(ARMOR_BEGIN.toString('latin1')) ? 'age-armored' : undefined
+  const trimmed = head.toString('latin1', 0, Math.min(head.length, HEAD_BYTES)).trimStart()
+  return trimmed.startsWith(ARMOR_BEGIN) ? 'age-armored' : undefined
 }
 
-export function isAgeFile(head: Buffer): boolean {
-  return ageFileKind(head) !== undefined
+/** ageFileKind of the file at `filePath`, from its first bytes. */
+export async function readAgeFileKind(filePath: string): Promise<AgeFileKind | undefined> {
+  // A file that cannot be opened is left to the archive reader, which names that problem properly.
+  const handle = await fsp.open(filePath, 'r').catch(() => {})
+  if (!handle) return undefined
+  try {
+    const head = Buffer.alloc(HEAD_BYTES)
+    const {bytesRead} = await handle.read(head, 0, head.length, 0)
+    return ageFileKind(head.subarray(0, bytesRead))
+  } finally {
+    await handle.close()
+  }
 }
 
 /**

@@ -2,7 +2,6 @@
 export {decryptFile, decryptHead} from './decrypt.js'
 export {encryptFile, type EncryptResult} from './encrypt.js'
 export {checkFraming, openEnds} from './ends.js'
-export {ageFileKind, type AgeFileKind, isAgeFile} from './format.js'
 export {IdentitySet, loadIdentities} from './identities.js'
 export {openPlaintext, unlockFile} from './plain-reader.js'
 export {type AgeRecipient, parseRecipients, readRecipientsFile} from './recipients.js'

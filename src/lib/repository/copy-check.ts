@@ -1,8 +1,8 @@
 import fsp from 'node:fs/promises'
 
 import {quickCheckArchive} from '../archive/index.js'
-import {isEncryptedHead} from '../encryption/encrypted-archives.js'
 import {checkFraming} from '../encryption/ends.js'
+import {ageFileKind} from '../encryption/format.js'
 import {HEADER_MAX} from '../encryption/header.js'
 import {NONCE_SIZE} from '../encryption/stream.js'
 import {invalidArchive} from '../errors.js'
@@ -26,7 +26,7 @@ export async function checkBeforeSending(file: string, label: string): Promise<{
     await handle.close()
   }
 
-  if (!isEncryptedHead(head)) {
+  if (ageFileKind(head) === undefined) {
     await quickCheckArchive(file).catch((error: Error & {code?: string}) => {
       // The reader names the local scratch copy; the user knows the archive by its own name.
       if (error.code === 'INVALID_ARCHIVE' || error.code === 'UNSUPPORTED_ARCHIVE') {

@@ -7,7 +7,7 @@ import type {BackupTarget} from '../storage/target.js'
 
 import {type BackupMetadata, quickCheckArchive, structureProblem} from '../archive/index.js'
 import {plainWholeness, TAIL_BYTES} from '../archive/whole.js'
-import {isEncryptedHead} from '../encryption/encrypted-archives.js'
+import {ageFileKind} from '../encryption/format.js'
 import {invalidArchive, LibraryBackupError} from '../errors.js'
 import {withLocalPlainArchive} from './local-plain-archive.js'
 
@@ -54,7 +54,7 @@ export async function checkWhole(
   // An empty object answers a ranged read with an error some stores retry: it needs no read at all.
   if (size === 0) return damaged(label, 'the file is empty', encryptedName)
   const head = await target.readHead(name, HEAD_READ_BYTES)
-  if (isEncryptedHead(head)) return checkEncrypted(target, name, {head, size}, options.identities)
+  if (ageFileKind(head) !== undefined) return checkEncrypted(target, name, {head, size}, options.identities)
   const tail = await target.readRange(name, Math.max(0, size - TAIL_BYTES), Math.min(size, TAIL_BYTES))
   const plain = plainWholeness(head, tail, size, label)
   if ('reason' in plain) return damaged(label, plain.reason, false)
