@@ -9,7 +9,7 @@ import {exitCodeOf, metricsFileInArgv} from './metrics-flag.js'
 import {repeatableFlag} from './repeatable-flag.js'
 import {RunSignals} from './run-signals.js'
 import {escapeForTerminal} from './ui/terminal-text.js'
-import {usageErrorFromOclif} from './usage-errors.js'
+import {asTheFlagSaidIt, usageErrorFromOclif} from './usage-errors.js'
 
 /** The schema version this VPO supports when the host CLI does not declare `vpo.schemaVersion`. */
 export const BUILT_IN_SCHEMA_VERSION = 27
@@ -89,7 +89,7 @@ export abstract class LibraryCommand extends Command {
   protected async catch(error: Error & {oclif?: {exit?: number}}): Promise<unknown> {
     if (error instanceof Errors.ExitError) throw quietExit(error)
     if (isInterrupted(error)) return this.signals.exitInterrupted(error)
-    if (error instanceof LibraryBackupError) return this.fail(error)
+    if (error instanceof LibraryBackupError) return this.fail(asTheFlagSaidIt(error))
     // oclif's own usage errors (unknown flag, bad value, missing argument): one sentence, exit 2.
     if (error.oclif?.exit === 2) return this.fail(usageErrorFromOclif(error.message, this.id))
 

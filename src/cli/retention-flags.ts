@@ -1,7 +1,8 @@
 import {Flags} from '@oclif/core'
 
-import {parseDuration} from '../lib/duration.js'
+import {type Duration} from '../lib/duration.js'
 import {type RetentionPolicy, validatePolicy} from '../lib/repository/retention.js'
+import {durationFlag} from './duration-flag.js'
 
 const count = (summary: string) => Flags.integer({min: 0, summary, helpValue: 'N'})
 
@@ -12,13 +13,10 @@ export const retentionFlags = {
   'keep-weekly': count('Keep the newest backup of each of the last N ISO weeks that have one.'),
   'keep-monthly': count('Keep the newest backup of each of the last N months that have one.'),
   'keep-yearly': count('Keep the newest backup of each of the last N years that have one.'),
-  'keep-within': Flags.string({
-    summary: 'Keep every backup made within this long of now: 36h, 7d, 2w, 6m, 1y.',
-    helpValue: 'DURATION',
-  }),
+  'keep-within': durationFlag({summary: 'Keep every backup made within this long of now: 36h, 7d, 2w, 6m, 1y.'}),
 }
 
-type RetentionFlagValues = {[K in keyof typeof retentionFlags]?: K extends 'keep-within' ? string : number}
+type RetentionFlagValues = {[K in keyof typeof retentionFlags]?: K extends 'keep-within' ? Duration : number}
 
 /** The policy the flags describe, or undefined when none was given. */
 export function retentionPolicy(flags: RetentionFlagValues & {keep?: number}): RetentionPolicy | undefined {
@@ -28,7 +26,7 @@ export function retentionPolicy(flags: RetentionFlagValues & {keep?: number}): R
     weekly: flags['keep-weekly'],
     monthly: flags['keep-monthly'],
     yearly: flags['keep-yearly'],
-    within: flags['keep-within'] === undefined ? undefined : parseDuration(flags['keep-within']),
+    within: flags['keep-within'],
   }
   const given = Object.values(policy).some((value) => value !== undefined)
   if (!given) return undefined

@@ -29,3 +29,14 @@ function oneSentence(lines: string[]): string {
 function lowerFirst(text: string): string {
   return /^[A-Z][a-z]/.test(text) ? text[0].toLowerCase() + text.slice(1) : text
 }
+
+/**
+ * Our own error from a flag's parse (an invalid --max-age), in its own words: oclif rewrites the
+ * message of whatever a flag's parse throws into "Parsing --flag", a tab-indented reason and
+ * "See more help with --help", which the sentence and the JSON message must not carry.
+ */
+export function asTheFlagSaidIt(error: LibraryBackupError): LibraryBackupError {
+  const wrapped = /^Parsing --[\w-]+ \n\t([\s\S]*)\nSee more help with --help$/.exec(error.message)
+  if (!wrapped) return error
+  return new LibraryBackupError(error.code, wrapped[1], {cause: error.cause, hint: error.hint})
+}

@@ -171,6 +171,25 @@ describe('command lines as people type them', function () {
     }
   })
 
+  describe('a duration oclif could not parse is a usage error in our words, exit 2, before anything is done', () => {
+    const cases = [
+      {args: ['library:verify', '--max-age', '3x'], says: '"x" is not a unit (use y, m, w, d or h)'},
+      {args: ['library:prune', '--keep-within', 'forever'], says: 'it is not a number followed by a unit'},
+      {args: ['library:backup', '--keep-within', '0d'], says: 'it is zero'},
+    ]
+    for (const {args, says} of cases) {
+      it(args.join(' '), async () => {
+        const dataDir = path.join(makeTempDir('vpo-duration'), 'vpo')
+        const sentence = `Invalid duration "${args[2]}": ${says}; write a number and a unit, for example 36h, 7d, 2w, 6m (months), 1y or 1y6m.`
+        const human = await runCli(args, {env: {VPO_DATA_DIR: dataDir}})
+        expect(expectHumanError(human, 2)).to.equal(`Error: ${sentence}`)
+        const json = await runCli([...args, '--json'], {env: {VPO_DATA_DIR: dataDir}})
+        expect(expectJsonError(json, 'USAGE_ERROR', 2)).to.equal(sentence)
+        expect(fs.existsSync(dataDir), 'nothing was made').to.equal(false)
+      })
+    }
+  })
+
   describe('help from a checkout', () => {
     it('bin/run.js help, help TOPIC and help COMMAND show help, exit 0', async () => {
       const root = await runCli(['help'])

@@ -2,9 +2,9 @@ import {Args, Flags} from '@oclif/core'
 
 import type {VerifyJson} from '../../cli/json-results.js'
 
+import {durationFlag} from '../../cli/duration-flag.js'
 import {identityFlag, LibraryCommand} from '../../cli/library-command.js'
 import {metricsFileFlag} from '../../cli/metrics-flag.js'
-import {parseDuration} from '../../lib/duration.js'
 import {loadIdentities} from '../../lib/encryption/encrypted-archives.js'
 import {LibraryBackupError} from '../../lib/errors.js'
 import {formatCount} from '../../lib/format.js'
@@ -43,9 +43,8 @@ export default class LibraryVerify extends LibraryCommand {
       summary: 'Check only the newest backup made on purpose (a pre-restore safety backup is not one).',
     }),
     quick: Flags.boolean({summary: 'Check the structure only (gzip members and tar headers), not the database.'}),
-    'max-age': Flags.string({
+    'max-age': durationFlag({
       summary: 'Fail with exit 9 unless the newest good backup is younger than this: 26h, 2d, 1w.',
-      helpValue: 'DURATION',
     }),
     identity: identityFlag,
     'metrics-file': metricsFileFlag,
@@ -64,7 +63,7 @@ export default class LibraryVerify extends LibraryCommand {
       )
     }
 
-    const maxAge = flags['max-age'] === undefined ? undefined : parseDuration(flags['max-age'])
+    const maxAge = flags['max-age']
     const report = await verifyBackups({
       archives: argv as string[],
       location: flags.path ?? this.location().backupDir,
