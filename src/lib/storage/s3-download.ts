@@ -29,9 +29,17 @@ class CutShort extends Error {
   readonly code = 'ERR_STREAM_PREMATURE_CLOSE'
 }
 
+/** One GET of the request's object: all of it, or the bytes `range` names, of the version `ifMatch` names. */
+function getObject(request: ReadRequest, options: {ifMatch?: string; range?: string}) {
+  const {client, bucket, key, signal} = request
+  return client.send(new GetObjectCommand({Bucket: bucket, Key: key, Range: options.range, IfMatch: options.ifMatch}), {
+    abortSignal: signal,
+  })
+}
+
 /** Streams the object into `sink`; resolves with its length once every promised byte arrived. */
 export async function readObject(request: ReadRequest, sink: ObjectSink): Promise<number> {
-  const {client, policy, bucket, key, signal, context} = request
+  const {policy, signal, context} = request
   let received = 0
   let total: number | undefined
   let etag: string | undefined
@@ -41,15 +49,8 @@ export async function readObject(request: ReadRequest, sink: ObjectSink): Promis
     async () => {
       let response
       try {
-        response = await client.send(
-          new GetObjectCommand({
-            Bucket: bucket,
-            Key: key,
-            Range: received > 0 ? `bytes=${received}-` : undefined,
-            IfMatch: received > 0 ? etag : undefined,
-          }),
-          {abortSignal: signal},
-        )
+        // A resumed download is pinned to the version it started on.
+        response = await getObject(request, received > 0 ? {range: `bytes=${received}-`, ifMatch: etag} : {})
       } catch (error) {
         if (received === 0 || statusOf(error) !== 412) throw error
         // The object was replaced since we started: what we have belongs to another version.
@@ -90,19 +91,14 @@ export async function readObject(request: ReadRequest, sink: ObjectSink): Promis
 /** The first `bytes` bytes from `start` (fewer when the object is shorter), reading no further. */
 export async function readHead(request: ReadRequest, bytes: number, start = 0): Promise<Buffer> {
   if (bytes <= 0) return Buffer.alloc(0)
-  const {client, policy, bucket, key, signal, context} = request
+  const {policy, signal, context} = request
   return withRetries(
     policy,
     context,
     async () => {
       let response
       try {
-        response = await client.send(
-          new GetObjectCommand({Bucket: bucket, Key: key, Range: `bytes=${start}-${start + bytes - 1}`}),
-          {
-            abortSignal: signal,
-          },
-        )
+        response = await getObject(request, {range: `bytes=${start}-${start + bytes - 1}`})
       } catch (error) {
         // An empty object has no byte 0 to start a range at (nor any object a byte past its end).
         if (statusOf(error) === 416) return Buffer.alloc(0)

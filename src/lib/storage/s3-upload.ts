@@ -75,26 +75,42 @@ export async function upload(request: UploadRequest): Promise<UploadOutcome> {
 }
 
 function putSingle(request: UploadRequest): Promise<UploadOutcome> {
-  const {client, policy, bucket, key, file, size, signal, context} = request
+  const {client, bucket, key, file, size, signal} = request
+  return storeOnce(request, signal, isPreconditionFailed, () =>
+    client.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: fs.createReadStream(file),
+        ContentLength: size,
+        ContentType: 'application/gzip',
+        IfNoneMatch: request.ifNoneMatch ? '*' : undefined,
+      }),
+      {abortSignal: signal},
+    ),
+  )
+}
+
+/**
+ * The request that makes the object appear (the PUT, or completing a multipart upload), retried.
+ * A retry refused as `mayHaveLanded` says is what our own earlier attempt produces when it
+ * succeeded but its answer was lost: 'ambiguous', for the caller to settle by the stored bytes.
+ */
+async function storeOnce(
+  request: UploadRequest,
+  signal: AbortSignal,
+  mayHaveLanded: (error: unknown) => boolean,
+  send: () => Promise<unknown>,
+): Promise<UploadOutcome> {
   return withRetries(
-    policy,
-    context,
+    request.policy,
+    request.context,
     async ({attempt}) => {
       try {
-        await client.send(
-          new PutObjectCommand({
-            Bucket: bucket,
-            Key: key,
-            Body: fs.createReadStream(file),
-            ContentLength: size,
-            ContentType: 'application/gzip',
-            IfNoneMatch: request.ifNoneMatch ? '*' : undefined,
-          }),
-          {abortSignal: signal},
-        )
+        await send()
         return 'stored' as const
       } catch (error) {
-        if (attempt > 1 && isPreconditionFailed(error)) return 'ambiguous' as const
+        if (attempt > 1 && mayHaveLanded(error)) return 'ambiguous' as const
         throw error
       }
     },
@@ -163,30 +179,20 @@ async function putMultipart(request: UploadRequest): Promise<UploadOutcome> {
     const results = await Promise.allSettled(workers)
     const rejected = results.filter((result) => result.status === 'rejected').map((result) => result.reason as unknown)
     if (rejected.length > 0) throw rejected.find((reason) => !isInterrupted(reason)) ?? rejected[0]
-    return await withRetries(
-      policy,
-      context,
-      async ({attempt}) => {
-        try {
-          await client.send(
-            new CompleteMultipartUploadCommand({
-              Bucket: bucket,
-              Key: key,
-              UploadId: uploadId,
-              MultipartUpload: {Parts: etags.map((ETag, i) => ({ETag, PartNumber: i + 1}))},
-              IfNoneMatch: request.ifNoneMatch ? '*' : undefined,
-            }),
-            {abortSignal: signal},
-          )
-          return 'stored' as const
-        } catch (error) {
-          if (attempt > 1 && (isPreconditionFailed(error) || codeOf(error) === 'NoSuchUpload'))
-            return 'ambiguous' as const
-          throw error
-        }
-      },
-      signal,
-    ).catch(rethrowRaw)
+    // An upload already completed is gone: a retry of its completion meets NoSuchUpload.
+    const completedBefore = (error: unknown): boolean => isPreconditionFailed(error) || codeOf(error) === 'NoSuchUpload'
+    return await storeOnce(request, signal, completedBefore, () =>
+      client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: bucket,
+          Key: key,
+          UploadId: uploadId,
+          MultipartUpload: {Parts: etags.map((ETag, i) => ({ETag, PartNumber: i + 1}))},
+          IfNoneMatch: request.ifNoneMatch ? '*' : undefined,
+        }),
+        {abortSignal: signal},
+      ),
+    )
   } catch (error) {
     await abortMultipart(request, uploadId)
     throw error
