@@ -26,6 +26,11 @@ export const identityFlag = repeatableFlag({
   helpValue: 'FILE',
 })
 
+/** -p/--path: the backups are somewhere other than the backup directory (a directory or an s3:// prefix). */
+export function backupsPathFlag(summary: string, options: {dependsOn?: string[]} = {}) {
+  return Flags.string({char: 'p', summary, helpValue: 'DIR', ...options})
+}
+
 export interface FailureJson {
   success: false
   error: ErrorJson

@@ -1,8 +1,6 @@
-import {Flags} from '@oclif/core'
-
 import type {BackupsJson} from '../../cli/json-results.js'
 
-import {identityFlag, LibraryCommand} from '../../cli/library-command.js'
+import {backupsPathFlag, identityFlag, LibraryCommand} from '../../cli/library-command.js'
 import {escapeForTerminal} from '../../cli/ui/terminal-text.js'
 import {loadIdentities} from '../../lib/encryption/encrypted-archives.js'
 import {formatBytes, formatCount} from '../../lib/format.js'
@@ -28,11 +26,7 @@ export default class LibraryBackups extends LibraryCommand {
     {description: 'Machine-readable listing.', command: '<%= config.bin %> <%= command.id %> --json'},
   ]
   static flags = {
-    path: Flags.string({
-      char: 'p',
-      summary: 'Directory (or s3:// prefix) to list instead of the backup directory.',
-      helpValue: 'DIR',
-    }),
+    path: backupsPathFlag('Directory (or s3:// prefix) to list instead of the backup directory.'),
     identity: identityFlag,
   }
 

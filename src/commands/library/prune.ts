@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import type {PruneJson} from '../../cli/json-results.js'
 
-import {LibraryCommand} from '../../cli/library-command.js'
+import {backupsPathFlag, LibraryCommand} from '../../cli/library-command.js'
 import {metricsFileFlag} from '../../cli/metrics-flag.js'
 import {retentionFlags, retentionPolicy} from '../../cli/retention-flags.js'
 import {shrinkFlags, shrinkOptions} from '../../cli/shrink-flags.js'
@@ -32,11 +32,7 @@ export default class LibraryPrune extends LibraryCommand {
     },
   ]
   static flags = {
-    path: Flags.string({
-      char: 'p',
-      summary: 'Directory (or s3:// prefix) to prune instead of the backup directory.',
-      helpValue: 'DIR',
-    }),
+    path: backupsPathFlag('Directory (or s3:// prefix) to prune instead of the backup directory.'),
     ...retentionFlags,
     'dry-run': Flags.boolean({summary: 'Show what would be kept and removed, removing nothing.'}),
     ...shrinkFlags,

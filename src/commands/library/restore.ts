@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import type {RestoreJson, RestorePlanJson, RestoreSkippedJson} from '../../cli/json-results.js'
 
-import {databaseFlag, identityFlag, LibraryCommand} from '../../cli/library-command.js'
+import {backupsPathFlag, databaseFlag, identityFlag, LibraryCommand} from '../../cli/library-command.js'
 import {askYesNo} from '../../cli/ui/confirm.js'
 import {progressLine} from '../../cli/ui/progress.js'
 import {escapeForTerminal} from '../../cli/ui/terminal-text.js'
@@ -46,12 +46,7 @@ export default class LibraryRestore extends LibraryCommand {
     db: databaseFlag,
     'no-safety-backup': Flags.boolean({summary: 'Do not save the current library as a pre-restore backup first.'}),
     latest: Flags.boolean({summary: 'Restore the newest readable backup in the backup directory (or --path).'}),
-    path: Flags.string({
-      char: 'p',
-      summary: 'With --latest: the directory (or s3:// prefix) to take it from.',
-      helpValue: 'DIR',
-      dependsOn: ['latest'],
-    }),
+    path: backupsPathFlag('With --latest: the directory (or s3:// prefix) to take it from.', {dependsOn: ['latest']}),
     'if-db-not-exists': Flags.boolean({
       summary: 'Do nothing (exit 0) when a library already exists: for a container entrypoint.',
     }),

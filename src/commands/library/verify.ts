@@ -3,7 +3,7 @@ import {Args, Flags} from '@oclif/core'
 import type {VerifyJson} from '../../cli/json-results.js'
 
 import {durationFlag} from '../../cli/duration-flag.js'
-import {identityFlag, LibraryCommand} from '../../cli/library-command.js'
+import {backupsPathFlag, identityFlag, LibraryCommand} from '../../cli/library-command.js'
 import {metricsFileFlag} from '../../cli/metrics-flag.js'
 import {loadIdentities} from '../../lib/encryption/encrypted-archives.js'
 import {LibraryBackupError} from '../../lib/errors.js'
@@ -34,11 +34,7 @@ export default class LibraryVerify extends LibraryCommand {
     {description: 'Check one archive.', command: '<%= config.bin %> <%= command.id %> /mnt/nas/vpo/library.tar.gz'},
   ]
   static flags = {
-    path: Flags.string({
-      char: 'p',
-      summary: 'Directory (or s3:// prefix) of the backups to check instead of the backup directory.',
-      helpValue: 'DIR',
-    }),
+    path: backupsPathFlag('Directory (or s3:// prefix) of the backups to check instead of the backup directory.'),
     latest: Flags.boolean({
       summary: 'Check only the newest backup made on purpose (a pre-restore safety backup is not one).',
     }),
