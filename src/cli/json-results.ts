@@ -4,6 +4,7 @@
  */
 import type {ExactInteger} from '../lib/archive/exact-json.js'
 import type {ErrorJson} from '../lib/errors.js'
+import type {BackupKind} from '../lib/repository/backup-names.js'
 
 export interface BackupJson {
   success: true
@@ -93,7 +94,7 @@ export interface RestoreSkippedJson {
 export interface ListedBackupJson {
   filename: string
   path: string
-  kind: 'custom' | 'damaged' | 'pre-restore' | 'regular'
+  kind: BackupKind
   encrypted: boolean
   /** From the metadata; for a locked archive, from its stamped name (null for a custom name). */
   created_at: string | null
