@@ -33,32 +33,36 @@ const DAY = 24 * 60 * 60 * 1000
 describe('which backup', function () {
   this.timeout(60_000)
 
+  let library: string
+
+  before(() => {
+    library = path.join(makeTempDir('vpo-lib'), 'library.db')
+    createLibrary(library, {files: 200, walFiles: 0, seed: 3})
+  })
+
   after(() => cleanupTempDirs())
 
-  describe('listing and choosing a backup in a local directory', () => {
-    let library: string
-
-    before(() => {
-      library = path.join(makeTempDir('vpo-lib'), 'library.db')
-      createLibrary(library, {files: 200, walFiles: 0, seed: 3})
+  /** A real archive of the test library, made at `date`. */
+  async function writeArchiveAt(archivePath: string, date: Date): Promise<string> {
+    await writeArchive({
+      archivePath,
+      databasePath: library,
+      durable: false,
+      describe: {
+        vpo_version: '0.0.0-test',
+        schema_version: 27,
+        created_at: formatCreatedAt(date),
+        file_count: 200,
+        total_library_size_bytes: 1000,
+      },
     })
+    return archivePath
+  }
 
-    /** A real archive of the test library made at `date`, under the name a backup then gets. */
+  describe('listing and choosing a backup in a local directory', () => {
+    /** A real archive made at `date`, under the name a backup then gets. */
     async function backupAt(dir: string, date: Date, kind: 'pre-restore' | 'regular' = 'regular'): Promise<string> {
-      const archivePath = path.join(dir, backupFileName(date, {kind}))
-      await writeArchive({
-        archivePath,
-        databasePath: library,
-        durable: false,
-        describe: {
-          vpo_version: '0.0.0-test',
-          schema_version: 27,
-          created_at: formatCreatedAt(date),
-          file_count: 200,
-          total_library_size_bytes: 1000,
-        },
-      })
-      return archivePath
+      return writeArchiveAt(path.join(dir, backupFileName(date, {kind})), date)
     }
 
     function cutShort(archive: string): void {
@@ -120,16 +124,11 @@ describe('which backup', function () {
   })
 
   describe('the selection rules on the in-memory target', () => {
-    let library: string
-    let scratch: string
     let key: LocalKey
     const now = Date.now()
 
     before(async () => {
-      scratch = makeTempDir('vpo-selection')
-      library = path.join(scratch, 'library.db')
-      createLibrary(library, {files: 50, walFiles: 0, seed: 7})
-      key = await makeLocalKey(scratch, 'key.txt')
+      key = await makeLocalKey(makeTempDir('vpo-key'), 'key.txt')
     })
 
     /** A real archive of the test library made at `date`, stored under `name` (default: a backup's name). */
@@ -138,19 +137,7 @@ describe('which backup', function () {
       date: Date,
       options: {encrypted?: boolean; kind?: 'damaged' | 'pre-restore'; name?: string} = {},
     ): Promise<string> {
-      const plain = path.join(makeTempDir('vpo-archive'), 'backup.tar.gz')
-      await writeArchive({
-        archivePath: plain,
-        databasePath: library,
-        durable: false,
-        describe: {
-          vpo_version: '0.0.0-test',
-          schema_version: 27,
-          created_at: formatCreatedAt(date),
-          file_count: 50,
-          total_library_size_bytes: 1000,
-        },
-      })
+      const plain = await writeArchiveAt(path.join(makeTempDir('vpo-archive'), 'backup.tar.gz'), date)
       let file = plain
       if (options.encrypted) {
         file = `${plain}.age`
