@@ -56,7 +56,8 @@ export function libraryExists(databasePath: string): boolean {
 
 /**
  * --dry-run: the restore's plan (every check a restore makes before it writes), then the archive
- * checked in full in the temp directory; nothing else is touched.
+ * checked in full in the temp directory; nothing else is touched. The room the plan needs beside
+ * the library is not checked here: only the restore, holding the lock, can count it (restore/apply.ts).
  */
 export async function planRestore(options: DryRunOptions): Promise<RestoreResult> {
   const stop = new Cancellation(options.signal)
