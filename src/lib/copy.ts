@@ -6,6 +6,7 @@ import type {BackupTarget, StoredArchive} from './storage/target.js'
 import {Cancellation} from './cancellation.js'
 import {LibraryBackupError} from './errors.js'
 import {compareNewestFirst, isBackupFileName, parseBackupName} from './repository/backup-names.js'
+import {latestOf} from './repository/backup-selection.js'
 import {type ArchiveRef, copyArchive} from './repository/copy-archive.js'
 import {isObjectStoreUrl, locateArchive, openTarget} from './storage/locations.js'
 
@@ -182,7 +183,9 @@ async function chooseSources(from: BackupTarget, options: CopyOptions): Promise<
   dated.sort((a, b) =>
     compareNewestFirst({name: a.entry.name, createdAt: a.name.time!}, {name: b.entry.name, createdAt: b.name.time!}),
   )
-  const chosen = options.latest ? dated.slice(0, 1) : dated
+  const chosen = options.latest
+    ? [latestOf(dated, ({name}) => name.time!)].filter((entry) => entry !== undefined)
+    : dated
   if (chosen.length === 0) {
     throw new LibraryBackupError('BACKUP_NOT_FOUND', `No backups to copy in ${from.location}`, {
       hint: 'Create one with vpo library:backup, or pass --from with where your backups are.',

@@ -4,8 +4,8 @@ import {type BackupMetadata, quickCheckArchive} from './archive/index.js'
 import {type Duration, formatDuration, subtractDuration} from './duration.js'
 import {type ArchiveKeys, lockedArchiveError} from './encryption/encrypted-archives.js'
 import {LibraryBackupError} from './errors.js'
-import {compareNewestFirst} from './repository/backup-names.js'
-import {CLOCK_SKEW_MS, isDeliberate, isFutureDated, listBackups, type ListedBackup} from './repository/listing.js'
+import {backupsToVerify, CLOCK_SKEW_MS, isDeliberate, newestVerified} from './repository/backup-selection.js'
+import {listBackups, type ListedBackup} from './repository/listing.js'
 import {withLocalPlainArchive} from './repository/local-plain-archive.js'
 import {verifyArchive} from './repository/verification.js'
 import {checkWhole, type Wholeness} from './repository/wholeness.js'
@@ -70,14 +70,13 @@ export async function verifyBackups(options: VerifyOptions): Promise<VerifyRepor
     target: Awaited<ReturnType<typeof openTarget>>
   }>
   if (located) {
-    entries = located
+    // Named archives are checked as named (--latest takes none; given some, the first).
+    entries = options.latest ? located.slice(0, 1) : located
   } else {
     const target = await openTarget(options.location)
     const listing = await listBackups(target, {identities: options.keys?.identities})
     directory = listing.directory
-    // A damaged archive fails quick_check by definition: it is kept for its data, not checked.
-    const kept = listing.backups.filter((entry) => entry.kind !== 'damaged')
-    entries = (options.latest ? kept.filter((entry) => isDeliberate(entry)) : kept).map((entry) => ({
+    entries = backupsToVerify(listing, {latest: options.latest, now: options.now}).map((entry) => ({
       target,
       name: entry.filename,
       createdAt: entry.sortTime,
@@ -109,8 +108,6 @@ export async function verifyBackups(options: VerifyOptions): Promise<VerifyRepor
     }
   }
 
-  if (options.latest) entries = latestOf(entries, options.now ?? new Date())
-
   const checks: BackupCheck[] = []
   for (const entry of entries) {
     checks.push({
@@ -119,16 +116,8 @@ export async function verifyBackups(options: VerifyOptions): Promise<VerifyRepor
     })
   }
 
-  // A safety backup made by a restore says nothing about whether the scheduled backups run.
-  const good = checks.filter((result) => result.ok && result.createdAt && result.deliberate)
-  good.sort((a, b) =>
-    compareNewestFirst({name: a.path, createdAt: a.createdAt!}, {name: b.path, createdAt: b.createdAt!}),
-  )
-  // A backup dated ahead of the clock would look fresh for as long as the clock has to catch up.
   const now = options.now ?? new Date()
-  const inFuture = (result: BackupCheck) => isFutureDated({sortTime: result.createdAt!}, now)
-  const newestGood = good.find((result) => !inFuture(result))
-  const futureDated = good.find((result) => inFuture(result))
+  const {newest: newestGood, futureDated} = newestVerified(checks, now)
   const fresh = options.maxAge
     ? Boolean(newestGood && newestGood.createdAt! >= subtractDuration(now, options.maxAge))
     : undefined
@@ -185,12 +174,6 @@ async function check(
     if (code !== 'INVALID_ARCHIVE' && code !== 'UNSUPPORTED_ARCHIVE') throw error
     return {path: archivePath, ok: false, problem: (error as Error).message, createdAt: listedAt}
   }
-}
-
-/** The newest is not one dated in the future while an older one is there (it would hide that one). */
-function latestOf<T extends {listed?: ListedBackup}>(entries: T[], now: Date): T[] {
-  const current = entries.find((entry) => !entry.listed || !isFutureDated(entry.listed, now))
-  return entries.length === 0 ? [] : [current ?? entries[0]]
 }
 
 /** A named archive the listing would show: checked for wholeness first; one not found is left to the reader. */

@@ -8,6 +8,7 @@ import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
 
+import {makeLocalKey} from '../helpers/age-files.js'
 import {makeAgeKey, makeSshKey, missingTools} from '../helpers/age.js'
 import {parseJson, runCli} from '../helpers/cli.js'
 import {expectHumanError, expectJsonError, runCliChecked} from '../helpers/expectations.js'
@@ -141,5 +142,32 @@ describe('recipients are checked in full when read', function () {
     expect(libraryContent(target.databasePath).rows).to.equal(30)
     // Its safety backup is plain, as the library it keeps was never encrypted.
     expect(String(parseJson(restored).safety_backup_path)).to.match(/-pre-restore\.tar\.gz$/)
+  })
+
+  it('restoring an encrypted backup over a library: a bad recipients file for its safety backup is exit 2 before anything happens, dry run or not', async () => {
+    const keyDir = makeTempDir('vpo-recipients')
+    const key = await makeLocalKey(keyDir, 'key.txt')
+    const source = makeDataDir({files: 30, walFiles: 0})
+    const made = await runCliChecked(['library:backup', '--json', '--encrypt-to', key.recipient], source.env)
+    const archive = String(parseJson(made).path)
+    const target = makeDataDir({files: 5, walFiles: 0})
+    const file = path.join(keyDir, 'recipients.txt')
+    fs.writeFileSync(file, `${BAD[0].key}\n`)
+    const env = {...target.env, VPO_BACKUP_RECIPIENTS_FILE: file}
+    const before = treeState(target.dataDir)
+    for (const dryRun of [['--dry-run'], []]) {
+      const refused = await runCli(['library:restore', archive, '--yes', '--identity', key.identityFile, ...dryRun], {
+        env,
+      })
+      expect(expectHumanError(refused, 2)).to.include(`Line 1 of ${file}`)
+    }
+
+    expect(treeState(target.dataDir), 'nothing restored, no safety backup').to.deep.equal(before)
+    // With no safety backup to encrypt, the recipients file is not read.
+    const dry = await runCliChecked(
+      ['library:restore', archive, '--dry-run', '--json', '--no-safety-backup', '--identity', key.identityFile],
+      env,
+    )
+    expect(dry.code, dry.stderr).to.equal(0)
   })
 })

@@ -101,6 +101,7 @@ export default class LibraryRestore extends LibraryCommand {
       onWarning: (message: string) => this.warn(escapeForTerminal(message)),
       onProgress: (phase: keyof typeof PHASE_LABELS, done: number, total: number) =>
         progress.update(PHASE_LABELS[phase], done, total),
+      safetyBackup: !flags['no-safety-backup'],
       signal: this.signal,
     }
 
@@ -118,7 +119,6 @@ export default class LibraryRestore extends LibraryCommand {
 
     const result = await restoreBackup({
       ...common,
-      safetyBackup: !flags['no-safety-backup'],
       async confirm({databasePath, metadata}) {
         if (flags.yes) return true
         if (!process.stdin.isTTY) {

@@ -2,13 +2,13 @@ import fs from 'node:fs'
 
 import type {IdentitySet} from '../encryption/index.js'
 
-import {lockedArchiveError} from '../encryption/encrypted-archives.js'
 import {LibraryBackupError} from '../errors.js'
 import {locateArchive, openTarget} from '../storage/locations.js'
-import {isDeliberate, isFutureDated, listBackups, newestReadable} from './listing.js'
+import {latestToRestore} from './backup-selection.js'
+import {listBackups} from './listing.js'
 
 /**
- * The archive to restore: the one named, or with --latest the newest readable backup in the
+ * The archive to restore: the one named, or with --latest the one backup-selection.ts picks in the
  * location. When there is none, says why instead (for --if-backup-exists).
  */
 export async function chooseBackup(request: {
@@ -19,18 +19,8 @@ export async function chooseBackup(request: {
 }): Promise<{archive: string} | {error: LibraryBackupError; missing: string}> {
   if (request.latest) {
     const listing = await listBackups(await openTarget(request.location), {identities: request.identities})
-    // Past a newer encrypted backup this process cannot open lies older data: restoring that
-    // instead would quietly bring back a stale library, so it is a key error, as for a named one.
-    // So is one the store failed to send: only a backup known to be damaged is passed over.
-    const usable = listing.backups.filter(
-      (entry) =>
-        isDeliberate(entry) && entry.whole !== false && (entry.metadata !== null || entry.locked || entry.readError),
-    )
-    const first = usable.find((entry) => !isFutureDated(entry)) ?? usable[0]
-    if (first?.readError) throw first.readError
-    if (first?.locked) throw lockedArchiveError(first.path, request.identities)
-    const newest = newestReadable(listing)
-    if (newest) return {archive: newest.path}
+    const latest = latestToRestore(listing, request.identities)
+    if (latest) return {archive: latest.path}
     const missing = `No readable backup found in ${listing.directory}`
     return {
       missing,

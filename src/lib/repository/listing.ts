@@ -6,6 +6,9 @@ import {type BackupKind, compareNewestFirst, isBackupFileName, parseBackupName} 
 import {unreadableBackup} from './unreadable-backup.js'
 import {checkWhole} from './wholeness.js'
 
+// Which backup to pick is decided in backup-selection.ts; prune still imports this one from here.
+export {isFutureDated} from './backup-selection.js'
+
 export interface ListedBackup {
   filename: string
   /** A path, or an s3:// URL. */
@@ -59,38 +62,6 @@ export async function listBackups(
     backups,
     totalSizeBytes: backups.reduce((sum, entry) => sum + entry.archiveSizeBytes, 0),
   }
-}
-
-/**
- * Backups made on purpose (regular or custom-named): what `--latest` and `--max-age` look at. A
- * pre-restore safety backup is newer than the backup restored after it, and restoring "the latest"
- * must not quietly undo that restore; a damaged one is kept for its data, not to restore blindly.
- */
-export function isDeliberate(entry: {kind: BackupKind}): boolean {
-  return entry.kind === 'regular' || entry.kind === 'custom'
-}
-
-/** How far ahead of this machine's clock a backup's date may be before it is not believed. */
-export const CLOCK_SKEW_MS = 5 * 60 * 1000
-
-/**
- * Dated further in the future than clocks drift apart: a wrong clock where it was made, or a
- * planted file. It must not pass for the newest backup (that would silence `verify --max-age`
- * and steer `restore --latest` and prune's protection), unless nothing else is there.
- */
-export function isFutureDated(entry: {sortTime: Date}, now: Date = new Date()): boolean {
-  return entry.sortTime.getTime() > now.getTime() + CLOCK_SKEW_MS
-}
-
-/**
- * The newest deliberate backup that is whole and whose metadata reads: what `restore --latest`
- * restores. One dated in the future is passed over while any other qualifies.
- */
-export function newestReadable(listing: BackupListing, now: Date = new Date()): ListedBackup | undefined {
-  const readable = listing.backups.filter(
-    (entry) => entry.whole === true && entry.metadata !== null && isDeliberate(entry),
-  )
-  return readable.find((entry) => !isFutureDated(entry, now)) ?? readable[0]
 }
 
 async function describe(target: BackupTarget, entry: StoredArchive, identities?: IdentitySet): Promise<ListedBackup> {

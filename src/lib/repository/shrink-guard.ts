@@ -5,7 +5,8 @@ import {formatCount} from '../format.js'
 import {type DestinationHistory, destinationKey, type HistoryFile, loadHistory, saveHistory} from './backup-history.js'
 import {historyPath} from './backup-history.js'
 import {compareNewestFirst} from './backup-names.js'
-import {type BackupListing, isDeliberate, listBackups, type ListedBackup} from './listing.js'
+import {isDeliberate} from './backup-selection.js'
+import {type BackupListing, listBackups, type ListedBackup} from './listing.js'
 
 /**
  * The shrink guard: a library that suddenly lost most of its files (a media drive not mounted at

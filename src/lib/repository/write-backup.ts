@@ -16,7 +16,8 @@ import {inspectSnapshot, quickCheckInBackground, snapshotStats} from '../library
 import {openLiveLibrary, readSchemaVersion, snapshotLibrary} from '../library/library-database.js'
 import {type Destination, outputExists} from './backup-destination.js'
 import {backupFileName, type BackupKind, formatCreatedAt} from './backup-names.js'
-import {listBackups, newestReadable} from './listing.js'
+import {newestReadable} from './backup-selection.js'
+import {listBackups} from './listing.js'
 
 /**
  * Snapshot, check, archive and publish, with the library lock already held by the caller. Restore
