@@ -61,6 +61,9 @@ export async function applyRestore(
     // the lock holder may do) and no other vpo command can be writing there.
     removeAbandonedTemps(databaseDir)
     await assertSpaceFor(plan.spaceNeeds)
+    // A library made after the plan (by a second restore onto the same empty machine, say) would
+    // otherwise be replaced with no question asked and no safety backup.
+    if (!plan.replacesLibrary && fs.existsSync(databasePath)) throw libraryAppeared(databasePath)
 
     // 3. Extract beside the database (so the swap is a rename), verify, make it durable.
     const verified = await verifyArchive(archive, {
@@ -104,4 +107,12 @@ export async function applyRestore(
     await lock?.release()
     if (createdDir) removeEmptyDirectories(createdDir, databaseDir)
   }
+}
+
+function libraryAppeared(databasePath: string): LibraryBackupError {
+  return new LibraryBackupError(
+    'DATABASE_LOCKED',
+    `A library appeared at ${databasePath} while this restore was starting, so it was left as it is and nothing was restored`,
+    {hint: 'Run the restore again: it will ask before replacing that library and save it as a safety backup first.'},
+  )
 }
