@@ -75,12 +75,9 @@ const COMPARED_HEAD_BYTES = 64 * 1024
  * Copies what is missing at `to`: by default every regular and safety backup at `from`. Each is
  * checked before it is sent and published whole; a damaged one, or a different archive already
  * under the name at `to`, is reported and the rest still copied. Running it again copies nothing.
+ *
+ * The plan: the places checked, the backups chosen, and for each whether it is already at `to`.
  */
-export async function copyBackups(options: CopyOptions): Promise<CopyReport> {
-  return applyCopy(await planCopy(options), options)
-}
-
-/** The places checked, the backups chosen, and for each whether it is already at `to`. */
 export async function planCopy(options: CopyOptions): Promise<CopyPlan> {
   const stop = new Cancellation(options.signal)
   return stop.guard(plan(options, stop))
@@ -95,6 +92,25 @@ async function plan(options: CopyOptions, stop: Cancellation): Promise<CopyPlan>
     })
   }
 
+  return decide(from, to, options, stop)
+}
+
+/** planCopy between two targets already open (and known to differ). */
+export async function planCopyBetween(
+  from: BackupTarget,
+  to: BackupTarget,
+  options: Omit<CopyOptions, 'from' | 'to'>,
+): Promise<CopyPlan> {
+  const stop = new Cancellation(options.signal)
+  return stop.guard(decide(stop.watch(from), stop.watch(to), options, stop))
+}
+
+async function decide(
+  from: BackupTarget,
+  to: BackupTarget,
+  options: Omit<CopyOptions, 'from' | 'to'>,
+  stop: Cancellation,
+): Promise<CopyPlan> {
   const sources = await chooseSources(from, options)
   const present = new Map((await to.list(isBackupFileName)).map((entry) => [entry.name, entry]))
   const entries: PlannedCopy[] = []

@@ -72,7 +72,7 @@ export async function applyPrune(plan: PrunePlan, options: {signal?: AbortSignal
       async () => {
         // Listed and decided again under the lock: another prune may have removed backups since the
         // plan, and removing what the plan chose from fewer backups would keep fewer than the rules say.
-        const now = decide(await listBackups(plan.target), plan)
+        const now = decide(await present(plan.target), plan)
         return remove(plan.target, onlyPlanned(now, plan.decisions), stop, plan.createdPath)
       },
       {createdPath: plan.createdPath},
@@ -116,7 +116,22 @@ export const NOT_IN_PLAN = 'not in the plan'
 async function planned(target: BackupTarget, policy: RetentionPolicy, options: PruneOptions): Promise<PrunePlan> {
   const now = options.now ?? new Date()
   const plan = {target, policy, now, createdPath: options.createdPath, protect: options.protect}
-  return {...plan, decisions: decide(options.listing ?? (await listBackups(target)), plan)}
+  return {...plan, decisions: decide(await present(target, options.listing), plan)}
+}
+
+/**
+ * The backups in the target: a listing made without the lock may name one that another prune
+ * removed before it was read, which is gone, not unread (the store failing to send it).
+ */
+async function present(target: BackupTarget, listing?: BackupListing): Promise<BackupListing> {
+  const listed = listing ?? (await listBackups(target))
+  const gone = new Set<string>()
+  for (const backup of listed.backups) {
+    if (backup.readError !== undefined && (await target.stat(backup.filename).catch(() => 'unknown')) === undefined)
+      gone.add(backup.filename)
+  }
+
+  return gone.size === 0 ? listed : {...listed, backups: listed.backups.filter((backup) => !gone.has(backup.filename))}
 }
 
 type Decider = Pick<PrunePlan, 'createdPath' | 'now' | 'policy' | 'protect'>
