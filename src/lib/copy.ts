@@ -169,12 +169,14 @@ async function apply(plan: CopyPlan, stop: Cancellation): Promise<CopyReport> {
       const copied = await copyArchive(source, plan.to, {recipients: plan.recipients})
       report.copied.push({...copied, from: label, to: copied.path})
     } catch (error) {
+      stop.throwIfStopping()
       const failure = error as LibraryBackupError
       if (failure.exitCode === 3 || failure.code === 'OUTPUT_EXISTS') {
         report.failed.push({name: source.name, from: label, error: failure})
         continue
       }
 
+      // Removed since the plan (a prune at the source): this one is not there to copy, the others still are.
       if ((await source.target.stat(source.name).catch(() => 'unknown')) === undefined) {
         report.failed.push({name: source.name, from: label, error: goneSincePlan(label)})
         continue

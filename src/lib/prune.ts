@@ -48,9 +48,10 @@ export interface PrunePlan {
 }
 
 /**
- * Applies a retention policy to the backups in a target. Only regular backups are candidates:
- * custom names, safety and damaged backups (by name or found not whole) and the newest readable
- * backup are never removed (see repository/retention.ts).
+ * What a retention policy would remove from a target, removing nothing. Only regular backups are
+ * candidates: custom names, safety and damaged backups (by name or found not whole) and the newest
+ * readable backup are never removed (see repository/retention.ts). A backup that could not be read
+ * stops the plan.
  */
 export async function planPrune(
   target: BackupTarget,
@@ -72,8 +73,8 @@ export async function applyPrune(plan: PrunePlan, options: {signal?: AbortSignal
       async () => {
         // Listed and decided again under the lock: another prune may have removed backups since the
         // plan, and removing what the plan chose from fewer backups would keep fewer than the rules say.
-        const now = decide(await present(plan.target), plan)
-        return remove(plan.target, onlyPlanned(now, plan.decisions), stop, plan.createdPath)
+        const current = decide(await present(plan.target), plan)
+        return remove(plan.target, onlyPlanned(current, plan.decisions), stop, plan.createdPath)
       },
       {createdPath: plan.createdPath},
     ),
