@@ -1,6 +1,7 @@
 import path from 'node:path'
 
 import type {AgeRecipient} from './encryption/index.js'
+import type {BackupTarget} from './storage/target.js'
 
 import {type BackupMetadata, estimateArchiveSize} from './archive/index.js'
 import {Cancellation} from './cancellation.js'
@@ -11,7 +12,7 @@ import {assertLibraryExists, type LibraryStats, openLiveLibrary, readLibraryStat
 import {acquireLibraryLock, assertLibraryUnlocked, type LibraryLock} from './library/library-lock.js'
 import {pruneBackups, type PruneReport, type RetentionPolicy} from './prune.js'
 import {openCopyPlaces, type PlaceOutcome, publishCopies} from './repository/backup-copies.js'
-import {resolveDestination} from './repository/backup-destination.js'
+import {type Destination, resolveDestination} from './repository/backup-destination.js'
 import {type BackupShrinkCheck, checkBackupShrink, guardFailed, type ShrinkOptions} from './repository/shrink-runs.js'
 import {firstFreeName, snapshotSize, spaceNeeds, writeBackup} from './repository/write-backup.js'
 
@@ -65,7 +66,17 @@ export interface BackupResult {
   warnings: string[]
 }
 
+/** What a backup will do, checked and decided before the library is locked or anything is written. */
 export interface BackupPlan {
+  options: Omit<BackupOptions, 'onProgress' | 'signal'>
+  /** Where the archive goes; with a name when --output named the file. */
+  destination: Destination
+  /** The --copy-to places, opened and checked. */
+  copyPlaces: BackupTarget[]
+}
+
+/** What --dry-run shows: the plan, and what carrying it out now would find and produce. */
+export interface BackupPreview {
   databasePath: string
   databaseSizeBytes: number
   outputPath: string
@@ -76,17 +87,55 @@ export interface BackupPlan {
 }
 
 export async function createBackup(options: BackupOptions): Promise<BackupResult> {
-  const stop = new Cancellation(options.signal)
-  return stop.guard(backUp(options, stop))
+  return applyBackup(await planBackup(options), options)
 }
 
-async function backUp(options: BackupOptions, stop: Cancellation): Promise<BackupResult> {
+/**
+ * The checks made before anything is locked, read or written, written once for the dry run and
+ * the real run: an --output that is the library or a taken file, an encrypted archive's name, a
+ * --copy-to that is a file or given twice, a missing library.
+ */
+export async function planBackup(options: BackupOptions): Promise<BackupPlan> {
+  const stop = new Cancellation(options.signal)
+  return stop.guard(
+    (async () => {
+      const destination = await resolveDestination(options)
+      stop.watch(destination.target)
+      assertOutputName(destination.name, Boolean(options.recipients))
+      const copyPlaces = (await openCopyPlaces(options.copyTo ?? [], destination.target)).map((place) =>
+        stop.watch(place),
+      )
+      assertLibraryExists(options.databasePath)
+      return {options: settingsOf(options), destination, copyPlaces}
+    })(),
+  )
+}
+
+/** What a plan keeps of the options: the signal and the progress are the run's, given to apply. */
+function settingsOf(options: BackupOptions): BackupPlan['options'] {
+  const settings = {...options}
+  delete settings.onProgress
+  delete settings.signal
+  return settings
+}
+
+/** The plan carried out: snapshot, archive and publish under the library lock, then copy and prune. */
+export async function applyBackup(
+  plan: BackupPlan,
+  run: Pick<BackupOptions, 'onProgress' | 'signal'> = {},
+): Promise<BackupResult> {
+  const stop = new Cancellation(run.signal)
+  return stop.guard(backUp(plan, run, stop))
+}
+
+async function backUp(
+  {options, destination, copyPlaces}: BackupPlan,
+  run: Pick<BackupOptions, 'onProgress'>,
+  stop: Cancellation,
+): Promise<BackupResult> {
   const started = Date.now()
-  const destination = await resolveDestination(options)
   stop.watch(destination.target)
-  assertOutputName(destination.name, Boolean(options.recipients))
-  const copyPlaces = (await openCopyPlaces(options.copyTo ?? [], destination.target)).map((place) => stop.watch(place))
-  assertLibraryExists(options.databasePath)
+  for (const place of copyPlaces) stop.watch(place)
   // A stop while the lock is being taken waits for it and lets it go: an exit in between would leave it.
   const locking = lockForBackup(options.databasePath)
   const forgetLocking = stop.onStop(async () => (await locking.catch(() => {}))?.releaseSync())
@@ -95,8 +144,10 @@ async function backUp(options: BackupOptions, stop: Cancellation): Promise<Backu
     // A restore killed with -9 leaves a database-sized copy beside the library: the lock makes
     // this the moment to take it away.
     removeAbandonedTemps(path.dirname(options.databasePath))
+    // The free space is checked again in there, just before writing and where the archive is staged.
     const archive = await writeBackup({
       ...options,
+      onProgress: run.onProgress,
       destination,
       kind: 'backup',
       assertLockHeld: () => lock.assertHeld(),
@@ -117,9 +168,7 @@ async function backUp(options: BackupOptions, stop: Cancellation): Promise<Backu
       retention,
       overwrite: Boolean(options.force && destination.name),
     })
-    const prune = retention
-      ? await pruneBackups(destination.target, retention, {createdPath: archive.path, listing: shrink?.listing})
-      : undefined
+    const prune = retention ? await pruneBackups(destination.target, retention, {createdPath: archive.path}) : undefined
     const warnings = [...(shrink?.warnings ?? []), ...(shrink?.finish(prune?.removed ?? []) ?? [])]
     const primary = {
       location: destination.target.location,
@@ -154,10 +203,11 @@ async function lockForBackup(databasePath: string): Promise<LibraryLock> {
   }
 }
 
-/** --dry-run: every check a real run makes, and what it would produce; nothing is created. */
-export async function planBackup(options: BackupOptions): Promise<BackupPlan> {
-  const destination = await resolveDestination(options)
-  assertOutputName(destination.name, Boolean(options.recipients))
+/**
+ * --dry-run: the plan, with what a real run would find now. What it checks here without the lock
+ * (the lock is free, there is room) the real run checks again when it holds the lock.
+ */
+export async function previewBackup({options, destination, copyPlaces}: BackupPlan): Promise<BackupPreview> {
   const live = openLiveLibrary(options.databasePath)
   try {
     await assertLibraryUnlocked(options.databasePath)
@@ -165,7 +215,6 @@ export async function planBackup(options: BackupOptions): Promise<BackupPlan> {
     const databaseSizeBytes = snapshotSize(live)
     await assertSpaceFor(spaceNeeds(options.databasePath, destination, databaseSizeBytes))
     const existing = new Set((await destination.target.list(() => true)).map((entry) => entry.name))
-    const copyPlaces = await openCopyPlaces(options.copyTo ?? [], destination.target)
     // A bucket that cannot be listed (credentials, a typo in its name) is worth knowing tonight.
     for (const place of copyPlaces) await place.list(() => false)
     return {

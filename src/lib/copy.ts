@@ -1,14 +1,11 @@
-import fs from 'node:fs'
-
 import type {AgeRecipient} from './encryption/index.js'
 import type {BackupTarget, StoredArchive} from './storage/target.js'
 
 import {Cancellation} from './cancellation.js'
 import {LibraryBackupError} from './errors.js'
-import {compareNewestFirst, isBackupFileName, parseBackupName} from './repository/backup-names.js'
-import {latestOf} from './repository/backup-selection.js'
-import {type ArchiveRef, copyArchive} from './repository/copy-archive.js'
-import {isObjectStoreUrl, locateArchive, openTarget} from './storage/locations.js'
+import {isBackupFileName, parseBackupName} from './repository/backup-names.js'
+import {copyArchive} from './repository/copy-archive.js'
+import {chooseSources, openPlace, type Source} from './repository/copy-sources.js'
 
 export interface CopyOptions {
   /** Archives named on the command line: names at `from`, paths or s3:// URLs. Empty: every backup. */
@@ -18,7 +15,6 @@ export interface CopyOptions {
   to: string
   /** Only the newest regular backup at `from`. */
   latest?: boolean
-  dryRun?: boolean
   /** Encrypt plain archives on the way. */
   recipients?: AgeRecipient[]
   /** Aborting it stops the copy in flight (it then rejects with `Interrupted`); copies done stay. */
@@ -59,6 +55,19 @@ export interface CopyReport {
   stoppedBy?: LibraryBackupError
 }
 
+/** One chosen backup and what the plan does with it: send it, leave it (already there), or refuse (a conflict). */
+export type PlannedCopy =
+  {copy: CopiedEntry; source: Source} | {failed: FailedEntry; source: Source} | {skipped: SkippedEntry; source: Source}
+
+/** What a copy would send, decided on one look at both places; nothing is written by making it. */
+export interface CopyPlan {
+  from: BackupTarget
+  to: BackupTarget
+  recipients?: AgeRecipient[]
+  /** Every chosen backup, in the order they are copied. */
+  entries: PlannedCopy[]
+}
+
 /** A head large enough to hold the metadata or the age header, the part two different archives differ in. */
 const COMPARED_HEAD_BYTES = 64 * 1024
 
@@ -66,13 +75,15 @@ const COMPARED_HEAD_BYTES = 64 * 1024
  * Copies what is missing at `to`: by default every regular and safety backup at `from`. Each is
  * checked before it is sent and published whole; a damaged one, or a different archive already
  * under the name at `to`, is reported and the rest still copied. Running it again copies nothing.
+ *
+ * The plan: the places checked, the backups chosen, and for each whether it is already at `to`.
  */
-export async function copyBackups(options: CopyOptions): Promise<CopyReport> {
+export async function planCopy(options: CopyOptions): Promise<CopyPlan> {
   const stop = new Cancellation(options.signal)
-  return stop.guard(copy(options, stop))
+  return stop.guard(plan(options, stop))
 }
 
-async function copy(options: CopyOptions, stop: Cancellation): Promise<CopyReport> {
+async function plan(options: CopyOptions, stop: Cancellation): Promise<CopyPlan> {
   const from = stop.watch(await openPlace('--from', options.from))
   const to = stop.watch(await openPlace('--to', options.to))
   if (sameLocation(from, to)) {
@@ -81,49 +92,93 @@ async function copy(options: CopyOptions, stop: Cancellation): Promise<CopyRepor
     })
   }
 
+  return decide(from, to, options, stop)
+}
+
+/** planCopy between two targets already open (and known to differ). */
+export async function planCopyBetween(
+  from: BackupTarget,
+  to: BackupTarget,
+  options: Omit<CopyOptions, 'from' | 'to'>,
+): Promise<CopyPlan> {
+  const stop = new Cancellation(options.signal)
+  return stop.guard(decide(stop.watch(from), stop.watch(to), options, stop))
+}
+
+async function decide(
+  from: BackupTarget,
+  to: BackupTarget,
+  options: Omit<CopyOptions, 'from' | 'to'>,
+  stop: Cancellation,
+): Promise<CopyPlan> {
   const sources = await chooseSources(from, options)
   const present = new Map((await to.list(isBackupFileName)).map((entry) => [entry.name, entry]))
-  const report: CopyReport = {
-    from: from.location,
-    to: to.location,
-    dryRun: Boolean(options.dryRun),
-    copied: [],
-    skipped: [],
-    failed: [],
-  }
+  const entries: PlannedCopy[] = []
   for (const source of sources) {
     stop.throwIfStopping()
     const label = source.target.describe(source.name)
     const there = await alreadyThere(source, to, present, Boolean(options.recipients))
     if (there?.conflict) {
-      report.failed.push({name: source.name, from: label, error: conflict(to.describe(there.name), label)})
-      continue
-    }
-
-    if (there) {
-      report.skipped.push({name: source.name, path: to.describe(there.name), reason: there.reason})
-      continue
-    }
-
-    if (options.dryRun) {
+      entries.push({source, failed: {name: source.name, from: label, error: conflict(to.describe(there.name), label)}})
+    } else if (there) {
+      entries.push({source, skipped: {name: source.name, path: to.describe(there.name), reason: there.reason}})
+    } else {
       const name = options.recipients && !parseBackupName(source.name)?.encrypted ? `${source.name}.age` : source.name
-      report.copied.push({
-        name,
-        from: label,
-        to: to.describe(name),
-        sizeBytes: source.sizeBytes,
-        encryptedOnTheWay: name !== source.name,
-      })
-      continue
+      const copy = {name, from: label, to: to.describe(name), sizeBytes: source.sizeBytes}
+      entries.push({source, copy: {...copy, encryptedOnTheWay: name !== source.name}})
     }
+  }
 
+  return {from, to, recipients: options.recipients, entries}
+}
+
+/** The report of a --dry-run: the plan, with what it would send as copied. */
+export function dryRunReport(plan: CopyPlan): CopyReport {
+  const report = emptyReport(plan, true)
+  for (const entry of plan.entries) {
+    if ('copy' in entry) report.copied.push(entry.copy)
+    else if ('skipped' in entry) report.skipped.push(entry.skipped)
+    else report.failed.push(entry.failed)
+  }
+
+  return report
+}
+
+/**
+ * Sends what the plan chose, in its order, and nothing else: a backup that came to `from` since is
+ * left for the next run. Publishing never replaces, so a copy that reached `to` since the plan is a
+ * conflict, not overwritten; a source removed since is reported, and the rest still copied.
+ */
+export async function applyCopy(plan: CopyPlan, options: {signal?: AbortSignal} = {}): Promise<CopyReport> {
+  const stop = new Cancellation(options.signal)
+  stop.watch(plan.from)
+  stop.watch(plan.to)
+  return stop.guard(apply(plan, stop))
+}
+
+async function apply(plan: CopyPlan, stop: Cancellation): Promise<CopyReport> {
+  const report = emptyReport(plan, false)
+  for (const entry of plan.entries) {
+    if ('skipped' in entry) report.skipped.push(entry.skipped)
+    if ('failed' in entry) report.failed.push(entry.failed)
+    if (!('copy' in entry)) continue
+    stop.throwIfStopping()
+    const {source} = entry
+    const label = entry.copy.from
     try {
-      const copied = await copyArchive(source, to, {recipients: options.recipients})
+      const copied = await copyArchive(source, plan.to, {recipients: plan.recipients})
       report.copied.push({...copied, from: label, to: copied.path})
     } catch (error) {
+      stop.throwIfStopping()
       const failure = error as LibraryBackupError
       if (failure.exitCode === 3 || failure.code === 'OUTPUT_EXISTS') {
         report.failed.push({name: source.name, from: label, error: failure})
+        continue
+      }
+
+      // Removed since the plan (a prune at the source): this one is not there to copy, the others still are.
+      if ((await source.target.stat(source.name).catch(() => 'unknown')) === undefined) {
+        report.failed.push({name: source.name, from: label, error: goneSincePlan(label)})
         continue
       }
 
@@ -133,6 +188,10 @@ async function copy(options: CopyOptions, stop: Cancellation): Promise<CopyRepor
   }
 
   return report
+}
+
+function emptyReport(plan: CopyPlan, dryRun: boolean): CopyReport {
+  return {from: plan.from.location, to: plan.to.location, dryRun, copied: [], skipped: [], failed: []}
 }
 
 /** The exit a report ends with: a stop's own, else 3 for a damaged archive, else 1 for a conflict. */
@@ -146,76 +205,6 @@ export function copyOutcome(report: CopyReport): LibraryBackupError | undefined 
   return new LibraryBackupError(first.error.code, `${first.error.message}${more}`, {
     hint: `${report.copied.length} other backup${report.copied.length === 1 ? ' was' : 's were'} copied; ${lowerFirst(first.error.hint ?? 'see the list above')}`,
   })
-}
-
-type Source = ArchiveRef & {sizeBytes: number}
-
-/** A directory or s3:// prefix; a path that names a file is refused in the words of the flag that gave it. */
-async function openPlace(flag: string, location: string): Promise<BackupTarget> {
-  if (!isObjectStoreUrl(location) && fs.statSync(location, {throwIfNoEntry: false})?.isFile()) {
-    throw new LibraryBackupError('NOT_A_DIRECTORY', `${flag} ${location} is a file, not a directory`, {
-      hint: `Pass ${flag} with a directory or an s3:// prefix (name single backups as BACKUP arguments).`,
-    })
-  }
-
-  return openTarget(location)
-}
-
-async function chooseSources(from: BackupTarget, options: CopyOptions): Promise<Source[]> {
-  if (options.archives.length > 0) {
-    if (options.latest) {
-      throw new LibraryBackupError(
-        'USAGE_ERROR',
-        `--latest copies the newest backup, so it takes no BACKUP (${options.archives[0]} was given)`,
-        {
-          hint: 'Pass either BACKUP names or --latest.',
-        },
-      )
-    }
-
-    return Promise.all(options.archives.map(async (archive) => named(from, archive)))
-  }
-
-  const stored = await from.list(isBackupFileName)
-  const dated = stored
-    .map((entry) => ({entry, name: parseBackupName(entry.name)!}))
-    .filter(({name}) => name.kind === 'regular' || (name.kind === 'pre-restore' && !options.latest))
-  dated.sort((a, b) =>
-    compareNewestFirst({name: a.entry.name, createdAt: a.name.time!}, {name: b.entry.name, createdAt: b.name.time!}),
-  )
-  const chosen = options.latest
-    ? [latestOf(dated, ({name}) => name.time!)].filter((entry) => entry !== undefined)
-    : dated
-  if (chosen.length === 0) {
-    throw new LibraryBackupError('BACKUP_NOT_FOUND', `No backups to copy in ${from.location}`, {
-      hint: 'Create one with vpo library:backup, or pass --from with where your backups are.',
-    })
-  }
-
-  return chosen.map(({entry}) => ({target: from, name: entry.name, sizeBytes: entry.sizeBytes}))
-}
-
-/** A bare name is looked up at --from; a path or an s3:// URL names the archive itself. */
-async function named(from: BackupTarget, archive: string): Promise<Source> {
-  const {target, name} = await locateArchive(archive, {besides: from})
-  const found = await target.stat(name)
-  if (!found) {
-    throw new LibraryBackupError('BACKUP_NOT_FOUND', `There is no backup ${target.describe(name)}`, {
-      hint: 'List them with vpo library:backups (with --path for another place).',
-    })
-  }
-
-  if (!name.endsWith('.tar.gz') && !name.endsWith('.tar.gz.age')) {
-    throw new LibraryBackupError(
-      'USAGE_ERROR',
-      `${target.describe(name)} is not named like a backup (….tar.gz or ….tar.gz.age)`,
-      {
-        hint: 'Copy VPO backup archives only.',
-      },
-    )
-  }
-
-  return {target, name, sizeBytes: found.sizeBytes}
 }
 
 /**
@@ -253,6 +242,12 @@ function conflict(existing: string, source: string): LibraryBackupError {
       hint: 'Compare the two (vpo library:verify), then remove or rename the one you do not want',
     },
   )
+}
+
+function goneSincePlan(source: string): LibraryBackupError {
+  return new LibraryBackupError('BACKUP_NOT_FOUND', `${source} was removed before it could be copied`, {
+    hint: 'Something else removed it (a prune at the source?); run the copy again to copy what is there now',
+  })
 }
 
 function sameLocation(a: BackupTarget, b: BackupTarget): boolean {

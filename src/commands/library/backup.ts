@@ -9,7 +9,7 @@ import {retentionFlags, retentionPolicy} from '../../cli/retention-flags.js'
 import {shrinkFlags, shrinkOptions} from '../../cli/shrink-flags.js'
 import {progressLine} from '../../cli/ui/progress.js'
 import {escapeForTerminal} from '../../cli/ui/terminal-text.js'
-import {createBackup, planBackup} from '../../lib/backup.js'
+import {applyBackup, planBackup, previewBackup} from '../../lib/backup.js'
 import {loadRecipients} from '../../lib/encryption/encrypted-archives.js'
 import {formatBytes, formatCount} from '../../lib/format.js'
 import {placesFailure} from '../../lib/repository/backup-copies.js'
@@ -111,34 +111,34 @@ export default class LibraryBackup extends LibraryCommand {
       recipients: await loadRecipients({encryptTo: flags['encrypt-to'], recipientsFile: flags['recipients-file']}),
     }
 
+    const plan = await planBackup({...options, signal: this.signal})
     if (flags['dry-run']) {
-      const plan = await planBackup(options)
+      const preview = await previewBackup(plan)
       this.log(`Dry run: no backup was written.`)
-      this.logSafe(`  Database:       ${plan.databasePath} (${formatBytes(plan.databaseSizeBytes)})`)
-      this.logSafe(`  Output:         ${plan.outputPath}`)
+      this.logSafe(`  Database:       ${preview.databasePath} (${formatBytes(preview.databaseSizeBytes)})`)
+      this.logSafe(`  Output:         ${preview.outputPath}`)
       this.log(
-        `  Estimated size: ${formatBytes(plan.estimatedArchiveSizeBytes.low)} to ${formatBytes(plan.estimatedArchiveSizeBytes.high)}`,
+        `  Estimated size: ${formatBytes(preview.estimatedArchiveSizeBytes.low)} to ${formatBytes(preview.estimatedArchiveSizeBytes.high)}`,
       )
-      this.log(`  Files in library: ${formatCount(plan.stats.fileCount)}`)
-      this.log(`  Schema version: ${plan.stats.schemaVersion}`)
-      for (const place of plan.copyTo) this.logSafe(`  Copy to:        ${place}`)
+      this.log(`  Files in library: ${formatCount(preview.stats.fileCount)}`)
+      this.log(`  Schema version: ${preview.stats.schemaVersion}`)
+      for (const place of preview.copyTo) this.logSafe(`  Copy to:        ${place}`)
       return {
         success: true,
         dry_run: true,
-        database_path: plan.databasePath,
-        database_size_bytes: plan.databaseSizeBytes,
-        output_path: plan.outputPath,
-        estimated_archive_size_bytes: plan.estimatedArchiveSizeBytes,
-        file_count: plan.stats.fileCount,
-        total_library_size_bytes: plan.stats.totalLibrarySizeBytes,
-        schema_version: plan.stats.schemaVersion,
-        copy_to: plan.copyTo,
+        database_path: preview.databasePath,
+        database_size_bytes: preview.databaseSizeBytes,
+        output_path: preview.outputPath,
+        estimated_archive_size_bytes: preview.estimatedArchiveSizeBytes,
+        file_count: preview.stats.fileCount,
+        total_library_size_bytes: preview.stats.totalLibrarySizeBytes,
+        schema_version: preview.stats.schemaVersion,
+        copy_to: preview.copyTo,
       }
     }
 
     const progress = progressLine(this.showProgress)
-    const result = await createBackup({
-      ...options,
+    const result = await applyBackup(plan, {
       signal: this.signal,
       onProgress: (phase, done, total) => progress.update(PHASE_LABELS[phase], done, total),
     }).finally(() => progress.clear())

@@ -4,7 +4,7 @@ import type {CopyJson} from '../../cli/json-results.js'
 
 import {LibraryCommand} from '../../cli/library-command.js'
 import {repeatableFlag} from '../../cli/repeatable-flag.js'
-import {copyBackups, copyOutcome, type CopyReport} from '../../lib/copy.js'
+import {applyCopy, copyOutcome, type CopyReport, dryRunReport, planCopy} from '../../lib/copy.js'
 import {loadRecipients} from '../../lib/encryption/encrypted-archives.js'
 import {formatBytes} from '../../lib/format.js'
 
@@ -65,15 +65,15 @@ With --encrypt-to or --recipients-file (or $VPO_BACKUP_RECIPIENTS_FILE), plain a
 
   async run(): Promise<CopyJson> {
     const {argv, flags} = await this.parse(LibraryCopy)
-    const report = await copyBackups({
+    const plan = await planCopy({
       archives: argv as string[],
       from: flags.from ?? this.location().backupDir,
       to: flags.to,
       latest: flags.latest,
-      dryRun: flags['dry-run'],
       signal: this.signal,
       recipients: await loadRecipients({encryptTo: flags['encrypt-to'], recipientsFile: flags['recipients-file']}),
     })
+    const report = flags['dry-run'] ? dryRunReport(plan) : await applyCopy(plan, {signal: this.signal})
     this.render(report)
     const json = toJson(report)
     const failure = copyOutcome(report)

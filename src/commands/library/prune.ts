@@ -9,7 +9,7 @@ import {shrinkFlags, shrinkOptions} from '../../cli/shrink-flags.js'
 import {escapeForTerminal} from '../../cli/ui/terminal-text.js'
 import {LibraryBackupError} from '../../lib/errors.js'
 import {formatCount} from '../../lib/format.js'
-import {pruneBackups} from '../../lib/prune.js'
+import {applyPrune, dryRunReport, planPrune} from '../../lib/prune.js'
 import {describePolicy} from '../../lib/repository/retention.js'
 import {checkPruneShrink} from '../../lib/repository/shrink-runs.js'
 import {openTarget} from '../../lib/storage/locations.js'
@@ -51,12 +51,12 @@ export default class LibraryPrune extends LibraryCommand {
     const {backupDir, dataDir} = this.location()
     const target = await openTarget(flags.path ?? backupDir)
     const shrink = await checkPruneShrink(target, {...shrinkOptions(flags, dataDir), dryRun: flags['dry-run']})
-    const report = await pruneBackups(target, policy, {
-      dryRun: flags['dry-run'],
+    const plan = await planPrune(target, policy, {
       signal: this.signal,
       protect: shrink.protect,
       listing: shrink.listing,
     })
+    const report = flags['dry-run'] ? dryRunReport(plan) : await applyPrune(plan, {signal: this.signal})
     const warnings = [...shrink.warnings, ...shrink.finish(report.removed)]
     const policyText = describePolicy(policy)
     this.logSafe(

@@ -7,7 +7,6 @@ import {unreadableBackup} from './unreadable-backup.js'
 import {checkWhole} from './wholeness.js'
 
 // Which backup to pick is decided in backup-selection.ts; prune still imports this one from here.
-export {isFutureDated} from './backup-selection.js'
 
 export interface ListedBackup {
   filename: string
