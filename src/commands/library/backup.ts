@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 
 import type {BackupJson, BackupPlanJson, BackupShrankJson} from '../../cli/json-results.js'
 
+import {commandExamples} from '../../cli/command-examples.js'
 import {databaseFlag, LibraryCommand} from '../../cli/library-command.js'
 import {metricsFileFlag} from '../../cli/metrics-flag.js'
 import {repeatableFlag} from '../../cli/repeatable-flag.js'
@@ -20,45 +21,30 @@ const PHASE_LABELS = {snapshot: 'Taking snapshot', compress: 'Compressing', uplo
 export default class LibraryBackup extends LibraryCommand {
   static summary = 'Create a compressed backup archive of the VPO library database.'
   static description = `Takes a consistent snapshot of the library with SQLite's online backup API (changes still in the write-ahead log included, the live database untouched), checks it with SQLite's quick_check, and writes it with its metadata to a .tar.gz archive, by default in <data dir>/backups. The archive appears under its final name only once it is complete.`
-  static examples = [
-    {description: 'Back up to ~/.vpo/backups with a timestamped name.', command: '<%= config.bin %> <%= command.id %>'},
-    {
-      description: 'Back up to a file of your choice.',
-      command: '<%= config.bin %> <%= command.id %> --output /mnt/nas/vpo/library.tar.gz',
-    },
-    {
-      description: 'Show what a backup would do, without writing anything.',
-      command: '<%= config.bin %> <%= command.id %> --dry-run',
-    },
-    {
-      description: 'Back up and keep only the 7 newest backups.',
-      command: '<%= config.bin %> <%= command.id %> --keep 7',
-    },
-    {
-      description: 'Back up nightly and keep 7 daily, 4 weekly and 6 monthly backups.',
-      command: '<%= config.bin %> <%= command.id %> --keep-daily 7 --keep-weekly 4 --keep-monthly 6',
-    },
-    {
-      description: 'Encrypt the backup with age to a public key, and keep it offsite.',
-      command:
-        '<%= config.bin %> <%= command.id %> --encrypt-to age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p --output s3://my-bucket/vpo/',
-    },
-    {
-      description: 'Nightly 3-2-1: one backup, also on a USB disk and in a bucket, 7 daily kept at each place.',
-      command:
-        '<%= config.bin %> <%= command.id %> --copy-to /media/usb/vpo-backups --copy-to s3://my-bucket/vpo/ --keep-daily 7',
-    },
-    {
-      description: "Nightly, for Prometheus: write the outcome for node_exporter's textfile collector.",
-      command:
-        '<%= config.bin %> <%= command.id %> --keep-daily 7 --metrics-file /var/lib/node_exporter/textfile_collector/vpo-backup.prom',
-    },
-    {
-      description: 'The library shrank on purpose (files removed): accept it, and prune as usual.',
-      command: '<%= config.bin %> <%= command.id %> --keep-daily 7 --accept-shrink',
-    },
-    {description: 'Machine-readable result.', command: '<%= config.bin %> <%= command.id %> --json'},
-  ]
+  static examples = commandExamples([
+    ['Back up to ~/.vpo/backups with a timestamped name.', ''],
+    ['Back up to a file of your choice.', '--output /mnt/nas/vpo/library.tar.gz'],
+    ['Show what a backup would do, without writing anything.', '--dry-run'],
+    ['Back up and keep only the 7 newest backups.', '--keep 7'],
+    [
+      'Back up nightly and keep 7 daily, 4 weekly and 6 monthly backups.',
+      '--keep-daily 7 --keep-weekly 4 --keep-monthly 6',
+    ],
+    [
+      'Encrypt the backup with age to a public key, and keep it offsite.',
+      '--encrypt-to age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p --output s3://my-bucket/vpo/',
+    ],
+    [
+      'Nightly 3-2-1: one backup, also on a USB disk and in a bucket, 7 daily kept at each place.',
+      '--copy-to /media/usb/vpo-backups --copy-to s3://my-bucket/vpo/ --keep-daily 7',
+    ],
+    [
+      "Nightly, for Prometheus: write the outcome for node_exporter's textfile collector.",
+      '--keep-daily 7 --metrics-file /var/lib/node_exporter/textfile_collector/vpo-backup.prom',
+    ],
+    ['The library shrank on purpose (files removed): accept it, and prune as usual.', '--keep-daily 7 --accept-shrink'],
+    ['Machine-readable result.', '--json'],
+  ])
   static flags = {
     output: Flags.string({char: 'o', summary: 'Archive path, or a directory to put it in.', helpValue: 'PATH'}),
     'dry-run': Flags.boolean({summary: 'Run every check and show what would be written, without writing anything.'}),

@@ -1,5 +1,6 @@
 import type {BackupsJson} from '../../cli/json-results.js'
 
+import {commandExamples} from '../../cli/command-examples.js'
 import {backupsPathFlag, identityFlag, LibraryCommand} from '../../cli/library-command.js'
 import {escapeForTerminal} from '../../cli/ui/terminal-text.js'
 import {loadIdentities} from '../../lib/encryption/encrypted-archives.js'
@@ -13,18 +14,15 @@ const KIND_MARKS = {regular: '', custom: '', 'pre-restore': ' (safety)', damaged
 export default class LibraryBackups extends LibraryCommand {
   static summary = 'List the backup archives in the backup directory, newest first.'
   static description = `Reads only the head of each archive (its metadata) and checks from its gzip member headers that it is whole, so listing is quick even for large backups. Archives that cannot be read, or are truncated, are still listed, marked unreadable; pre-restore safety backups are marked as such.`
-  static examples = [
-    {description: 'List backups in ~/.vpo/backups.', command: '<%= config.bin %> <%= command.id %>'},
-    {
-      description: 'List backups kept somewhere else.',
-      command: '<%= config.bin %> <%= command.id %> --path /mnt/nas/vpo-backups',
-    },
-    {
-      description: 'List backups in a bucket, reading the metadata of encrypted ones.',
-      command: '<%= config.bin %> <%= command.id %> --path s3://my-bucket/vpo/ --identity ~/.config/vpo/backup-key.txt',
-    },
-    {description: 'Machine-readable listing.', command: '<%= config.bin %> <%= command.id %> --json'},
-  ]
+  static examples = commandExamples([
+    ['List backups in ~/.vpo/backups.', ''],
+    ['List backups kept somewhere else.', '--path /mnt/nas/vpo-backups'],
+    [
+      'List backups in a bucket, reading the metadata of encrypted ones.',
+      '--path s3://my-bucket/vpo/ --identity ~/.config/vpo/backup-key.txt',
+    ],
+    ['Machine-readable listing.', '--json'],
+  ])
   static flags = {
     path: backupsPathFlag('Directory (or s3:// prefix) to list instead of the backup directory.'),
     identity: identityFlag,

@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import type {CopyJson} from '../../cli/json-results.js'
 
+import {commandExamples} from '../../cli/command-examples.js'
 import {LibraryCommand} from '../../cli/library-command.js'
 import {repeatableFlag} from '../../cli/repeatable-flag.js'
 import {applyCopy, copyOutcome, type CopyReport, dryRunReport, planCopy} from '../../lib/copy.js'
@@ -20,26 +21,18 @@ With --encrypt-to or --recipients-file (or $VPO_BACKUP_RECIPIENTS_FILE), plain a
         'Backups to copy: names in the backup directory (or --from), paths or s3:// URLs; default: every regular and safety backup.',
     }),
   }
-  static examples = [
-    {
-      description: 'Fill a new bucket with every backup made so far.',
-      command: '<%= config.bin %> <%= command.id %> --to s3://my-bucket/vpo/',
-    },
-    {
-      description: 'After the nightly backup, send the newest one offsite, encrypted.',
-      command:
-        '<%= config.bin %> <%= command.id %> --latest --to s3://my-bucket/vpo/ --encrypt-to age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p',
-    },
-    {
-      description: 'Show what would be copied to a USB disk, copying nothing.',
-      command: '<%= config.bin %> <%= command.id %> --to /media/usb/vpo-backups --dry-run',
-    },
-    {
-      description: 'Copy one custom-named backup from a bucket to a local directory.',
-      command:
-        '<%= config.bin %> <%= command.id %> vpo-library-weekly.tar.gz --from s3://my-bucket/vpo/ --to /mnt/nas/vpo',
-    },
-  ]
+  static examples = commandExamples([
+    ['Fill a new bucket with every backup made so far.', '--to s3://my-bucket/vpo/'],
+    [
+      'After the nightly backup, send the newest one offsite, encrypted.',
+      '--latest --to s3://my-bucket/vpo/ --encrypt-to age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p',
+    ],
+    ['Show what would be copied to a USB disk, copying nothing.', '--to /media/usb/vpo-backups --dry-run'],
+    [
+      'Copy one custom-named backup from a bucket to a local directory.',
+      'vpo-library-weekly.tar.gz --from s3://my-bucket/vpo/ --to /mnt/nas/vpo',
+    ],
+  ])
   static flags = {
     to: Flags.string({
       summary: 'Directory or s3:// prefix to copy the backups to.',

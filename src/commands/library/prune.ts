@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 
 import type {PruneJson} from '../../cli/json-results.js'
 
+import {commandExamples} from '../../cli/command-examples.js'
 import {backupsPathFlag, LibraryCommand} from '../../cli/library-command.js'
 import {metricsFileFlag} from '../../cli/metrics-flag.js'
 import {retentionFlags, retentionPolicy} from '../../cli/retention-flags.js'
@@ -17,20 +18,11 @@ import {openTarget} from '../../lib/storage/locations.js'
 export default class LibraryPrune extends LibraryCommand {
   static summary = 'Delete old regular backups by retention rules, as restic forget does.'
   static description = `A backup is kept when any rule keeps it: --keep-daily/weekly/monthly/yearly N keep the newest backup of each of the last N days, ISO weeks, months or years that have one (UTC). Only regular backups are candidates: the newest readable backup, pre-restore safety backups, damaged backups and any other file are never deleted, nor, while a drop in the library's file count is not accepted (--accept-shrink), the last backup before it. At least one rule is required.`
-  static examples = [
-    {
-      description: 'Keep 7 daily, 4 weekly and 6 monthly backups.',
-      command: '<%= config.bin %> <%= command.id %> --keep-daily 7 --keep-weekly 4 --keep-monthly 6',
-    },
-    {
-      description: 'Show what would be removed, removing nothing.',
-      command: '<%= config.bin %> <%= command.id %> --keep-within 30d --dry-run',
-    },
-    {
-      description: 'Prune backups kept somewhere else.',
-      command: '<%= config.bin %> <%= command.id %> --path /mnt/nas/vpo-backups --keep-last 10',
-    },
-  ]
+  static examples = commandExamples([
+    ['Keep 7 daily, 4 weekly and 6 monthly backups.', '--keep-daily 7 --keep-weekly 4 --keep-monthly 6'],
+    ['Show what would be removed, removing nothing.', '--keep-within 30d --dry-run'],
+    ['Prune backups kept somewhere else.', '--path /mnt/nas/vpo-backups --keep-last 10'],
+  ])
   static flags = {
     path: backupsPathFlag('Directory (or s3:// prefix) to prune instead of the backup directory.'),
     ...retentionFlags,

@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import type {RestoreJson, RestorePlanJson, RestoreSkippedJson} from '../../cli/json-results.js'
 
+import {commandExamples} from '../../cli/command-examples.js'
 import {backupsPathFlag, databaseFlag, identityFlag, LibraryCommand} from '../../cli/library-command.js'
 import {askYesNo} from '../../cli/ui/confirm.js'
 import {progressLine} from '../../cli/ui/progress.js'
@@ -22,24 +23,15 @@ export default class LibraryRestore extends LibraryCommand {
       description: 'The backup archive to restore (a path or an s3:// URL); omit it with --latest.',
     }),
   }
-  static examples = [
-    {
-      description: 'Restore, asking for confirmation first.',
-      command: '<%= config.bin %> <%= command.id %> ~/.vpo/backups/vpo-library-2026-02-05T143022Z.tar.gz',
-    },
-    {
-      description: 'Restore without a prompt (scripts).',
-      command: '<%= config.bin %> <%= command.id %> --yes /mnt/nas/vpo/library.tar.gz',
-    },
-    {
-      description: 'Validate an archive and show its metadata, changing nothing.',
-      command: '<%= config.bin %> <%= command.id %> --dry-run backup.tar.gz',
-    },
-    {
-      description: "A container's first start: restore the newest backup only when there is no library yet.",
-      command: '<%= config.bin %> <%= command.id %> --latest --yes --if-db-not-exists --if-backup-exists',
-    },
-  ]
+  static examples = commandExamples([
+    ['Restore, asking for confirmation first.', '~/.vpo/backups/vpo-library-2026-02-05T143022Z.tar.gz'],
+    ['Restore without a prompt (scripts).', '--yes /mnt/nas/vpo/library.tar.gz'],
+    ['Validate an archive and show its metadata, changing nothing.', '--dry-run backup.tar.gz'],
+    [
+      "A container's first start: restore the newest backup only when there is no library yet.",
+      '--latest --yes --if-db-not-exists --if-backup-exists',
+    ],
+  ])
   static flags = {
     yes: Flags.boolean({char: 'y', summary: 'Replace the current library without asking.'}),
     'dry-run': Flags.boolean({summary: 'Validate the archive fully and show its metadata, without changing anything.'}),

@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import type {VerifyJson} from '../../cli/json-results.js'
 
+import {commandExamples} from '../../cli/command-examples.js'
 import {durationFlag} from '../../cli/duration-flag.js'
 import {backupsPathFlag, identityFlag, LibraryCommand} from '../../cli/library-command.js'
 import {metricsFileFlag} from '../../cli/metrics-flag.js'
@@ -21,18 +22,12 @@ export default class LibraryVerify extends LibraryCommand {
       description: 'Backup archives to check (paths or s3:// URLs); default: every backup in the backup directory.',
     }),
   }
-  static examples = [
-    {description: 'Check every backup in ~/.vpo/backups.', command: '<%= config.bin %> <%= command.id %>'},
-    {
-      description: 'Check the newest backup, and fail unless it is less than 26 hours old (cron).',
-      command: '<%= config.bin %> <%= command.id %> --latest --max-age 26h',
-    },
-    {
-      description: 'Check the structure of every backup quickly.',
-      command: '<%= config.bin %> <%= command.id %> --quick',
-    },
-    {description: 'Check one archive.', command: '<%= config.bin %> <%= command.id %> /mnt/nas/vpo/library.tar.gz'},
-  ]
+  static examples = commandExamples([
+    ['Check every backup in ~/.vpo/backups.', ''],
+    ['Check the newest backup, and fail unless it is less than 26 hours old (cron).', '--latest --max-age 26h'],
+    ['Check the structure of every backup quickly.', '--quick'],
+    ['Check one archive.', '/mnt/nas/vpo/library.tar.gz'],
+  ])
   static flags = {
     path: backupsPathFlag('Directory (or s3:// prefix) of the backups to check instead of the backup directory.'),
     latest: Flags.boolean({
