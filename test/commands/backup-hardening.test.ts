@@ -10,7 +10,7 @@ import path from 'node:path'
 import {seededRandom} from '../fixtures/library-generator.js'
 import {cleanEnv, parseJson, RUN, runCli} from '../helpers/cli.js'
 import {expectHumanError, expectJsonError, runCliChecked} from '../helpers/expectations.js'
-import {isRoot, mountTmpfs, unmount} from '../helpers/filesystems.js'
+import {isRoot, mountTmpfs, unmount, useMounts} from '../helpers/filesystems.js'
 import {
   damageAnIndex,
   exactTotal,
@@ -323,11 +323,7 @@ describe('library:backup hardening (issue 10)', function () {
   })
 
   describe('11. space is asked of each filesystem for what it will hold', () => {
-    const mounts: string[] = []
-
-    after(() => {
-      for (const dir of mounts) unmount(dir)
-    })
+    const mounts = useMounts()
 
     it('a destination with room for ~0.9× the database but not 2× gets the backup (the snapshot stays beside the library)', async function () {
       if (!isRoot()) this.skip()
@@ -364,11 +360,7 @@ describe('library:backup hardening (issue 10)', function () {
   })
 
   describe('13. messages name the real cause', () => {
-    const mounts: string[] = []
-
-    after(() => {
-      for (const dir of mounts) unmount(dir)
-    })
+    const mounts = useMounts()
 
     it('a read-only backup directory: says it is read-only, not a SQLite failure', async function () {
       if (!isRoot()) this.skip()

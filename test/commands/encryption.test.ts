@@ -27,6 +27,7 @@ import {expectJsonError, expectNoStackTrace} from '../helpers/expectations.js'
 import {type DataDir, libraryContent, makeDataDir, treeState} from '../helpers/libraries.js'
 import {archiveMetadata, writePythonArchive} from '../helpers/python-archives.js'
 import {type S3Server, startS3Server} from '../helpers/s3-server.js'
+import {skipSaying} from '../helpers/skips.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 const CHUNK = 64 * 1024
@@ -85,11 +86,7 @@ describe('encrypted backups (age) through the commands', function () {
   const outputs: CliResult[] = []
 
   before(function () {
-    const missing = missingTools({age: true, ssh: true})
-    if (missing) {
-      console.log(`      ${missing}`)
-      this.skip()
-    }
+    skipSaying(this, missingTools({age: true, ssh: true}))
 
     keys = makeTempDir('vpo-keys')
     ageKey = makeAgeKey(keys, 'key.txt')
@@ -146,6 +143,20 @@ describe('encrypted backups (age) through the commands', function () {
     return parseJson(result) as unknown as BackupJson
   }
 
+  /**
+   * A backup of `source` encrypted to the age key, made before the calling describe's tests (which
+   * skip with the suite when the tools are missing) and shared by them: none of them changes it.
+   */
+  function backupToTheAgeKey(): BackupJson {
+    const made = {} as BackupJson
+    // eslint-disable-next-line mocha/no-sibling-hooks -- runs in the calling describe, not this suite
+    before(async function () {
+      if (!ageKey) this.skip()
+      Object.assign(made, await encryptedBackup(source, ['--encrypt-to', ageKey.recipient]))
+    })
+    return made
+  }
+
   /** The archive opens with the real `age` and holds exactly our two members, the database unchanged. */
   function expectOpensWithAge(made: BackupJson, identityFile: string): void {
     const plain = ageDecrypt(made.path, identityFile)
@@ -157,7 +168,31 @@ describe('encrypted backups (age) through the commands', function () {
     return makeDataDir({files, walFiles: 0})
   }
 
+  /**
+   * Restores `archive` with the age key over a fresh library and expects the refusal `code` with
+   * `exitCode`, the library untouched; returns that library and the error's message.
+   */
+  async function restoreRefused(
+    archive: string,
+    code: string,
+    exitCode: number,
+  ): Promise<{data: DataDir; message: string}> {
+    const data = target()
+    const before = treeState(data.dataDir)
+    const result = await cli(
+      ['library:restore', archive, '--yes', '--json', '--identity', ageKey.identityFile],
+      data.env,
+    )
+    const message = expectJsonError(result, code, exitCode)
+    expect(treeState(data.dataDir), 'a refused restore changes nothing').to.deep.equal(before)
+    return {data, message}
+  }
+
   describe('library:backup encrypts', () => {
+    /** --encrypt-to each kind of key the suite made: age, ssh-ed25519 and ssh-rsa. */
+    const toThreeKindsOfKey = () =>
+      [ageKey.recipient, edKey.publicKey, rsaKey.publicKey].flatMap((key) => ['--encrypt-to', key])
+
     it('to an age1 key: .tar.gz.age, mode 0600, opened by `age -d` into our two members', async () => {
       const made = await encryptedBackup(source, ['--encrypt-to', ageKey.recipient])
       expect(made.encrypted).to.equal(true)
@@ -181,32 +216,14 @@ describe('encrypted backups (age) through the commands', function () {
     })
 
     it('to several recipients at once: each identity alone opens it', async () => {
-      const made = await encryptedBackup(source, [
-        '--encrypt-to',
-        ageKey.recipient,
-        '--encrypt-to',
-        edKey.publicKey,
-        '--encrypt-to',
-        rsaKey.publicKey,
-      ])
+      const made = await encryptedBackup(source, toThreeKindsOfKey())
       for (const identity of [ageKey.identityFile, edKey.identityFile, rsaKey.identityFile])
         expectOpensWithAge(made, identity)
     })
 
     it('says so without --json, with how many recipients but no key', async () => {
       const dir = makeTempDir('vpo-human')
-      const args = [
-        'library:backup',
-        '--output',
-        dir,
-        '--encrypt-to',
-        ageKey.recipient,
-        '--encrypt-to',
-        edKey.publicKey,
-        '--encrypt-to',
-        rsaKey.publicKey,
-      ]
-      const result = await cli(args, source.env)
+      const result = await cli(['library:backup', '--output', dir, ...toThreeKindsOfKey()], source.env)
       expect(result.code, result.stderr).to.equal(0)
       expect(result.stdout).to.match(/Backup created: .*\.tar\.gz\.age\n/)
       expect(result.stdout).to.include('Encrypted:     age, to 3 recipients')
@@ -386,12 +403,7 @@ describe('encrypted backups (age) through the commands', function () {
   })
 
   describe('without the right identity', () => {
-    let made: BackupJson
-
-    before(async function () {
-      if (!ageKey) this.skip()
-      made = await encryptedBackup(source, ['--encrypt-to', ageKey.recipient])
-    })
+    const made = backupToTheAgeKey()
 
     it('restore and verify exit 10 KEY_ERROR with none, changing nothing; backups lists it locked', async () => {
       const data = target()
@@ -506,12 +518,7 @@ describe('encrypted backups (age) through the commands', function () {
   })
 
   describe('keys in the wrong place never reach the output', () => {
-    let made: BackupJson
-
-    before(async function () {
-      if (!ageKey) this.skip()
-      made = await encryptedBackup(source, ['--encrypt-to', ageKey.recipient])
-    })
+    const made = backupToTheAgeKey()
 
     /** A secret with one character changed: a parser that quotes the bad line would print it. */
     function mistyped(secret: string): string {
@@ -603,14 +610,7 @@ ${bad}
       it(`${what}: restore exit 3 INVALID_ARCHIVE with the library unchanged, verify exit 3`, async () => {
         const bad = alter(made.path, path.join(makeTempDir('vpo-bad'), path.basename(made.path)))
         expect(run('age', ['-d', '-i', ageKey.identityFile, bad]).status, 'the real age refuses it too').to.not.equal(0)
-        const data = target()
-        const before = treeState(data.dataDir)
-        const restore = await cli(
-          ['library:restore', bad, '--yes', '--json', '--identity', ageKey.identityFile],
-          data.env,
-        )
-        expectJsonError(restore, 'INVALID_ARCHIVE', 3)
-        expect(treeState(data.dataDir)).to.deep.equal(before)
+        const {data} = await restoreRefused(bad, 'INVALID_ARCHIVE', 3)
 
         const verify = await cli(['library:verify', bad, '--json', '--identity', ageKey.identityFile], data.env)
         expect(verify.code, verify.stdout + verify.stderr).to.equal(3)
@@ -630,14 +630,7 @@ ${bad}
       const data0 = fs.readFileSync(made.path)
       data0[position] = data0[position] === 0x41 ? 0x42 : 0x41
       const bad = written(path.join(makeTempDir('vpo-bad'), path.basename(made.path)), data0)
-      const data = target()
-      const before = treeState(data.dataDir)
-      const restore = await cli(
-        ['library:restore', bad, '--yes', '--json', '--identity', ageKey.identityFile],
-        data.env,
-      )
-      expectJsonError(restore, 'KEY_ERROR', 10)
-      expect(treeState(data.dataDir)).to.deep.equal(before)
+      await restoreRefused(bad, 'KEY_ERROR', 10)
     })
   })
 
@@ -688,14 +681,7 @@ ${bad}
       // A choice of this plugin, not of age: armor is for pasting into mail, not for backup files.
       const file = path.join(makeTempDir('vpo-armor'), 'armored.tar.gz.age')
       runOk('age', ['-r', ageKey.recipient, '-a', '-o', file, plainArchive])
-      const data = target()
-      const before = treeState(data.dataDir)
-      const result = await cli(
-        ['library:restore', file, '--yes', '--json', '--identity', ageKey.identityFile],
-        data.env,
-      )
-      expect(expectJsonError(result, 'UNSUPPORTED_ARCHIVE', 3)).to.include('age -d')
-      expect(treeState(data.dataDir)).to.deep.equal(before)
+      expect((await restoreRefused(file, 'UNSUPPORTED_ARCHIVE', 3)).message).to.include('age -d')
     })
 
     it('a passphrase-encrypted archive is refused with exit 3, saying to decrypt it with age -d first', async () => {
@@ -704,24 +690,12 @@ ${bad}
       encrypter.setScryptWorkFactor(2)
       const file = path.join(makeTempDir('vpo-scrypt'), 'pass.tar.gz.age')
       fs.writeFileSync(file, await encrypter.encrypt(fs.readFileSync(plainArchive)), {mode: 0o600})
-      const data = target()
-      const before = treeState(data.dataDir)
-      const result = await cli(
-        ['library:restore', file, '--yes', '--json', '--identity', ageKey.identityFile],
-        data.env,
-      )
-      expect(expectJsonError(result, 'UNSUPPORTED_ARCHIVE', 3)).to.include('age -d')
-      expect(treeState(data.dataDir)).to.deep.equal(before)
+      expect((await restoreRefused(file, 'UNSUPPORTED_ARCHIVE', 3)).message).to.include('age -d')
     })
   })
 
   describe('the safety backup of an encrypted restore', () => {
-    let made: BackupJson
-
-    before(async function () {
-      if (!ageKey) this.skip()
-      made = await encryptedBackup(source, ['--encrypt-to', ageKey.recipient])
-    })
+    const made = backupToTheAgeKey()
 
     it('is encrypted to VPO_BACKUP_RECIPIENTS_FILE when set, opening with the key', async () => {
       const recipients = path.join(keys, 'safety-recipients.txt')

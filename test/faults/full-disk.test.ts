@@ -15,7 +15,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import {type CliResult, parseJson, runCli} from '../helpers/cli.js'
-import {isRoot, mountTmpfs, preloadHook, unmount} from '../helpers/filesystems.js'
+import {isRoot, mountTmpfs, statfsReportingATerabyte, useMounts} from '../helpers/filesystems.js'
 import {listArchives, listTemps, lockDirectory} from '../helpers/leftovers.js'
 import {
   archiveOf,
@@ -39,19 +39,10 @@ function dataState(dir: string): Record<string, string> {
   return state
 }
 
-const LYING_STATFS = `
-import fs from 'node:fs'
-const lie = (stats) => ({...stats, bavail: Math.floor(1e12 / Number(stats.bsize)), bfree: Math.floor(1e12 / Number(stats.bsize))})
-const statfs = fs.promises.statfs
-fs.promises.statfs = async function (...args) { return lie(await statfs.apply(this, args)) }
-const statfsSync = fs.statfsSync
-fs.statfsSync = function (...args) { return lie(statfsSync.apply(this, args)) }
-`
-
 describe('faults: full disk', function () {
   this.timeout(180_000)
 
-  const mounts: string[] = []
+  const mounts = useMounts()
   let base: DataDir
   let other: DataDir
   let archive: string
@@ -88,14 +79,11 @@ describe('faults: full disk', function () {
     expect(probe.code, probe.stderr).to.equal(0)
     snapshotBytes = Number(parseJson(probe).database_size_bytes)
     archiveBytes = Number(parseJson(probe).archive_size_bytes)
-    lying = preloadHook(LYING_STATFS)
+    lying = statfsReportingATerabyte()
     console.log(`      snapshot ${snapshotBytes} bytes, archive ${archiveBytes} bytes`)
   })
 
-  after(() => {
-    for (const dir of mounts.reverse()) unmount(dir)
-    cleanupTempDirs()
-  })
+  after(() => cleanupTempDirs())
 
   /** Exit 5 (or a clear I/O error naming the problem), one sentence, no stack trace. */
   function expectDiskFailure(run: CliResult, stage: RegExp) {

@@ -20,28 +20,39 @@ export interface DataDir {
   summary: LibrarySummary
 }
 
+/** The record for a VPO data directory at `dataDir`, whose library may not exist yet. */
+export function dataDirAt(dataDir: string, summary: LibrarySummary): DataDir {
+  return {
+    dataDir,
+    databasePath: path.join(dataDir, 'library.db'),
+    backupDir: path.join(dataDir, 'backups'),
+    env: {VPO_DATA_DIR: dataDir},
+    summary,
+  }
+}
+
 /** A VPO data directory holding a realistic library (WAL commits included by default). */
 export function makeDataDir(options: Partial<LibraryOptions> = {}, parent?: string): DataDir {
   const dataDir = path.join(parent ?? makeTempDir('vpo-data'), 'vpo')
-  const databasePath = path.join(dataDir, 'library.db')
-  const summary = createLibrary(databasePath, {files: 1500, walFiles: 25, ...options})
-  return {dataDir, databasePath, backupDir: path.join(dataDir, 'backups'), env: {VPO_DATA_DIR: dataDir}, summary}
+  const summary = createLibrary(path.join(dataDir, 'library.db'), {files: 1500, walFiles: 25, ...options})
+  return dataDirAt(dataDir, summary)
+}
+
+/** A bare library file (no data directory around it), for the service layer's own tests. */
+export function makeLibraryFile(options: Partial<LibraryOptions> = {}): string {
+  const databasePath = path.join(makeTempDir('vpo-lib'), 'library.db')
+  createLibrary(databasePath, {files: 1500, walFiles: 25, ...options})
+  return databasePath
 }
 
 /** Copies a data directory's library (database and WAL, no -shm) into a fresh data directory. */
 export function cloneLibrary(from: DataDir, parent?: string): DataDir {
-  const dataDir = path.join(parent ?? makeTempDir('vpo-data'), 'vpo')
-  fs.mkdirSync(dataDir, {recursive: true})
-  const databasePath = path.join(dataDir, 'library.db')
-  fs.copyFileSync(from.databasePath, databasePath)
-  if (fs.existsSync(`${from.databasePath}-wal`)) fs.copyFileSync(`${from.databasePath}-wal`, `${databasePath}-wal`)
-  return {
-    dataDir,
-    databasePath,
-    backupDir: path.join(dataDir, 'backups'),
-    env: {VPO_DATA_DIR: dataDir},
-    summary: from.summary,
-  }
+  const clone = dataDirAt(path.join(parent ?? makeTempDir('vpo-data'), 'vpo'), from.summary)
+  fs.mkdirSync(clone.dataDir, {recursive: true})
+  fs.copyFileSync(from.databasePath, clone.databasePath)
+  if (fs.existsSync(`${from.databasePath}-wal`))
+    fs.copyFileSync(`${from.databasePath}-wal`, `${clone.databasePath}-wal`)
+  return clone
 }
 
 /** Backs `library` up with the real CLI into a fresh directory: the archive tests restore from. */
@@ -50,6 +61,23 @@ export async function archiveOf(library: DataDir): Promise<{path: string; sha256
   if (made.code !== 0) throw new Error(`backup of the test library failed (exit ${made.code}): ${made.stderr}`)
   const result = parseJson(made)
   return {path: String(result.path), sha256: String(result.database_sha256)}
+}
+
+/** A library (as makeDataDir makes it) backed up by the real CLI, with what a restore of it must give back. */
+export interface ArchivedLibrary extends DataDir {
+  archive: string
+  /** The archived database's checksum, as the backup reported it. */
+  databaseSha256: string
+  /** The library's logical content when it was backed up (see libraryContent). */
+  digest: string
+}
+
+/** Makes a library (makeDataDir's options) and backs it up: the usual start of a restore test. */
+export async function archivedLibrary(options: Partial<LibraryOptions> = {}): Promise<ArchivedLibrary> {
+  const library = makeDataDir(options)
+  const made = await archiveOf(library)
+  const {digest} = libraryContent(library.databasePath)
+  return {...library, archive: made.path, databaseSha256: made.sha256, digest}
 }
 
 /**

@@ -12,7 +12,7 @@ import {backupFileName, formatCreatedAt} from '../../src/lib/repository/backup-n
 import {chooseBackup} from '../../src/lib/repository/choose-backup.js'
 import {listBackups, newestReadable} from '../../src/lib/repository/listing.js'
 import {LocalDirectory} from '../../src/lib/storage/local-directory.js'
-import {createLibrary} from '../fixtures/library-generator.js'
+import {makeLibraryFile} from '../helpers/libraries.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 const DAY = 24 * 60 * 60 * 1000
@@ -21,8 +21,7 @@ describe('listing and choosing a backup in a local directory', () => {
   let library: string
 
   before(() => {
-    library = path.join(makeTempDir('vpo-lib'), 'library.db')
-    createLibrary(library, {files: 200, walFiles: 0, seed: 3})
+    library = makeLibraryFile({files: 200, walFiles: 0, seed: 3})
   })
 
   after(() => cleanupTempDirs())

@@ -18,6 +18,7 @@ import {
 } from '../../src/lib/encryption/index.js'
 import {createLibrary} from '../fixtures/library-generator.js'
 import {type AgeKey, makeAgeKey, makeSshKey, missingTools, runOk, type SshKey, writePattern} from '../helpers/age.js'
+import {skipSaying} from '../helpers/skips.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 const SIZES = [0, 1, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 2 * CHUNK_SIZE, 3 * CHUNK_SIZE + 12_345]
@@ -29,11 +30,7 @@ describe('age encryption: interoperability with the age tool', () => {
   let rsa: SshKey
 
   before(function () {
-    const missing = missingTools({age: true, ssh: true})
-    if (missing) {
-      console.log(`      ${missing}`)
-      this.skip()
-    }
+    skipSaying(this, missingTools({age: true, ssh: true}))
 
     dir = makeTempDir('vpo-age')
     ageKey = makeAgeKey(dir)
