@@ -10,18 +10,11 @@ import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
 
+import {useArchivedLibrary} from '../helpers/archived-libraries.js'
 import {parseJson, runCli} from '../helpers/cli.js'
 import {expectJsonError} from '../helpers/expectations.js'
 import {TEMP_PREFIX} from '../helpers/leftovers.js'
-import {
-  type ArchivedLibrary,
-  archivedLibrary,
-  type DataDir,
-  libraryContent,
-  makeDataDir,
-  sha256File,
-  treeState,
-} from '../helpers/libraries.js'
+import {type DataDir, libraryContent, makeDataDir, sha256File, treeState} from '../helpers/libraries.js'
 import {describeCalls, indexOfCall, observeCalls, type ObservedCall} from '../helpers/observed-calls.js'
 import {runCliWithUmask} from '../helpers/other-processes.js'
 import {archiveMetadata, extractArchiveMember, writeArchiveWithPython} from '../helpers/python-archives.js'
@@ -38,11 +31,7 @@ const isTemp = (file: string) => path.basename(file).startsWith(TEMP_PREFIX)
 
 describe('durability and integrity steps that a test must notice (item 17)', function () {
   this.timeout(120_000)
-  let source: ArchivedLibrary
-
-  before(async () => {
-    source = await archivedLibrary({files: 400, walFiles: 10})
-  })
+  const source = useArchivedLibrary({files: 400, walFiles: 10})
 
   after(cleanupTempDirs)
 

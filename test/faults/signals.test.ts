@@ -10,11 +10,18 @@ import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
 
+import {
+  archivedLibrary,
+  type ArchivedLibrary,
+  knownLibrary,
+  type KnownLibrary,
+  useArchivedLibrary,
+} from '../helpers/archived-libraries.js'
 import {finishCli, runCli, startCli} from '../helpers/cli.js'
 import {faultSeed, seededRandom} from '../helpers/faults.js'
 import {preloadHook} from '../helpers/filesystems.js'
 import {listArchives, listTemps, lockDirectory} from '../helpers/leftovers.js'
-import {archiveOf, cloneLibrary, type DataDir, libraryContent, makeDataDir, sha256File} from '../helpers/libraries.js'
+import {cloneLibrary, type DataDir, libraryContent, makeDataDir, sha256File} from '../helpers/libraries.js'
 import {validateArchiveWithPython} from '../helpers/python-archives.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 import {pollUntil} from '../helpers/waiting.js'
@@ -135,19 +142,16 @@ describe('faults: SIGINT and SIGTERM', function () {
   })
 
   describe('mid-restore', () => {
-    let base: DataDir
-    let archive: string
-    let oldDigest: string
+    let base: KnownLibrary
+    let incoming: ArchivedLibrary
     let restoreMs: number
 
     before(async () => {
-      base = makeDataDir({files: 12_000, walFiles: 200, seed: 11})
-      const other = makeDataDir({files: 14_000, walFiles: 10, seed: 12})
-      archive = (await archiveOf(other)).path
-      oldDigest = libraryContent(base.databasePath).digest
+      base = knownLibrary({files: 12_000, walFiles: 200, seed: 11})
+      incoming = await archivedLibrary({files: 14_000, walFiles: 10, seed: 12})
       const probe = cloneLibrary(base)
       const started = Date.now()
-      const result = await runCli(['library:restore', archive, '--yes', '--json'], {env: probe.env})
+      const result = await runCli(['library:restore', incoming.archive, '--yes', '--json'], {env: probe.env})
       restoreMs = Date.now() - started
       expect(result.code, result.stderr).to.equal(0)
     })
@@ -164,7 +168,7 @@ describe('faults: SIGINT and SIGTERM', function () {
           const rand = seededRandom(faultSeed(`restore ${signal} ${name}`))
           const lib = cloneLibrary(base)
           const how = trigger(lib, rand)
-          const run = await signalDuring(['library:restore', archive, '--yes', '--json'], lib.env, signal, how)
+          const run = await signalDuring(['library:restore', incoming.archive, '--yes', '--json'], lib.env, signal, how)
           const content = libraryContent(lib.databasePath)
           expect(content.integrity).to.equal('ok')
           if (!run.fired) {
@@ -175,13 +179,13 @@ describe('faults: SIGINT and SIGTERM', function () {
 
           if (finished(run)) {
             // The signal came after the swap (the commit point): the restore finishes and reports.
-            expect(content.digest, 'a restore that reported success left the old library').to.not.equal(oldDigest)
+            expect(content.digest, 'a restore that reported success left the old library').to.not.equal(base.digest)
             console.log(`      (the signal arrived after the commit point; trigger ${JSON.stringify(how)})`)
           } else {
             expect(
               content.digest,
               `interrupted (exit ${run.code}, ${run.stderr.trim()}) but the library was replaced`,
-            ).to.equal(oldDigest)
+            ).to.equal(base.digest)
           }
 
           if ('delayMs' in how) {
@@ -204,19 +208,14 @@ describe('faults: SIGINT and SIGTERM', function () {
   })
 
   describe('mid-restore onto a machine with no library yet', () => {
-    let archive: string
-
-    before(async () => {
-      const other = makeDataDir({files: 14_000, walFiles: 10, seed: 13})
-      archive = (await archiveOf(other)).path
-    })
+    const incoming = useArchivedLibrary({files: 14_000, walFiles: 10, seed: 13})
 
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       it(`${signal} while the archive is extracted: the data directory the restore created is taken back`, async () => {
         const parent = makeTempDir('vpo-fresh')
         const dataDir = path.join(parent, 'new machine', 'vpo')
         const run = await signalDuring(
-          ['library:restore', archive, '--yes', '--json'],
+          ['library:restore', incoming.archive, '--yes', '--json'],
           {VPO_DATA_DIR: dataDir},
           signal,
           {dir: dataDir, label: '.restore.db'},
@@ -251,19 +250,16 @@ const commit = (to) => {
 fs.renameSync = function (from, to) { const result = rename.call(this, from, to); commit(to); return result }
 fs.linkSync = function (from, to) { const result = link.call(this, from, to); commit(to); return result }
 `)
-    let base: DataDir
-    let archive: string
-    let oldDigest: string
+    let base: KnownLibrary
+    let incoming: ArchivedLibrary
 
     before(async () => {
-      base = makeDataDir({files: 1500, walFiles: 25, seed: 21})
-      const other = makeDataDir({files: 1800, walFiles: 5, seed: 22})
-      archive = (await archiveOf(other)).path
-      oldDigest = libraryContent(base.databasePath).digest
+      base = knownLibrary({files: 1500, walFiles: 25, seed: 21})
+      incoming = await archivedLibrary({files: 1800, walFiles: 5, seed: 22})
     })
 
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-      it(`${signal} just after a backup is published: exit 0 with the archive, or non-zero without it`, async () => {
+      it(`${signal} just after a backup is published: exit 0 with the incoming.archive, or non-zero without it`, async () => {
         const lib = cloneLibrary(base)
         const run = await runCli(['library:backup', '--json'], {env: {...lib.env, ...hook(signal)}})
         const archives = listArchives(lib.backupDir)
@@ -278,14 +274,14 @@ fs.linkSync = function (from, to) { const result = link.call(this, from, to); co
 
       it(`${signal} just after the restored database is swapped in: exit 0 with the new library, or non-zero with the old`, async () => {
         const lib = cloneLibrary(base)
-        const run = await runCli(['library:restore', archive, '--yes', '--json', '--no-safety-backup'], {
+        const run = await runCli(['library:restore', incoming.archive, '--yes', '--json', '--no-safety-backup'], {
           env: {...lib.env, ...hook(signal)},
         })
         const content = libraryContent(lib.databasePath)
         expect(content.integrity).to.equal('ok')
         expect([...listTemps(lib.dataDir)], 'temporary files').to.deep.equal([])
         expect(fs.existsSync(lockDirectory(lib.databasePath)), 'lock left behind').to.equal(false)
-        const replaced = content.digest !== oldDigest
+        const replaced = content.digest !== base.digest
         const consistent = (run.code === 0 && replaced) || (run.code !== 0 && !replaced)
         expect(
           consistent,

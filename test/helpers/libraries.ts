@@ -63,23 +63,6 @@ export async function archiveOf(library: DataDir): Promise<{path: string; sha256
   return {path: String(result.path), sha256: String(result.database_sha256)}
 }
 
-/** A library (as makeDataDir makes it) backed up by the real CLI, with what a restore of it must give back. */
-export interface ArchivedLibrary extends DataDir {
-  archive: string
-  /** The archived database's checksum, as the backup reported it. */
-  databaseSha256: string
-  /** The library's logical content when it was backed up (see libraryContent). */
-  digest: string
-}
-
-/** Makes a library (makeDataDir's options) and backs it up: the usual start of a restore test. */
-export async function archivedLibrary(options: Partial<LibraryOptions> = {}): Promise<ArchivedLibrary> {
-  const library = makeDataDir(options)
-  const made = await archiveOf(library)
-  const {digest} = libraryContent(library.databasePath)
-  return {...library, archive: made.path, databaseSha256: made.sha256, digest}
-}
-
 /**
  * The logical content of a library (every row of every table, WAL commits included) and its
  * integrity_check, read with Python's sqlite3 from a private copy so the files themselves are not touched.
