@@ -12,7 +12,7 @@ import path from 'node:path'
 
 import {archivedLibrary, type ArchivedLibrary, knownLibrary, type KnownLibrary} from '../helpers/archived-libraries.js'
 import {finishCli, parseJson, runCli, startCli} from '../helpers/cli.js'
-import {faultSeed, seededRandom} from '../helpers/faults.js'
+import {faultSeed, measure, msForOneRun, seededRandom} from '../helpers/faults.js'
 import {preloadHook} from '../helpers/filesystems.js'
 import {ageLock, listArchives, listTemps, lockDirectory, TEMP_PREFIX} from '../helpers/leftovers.js'
 import {cloneLibrary, type DataDir, libraryContent, makeDataDir, sha256File} from '../helpers/libraries.js'
@@ -24,13 +24,6 @@ const BACKUP_KILLS = 22
 const RESTORE_KILLS = 22
 /** Give up (and fail) after this many attempts: the timing estimate is broken. */
 const MAX_ATTEMPTS = 100
-
-/** How long a command takes to start and to finish, so kills land inside its run. */
-async function measure(run: () => Promise<unknown>): Promise<number> {
-  const started = Date.now()
-  await run()
-  return Date.now() - started
-}
 
 /**
  * Kill instants: anywhere from just before the work starts to just after the run would end. The
@@ -178,11 +171,7 @@ describe('faults: kill -9', function () {
 
       const empty = makeTempDir('vpo-empty')
       startupMs = await measure(() => runCli(['library:backups', '--json', '--path', empty], {env: old.env}))
-      const probe = cloneLibrary(old)
-      totalMs = await measure(async () => {
-        const result = await runCli(['library:restore', incoming.archive, '--yes', '--json'], {env: probe.env})
-        expect(result.code, result.stderr).to.equal(0)
-      })
+      totalMs = await msForOneRun(['library:restore', incoming.archive, '--yes', '--json'], old)
       console.log(`      startup ${startupMs} ms, restore ${totalMs} ms`)
     })
 

@@ -18,7 +18,7 @@ import {
   useArchivedLibrary,
 } from '../helpers/archived-libraries.js'
 import {finishCli, runCli, startCli} from '../helpers/cli.js'
-import {faultSeed, seededRandom} from '../helpers/faults.js'
+import {faultSeed, msForOneRun, seededRandom} from '../helpers/faults.js'
 import {preloadHook} from '../helpers/filesystems.js'
 import {listArchives, listTemps, lockDirectory} from '../helpers/leftovers.js'
 import {cloneLibrary, type DataDir, libraryContent, makeDataDir, sha256File} from '../helpers/libraries.js'
@@ -27,6 +27,17 @@ import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 import {pollUntil} from '../helpers/waiting.js'
 
 type Trigger = {delayMs: number} | {dir: string; label: string}
+
+/** When to send the signal to a run on the clone `lib`: a temporary file appearing, or an instant. */
+interface NamedTrigger {
+  name: string
+  trigger: (lib: DataDir, rand: () => number) => Trigger
+}
+
+/** A seeded random instant from 250 ms into the run to the end of a run measured at `runMs()`. */
+function atRandomInstant(runMs: () => number): NamedTrigger {
+  return {name: 'at a random instant', trigger: (_lib, rand) => ({delayMs: Math.round(250 + rand() * (runMs() - 250))})}
+}
 
 interface SignalRun {
   code: null | number
@@ -92,17 +103,13 @@ describe('faults: SIGINT and SIGTERM', function () {
 
     before(async () => {
       base = makeDataDir({files: 22_000, walFiles: 25})
-      const probe = cloneLibrary(base)
-      const started = Date.now()
-      const result = await runCli(['library:backup', '--json'], {env: probe.env})
-      archiveMs = Date.now() - started
-      expect(result.code, result.stderr).to.equal(0)
+      archiveMs = await msForOneRun(['library:backup', '--json'], base)
     })
 
-    const triggers: Array<{name: string; trigger: (lib: DataDir, rand: () => number) => Trigger}> = [
+    const triggers: NamedTrigger[] = [
       {name: 'while the snapshot is written', trigger: (lib) => ({dir: lib.backupDir, label: '.snapshot.db'})},
       {name: 'while the archive is compressed', trigger: (lib) => ({dir: lib.backupDir, label: '.tar.gz'})},
-      {name: 'at a random instant', trigger: (_lib, rand) => ({delayMs: Math.round(250 + rand() * (archiveMs - 250))})},
+      atRandomInstant(() => archiveMs),
     ]
 
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -149,17 +156,13 @@ describe('faults: SIGINT and SIGTERM', function () {
     before(async () => {
       base = knownLibrary({files: 12_000, walFiles: 200, seed: 11})
       incoming = await archivedLibrary({files: 14_000, walFiles: 10, seed: 12})
-      const probe = cloneLibrary(base)
-      const started = Date.now()
-      const result = await runCli(['library:restore', incoming.archive, '--yes', '--json'], {env: probe.env})
-      restoreMs = Date.now() - started
-      expect(result.code, result.stderr).to.equal(0)
+      restoreMs = await msForOneRun(['library:restore', incoming.archive, '--yes', '--json'], base)
     })
 
-    const triggers: Array<{name: string; trigger: (lib: DataDir, rand: () => number) => Trigger}> = [
+    const triggers: NamedTrigger[] = [
       {name: 'while the archive is extracted', trigger: (lib) => ({dir: lib.dataDir, label: '.restore.db'})},
       {name: 'while the safety backup is written', trigger: (lib) => ({dir: lib.backupDir, label: '.tar.gz'})},
-      {name: 'at a random instant', trigger: (_lib, rand) => ({delayMs: Math.round(250 + rand() * (restoreMs - 250))})},
+      atRandomInstant(() => restoreMs),
     ]
 
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
