@@ -143,11 +143,9 @@ describe('retention policy (pure)', () => {
   })
 
   it('keeps the newest backup of a day with several', () => {
-    const times = [
-      ...['2026-03-01T01:00:00Z', '2026-03-01T13:00:00Z', '2026-03-01T23:59:59Z'],
-      ...['2026-03-02T00:00:00Z', '2026-03-02T08:00:00Z', '2026-03-02T20:00:00Z'],
-    ]
-    expect(planned({daily: 2}, '2026-03-03T00:00:00Z', times)).to.deep.equal({
+    const firstDay = ['2026-03-01T01:00:00Z', '2026-03-01T13:00:00Z', '2026-03-01T23:59:59Z']
+    const secondDay = ['2026-03-02T00:00:00Z', '2026-03-02T08:00:00Z', '2026-03-02T20:00:00Z']
+    expect(planned({daily: 2}, '2026-03-03T00:00:00Z', [...firstDay, ...secondDay])).to.deep.equal({
       kept: {
         'vpo-library-2026-03-02T200000Z.tar.gz': ['daily 2026-03-02', 'newest readable'],
         'vpo-library-2026-03-01T235959Z.tar.gz': ['daily 2026-03-01'],
