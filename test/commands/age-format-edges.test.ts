@@ -1,4 +1,3 @@
-import {generateX25519Identity, identityToRecipient} from 'age-encryption'
 /**
  * Edges of the age format through the real commands: a file whose stream ends wrongly (two final
  * chunks) is refused by the listing, which decrypts a ranged read of the head, exactly as verify,
@@ -14,6 +13,7 @@ import type {BackupJson, BackupsJson, VerifyJson} from '../../src/cli/json-resul
 import {sealHeader} from '../../src/lib/encryption/header.js'
 import {decryptFile, loadIdentities, parseRecipients} from '../../src/lib/encryption/index.js'
 import {CHUNK_SIZE, sealChunk} from '../../src/lib/encryption/stream.js'
+import {type LocalKey, makeLocalKey} from '../helpers/age-files.js'
 import {testVectors} from '../helpers/age-testkit.js'
 import {parseJson} from '../helpers/cli.js'
 import {expectHumanError, runCliChecked} from '../helpers/expectations.js'
@@ -32,34 +32,28 @@ async function twoFinalChunks(plain: Buffer, recipient: string): Promise<Buffer>
 
 describe('age format edges through the commands', function () {
   this.timeout(120_000)
-  let keys: string
-  let identityFile: string
-  let recipient: string
+  let key: LocalKey
   let data: DataDir
 
   before(async () => {
-    keys = makeTempDir('vpo-age-edges-keys')
-    const secret = await generateX25519Identity()
-    recipient = await identityToRecipient(secret)
-    identityFile = path.join(keys, 'key.txt')
-    fs.writeFileSync(identityFile, `${secret}\n`, {mode: 0o600})
+    key = await makeLocalKey(makeTempDir('vpo-age-edges-keys'), 'key.txt')
     data = makeDataDir()
   })
 
   after(() => cleanupTempDirs())
 
   it('a backup whose stream has two final chunks is listed as damaged and fails verify, like any altered file', async () => {
-    const made = await runCliChecked(['library:backup', '--encrypt-to', recipient, '--json'], data.env)
+    const made = await runCliChecked(['library:backup', '--encrypt-to', key.recipient, '--json'], data.env)
     expect(made.code, made.stderr).to.equal(0)
     const good = (parseJson(made) as unknown as BackupJson).path
-    const plain = path.join(keys, 'plain.tar.gz')
-    await decryptFile(good, plain, await loadIdentities([identityFile]))
+    const plain = path.join(makeTempDir('vpo-age-edges-plain'), 'plain.tar.gz')
+    await decryptFile(good, plain, await loadIdentities([key.identityFile]))
     const plainBytes = fs.readFileSync(plain)
     expect(plainBytes.length, 'the archive spans two chunks').to.be.greaterThan(2 * CHUNK_SIZE)
     const bad = path.join(data.backupDir, 'vpo-library-2026-01-02T030405Z.tar.gz.age')
-    fs.writeFileSync(bad, await twoFinalChunks(plainBytes, recipient), {mode: 0o600})
+    fs.writeFileSync(bad, await twoFinalChunks(plainBytes, key.recipient), {mode: 0o600})
 
-    const listing = await runCliChecked(['library:backups', '--identity', identityFile, '--json'], data.env)
+    const listing = await runCliChecked(['library:backups', '--identity', key.identityFile, '--json'], data.env)
     expect(listing.code, listing.stderr).to.equal(0)
     const {backups} = parseJson(listing) as unknown as BackupsJson
     const byName = new Map(backups.map((backup) => [backup.filename, backup]))
@@ -69,7 +63,7 @@ describe('age format edges through the commands', function () {
     // The listing authenticates the first chunk and the last two, as final or not by the file's size.
     expect(listed.problem).to.match(/fails authentication/)
 
-    const verify = await runCliChecked(['library:verify', '--identity', identityFile, '--json'], data.env)
+    const verify = await runCliChecked(['library:verify', '--identity', key.identityFile, '--json'], data.env)
     expect(verify.code).to.equal(3)
     const checked = new Map((parseJson(verify) as unknown as VerifyJson).backups.map((b) => [path.basename(b.path), b]))
     expect(checked.get(path.basename(good))!.ok).to.equal(true)
@@ -84,11 +78,11 @@ describe('age format edges through the commands', function () {
     const hybrid = testVectors().find((vector) => vector.name === 'hybrid')!
     const file = path.join(makeTempDir('vpo-age-edges-pq'), 'vpo-library-2026-01-02T030405Z.tar.gz.age')
     fs.writeFileSync(file, hybrid.file, {mode: 0o600})
-    const pqKey = path.join(keys, 'pq.txt')
+    const pqKey = path.join(path.dirname(file), 'pq.txt')
     fs.writeFileSync(pqKey, `${hybrid.identities[0]}\n`, {mode: 0o600})
     const before = treeState(data.dataDir)
 
-    const restore = await runCliChecked(['library:restore', file, '--identity', identityFile, '--yes'], data.env)
+    const restore = await runCliChecked(['library:restore', file, '--identity', key.identityFile, '--yes'], data.env)
     const sentence = expectHumanError(restore, 3)
     expect(sentence).to.include(file)
     expect(sentence).to.match(/post-quantum age key \(age1pq1…\), which VPO backups do not support yet; decrypt it/)

@@ -8,9 +8,10 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import {seededRandom} from '../fixtures/library-generator.js'
+import {useArchivedLibrary} from '../helpers/archived-libraries.js'
 import {cleanEnv, parseJson, RUN, runCli} from '../helpers/cli.js'
 import {expectHumanError, expectJsonError, runCliChecked} from '../helpers/expectations.js'
-import {isRoot, mountTmpfs, unmount} from '../helpers/filesystems.js'
+import {isRoot, mountTmpfs, unmount, useMounts} from '../helpers/filesystems.js'
 import {
   damageAnIndex,
   exactTotal,
@@ -143,19 +144,14 @@ describe('library:backup hardening (issue 10)', function () {
   })
 
   describe('3 and 5. --keep counts regular backups only, newest by the name counter within a second', () => {
-    let lib: DataDir
-    let template: string
-
-    before(async () => {
-      lib = makeDataDir({files: 100, walFiles: 5})
-      template = (await archiveOf(lib)).path
-    })
+    /** A small library and an archive of it, the template of every backup these tests plant. */
+    const lib = useArchivedLibrary({files: 100, walFiles: 5})
 
     for (const custom of ['weekly.tar.gz', 'vpo-library-weekly.tar.gz']) {
       it(`-o backups/${custom} --keep 1: keeps the custom archive and exactly the newest regular one`, async () => {
         const dir = lib.backupDir
         fs.rmSync(dir, {recursive: true, force: true})
-        for (const day of ['01', '02', '03']) plantBackup(template, dir, `vpo-library-2024-01-${day}T000000Z.tar.gz`)
+        for (const day of ['01', '02', '03']) plantBackup(lib.archive, dir, `vpo-library-2024-01-${day}T000000Z.tar.gz`)
         const result = await backupJson(['-o', `backups/${custom}`, '--keep', '1'], lib, lib.dataDir)
         expect(result.code, result.stderr).to.equal(0)
         expect(fs.readdirSync(dir).sort()).to.deep.equal(['vpo-library-2024-01-03T000000Z.tar.gz', custom].sort())
@@ -168,8 +164,8 @@ describe('library:backup hardening (issue 10)', function () {
 
     it('…Z.tar.gz and …Z-2.tar.gz of one second: --keep 2 keeps -2 (made later) and removes the plain one', async () => {
       const dir = path.join(makeTempDir('vpo-same-second'), 'backups')
-      const plain = plantBackup(template, dir, 'vpo-library-2024-02-01T120000Z.tar.gz')
-      const second = plantBackup(template, dir, 'vpo-library-2024-02-01T120000Z-2.tar.gz')
+      const plain = plantBackup(lib.archive, dir, 'vpo-library-2024-02-01T120000Z.tar.gz')
+      const second = plantBackup(lib.archive, dir, 'vpo-library-2024-02-01T120000Z-2.tar.gz')
       // Neither the file times nor the listing order may decide: make the plain one look newer.
       fs.utimesSync(second, new Date('2024-02-01T12:00:00Z'), new Date('2024-02-01T12:00:00Z'))
       const result = await backupJson(['-o', `${dir}/`, '--keep', '2'], lib)
@@ -181,20 +177,14 @@ describe('library:backup hardening (issue 10)', function () {
   })
 
   describe('4. non-regular entries and a prune that fails half-way', () => {
-    let lib: DataDir
-    let template: string
-
-    before(async () => {
-      lib = makeDataDir({files: 100, walFiles: 5})
-      template = (await archiveOf(lib)).path
-    })
+    const lib = useArchivedLibrary({files: 100, walFiles: 5})
 
     it('a directory named like a backup is never a candidate, never deleted, never listed', async () => {
       const dir = lib.backupDir
       const impostor = path.join(dir, 'vpo-library-2020-01-01T000000Z.tar.gz')
       fs.mkdirSync(impostor, {recursive: true})
       fs.writeFileSync(path.join(impostor, 'keep-me'), 'precious')
-      plantBackup(template, dir, 'vpo-library-2024-01-01T000000Z.tar.gz')
+      plantBackup(lib.archive, dir, 'vpo-library-2024-01-01T000000Z.tar.gz')
       const result = await backupJson(['--keep', '1'], lib)
       expect(result.code, result.stderr).to.equal(0)
       expect(fs.readFileSync(path.join(impostor, 'keep-me'), 'utf8')).to.equal('precious')
@@ -209,7 +199,7 @@ describe('library:backup hardening (issue 10)', function () {
       if (!isRoot()) this.skip() // a bind mount over one backup makes its unlink fail (EBUSY)
       const dir = path.join(makeTempDir('vpo-prune-fail'), 'backups')
       const planted = ['01', '02', '03'].map((day) =>
-        plantBackup(template, dir, `vpo-library-2024-03-${day}T000000Z.tar.gz`),
+        plantBackup(lib.archive, dir, `vpo-library-2024-03-${day}T000000Z.tar.gz`),
       )
       const stuck = planted[1]
       const copy = path.join(makeTempDir('vpo-bind'), 'copy')
@@ -323,11 +313,7 @@ describe('library:backup hardening (issue 10)', function () {
   })
 
   describe('11. space is asked of each filesystem for what it will hold', () => {
-    const mounts: string[] = []
-
-    after(() => {
-      for (const dir of mounts) unmount(dir)
-    })
+    const mounts = useMounts()
 
     it('a destination with room for ~0.9× the database but not 2× gets the backup (the snapshot stays beside the library)', async function () {
       if (!isRoot()) this.skip()
@@ -364,11 +350,7 @@ describe('library:backup hardening (issue 10)', function () {
   })
 
   describe('13. messages name the real cause', () => {
-    const mounts: string[] = []
-
-    after(() => {
-      for (const dir of mounts) unmount(dir)
-    })
+    const mounts = useMounts()
 
     it('a read-only backup directory: says it is read-only, not a SQLite failure', async function () {
       if (!isRoot()) this.skip()

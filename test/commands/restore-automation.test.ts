@@ -11,7 +11,7 @@ import type {RestoreJson, RestoreSkippedJson} from '../../src/cli/json-results.j
 import {copyWithCreatedAt, createdAtAgo, fileFacts, regularName} from '../helpers/backup-copies.js'
 import {type CliResult, parseJson} from '../helpers/cli.js'
 import {expectHumanError, expectJsonError, runCliChecked} from '../helpers/expectations.js'
-import {archiveOf, type DataDir, libraryContent, makeDataDir, treeState} from '../helpers/libraries.js'
+import {archiveOf, type DataDir, dataDirAt, libraryContent, makeDataDir, treeState} from '../helpers/libraries.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 const HOUR = 3_600_000
@@ -72,15 +72,7 @@ describe('library:restore for automation', function () {
 
   /** A data directory with no library in it yet (a container's first start). */
   function emptyDataDir(): DataDir {
-    const dataDir = path.join(makeTempDir('vpo-empty'), 'vpo')
-    const databasePath = path.join(dataDir, 'library.db')
-    return {
-      dataDir,
-      databasePath,
-      backupDir: path.join(dataDir, 'backups'),
-      env: {VPO_DATA_DIR: dataDir},
-      summary: source.summary,
-    }
+    return dataDirAt(path.join(makeTempDir('vpo-empty'), 'vpo'), source.summary)
   }
 
   describe('--latest', () => {

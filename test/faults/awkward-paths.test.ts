@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import {finishCli, parseJson, runCli, startCli} from '../helpers/cli.js'
-import {isRoot, mountTmpfs, preloadHook, unmount} from '../helpers/filesystems.js'
+import {isRoot, mountTmpfs, preloadHook, useMounts} from '../helpers/filesystems.js'
 import {listArchives, listTemps, lockDirectory, TEMP_PREFIX} from '../helpers/leftovers.js'
 import {type DataDir, libraryContent, makeDataDir} from '../helpers/libraries.js'
 import {validateArchiveWithPython} from '../helpers/python-archives.js'
@@ -86,12 +86,9 @@ async function backupAndRestoreRoundTrip(lib: DataDir, extraBackupArgs: string[]
 describe('faults: awkward paths', function () {
   this.timeout(120_000)
 
-  const mounts: string[] = []
+  const mounts = useMounts()
 
-  after(() => {
-    for (const dir of mounts.reverse()) unmount(dir)
-    cleanupTempDirs()
-  })
+  after(() => cleanupTempDirs())
 
   for (const name of AWKWARD) {
     it(`data directory and --output named ${JSON.stringify(name)}`, async () => {

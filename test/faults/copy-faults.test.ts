@@ -16,20 +16,10 @@ import {fileFacts, regularName} from '../helpers/backup-copies.js'
 import {finishCli, parseJson, runCli, startCli} from '../helpers/cli.js'
 import {expectNoStackTrace} from '../helpers/expectations.js'
 import {useFaultyStore} from '../helpers/faulty-store.js'
-import {isRoot, mountTmpfs, preloadHook, unmount} from '../helpers/filesystems.js'
+import {isRoot, mountTmpfs, preloadHook, statfsReportingATerabyte, useMounts} from '../helpers/filesystems.js'
 import {leftoverTempFiles, listArchives} from '../helpers/leftovers.js'
 import {type DataDir, makeDataDir, sha256File} from '../helpers/libraries.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
-
-/** statfs reports a terabyte free, so only the write itself can find the disk full. */
-const LYING_STATFS = `
-import fs from 'node:fs'
-const lie = (stats) => ({...stats, bavail: Math.floor(1e12 / Number(stats.bsize)), bfree: Math.floor(1e12 / Number(stats.bsize))})
-const statfs = fs.promises.statfs
-fs.promises.statfs = async function (...args) { return lie(await statfs.apply(this, args)) }
-const statfsSync = fs.statfsSync
-fs.statfsSync = function (...args) { return lie(statfsSync.apply(this, args)) }
-`
 
 type Failed<T> = T & {error: {code: string; exit_code: number; message: string}}
 type PlacesJson = BackupJson & Required<Pick<BackupJson, 'places'>>
@@ -53,13 +43,10 @@ function sourceFacts(library: DataDir): Record<string, string> {
 describe('copies under faults', function () {
   this.timeout(300_000)
   const store = useFaultyStore('vpo-copy-faults')
-  const mounts: string[] = []
+  const mounts = useMounts()
   const url = () => `s3://${store.bucketName}/${store.prefix}`
 
-  after(() => {
-    for (const dir of mounts) unmount(dir)
-    cleanupTempDirs()
-  })
+  after(() => cleanupTempDirs())
 
   it('a store that corrupts the upload: caught by the read-back, deleted, exit 8; the next run copies it whole', async () => {
     const library = makeDataDir({files: 300, walFiles: 5})
@@ -179,7 +166,7 @@ describe('copies under faults', function () {
 
     // A disk that claims room it does not have (a network share, another writer): the write itself fails.
     const lying = await runCli(['library:copy', '--to', disk, '--json'], {
-      env: {...library.env, ...preloadHook(LYING_STATFS)},
+      env: {...library.env, ...statfsReportingATerabyte()},
     })
     expectNoStackTrace(lying)
     expect(lying.code, lying.stdout).to.equal(5)

@@ -8,10 +8,11 @@ import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
 
+import {useArchivedLibrary} from '../helpers/archived-libraries.js'
 import {parseJson, runCli} from '../helpers/cli.js'
 import {faultSeed, seededRandom} from '../helpers/faults.js'
 import {listTemps, lockDirectory} from '../helpers/leftovers.js'
-import {archiveOf, cloneLibrary, type DataDir, makeDataDir, sha256File, treeState} from '../helpers/libraries.js'
+import {cloneLibrary, type DataDir, makeDataDir, sha256File, treeState} from '../helpers/libraries.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 const MUTANTS = 210
@@ -72,23 +73,16 @@ async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promi
 describe('faults: corrupted archives', function () {
   this.timeout(300_000)
 
-  let source: DataDir
+  const source = useArchivedLibrary({files: 1500, walFiles: 25, seed: 31})
   let current: DataDir
-  let archive: string
-  let originalSha: string
   let mutants: Mutant[]
   let seed: number
 
-  before(async () => {
-    source = makeDataDir({files: 1500, walFiles: 25, seed: 31})
+  before(() => {
     current = makeDataDir({files: 400, walFiles: 10, seed: 32}) // what each restore would replace
-    const made = await archiveOf(source)
-    archive = made.path
-    originalSha = made.sha256
-
     seed = faultSeed('corruption')
     const rand = seededRandom(seed)
-    const original = fs.readFileSync(archive)
+    const original = fs.readFileSync(source.archive)
     const dir = makeTempDir('vpo-mutants')
     mutants = Array.from({length: MUTANTS}, (_, index) => {
       const {bytes, description} = mutate(original, rand, index)
@@ -136,7 +130,7 @@ describe('faults: corrupted archives', function () {
           if (JSON.stringify(after) !== JSON.stringify(before))
             failures.push(`${where}: exit 3 but the data directory changed`)
         } else if (run.code === 0) {
-          if (sha256File(lib.databasePath) === originalSha) outcome.restoredIdentical++
+          if (sha256File(lib.databasePath) === source.databaseSha256) outcome.restoredIdentical++
           else failures.push(`${where}: exit 0 but the restored library.db differs from the original`)
         } else {
           failures.push(`${where}: exit ${run.code}: ${run.stdout}${run.stderr}`)
@@ -168,8 +162,8 @@ describe('faults: corrupted archives', function () {
 
   it('restores the unmutated archive (control)', async () => {
     const lib = cloneLibrary(current)
-    const run = await runCli(['library:restore', archive, '--yes', '--json'], {env: lib.env})
+    const run = await runCli(['library:restore', source.archive, '--yes', '--json'], {env: lib.env})
     expect(run.code, run.stderr).to.equal(0)
-    expect(sha256File(lib.databasePath)).to.equal(originalSha)
+    expect(sha256File(lib.databasePath)).to.equal(source.databaseSha256)
   })
 })

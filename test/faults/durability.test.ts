@@ -10,10 +10,11 @@ import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
 
+import {useArchivedLibrary} from '../helpers/archived-libraries.js'
 import {parseJson, runCli} from '../helpers/cli.js'
 import {expectJsonError} from '../helpers/expectations.js'
 import {TEMP_PREFIX} from '../helpers/leftovers.js'
-import {archiveOf, type DataDir, libraryContent, makeDataDir, sha256File, treeState} from '../helpers/libraries.js'
+import {type DataDir, libraryContent, makeDataDir, sha256File, treeState} from '../helpers/libraries.js'
 import {describeCalls, indexOfCall, observeCalls, type ObservedCall} from '../helpers/observed-calls.js'
 import {runCliWithUmask} from '../helpers/other-processes.js'
 import {archiveMetadata, extractArchiveMember, writeArchiveWithPython} from '../helpers/python-archives.js'
@@ -30,15 +31,7 @@ const isTemp = (file: string) => path.basename(file).startsWith(TEMP_PREFIX)
 
 describe('durability and integrity steps that a test must notice (item 17)', function () {
   this.timeout(120_000)
-  let source: DataDir
-  let archive: string
-  let archiveDigest: string
-
-  before(async () => {
-    source = makeDataDir({files: 400, walFiles: 10})
-    archive = (await archiveOf(source)).path
-    archiveDigest = libraryContent(source.databasePath).digest
-  })
+  const source = useArchivedLibrary({files: 400, walFiles: 10})
 
   after(cleanupTempDirs)
 
@@ -50,7 +43,7 @@ describe('durability and integrity steps that a test must notice (item 17)', fun
     it('restore: fsync of the extracted copy, then the rename over library.db, then fsync of the data directory', async () => {
       const data = target()
       const observed = observeCalls()
-      const result = await runCli(['library:restore', archive, '--yes', '--no-safety-backup'], {
+      const result = await runCli(['library:restore', source.archive, '--yes', '--no-safety-backup'], {
         env: {...data.env, ...observed.env},
       })
       expect(result.code, result.stderr).to.equal(0)
@@ -67,7 +60,7 @@ describe('durability and integrity steps that a test must notice (item 17)', fun
       expect(fileSynced, `the extracted copy is not fsynced before the rename:\n${trace}`).to.equal(true)
       const dirSynced = indexOfCall(calls, (call) => call.op === 'fsync' && call.path === data.dataDir, swap + 1)
       expect(dirSynced, `the data directory is not fsynced after the rename:\n${trace}`).to.be.greaterThan(swap)
-      expect(libraryContent(data.databasePath).digest).to.equal(archiveDigest)
+      expect(libraryContent(data.databasePath).digest).to.equal(source.digest)
     })
 
     it('backup: fsync of the archive under its temporary name, then link to its final name, then fsync of the backup directory', async () => {
@@ -103,18 +96,18 @@ describe('durability and integrity steps that a test must notice (item 17)', fun
       fs.writeFileSync(data.databasePath, bytes)
       fs.writeFileSync(`${data.databasePath}-shm`, Buffer.alloc(32_768, 0x11))
       fs.writeFileSync(`${data.databasePath}-journal`, Buffer.alloc(4096, 0x22))
-      const result = await runCli(['library:restore', archive, '--yes', '--no-safety-backup'], {env: data.env})
+      const result = await runCli(['library:restore', source.archive, '--yes', '--no-safety-backup'], {env: data.env})
       expect(result.code, result.stderr).to.equal(0)
       for (const suffix of SIDECARS) expect(fs.existsSync(`${data.databasePath}${suffix}`), suffix).to.equal(false)
-      expect(libraryContent(data.databasePath)).to.include({digest: archiveDigest, integrity: 'ok'})
+      expect(libraryContent(data.databasePath)).to.include({digest: source.digest, integrity: 'ok'})
     })
 
     it('a healthy old library in WAL mode: its sidecars are gone and VPO opens exactly the archive', async () => {
       const data = target()
-      const result = await runCli(['library:restore', archive, '--yes', '--no-safety-backup'], {env: data.env})
+      const result = await runCli(['library:restore', source.archive, '--yes', '--no-safety-backup'], {env: data.env})
       expect(result.code, result.stderr).to.equal(0)
       for (const suffix of SIDECARS) expect(fs.existsSync(`${data.databasePath}${suffix}`), suffix).to.equal(false)
-      expect(libraryContent(data.databasePath)).to.include({digest: archiveDigest, integrity: 'ok'})
+      expect(libraryContent(data.databasePath)).to.include({digest: source.digest, integrity: 'ok'})
     })
   })
 
@@ -125,7 +118,7 @@ describe('durability and integrity steps that a test must notice (item 17)', fun
     before(() => {
       work = makeTempDir('vpo-quick-check')
       const database = path.join(work, 'library.db')
-      extractArchiveMember(archive, 'library.db', database)
+      extractArchiveMember(source.archive, 'library.db', database)
       // Break the root page of an index on tracks: the tables, _meta, the schema and every query
       // a restore runs besides quick_check still read fine, so only quick_check can notice.
       const handle = new Database(database, {readonly: true})
@@ -151,7 +144,7 @@ print(db.execute('PRAGMA quick_check').fetchone()[0])
       expect(premise.stdout.trim().split('\n').pop()).to.not.equal('ok')
       damaged = path.join(work, 'damaged.tar.gz')
       const metadata = {
-        ...archiveMetadata(archive),
+        ...archiveMetadata(source.archive),
         database_size_bytes: bytes.length,
         database_sha256: sha256File(database),
       }
@@ -199,7 +192,7 @@ print(db.execute('PRAGMA quick_check').fetchone()[0])
         const data = target()
         fs.chmodSync(data.databasePath, 0o640)
         const observed = observeCalls([data.dataDir, data.backupDir])
-        const result = await runCliWithUmask(umask, ['library:restore', archive, '--yes', '--json'], {
+        const result = await runCliWithUmask(umask, ['library:restore', source.archive, '--yes', '--json'], {
           ...data.env,
           ...observed.env,
         })
@@ -213,7 +206,7 @@ print(db.execute('PRAGMA quick_check').fetchone()[0])
       it('restore onto an empty machine: the data directory 0700, library.db 0600', async () => {
         const dataDir = path.join(makeTempDir('vpo-empty'), 'vpo')
         const observed = observeCalls([dataDir])
-        const result = await runCliWithUmask(umask, ['library:restore', archive, '--yes'], {
+        const result = await runCliWithUmask(umask, ['library:restore', source.archive, '--yes'], {
           VPO_DATA_DIR: dataDir,
           ...observed.env,
         })

@@ -14,18 +14,11 @@ import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
 
+import {archivedLibrary, type ArchivedLibrary} from '../helpers/archived-libraries.js'
 import {type CliResult, parseJson, runCli} from '../helpers/cli.js'
-import {isRoot, mountTmpfs, preloadHook, unmount} from '../helpers/filesystems.js'
+import {isRoot, mountTmpfs, statfsReportingATerabyte, useMounts} from '../helpers/filesystems.js'
 import {listArchives, listTemps, lockDirectory} from '../helpers/leftovers.js'
-import {
-  archiveOf,
-  cloneLibrary,
-  type DataDir,
-  libraryContent,
-  makeDataDir,
-  sha256File,
-  treeState,
-} from '../helpers/libraries.js'
+import {cloneLibrary, type DataDir, libraryContent, makeDataDir, sha256File, treeState} from '../helpers/libraries.js'
 import {readArchiveWithPython} from '../helpers/python-archives.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
@@ -39,22 +32,12 @@ function dataState(dir: string): Record<string, string> {
   return state
 }
 
-const LYING_STATFS = `
-import fs from 'node:fs'
-const lie = (stats) => ({...stats, bavail: Math.floor(1e12 / Number(stats.bsize)), bfree: Math.floor(1e12 / Number(stats.bsize))})
-const statfs = fs.promises.statfs
-fs.promises.statfs = async function (...args) { return lie(await statfs.apply(this, args)) }
-const statfsSync = fs.statfsSync
-fs.statfsSync = function (...args) { return lie(statfsSync.apply(this, args)) }
-`
-
 describe('faults: full disk', function () {
   this.timeout(180_000)
 
-  const mounts: string[] = []
+  const mounts = useMounts()
   let base: DataDir
-  let other: DataDir
-  let archive: string
+  let incoming: ArchivedLibrary
   let snapshotBytes: number
   let archiveBytes: number
   let lying: NodeJS.ProcessEnv
@@ -82,20 +65,16 @@ describe('faults: full disk', function () {
     }
 
     base = makeDataDir({files: 1500, walFiles: 25, seed: 51})
-    other = makeDataDir({files: 2500, walFiles: 5, seed: 52})
-    archive = (await archiveOf(other)).path
+    incoming = await archivedLibrary({files: 2500, walFiles: 5, seed: 52})
     const probe = await runCli(['library:backup', '--json', '--output', makeTempDir('vpo-probe')], {env: base.env})
     expect(probe.code, probe.stderr).to.equal(0)
     snapshotBytes = Number(parseJson(probe).database_size_bytes)
     archiveBytes = Number(parseJson(probe).archive_size_bytes)
-    lying = preloadHook(LYING_STATFS)
+    lying = statfsReportingATerabyte()
     console.log(`      snapshot ${snapshotBytes} bytes, archive ${archiveBytes} bytes`)
   })
 
-  after(() => {
-    for (const dir of mounts.reverse()) unmount(dir)
-    cleanupTempDirs()
-  })
+  after(() => cleanupTempDirs())
 
   /** Exit 5 (or a clear I/O error naming the problem), one sentence, no stack trace. */
   function expectDiskFailure(run: CliResult, stage: RegExp) {
@@ -179,7 +158,9 @@ describe('faults: full disk', function () {
   it('restore onto a disk too small for the restored database: refused up front with exit 5, nothing changed', async () => {
     const lib = libraryOnTmpfs(base, kib(librarySize(base) + 256 * 1024))
     const before = dataState(lib.dataDir)
-    const run = await runCli(['library:restore', archive, '--yes', '--json', '--no-safety-backup'], {env: lib.env})
+    const run = await runCli(['library:restore', incoming.archive, '--yes', '--json', '--no-safety-backup'], {
+      env: lib.env,
+    })
     expectDiskFailure(run, /Not enough free space/)
     expect(dataState(lib.dataDir)).to.deep.equal(before)
   })
@@ -188,7 +169,7 @@ describe('faults: full disk', function () {
     const lib = libraryOnTmpfs(base, kib(librarySize(base) + 512 * 1024))
     const before = dataState(lib.dataDir)
     const {digest} = libraryContent(lib.databasePath)
-    const run = await runCli(['library:restore', archive, '--yes', '--json'], {env: {...lib.env, ...lying}})
+    const run = await runCli(['library:restore', incoming.archive, '--yes', '--json'], {env: {...lib.env, ...lying}})
     expectDiskFailure(run, /extracting/)
     expect(dataState(lib.dataDir), 'the data directory is as it was').to.deep.equal(before)
     expect(libraryContent(lib.databasePath).digest).to.equal(digest)
@@ -197,7 +178,7 @@ describe('faults: full disk', function () {
   /** Exit 5 (or 1 naming the full disk), saying nothing changed, and the data directory as it was. */
   async function expectSafetyBackupFailure(lib: DataDir, env: NodeJS.ProcessEnv): Promise<void> {
     const before = dataState(lib.dataDir)
-    const run = await runCli(['library:restore', archive, '--yes', '--json'], {env: {...env, ...lying}})
+    const run = await runCli(['library:restore', incoming.archive, '--yes', '--json'], {env: {...env, ...lying}})
     expect(run.code, run.stdout + run.stderr).to.be.oneOf([5, 1])
     const error = parseJson(run).error as {code: string; message: string}
     console.log(`      exit ${run.code}: ${error.message}`)
@@ -212,7 +193,7 @@ describe('faults: full disk', function () {
     // Room for the library and the restored copy, and half the safety backup's snapshot.
     const lib = libraryOnTmpfs(
       base,
-      kib(librarySize(base) + readArchiveWithPython(archive).databaseSize! + snapshotBytes / 2),
+      kib(librarySize(base) + readArchiveWithPython(incoming.archive).databaseSize! + snapshotBytes / 2),
     )
     await expectSafetyBackupFailure(lib, lib.env)
   })
@@ -229,7 +210,7 @@ describe('faults: full disk', function () {
     fs.mkdirSync(lib.backupDir, {mode: 0o700})
     tmpfs('1m', lib.backupDir)
     const before = dataState(lib.dataDir)
-    const run = await runCli(['library:restore', archive, '--yes', '--json'], {env: lib.env})
+    const run = await runCli(['library:restore', incoming.archive, '--yes', '--json'], {env: lib.env})
     expectDiskFailure(run, /Not enough free space/)
     expect(dataState(lib.dataDir)).to.deep.equal(before)
   })

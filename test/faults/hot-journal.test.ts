@@ -11,7 +11,7 @@ import path from 'node:path'
 
 import {parseJson, runCli} from '../helpers/cli.js'
 import {expectHumanError, expectNoStackTrace} from '../helpers/expectations.js'
-import {isRoot, mountTmpfs, unmount} from '../helpers/filesystems.js'
+import {isRoot, mountTmpfs, useMounts} from '../helpers/filesystems.js'
 import {listArchives, listTemps, lockDirectory} from '../helpers/leftovers.js'
 import {archiveOf, type DataDir, libraryContent, makeDataDir, sha256File} from '../helpers/libraries.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
@@ -88,12 +88,9 @@ function expectNothingBeside(library: DataDir): void {
 
 describe('a hot rollback journal left by a writer killed mid-transaction', function () {
   this.timeout(120_000)
-  const mounts: string[] = []
+  const mounts = useMounts()
 
-  after(() => {
-    for (const dir of mounts) unmount(dir)
-    cleanupTempDirs()
-  })
+  after(() => cleanupTempDirs())
 
   it('restore --yes rolls it back under the lock, keeps that state as its safety backup, and restores the backup', async () => {
     const library = makeDataDir({files: 1500, walFiles: 25})

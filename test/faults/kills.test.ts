@@ -10,11 +10,12 @@ import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
 
+import {archivedLibrary, type ArchivedLibrary, knownLibrary, type KnownLibrary} from '../helpers/archived-libraries.js'
 import {finishCli, parseJson, runCli, startCli} from '../helpers/cli.js'
-import {faultSeed, seededRandom} from '../helpers/faults.js'
+import {faultSeed, measure, msForOneRun, seededRandom} from '../helpers/faults.js'
 import {preloadHook} from '../helpers/filesystems.js'
 import {ageLock, listArchives, listTemps, lockDirectory, TEMP_PREFIX} from '../helpers/leftovers.js'
-import {archiveOf, cloneLibrary, type DataDir, libraryContent, makeDataDir, sha256File} from '../helpers/libraries.js'
+import {cloneLibrary, type DataDir, libraryContent, makeDataDir, sha256File} from '../helpers/libraries.js'
 import {type ArchiveCheck, validateArchiveWithPython} from '../helpers/python-archives.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
@@ -23,13 +24,6 @@ const BACKUP_KILLS = 22
 const RESTORE_KILLS = 22
 /** Give up (and fail) after this many attempts: the timing estimate is broken. */
 const MAX_ATTEMPTS = 100
-
-/** How long a command takes to start and to finish, so kills land inside its run. */
-async function measure(run: () => Promise<unknown>): Promise<number> {
-  const started = Date.now()
-  await run()
-  return Date.now() - started
-}
 
 /**
  * Kill instants: anywhere from just before the work starts to just after the run would end. The
@@ -165,31 +159,19 @@ describe('faults: kill -9', function () {
   })
 
   describe('library:restore killed at random instants (old library with WAL commits)', () => {
-    let old: DataDir
-    let archive: string
-    let oldDigest: string
-    let newDigest: string
-    let archivedSha: string
+    let old: KnownLibrary
+    let incoming: ArchivedLibrary
     let startupMs: number
     let totalMs: number
 
     before(async () => {
-      old = makeDataDir({files: 5000, walFiles: 300, seed: 7})
-      const other = makeDataDir({files: 6000, walFiles: 40, seed: 99})
-      const made = await archiveOf(other)
-      archive = made.path
-      archivedSha = made.sha256
-      oldDigest = libraryContent(old.databasePath).digest
-      newDigest = libraryContent(other.databasePath).digest
-      expect(oldDigest).to.not.equal(newDigest)
+      old = knownLibrary({files: 5000, walFiles: 300, seed: 7})
+      incoming = await archivedLibrary({files: 6000, walFiles: 40, seed: 99})
+      expect(old.digest).to.not.equal(incoming.digest)
 
       const empty = makeTempDir('vpo-empty')
       startupMs = await measure(() => runCli(['library:backups', '--json', '--path', empty], {env: old.env}))
-      const probe = cloneLibrary(old)
-      totalMs = await measure(async () => {
-        const result = await runCli(['library:restore', archive, '--yes', '--json'], {env: probe.env})
-        expect(result.code, result.stderr).to.equal(0)
-      })
+      totalMs = await msForOneRun(['library:restore', incoming.archive, '--yes', '--json'], old)
       console.log(`      startup ${startupMs} ms, restore ${totalMs} ms`)
     })
 
@@ -204,7 +186,7 @@ describe('faults: kill -9', function () {
         const delay = instants.next()
         const where = `trial ${trial} (seed ${seed}, kill after ${delay} ms)`
         const lib = cloneLibrary(old)
-        const run = await killAfter(['library:restore', archive, '--yes', '--json'], lib.env, delay)
+        const run = await killAfter(['library:restore', incoming.archive, '--yes', '--json'], lib.env, delay)
         if (run.signal === 'SIGKILL') tally.killed++
         else if (run.code === 0) {
           tally.completed++
@@ -213,17 +195,17 @@ describe('faults: kill -9', function () {
 
         const content = libraryContent(lib.databasePath)
         if (content.integrity !== 'ok') failures.push(`${where}: integrity_check says ${content.integrity}`)
-        if (content.digest === oldDigest) {
+        if (content.digest === old.digest) {
           tally.old++
-        } else if (content.digest === newDigest) {
+        } else if (content.digest === incoming.digest) {
           tally.restored++
-          if (sha256File(lib.databasePath) !== archivedSha)
+          if (sha256File(lib.databasePath) !== incoming.databaseSha256)
             failures.push(`${where}: restored library.db differs from the archived bytes`)
         } else {
           failures.push(`${where}: the library is neither the old one nor the restored one (${content.rows} files)`)
         }
 
-        if (run.code === 0 && content.digest !== newDigest)
+        if (run.code === 0 && content.digest !== incoming.digest)
           failures.push(`${where}: exit 0 but the library was not restored`)
 
         // A pre-restore safety backup under a final name is whole, and holds the old library.
@@ -238,7 +220,7 @@ describe('faults: kill -9', function () {
         // The next restore takes the stale lock over, succeeds and cleans up.
         ageLock(lib.databasePath, 20)
         const nextStarted = Date.now()
-        const next = await runCli(['library:restore', archive, '--yes', '--json'], {env: lib.env})
+        const next = await runCli(['library:restore', incoming.archive, '--yes', '--json'], {env: lib.env})
         instants.observe(Date.now() - nextStarted)
         if (next.code !== 0) {
           failures.push(`${where}: the next restore failed (${next.code}): ${next.stdout}${next.stderr}`)
@@ -246,7 +228,7 @@ describe('faults: kill -9', function () {
         }
 
         const after = libraryContent(lib.databasePath)
-        if (after.digest !== newDigest || after.integrity !== 'ok')
+        if (after.digest !== incoming.digest || after.integrity !== 'ok')
           failures.push(`${where}: the next restore did not produce the archived library`)
         const leftover = [...listTemps(lib.dataDir), ...listTemps(lib.backupDir)]
         if (leftover.length > 0)
@@ -290,17 +272,12 @@ for (const op of ['rmSync', 'renameSync', 'linkSync', 'unlinkSync']) {
 }
 `)
 
-    let old: DataDir
-    let archive: string
-    let oldDigest: string
-    let newDigest: string
+    let old: KnownLibrary
+    let incoming: ArchivedLibrary
 
     before(async () => {
-      old = makeDataDir({files: 1500, walFiles: 60, seed: 17})
-      const other = makeDataDir({files: 1700, walFiles: 10, seed: 18})
-      archive = (await archiveOf(other)).path
-      oldDigest = libraryContent(old.databasePath).digest
-      newDigest = libraryContent(other.databasePath).digest
+      old = knownLibrary({files: 1500, walFiles: 60, seed: 17})
+      incoming = await archivedLibrary({files: 1700, walFiles: 10, seed: 18})
     })
 
     const swapSteps = [
@@ -314,22 +291,22 @@ for (const op of ['rmSync', 'renameSync', 'linkSync', 'unlinkSync']) {
     for (const step of swapSteps) {
       it(`restore killed at ${step}: the old library or the restored one, whole; the next restore succeeds`, async () => {
         const lib = cloneLibrary(old)
-        const run = await runCli(['library:restore', archive, '--yes', '--json', '--no-safety-backup'], {
+        const run = await runCli(['library:restore', incoming.archive, '--yes', '--json', '--no-safety-backup'], {
           env: {...lib.env, ...killAt(step)},
         })
         expect(run.signal, `the hook must fire (exit ${run.code}: ${run.stdout}${run.stderr})`).to.equal('SIGKILL')
         const content = libraryContent(lib.databasePath)
         expect(content.integrity).to.equal('ok')
         expect(
-          [oldDigest, newDigest],
+          [old.digest, incoming.digest],
           `after a kill at ${step} the library is a blend (${content.rows} files)`,
         ).to.include(content.digest)
-        console.log(`      killed at ${step}: ${content.digest === oldDigest ? 'old library' : 'restored library'}`)
+        console.log(`      killed at ${step}: ${content.digest === old.digest ? 'old library' : 'restored library'}`)
 
         ageLock(lib.databasePath, 20)
-        const next = await runCli(['library:restore', archive, '--yes', '--json'], {env: lib.env})
+        const next = await runCli(['library:restore', incoming.archive, '--yes', '--json'], {env: lib.env})
         expect(next.code, next.stdout + next.stderr).to.equal(0)
-        expect(libraryContent(lib.databasePath).digest).to.equal(newDigest)
+        expect(libraryContent(lib.databasePath).digest).to.equal(incoming.digest)
         expect([...listTemps(lib.dataDir), ...listTemps(lib.backupDir)]).to.deep.equal([])
         expect(fs.existsSync(lockDirectory(lib.databasePath))).to.equal(false)
       })
@@ -356,7 +333,7 @@ for (const op of ['rmSync', 'renameSync', 'linkSync', 'unlinkSync']) {
 
     it('a restore killed before its swap leaves its extracted copy in the data directory: the next run of any command that locks the library removes it', async () => {
       const lib = cloneLibrary(old)
-      const run = await runCli(['library:restore', archive, '--yes', '--json', '--no-safety-backup'], {
+      const run = await runCli(['library:restore', incoming.archive, '--yes', '--json', '--no-safety-backup'], {
         env: {...lib.env, ...killAt('renameSync:library.db')},
       })
       expect(run.signal).to.equal('SIGKILL')

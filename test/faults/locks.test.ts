@@ -8,9 +8,10 @@
 import {expect} from 'chai'
 import fs from 'node:fs'
 
+import {useArchivedLibrary} from '../helpers/archived-libraries.js'
 import {finishCli, parseJson, runCli, startCli} from '../helpers/cli.js'
 import {ageLock, listArchives, listTemps, lockDirectory} from '../helpers/leftovers.js'
-import {archiveOf, cloneLibrary, type DataDir, libraryContent, makeDataDir, treeState} from '../helpers/libraries.js'
+import {cloneLibrary, type DataDir, libraryContent, makeDataDir, treeState} from '../helpers/libraries.js'
 import {holdLibraryLock} from '../helpers/processes.js'
 import {cleanupTempDirs} from '../helpers/temp-dirs.js'
 import {pause, pollUntil} from '../helpers/waiting.js'
@@ -25,16 +26,21 @@ function promisedWait(message: string): number | undefined {
   return match ? Number(match[1]) : undefined
 }
 
+/** A daemon that died holding the library lock `ageSeconds` ago (its lock directory's mtime aged so). */
+async function leaveDeadHoldersLock(lib: DataDir, ageSeconds: number): Promise<void> {
+  const holder = await holdLibraryLock(lib.databasePath)
+  await holder.kill()
+  ageLock(lib.databasePath, ageSeconds)
+}
+
 describe('faults: stale locks', function () {
   this.timeout(120_000)
 
   let base: DataDir
-  let archive: string
+  const incoming = useArchivedLibrary({files: 900, walFiles: 5, seed: 42})
 
-  before(async () => {
+  before(() => {
     base = makeDataDir({files: 1500, walFiles: 25, seed: 41})
-    const other = makeDataDir({files: 900, walFiles: 5, seed: 42})
-    archive = (await archiveOf(other)).path
   })
 
   after(() => cleanupTempDirs())
@@ -53,7 +59,7 @@ describe('faults: stale locks', function () {
       // proper-lockfile sets the mtime up to 1 s ahead (it rounds up to whole seconds), so 11 s is honest.
       expect(wait!).to.be.within(1, 11)
 
-      const restore = await runCli(['library:restore', archive, '--yes', '--json'], {env: lib.env})
+      const restore = await runCli(['library:restore', incoming.archive, '--yes', '--json'], {env: lib.env})
       expect(restore.code, restore.stdout + restore.stderr).to.equal(4)
       expect(treeState(lib.dataDir)).to.deep.equal(before)
       const human = await runCli(['library:backup'], {env: lib.env})
@@ -93,9 +99,7 @@ describe('faults: stale locks', function () {
 
   it('the wait it announces follows the lock age (4 s old: about 6 s)', async () => {
     const lib = cloneLibrary(base)
-    const holder = await holdLibraryLock(lib.databasePath)
-    await holder.kill()
-    ageLock(lib.databasePath, 4)
+    await leaveDeadHoldersLock(lib, 4)
     const run = await runCli(['library:backup', '--json'], {env: lib.env})
     expect(run.code).to.equal(4)
     const {hint: message} = parseJson(run).error as {hint: string}
@@ -104,17 +108,13 @@ describe('faults: stale locks', function () {
 
   it('an aged lock of a dead holder is taken over at once by backup and by restore, and released', async () => {
     const lib = cloneLibrary(base)
-    const holder = await holdLibraryLock(lib.databasePath)
-    await holder.kill()
-    ageLock(lib.databasePath, 20)
+    await leaveDeadHoldersLock(lib, 20)
     const backup = await runCli(['library:backup', '--json'], {env: lib.env})
     expect(backup.code, backup.stdout + backup.stderr).to.equal(0)
     expect(fs.existsSync(lockDirectory(lib.databasePath))).to.equal(false)
 
-    const again = await holdLibraryLock(lib.databasePath)
-    await again.kill()
-    ageLock(lib.databasePath, 20)
-    const restore = await runCli(['library:restore', archive, '--yes', '--json'], {env: lib.env})
+    await leaveDeadHoldersLock(lib, 20)
+    const restore = await runCli(['library:restore', incoming.archive, '--yes', '--json'], {env: lib.env})
     expect(restore.code, restore.stdout + restore.stderr).to.equal(0)
     expect(fs.existsSync(lockDirectory(lib.databasePath))).to.equal(false)
     expect(libraryContent(lib.databasePath).integrity).to.equal('ok')

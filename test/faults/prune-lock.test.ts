@@ -11,10 +11,10 @@ import path from 'node:path'
 
 import type {PruneJson} from '../../src/cli/json-results.js'
 
+import {useArchivedLibrary} from '../helpers/archived-libraries.js'
 import {copiesWithCreatedAt, regularName} from '../helpers/backup-copies.js'
 import {finishCli, parseJson, runCli, startCli} from '../helpers/cli.js'
 import {expectHumanError, expectJsonError} from '../helpers/expectations.js'
-import {archiveOf, type DataDir, makeDataDir} from '../helpers/libraries.js'
 import {holdLibraryLock} from '../helpers/processes.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 import {pause} from '../helpers/waiting.js'
@@ -23,13 +23,7 @@ const DAY = 86_400_000
 
 describe('faults: two prunes of one location', function () {
   this.timeout(180_000)
-  let lib: DataDir
-  let archive: string
-
-  before(async () => {
-    lib = makeDataDir({files: 30, walFiles: 0})
-    archive = (await archiveOf(lib)).path
-  })
+  const lib = useArchivedLibrary({files: 30, walFiles: 0})
 
   after(cleanupTempDirs)
 
@@ -42,7 +36,7 @@ describe('faults: two prunes of one location', function () {
     )
     const names = times.map((time) => regularName(time))
     copiesWithCreatedAt(
-      archive,
+      lib.archive,
       times.map((createdAt, i) => ({createdAt, dest: path.join(dir, names[i])})),
     )
     return {dir, names}

@@ -10,16 +10,34 @@ import {expect} from 'chai'
 import fs from 'node:fs'
 import path from 'node:path'
 
+import {
+  archivedLibrary,
+  type ArchivedLibrary,
+  knownLibrary,
+  type KnownLibrary,
+  useArchivedLibrary,
+} from '../helpers/archived-libraries.js'
 import {finishCli, runCli, startCli} from '../helpers/cli.js'
-import {faultSeed, seededRandom} from '../helpers/faults.js'
+import {faultSeed, msForOneRun, seededRandom} from '../helpers/faults.js'
 import {preloadHook} from '../helpers/filesystems.js'
 import {listArchives, listTemps, lockDirectory} from '../helpers/leftovers.js'
-import {archiveOf, cloneLibrary, type DataDir, libraryContent, makeDataDir, sha256File} from '../helpers/libraries.js'
+import {cloneLibrary, type DataDir, libraryContent, makeDataDir, sha256File} from '../helpers/libraries.js'
 import {validateArchiveWithPython} from '../helpers/python-archives.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 import {pollUntil} from '../helpers/waiting.js'
 
 type Trigger = {delayMs: number} | {dir: string; label: string}
+
+/** When to send the signal to a run on the clone `lib`: a temporary file appearing, or an instant. */
+interface NamedTrigger {
+  name: string
+  trigger: (lib: DataDir, rand: () => number) => Trigger
+}
+
+/** A seeded random instant from 250 ms into the run to the end of a run measured at `runMs()`. */
+function atRandomInstant(runMs: () => number): NamedTrigger {
+  return {name: 'at a random instant', trigger: (_lib, rand) => ({delayMs: Math.round(250 + rand() * (runMs() - 250))})}
+}
 
 interface SignalRun {
   code: null | number
@@ -85,17 +103,13 @@ describe('faults: SIGINT and SIGTERM', function () {
 
     before(async () => {
       base = makeDataDir({files: 22_000, walFiles: 25})
-      const probe = cloneLibrary(base)
-      const started = Date.now()
-      const result = await runCli(['library:backup', '--json'], {env: probe.env})
-      archiveMs = Date.now() - started
-      expect(result.code, result.stderr).to.equal(0)
+      archiveMs = await msForOneRun(['library:backup', '--json'], base)
     })
 
-    const triggers: Array<{name: string; trigger: (lib: DataDir, rand: () => number) => Trigger}> = [
+    const triggers: NamedTrigger[] = [
       {name: 'while the snapshot is written', trigger: (lib) => ({dir: lib.backupDir, label: '.snapshot.db'})},
       {name: 'while the archive is compressed', trigger: (lib) => ({dir: lib.backupDir, label: '.tar.gz'})},
-      {name: 'at a random instant', trigger: (_lib, rand) => ({delayMs: Math.round(250 + rand() * (archiveMs - 250))})},
+      atRandomInstant(() => archiveMs),
     ]
 
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -135,27 +149,20 @@ describe('faults: SIGINT and SIGTERM', function () {
   })
 
   describe('mid-restore', () => {
-    let base: DataDir
-    let archive: string
-    let oldDigest: string
+    let base: KnownLibrary
+    let incoming: ArchivedLibrary
     let restoreMs: number
 
     before(async () => {
-      base = makeDataDir({files: 12_000, walFiles: 200, seed: 11})
-      const other = makeDataDir({files: 14_000, walFiles: 10, seed: 12})
-      archive = (await archiveOf(other)).path
-      oldDigest = libraryContent(base.databasePath).digest
-      const probe = cloneLibrary(base)
-      const started = Date.now()
-      const result = await runCli(['library:restore', archive, '--yes', '--json'], {env: probe.env})
-      restoreMs = Date.now() - started
-      expect(result.code, result.stderr).to.equal(0)
+      base = knownLibrary({files: 12_000, walFiles: 200, seed: 11})
+      incoming = await archivedLibrary({files: 14_000, walFiles: 10, seed: 12})
+      restoreMs = await msForOneRun(['library:restore', incoming.archive, '--yes', '--json'], base)
     })
 
-    const triggers: Array<{name: string; trigger: (lib: DataDir, rand: () => number) => Trigger}> = [
+    const triggers: NamedTrigger[] = [
       {name: 'while the archive is extracted', trigger: (lib) => ({dir: lib.dataDir, label: '.restore.db'})},
       {name: 'while the safety backup is written', trigger: (lib) => ({dir: lib.backupDir, label: '.tar.gz'})},
-      {name: 'at a random instant', trigger: (_lib, rand) => ({delayMs: Math.round(250 + rand() * (restoreMs - 250))})},
+      atRandomInstant(() => restoreMs),
     ]
 
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -164,7 +171,7 @@ describe('faults: SIGINT and SIGTERM', function () {
           const rand = seededRandom(faultSeed(`restore ${signal} ${name}`))
           const lib = cloneLibrary(base)
           const how = trigger(lib, rand)
-          const run = await signalDuring(['library:restore', archive, '--yes', '--json'], lib.env, signal, how)
+          const run = await signalDuring(['library:restore', incoming.archive, '--yes', '--json'], lib.env, signal, how)
           const content = libraryContent(lib.databasePath)
           expect(content.integrity).to.equal('ok')
           if (!run.fired) {
@@ -175,13 +182,13 @@ describe('faults: SIGINT and SIGTERM', function () {
 
           if (finished(run)) {
             // The signal came after the swap (the commit point): the restore finishes and reports.
-            expect(content.digest, 'a restore that reported success left the old library').to.not.equal(oldDigest)
+            expect(content.digest, 'a restore that reported success left the old library').to.not.equal(base.digest)
             console.log(`      (the signal arrived after the commit point; trigger ${JSON.stringify(how)})`)
           } else {
             expect(
               content.digest,
               `interrupted (exit ${run.code}, ${run.stderr.trim()}) but the library was replaced`,
-            ).to.equal(oldDigest)
+            ).to.equal(base.digest)
           }
 
           if ('delayMs' in how) {
@@ -204,19 +211,14 @@ describe('faults: SIGINT and SIGTERM', function () {
   })
 
   describe('mid-restore onto a machine with no library yet', () => {
-    let archive: string
-
-    before(async () => {
-      const other = makeDataDir({files: 14_000, walFiles: 10, seed: 13})
-      archive = (await archiveOf(other)).path
-    })
+    const incoming = useArchivedLibrary({files: 14_000, walFiles: 10, seed: 13})
 
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       it(`${signal} while the archive is extracted: the data directory the restore created is taken back`, async () => {
         const parent = makeTempDir('vpo-fresh')
         const dataDir = path.join(parent, 'new machine', 'vpo')
         const run = await signalDuring(
-          ['library:restore', archive, '--yes', '--json'],
+          ['library:restore', incoming.archive, '--yes', '--json'],
           {VPO_DATA_DIR: dataDir},
           signal,
           {dir: dataDir, label: '.restore.db'},
@@ -251,19 +253,16 @@ const commit = (to) => {
 fs.renameSync = function (from, to) { const result = rename.call(this, from, to); commit(to); return result }
 fs.linkSync = function (from, to) { const result = link.call(this, from, to); commit(to); return result }
 `)
-    let base: DataDir
-    let archive: string
-    let oldDigest: string
+    let base: KnownLibrary
+    let incoming: ArchivedLibrary
 
     before(async () => {
-      base = makeDataDir({files: 1500, walFiles: 25, seed: 21})
-      const other = makeDataDir({files: 1800, walFiles: 5, seed: 22})
-      archive = (await archiveOf(other)).path
-      oldDigest = libraryContent(base.databasePath).digest
+      base = knownLibrary({files: 1500, walFiles: 25, seed: 21})
+      incoming = await archivedLibrary({files: 1800, walFiles: 5, seed: 22})
     })
 
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-      it(`${signal} just after a backup is published: exit 0 with the archive, or non-zero without it`, async () => {
+      it(`${signal} just after a backup is published: exit 0 with the incoming.archive, or non-zero without it`, async () => {
         const lib = cloneLibrary(base)
         const run = await runCli(['library:backup', '--json'], {env: {...lib.env, ...hook(signal)}})
         const archives = listArchives(lib.backupDir)
@@ -278,14 +277,14 @@ fs.linkSync = function (from, to) { const result = link.call(this, from, to); co
 
       it(`${signal} just after the restored database is swapped in: exit 0 with the new library, or non-zero with the old`, async () => {
         const lib = cloneLibrary(base)
-        const run = await runCli(['library:restore', archive, '--yes', '--json', '--no-safety-backup'], {
+        const run = await runCli(['library:restore', incoming.archive, '--yes', '--json', '--no-safety-backup'], {
           env: {...lib.env, ...hook(signal)},
         })
         const content = libraryContent(lib.databasePath)
         expect(content.integrity).to.equal('ok')
         expect([...listTemps(lib.dataDir)], 'temporary files').to.deep.equal([])
         expect(fs.existsSync(lockDirectory(lib.databasePath)), 'lock left behind').to.equal(false)
-        const replaced = content.digest !== oldDigest
+        const replaced = content.digest !== base.digest
         const consistent = (run.code === 0 && replaced) || (run.code !== 0 && !replaced)
         expect(
           consistent,

@@ -7,6 +7,8 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 
+import {makeTempDir} from './temp-dirs.js'
+
 function available(command: string, args: string[]): boolean {
   return spawnSync(command, args, {stdio: 'ignore'}).error === undefined
 }
@@ -84,6 +86,27 @@ export function makeSshKey(dir: string, type: 'ed25519' | 'rsa', passphrase = ''
     publicFile: `${identityFile}.pub`,
     publicKey: fs.readFileSync(`${identityFile}.pub`, 'utf8').trim(),
     secretBody,
+  }
+}
+
+/** The keys a suite makes with the real tools, in a fresh directory: two age keys, ssh-ed25519 and ssh-rsa. */
+export interface ToolKeys {
+  dir: string
+  age: AgeKey
+  /** A second age key: the wrong one for what `age` opens. */
+  other: AgeKey
+  ed25519: SshKey
+  rsa: SshKey
+}
+
+export function makeToolKeys(label = 'vpo-keys'): ToolKeys {
+  const dir = makeTempDir(label)
+  return {
+    dir,
+    age: makeAgeKey(dir, 'key.txt'),
+    other: makeAgeKey(dir, 'other.txt'),
+    ed25519: makeSshKey(dir, 'ed25519'),
+    rsa: makeSshKey(dir, 'rsa'),
   }
 }
 

@@ -1,3 +1,4 @@
+/* eslint-disable mocha/no-exports, mocha/no-top-level-hooks -- useMounts' hook runs inside the calling describe() */
 /** Filesystems a fault test needs: small tmpfs mounts (as root) and fault hooks preloaded into the CLI. */
 import {spawnSync} from 'node:child_process'
 import fs from 'node:fs'
@@ -41,4 +42,32 @@ export function preloadHook(source: string): NodeJS.ProcessEnv {
   const file = path.join(dir, 'hook.mjs')
   fs.writeFileSync(file, source)
   return {NODE_OPTIONS: `--import ${JSON.stringify(file).slice(1, -1)}`}
+}
+
+/**
+ * Where the enclosing describe mounts filesystems: push each mount point; after the describe they
+ * are unmounted, the last one first (a mount inside another must go before it). Call it before
+ * the describe's own `after(cleanupTempDirs)`, which must not meet a mounted directory.
+ */
+export function useMounts(): string[] {
+  const mounts: string[] = []
+  after(() => {
+    for (const dir of [...mounts].reverse()) unmount(dir)
+  })
+  return mounts
+}
+
+/**
+ * The env for a CLI whose statfs reports a terabyte free (a network share, another writer), so
+ * only the write itself can find the disk full.
+ */
+export function statfsReportingATerabyte(): NodeJS.ProcessEnv {
+  return preloadHook(`
+import fs from 'node:fs'
+const lie = (stats) => ({...stats, bavail: Math.floor(1e12 / Number(stats.bsize)), bfree: Math.floor(1e12 / Number(stats.bsize))})
+const statfs = fs.promises.statfs
+fs.promises.statfs = async function (...args) { return lie(await statfs.apply(this, args)) }
+const statfsSync = fs.statfsSync
+fs.statfsSync = function (...args) { return lie(statfsSync.apply(this, args)) }
+`)
 }

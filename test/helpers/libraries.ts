@@ -20,28 +20,39 @@ export interface DataDir {
   summary: LibrarySummary
 }
 
+/** The record for a VPO data directory at `dataDir`, whose library may not exist yet. */
+export function dataDirAt(dataDir: string, summary: LibrarySummary): DataDir {
+  return {
+    dataDir,
+    databasePath: path.join(dataDir, 'library.db'),
+    backupDir: path.join(dataDir, 'backups'),
+    env: {VPO_DATA_DIR: dataDir},
+    summary,
+  }
+}
+
 /** A VPO data directory holding a realistic library (WAL commits included by default). */
 export function makeDataDir(options: Partial<LibraryOptions> = {}, parent?: string): DataDir {
   const dataDir = path.join(parent ?? makeTempDir('vpo-data'), 'vpo')
-  const databasePath = path.join(dataDir, 'library.db')
-  const summary = createLibrary(databasePath, {files: 1500, walFiles: 25, ...options})
-  return {dataDir, databasePath, backupDir: path.join(dataDir, 'backups'), env: {VPO_DATA_DIR: dataDir}, summary}
+  const summary = createLibrary(path.join(dataDir, 'library.db'), {files: 1500, walFiles: 25, ...options})
+  return dataDirAt(dataDir, summary)
+}
+
+/** A bare library file (no data directory around it), for the service layer's own tests. */
+export function makeLibraryFile(options: Partial<LibraryOptions> = {}): string {
+  const databasePath = path.join(makeTempDir('vpo-lib'), 'library.db')
+  createLibrary(databasePath, {files: 1500, walFiles: 25, ...options})
+  return databasePath
 }
 
 /** Copies a data directory's library (database and WAL, no -shm) into a fresh data directory. */
 export function cloneLibrary(from: DataDir, parent?: string): DataDir {
-  const dataDir = path.join(parent ?? makeTempDir('vpo-data'), 'vpo')
-  fs.mkdirSync(dataDir, {recursive: true})
-  const databasePath = path.join(dataDir, 'library.db')
-  fs.copyFileSync(from.databasePath, databasePath)
-  if (fs.existsSync(`${from.databasePath}-wal`)) fs.copyFileSync(`${from.databasePath}-wal`, `${databasePath}-wal`)
-  return {
-    dataDir,
-    databasePath,
-    backupDir: path.join(dataDir, 'backups'),
-    env: {VPO_DATA_DIR: dataDir},
-    summary: from.summary,
-  }
+  const clone = dataDirAt(path.join(parent ?? makeTempDir('vpo-data'), 'vpo'), from.summary)
+  fs.mkdirSync(clone.dataDir, {recursive: true})
+  fs.copyFileSync(from.databasePath, clone.databasePath)
+  if (fs.existsSync(`${from.databasePath}-wal`))
+    fs.copyFileSync(`${from.databasePath}-wal`, `${clone.databasePath}-wal`)
+  return clone
 }
 
 /** Backs `library` up with the real CLI into a fresh directory: the archive tests restore from. */

@@ -24,6 +24,7 @@ import {createLibrary, type LibrarySummary} from '../fixtures/library-generator.
 import {ROOT} from '../helpers/cli.js'
 import {gnuTarMetadata} from '../helpers/gnu-tar.js'
 import {libraryContent, sha256File} from '../helpers/libraries.js'
+import {skipSaying} from '../helpers/skips.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 import {HOST_V5_VERSION, installIntoNewerHost, NEWER_NODES, prepareNewerNodeHost} from './newer-nodes.js'
 import {
@@ -511,20 +512,14 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
 
   it('bash completion (Debian bash-completion): vpo library: offers all six commands, vpo library:b both backup ones; every flag after --', async function () {
     const missing = bashCompletionMissing()
-    if (missing) {
-      console.log(`      skipped: ${missing}`)
-      this.skip()
-    }
+    skipSaying(this, missing && `skipped: ${missing}`)
 
     await verifyCompletion(completeInBash, host, commands)
   })
 
   it('zsh completion: the same through compinit and a TAB in a pseudo-terminal', async function () {
     const missing = zshMissing()
-    if (missing) {
-      console.log(`      skipped: ${missing}`)
-      this.skip()
-    }
+    skipSaying(this, missing && `skipped: ${missing}`)
 
     await verifyCompletion(completeInZsh, host, commands)
   })

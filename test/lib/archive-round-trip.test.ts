@@ -11,8 +11,7 @@ import zlib from 'node:zlib'
 import {readMemberLayout} from '../../src/lib/archive/gzip-inflate.js'
 import {extractDatabase, readArchiveMetadata, writeArchive} from '../../src/lib/archive/index.js'
 import {LibraryBackupError} from '../../src/lib/errors.js'
-import {createLibrary} from '../fixtures/library-generator.js'
-import {sha256File} from '../helpers/libraries.js'
+import {makeLibraryFile, sha256File} from '../helpers/libraries.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 const DESCRIBE = {
@@ -43,8 +42,7 @@ describe('archive writer and reader', () => {
   let library: string
 
   before(() => {
-    library = path.join(makeTempDir('vpo-lib'), 'library.db')
-    createLibrary(library, {files: 300, walFiles: 0, seed: 7})
+    library = makeLibraryFile({files: 300, walFiles: 0, seed: 7})
   })
 
   after(() => cleanupTempDirs())

@@ -24,8 +24,8 @@ import {chooseBackup} from '../../src/lib/repository/choose-backup.js'
 import {listBackups} from '../../src/lib/repository/listing.js'
 import {LocalDirectory} from '../../src/lib/storage/local-directory.js'
 import {MemoryTarget} from '../../src/lib/storage/memory.js'
-import {createLibrary} from '../fixtures/library-generator.js'
 import {type LocalKey, makeLocalKey} from '../helpers/age-files.js'
+import {makeLibraryFile} from '../helpers/libraries.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 const DAY = 24 * 60 * 60 * 1000
@@ -36,8 +36,7 @@ describe('which backup', function () {
   let library: string
 
   before(() => {
-    library = path.join(makeTempDir('vpo-lib'), 'library.db')
-    createLibrary(library, {files: 200, walFiles: 0, seed: 3})
+    library = makeLibraryFile({files: 200, walFiles: 0, seed: 3})
   })
 
   after(() => cleanupTempDirs())

@@ -17,28 +17,22 @@ import {
   parseRecipients,
 } from '../../src/lib/encryption/index.js'
 import {createLibrary} from '../fixtures/library-generator.js'
-import {type AgeKey, makeAgeKey, makeSshKey, missingTools, runOk, type SshKey, writePattern} from '../helpers/age.js'
-import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
+import {makeToolKeys, missingTools, runOk, type ToolKeys, writePattern} from '../helpers/age.js'
+import {skipSaying} from '../helpers/skips.js'
+import {cleanupTempDirs} from '../helpers/temp-dirs.js'
 
 const SIZES = [0, 1, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 2 * CHUNK_SIZE, 3 * CHUNK_SIZE + 12_345]
 
 describe('age encryption: interoperability with the age tool', () => {
+  let keys: ToolKeys
+  /** Scratch files go beside the keys. */
   let dir: string
-  let ageKey: AgeKey
-  let ed: SshKey
-  let rsa: SshKey
 
   before(function () {
-    const missing = missingTools({age: true, ssh: true})
-    if (missing) {
-      console.log(`      ${missing}`)
-      this.skip()
-    }
+    skipSaying(this, missingTools({age: true, ssh: true}))
 
-    dir = makeTempDir('vpo-age')
-    ageKey = makeAgeKey(dir)
-    ed = makeSshKey(dir, 'ed25519')
-    rsa = makeSshKey(dir, 'rsa')
+    keys = makeToolKeys('vpo-age')
+    dir = keys.dir
   })
 
   after(() => cleanupTempDirs())
@@ -48,9 +42,13 @@ describe('age encryption: interoperability with the age tool', () => {
       const plain = path.join(dir, `plain-${size}`)
       const sealed = path.join(dir, `plain-${size}.age`)
       const data = writePattern(plain, size, size)
-      await encryptFile(plain, sealed, parseRecipients([ageKey.recipient, ed.publicKey, rsa.publicKey]))
+      await encryptFile(
+        plain,
+        sealed,
+        parseRecipients([keys.age.recipient, keys.ed25519.publicKey, keys.rsa.publicKey]),
+      )
       expect(fs.statSync(sealed).mode % 0o1000).to.equal(0o600)
-      for (const identity of [ageKey.identityFile, ed.identityFile, rsa.identityFile]) {
+      for (const identity of [keys.age.identityFile, keys.ed25519.identityFile, keys.rsa.identityFile]) {
         expect(runOk('age', ['-d', '-i', identity, sealed]).equals(data), identity).to.equal(true)
       }
     })
@@ -59,9 +57,9 @@ describe('age encryption: interoperability with the age tool', () => {
       const plain = path.join(dir, `theirs-${size}`)
       const data = writePattern(plain, size, size + 7)
       const cases: Array<[string[], string]> = [
-        [['-r', ageKey.recipient], ageKey.identityFile],
-        [['-R', ed.publicFile], ed.identityFile],
-        [['-R', rsa.publicFile], rsa.identityFile],
+        [['-r', keys.age.recipient], keys.age.identityFile],
+        [['-R', keys.ed25519.publicFile], keys.ed25519.identityFile],
+        [['-R', keys.rsa.publicFile], keys.rsa.identityFile],
       ]
       for (const [[flag, value], identity] of cases) {
         const sealed = path.join(dir, `theirs-${size}-${path.basename(identity)}.age`)
@@ -94,16 +92,16 @@ describe('age encryption: interoperability with the age tool', () => {
     const data = writePattern(plain, 100_000, 11)
     runOk('age', [
       '-r',
-      ageKey.recipient,
+      keys.age.recipient,
       '-R',
-      ed.publicFile,
+      keys.ed25519.publicFile,
       '-R',
-      rsa.publicFile,
+      keys.rsa.publicFile,
       '-o',
       `${plain}.theirs.age`,
       plain,
     ])
-    for (const identity of [ageKey.identityFile, ed.identityFile, rsa.identityFile]) {
+    for (const identity of [keys.age.identityFile, keys.ed25519.identityFile, keys.rsa.identityFile]) {
       const out = `${plain}.${path.basename(identity)}.out`
       await decryptFile(`${plain}.theirs.age`, out, await loadIdentities([identity]))
       expect(fs.readFileSync(out).equals(data), identity).to.equal(true)
@@ -131,18 +129,18 @@ describe('age encryption: interoperability with the age tool', () => {
         },
       })
       sealed = `${archive}.age`
-      await encryptFile(archive, sealed, parseRecipients([ageKey.recipient]))
+      await encryptFile(archive, sealed, parseRecipients([keys.age.recipient]))
     })
 
     it('age -d -i key | tar -tz lists its members, metadata first', () => {
-      const plain = runOk('age', ['-d', '-i', ageKey.identityFile, sealed])
+      const plain = runOk('age', ['-d', '-i', keys.age.identityFile, sealed])
       expect(plain.equals(fs.readFileSync(archive))).to.equal(true)
       const members = runOk('tar', ['-tz'], plain).toString().trim().split('\n')
       expect(members).to.deep.equal(['backup_metadata.json', 'library.db'])
     })
 
     it('decryptHead gives the first chunk of the archive, from the file or from a prefix of it', async () => {
-      const identities = await loadIdentities([ageKey.identityFile])
+      const identities = await loadIdentities([keys.age.identityFile])
       const expected = fs.readFileSync(archive).subarray(0, CHUNK_SIZE)
       expect((await decryptHead(sealed, identities)).equals(expected)).to.equal(true)
       const prefix = fs.readFileSync(sealed).subarray(0, 128 * 1024)
@@ -152,7 +150,7 @@ describe('age encryption: interoperability with the age tool', () => {
 
     it("the decrypted head alone is enough for the archive reader's metadata", async () => {
       const head = path.join(dir, 'head-only.tar.gz')
-      fs.writeFileSync(head, await decryptHead(sealed, await loadIdentities([ageKey.identityFile])), {mode: 0o600})
+      fs.writeFileSync(head, await decryptHead(sealed, await loadIdentities([keys.age.identityFile])), {mode: 0o600})
       const metadata = await readArchiveMetadata(head)
       expect(metadata.file_count).to.equal(3000)
       expect(metadata.created_at).to.equal('2026-11-26T15:00:00Z')
@@ -161,9 +159,9 @@ describe('age encryption: interoperability with the age tool', () => {
     it('an archive made with tar czf | age -r decrypts to a readable archive', async () => {
       const piped = path.join(dir, 'piped.tar.gz.age')
       const tarball = runOk('tar', ['-czf', '-', '-C', dir, 'library.db'])
-      fs.writeFileSync(piped, runOk('age', ['-r', ageKey.recipient], tarball))
+      fs.writeFileSync(piped, runOk('age', ['-r', keys.age.recipient], tarball))
       const out = path.join(dir, 'piped.tar.gz')
-      await decryptFile(piped, out, await loadIdentities([ageKey.identityFile]))
+      await decryptFile(piped, out, await loadIdentities([keys.age.identityFile]))
       expect(runOk('tar', ['-tzf', out]).toString().trim()).to.equal('library.db')
     })
   })

@@ -17,6 +17,7 @@ import {
 import {LibraryBackupError} from '../../src/lib/errors.js'
 import {expectCode, type LocalKey, makeLocalKey} from '../helpers/age-files.js'
 import {HAS_SSH_KEYGEN, makeSshKey, missingTools, type SshKey, writePattern} from '../helpers/age.js'
+import {skipSaying} from '../helpers/skips.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 describe('age encryption: recipients and identities', () => {
@@ -107,11 +108,7 @@ describe('age encryption: recipients and identities', () => {
   })
 
   it('a passphrase-protected or too short SSH key is refused with a reason', async function () {
-    const missing = missingTools({ssh: true})
-    if (missing) {
-      console.log(`      ${missing}`)
-      this.skip()
-    }
+    skipSaying(this, missingTools({ssh: true}))
 
     const locked = makeSshKey(dir, 'ed25519', 'hunter22')
     const error = await collect(loadIdentities([locked.identityFile]), 'KEY_ERROR')

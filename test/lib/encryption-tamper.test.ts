@@ -18,6 +18,7 @@ import {
 import {SEALED_CHUNK_SIZE} from '../../src/lib/encryption/stream.js'
 import {expectCode, flipped, type LocalKey, makeLocalKey, payloadOffset} from '../helpers/age-files.js'
 import {missingTools, runOk, writePattern} from '../helpers/age.js'
+import {skipSaying} from '../helpers/skips.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 describe('age encryption: damage and keys', () => {
@@ -169,11 +170,7 @@ describe('age encryption: damage and keys', () => {
   })
 
   it('an armored age file is refused, saying to use age -d', async function () {
-    const missing = missingTools({age: true})
-    if (missing) {
-      console.log(`      ${missing}`)
-      this.skip()
-    }
+    skipSaying(this, missingTools({age: true}))
 
     const armored = runOk('age', ['-a', '-r', key.recipient], plain.subarray(0, 100))
     const error = await expectCode(decryptBytes(armored), 'UNSUPPORTED_ARCHIVE')

@@ -43,6 +43,17 @@ function summary(decisions: RetentionDecision[]): {kept: Record<string, string[]
   return {kept, removed}
 }
 
+/** The summary of a plan at `now` for regular, readable backups made at `times`. */
+function planned(policy: RetentionPolicy, now: string, times: string[]): ReturnType<typeof summary> {
+  return summary(
+    planRetention(
+      times.map((time) => backup(time)),
+      policy,
+      new Date(now),
+    ),
+  )
+}
+
 /** Kept backups by their UTC day, for the calendar tests where each day has one backup. */
 function keptByDay(decisions: RetentionDecision[]): Record<string, string[]> {
   return Object.fromEntries(
@@ -120,14 +131,8 @@ describe('retention policy (pure)', () => {
   })
 
   it('counts only days that have a backup (gaps)', () => {
-    const backups = [
-      backup('2026-01-01T10:00:00Z'),
-      backup('2026-01-02T10:00:00Z'),
-      backup('2026-01-05T10:00:00Z'),
-      backup('2026-01-09T10:00:00Z'),
-    ]
-    const decisions = planRetention(backups, {daily: 3}, new Date('2026-01-20T00:00:00Z'))
-    expect(summary(decisions)).to.deep.equal({
+    const times = ['2026-01-01T10:00:00Z', '2026-01-02T10:00:00Z', '2026-01-05T10:00:00Z', '2026-01-09T10:00:00Z']
+    expect(planned({daily: 3}, '2026-01-20T00:00:00Z', times)).to.deep.equal({
       kept: {
         'vpo-library-2026-01-09T100000Z.tar.gz': ['daily 2026-01-09', 'newest readable'],
         'vpo-library-2026-01-05T100000Z.tar.gz': ['daily 2026-01-05'],
@@ -138,16 +143,9 @@ describe('retention policy (pure)', () => {
   })
 
   it('keeps the newest backup of a day with several', () => {
-    const backups = [
-      backup('2026-03-01T01:00:00Z'),
-      backup('2026-03-01T13:00:00Z'),
-      backup('2026-03-01T23:59:59Z'),
-      backup('2026-03-02T00:00:00Z'),
-      backup('2026-03-02T08:00:00Z'),
-      backup('2026-03-02T20:00:00Z'),
-    ]
-    const decisions = planRetention(backups, {daily: 2}, new Date('2026-03-03T00:00:00Z'))
-    expect(summary(decisions)).to.deep.equal({
+    const firstDay = ['2026-03-01T01:00:00Z', '2026-03-01T13:00:00Z', '2026-03-01T23:59:59Z']
+    const secondDay = ['2026-03-02T00:00:00Z', '2026-03-02T08:00:00Z', '2026-03-02T20:00:00Z']
+    expect(planned({daily: 2}, '2026-03-03T00:00:00Z', [...firstDay, ...secondDay])).to.deep.equal({
       kept: {
         'vpo-library-2026-03-02T200000Z.tar.gz': ['daily 2026-03-02', 'newest readable'],
         'vpo-library-2026-03-01T235959Z.tar.gz': ['daily 2026-03-01'],
@@ -355,9 +353,8 @@ describe('retention policy (pure)', () => {
 
   describe('within', () => {
     it('keeps backups at or after now − D, counted in hours', () => {
-      const now = new Date('2026-03-10T12:00:00Z')
-      const backups = [backup('2026-03-09T00:00:00Z'), backup('2026-03-08T23:59:59Z'), backup('2026-03-10T11:00:00Z')]
-      expect(summary(planRetention(backups, {within: parseDuration('36h')}, now))).to.deep.equal({
+      const times = ['2026-03-09T00:00:00Z', '2026-03-08T23:59:59Z', '2026-03-10T11:00:00Z']
+      expect(planned({within: parseDuration('36h')}, '2026-03-10T12:00:00Z', times)).to.deep.equal({
         kept: {
           'vpo-library-2026-03-10T110000Z.tar.gz': ['within 36h', 'newest readable'],
           'vpo-library-2026-03-09T000000Z.tar.gz': ['within 36h'],
@@ -368,9 +365,8 @@ describe('retention policy (pure)', () => {
 
     it('subtracts calendar months, clamped to the end of a shorter month', () => {
       // 2026-03-31 minus one month is 2026-02-28 (not March 3 as Go's AddDate would give).
-      const now = new Date('2026-03-31T12:00:00Z')
-      const backups = [backup('2026-03-30T00:00:00Z'), backup('2026-02-28T12:00:00Z'), backup('2026-02-28T11:59:59Z')]
-      expect(summary(planRetention(backups, {within: parseDuration('1m')}, now))).to.deep.equal({
+      const times = ['2026-03-30T00:00:00Z', '2026-02-28T12:00:00Z', '2026-02-28T11:59:59Z']
+      expect(planned({within: parseDuration('1m')}, '2026-03-31T12:00:00Z', times)).to.deep.equal({
         kept: {
           'vpo-library-2026-03-30T000000Z.tar.gz': ['within 1m', 'newest readable'],
           'vpo-library-2026-02-28T120000Z.tar.gz': ['within 1m'],
@@ -380,9 +376,8 @@ describe('retention policy (pure)', () => {
     })
 
     it('renders combined durations in the reason', () => {
-      const now = new Date('2026-07-01T00:00:00Z')
-      const backups = [backup('2025-01-01T00:00:00Z'), backup('2024-12-31T23:59:59Z')]
-      expect(summary(planRetention(backups, {within: parseDuration('1y6m')}, now))).to.deep.equal({
+      const times = ['2025-01-01T00:00:00Z', '2024-12-31T23:59:59Z']
+      expect(planned({within: parseDuration('1y6m')}, '2026-07-01T00:00:00Z', times)).to.deep.equal({
         kept: {'vpo-library-2025-01-01T000000Z.tar.gz': ['within 1y6m', 'newest readable']},
         removed: ['vpo-library-2024-12-31T235959Z.tar.gz'],
       })

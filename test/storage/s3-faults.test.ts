@@ -17,6 +17,17 @@ import {makeDataDir, sha256File} from '../helpers/libraries.js'
 import {useEnv} from '../helpers/s3-server.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
+/** S3's answer to a PUT with If-None-Match when the object is there by then (another writer, or our own). */
+const PRECONDITION_FAILED_PUT = {
+  method: 'PUT',
+  fault: {
+    kind: 'error',
+    status: 412,
+    code: 'PreconditionFailed',
+    message: 'At least one of the pre-conditions you specified did not hold',
+  },
+} as const
+
 describe('S3 bucket target under faults (s3rver behind a fault proxy)', () => {
   const store = useFaultyStore('vpo-faults')
 
@@ -112,15 +123,7 @@ describe('S3 bucket target under faults (s3rver behind a fault proxy)', () => {
   })
 
   it('treats a concurrent writer (412 to If-None-Match) as "already exists" and uploads nothing', async () => {
-    store.proxy.inject({
-      method: 'PUT',
-      fault: {
-        kind: 'error',
-        status: 412,
-        code: 'PreconditionFailed',
-        message: 'At least one of the pre-conditions you specified did not hold',
-      },
-    })
+    store.proxy.inject(PRECONDITION_FAILED_PUT)
     const target = store.bucket()
     const staged = await store.stage(target, crypto.randomBytes(1000))
     expect(await target.commit(staged, NAME, {overwrite: false})).to.equal(false)
@@ -129,15 +132,7 @@ describe('S3 bucket target under faults (s3rver behind a fault proxy)', () => {
 
   it('keeps an upload whose success reply was lost, when the retry meets 412 from our own object', async () => {
     store.proxy.inject({method: 'PUT', fault: {kind: 'drop-response'}})
-    store.proxy.inject({
-      method: 'PUT',
-      fault: {
-        kind: 'error',
-        status: 412,
-        code: 'PreconditionFailed',
-        message: 'At least one of the pre-conditions you specified did not hold',
-      },
-    })
+    store.proxy.inject(PRECONDITION_FAILED_PUT)
     const target = store.bucket()
     const bytes = crypto.randomBytes(1000)
     const staged = await store.stage(target, bytes)
