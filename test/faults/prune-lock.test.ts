@@ -17,7 +17,7 @@ import {finishCli, parseJson, runCli, startCli} from '../helpers/cli.js'
 import {expectHumanError, expectJsonError} from '../helpers/expectations.js'
 import {holdLibraryLock} from '../helpers/processes.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
-import {pause} from '../helpers/waiting.js'
+import {pause, pollUntil} from '../helpers/waiting.js'
 
 const DAY = 86_400_000
 
@@ -120,8 +120,11 @@ describe('faults: two prunes of one location', function () {
     const holder = await holdLibraryLock(lockOf(dir))
     const child = startCli(['library:backup', '--json', '--keep', '2', '--output', `${dir}/`], {env: lib.env})
     const done = finishCli(child)
-    await pause(1500)
+    // However slow the machine, the backup is written first; then it waits, pruning nothing.
+    expect(await pollUntil(() => backupsIn(dir).length === 5, 15_000, 20), 'the backup was written').to.equal(true)
+    await pause(500)
     expect(backupsIn(dir), 'made, not yet pruned').to.have.lengthOf(5)
+    expect(child.exitCode, 'still waiting for the prune').to.equal(null)
     await holder.release()
     const result = await done
     expect(result.code, result.stderr).to.equal(0)
