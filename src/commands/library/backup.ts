@@ -10,7 +10,7 @@ import {retentionFlags, retentionPolicy} from '../../cli/retention-flags.js'
 import {shrinkFlags, shrinkOptions} from '../../cli/shrink-flags.js'
 import {progressLine} from '../../cli/ui/progress.js'
 import {escapeForTerminal} from '../../cli/ui/terminal-text.js'
-import {applyBackup, planBackup, previewBackup} from '../../lib/backup.js'
+import {applyBackup, type BackupPreview, type BackupResult, planBackup, previewBackup} from '../../lib/backup.js'
 import {loadRecipients} from '../../lib/encryption/encrypted-archives.js'
 import {formatBytes, formatCount} from '../../lib/format.js'
 import {placesFailure} from '../../lib/repository/backup-copies.js'
@@ -98,30 +98,7 @@ export default class LibraryBackup extends LibraryCommand {
     }
 
     const plan = await planBackup({...options, signal: this.signal})
-    if (flags['dry-run']) {
-      const preview = await previewBackup(plan)
-      this.log(`Dry run: no backup was written.`)
-      this.logSafe(`  Database:       ${preview.databasePath} (${formatBytes(preview.databaseSizeBytes)})`)
-      this.logSafe(`  Output:         ${preview.outputPath}`)
-      this.log(
-        `  Estimated size: ${formatBytes(preview.estimatedArchiveSizeBytes.low)} to ${formatBytes(preview.estimatedArchiveSizeBytes.high)}`,
-      )
-      this.log(`  Files in library: ${formatCount(preview.stats.fileCount)}`)
-      this.log(`  Schema version: ${preview.stats.schemaVersion}`)
-      for (const place of preview.copyTo) this.logSafe(`  Copy to:        ${place}`)
-      return {
-        success: true,
-        dry_run: true,
-        database_path: preview.databasePath,
-        database_size_bytes: preview.databaseSizeBytes,
-        output_path: preview.outputPath,
-        estimated_archive_size_bytes: preview.estimatedArchiveSizeBytes,
-        file_count: preview.stats.fileCount,
-        total_library_size_bytes: preview.stats.totalLibrarySizeBytes,
-        schema_version: preview.stats.schemaVersion,
-        copy_to: preview.copyTo,
-      }
-    }
+    if (flags['dry-run']) return this.showPreview(await previewBackup(plan))
 
     const progress = progressLine(this.showProgress)
     const result = await applyBackup(plan, {
@@ -129,65 +106,14 @@ export default class LibraryBackup extends LibraryCommand {
       onProgress: (phase, done, total) => progress.update(PHASE_LABELS[phase], done, total),
     }).finally(() => progress.clear())
 
-    const {metadata} = result
     this.metricValues = {
       vpo_backup_archive_size_bytes: result.archiveSizeBytes,
-      vpo_backup_database_size_bytes: metadata.database_size_bytes,
-      vpo_backup_library_files: Number(metadata.file_count),
+      vpo_backup_database_size_bytes: result.metadata.database_size_bytes,
+      vpo_backup_library_files: Number(result.metadata.file_count),
     }
-    const ratio = metadata.database_size_bytes > 0 ? 1 - result.archiveSizeBytes / metadata.database_size_bytes : 0
-    if (result.damaged)
-      this.warn(`The library fails SQLite's quick_check; it was archived anyway as ${result.path} (--allow-damaged).`)
-    this.logSafe(`Backup created: ${result.path}`)
-    this.log(`  Database size: ${formatBytes(metadata.database_size_bytes)}`)
-    this.log(`  Archive size:  ${formatBytes(result.archiveSizeBytes)} (${Math.round(ratio * 100)}% smaller)`)
-    // How many, never which: keys stay out of output.
-    const recipients = options.recipients?.length ?? 0
-    if (result.encrypted) this.log(`  Encrypted:     age, to ${recipients} recipient${recipients === 1 ? '' : 's'}`)
-    this.log(`  Files in library: ${formatCount(metadata.file_count)}`)
-    for (const place of result.places.slice(1)) {
-      if (place.path) this.logSafe(`  Copied to:     ${place.path}`)
-      else this.logSafe(`  Not copied to: ${place.location}`)
-    }
-
-    const {accepted, alarm} = result.shrink ?? {}
-    if (accepted)
-      this.log(
-        `  Accepted the drop from ${formatCount(accepted.from.fileCount)} to ${formatCount(accepted.to.fileCount)} files (--accept-shrink).`,
-      )
-    for (const place of result.places)
-      for (const pruned of place.pruned) this.logSafe(`  Removed old backup: ${pruned}`)
-    for (const warning of result.warnings) this.warn(escapeForTerminal(warning))
-
-    const json: BackupJson = {
-      success: true,
-      path: result.path,
-      archive_size_bytes: result.archiveSizeBytes,
-      database_size_bytes: metadata.database_size_bytes,
-      compression_ratio: Math.round(ratio * 1000) / 1000,
-      file_count: metadata.file_count,
-      total_library_size_bytes: metadata.total_library_size_bytes,
-      schema_version: metadata.schema_version,
-      created_at: metadata.created_at,
-      database_sha256: metadata.database_sha256!,
-      duration_seconds: Math.round(result.durationSeconds * 1000) / 1000,
-      ...(result.damaged ? {damaged: true as const} : {}),
-      ...(result.encrypted ? {encrypted: true as const} : {}),
-      pruned: result.prune?.removed ?? [],
-      // Present with --copy-to: the primary location first, then each place.
-      ...(result.places.length > 1
-        ? {
-            places: result.places.map((place) => ({
-              location: place.location,
-              primary: place.primary,
-              path: place.path ?? null,
-              stored: place.path !== undefined,
-              pruned: place.pruned,
-              ...(place.error ? {error: place.error.toJSON()} : {}),
-            })),
-          }
-        : {}),
-    }
+    this.showBackup(result, options.recipients?.length ?? 0)
+    const json = backupJson(result)
+    const alarm = result.shrink?.alarm
     if (alarm) {
       const {maxShrinkPercent} = options.shrink
       this.failWith(libraryShrank(alarm, maxShrinkPercent), {
@@ -206,4 +132,96 @@ export default class LibraryBackup extends LibraryCommand {
     if (failure) this.failWith(failure, json)
     return json
   }
+
+  /** --dry-run: what the backup would write, and where. */
+  private showPreview(preview: BackupPreview): BackupPlanJson {
+    this.log(`Dry run: no backup was written.`)
+    this.logSafe(`  Database:       ${preview.databasePath} (${formatBytes(preview.databaseSizeBytes)})`)
+    this.logSafe(`  Output:         ${preview.outputPath}`)
+    this.log(
+      `  Estimated size: ${formatBytes(preview.estimatedArchiveSizeBytes.low)} to ${formatBytes(preview.estimatedArchiveSizeBytes.high)}`,
+    )
+    this.log(`  Files in library: ${formatCount(preview.stats.fileCount)}`)
+    this.log(`  Schema version: ${preview.stats.schemaVersion}`)
+    for (const place of preview.copyTo) this.logSafe(`  Copy to:        ${place}`)
+    return {
+      success: true,
+      dry_run: true,
+      database_path: preview.databasePath,
+      database_size_bytes: preview.databaseSizeBytes,
+      output_path: preview.outputPath,
+      estimated_archive_size_bytes: preview.estimatedArchiveSizeBytes,
+      file_count: preview.stats.fileCount,
+      total_library_size_bytes: preview.stats.totalLibrarySizeBytes,
+      schema_version: preview.stats.schemaVersion,
+      copy_to: preview.copyTo,
+    }
+  }
+
+  private showBackup(result: BackupResult, recipientCount: number): void {
+    const {metadata} = result
+    if (result.damaged)
+      this.warn(`The library fails SQLite's quick_check; it was archived anyway as ${result.path} (--allow-damaged).`)
+    this.logSafe(`Backup created: ${result.path}`)
+    this.log(`  Database size: ${formatBytes(metadata.database_size_bytes)}`)
+    this.log(
+      `  Archive size:  ${formatBytes(result.archiveSizeBytes)} (${Math.round(compressionRatio(result) * 100)}% smaller)`,
+    )
+    // How many, never which: keys stay out of output.
+    if (result.encrypted)
+      this.log(`  Encrypted:     age, to ${recipientCount} recipient${recipientCount === 1 ? '' : 's'}`)
+    this.log(`  Files in library: ${formatCount(metadata.file_count)}`)
+    for (const place of result.places.slice(1)) {
+      if (place.path) this.logSafe(`  Copied to:     ${place.path}`)
+      else this.logSafe(`  Not copied to: ${place.location}`)
+    }
+
+    const {accepted} = result.shrink ?? {}
+    if (accepted)
+      this.log(
+        `  Accepted the drop from ${formatCount(accepted.from.fileCount)} to ${formatCount(accepted.to.fileCount)} files (--accept-shrink).`,
+      )
+    for (const place of result.places)
+      for (const pruned of place.pruned) this.logSafe(`  Removed old backup: ${pruned}`)
+    for (const warning of result.warnings) this.warn(escapeForTerminal(warning))
+  }
+}
+
+/** The --json shape of a backup made (the shrink alarm adds its own fields). */
+function backupJson(result: BackupResult): BackupJson {
+  const {metadata} = result
+  return {
+    success: true,
+    path: result.path,
+    archive_size_bytes: result.archiveSizeBytes,
+    database_size_bytes: metadata.database_size_bytes,
+    compression_ratio: Math.round(compressionRatio(result) * 1000) / 1000,
+    file_count: metadata.file_count,
+    total_library_size_bytes: metadata.total_library_size_bytes,
+    schema_version: metadata.schema_version,
+    created_at: metadata.created_at,
+    database_sha256: metadata.database_sha256!,
+    duration_seconds: Math.round(result.durationSeconds * 1000) / 1000,
+    ...(result.damaged ? {damaged: true as const} : {}),
+    ...(result.encrypted ? {encrypted: true as const} : {}),
+    pruned: result.prune?.removed ?? [],
+    // Present with --copy-to: the primary location first, then each place.
+    ...(result.places.length > 1
+      ? {
+          places: result.places.map((place) => ({
+            location: place.location,
+            primary: place.primary,
+            path: place.path ?? null,
+            stored: place.path !== undefined,
+            pruned: place.pruned,
+            ...(place.error ? {error: place.error.toJSON()} : {}),
+          })),
+        }
+      : {}),
+  }
+}
+
+/** How much smaller the archive is than the database: 0.63 for 63%. */
+function compressionRatio({archiveSizeBytes, metadata}: BackupResult): number {
+  return metadata.database_size_bytes > 0 ? 1 - archiveSizeBytes / metadata.database_size_bytes : 0
 }
