@@ -50,9 +50,19 @@ export class PlaintextReader {
   readonly size: number
   private readonly authenticated: Uint8Array
   private batchFirst = -1
-  private batch = Buffer.alloc(0)
+  /** The current batch's chunks as they decrypted, copied out of directly (no concatenated copy). */
+  private batch: Buffer[] = []
   /** The next batch's sealed bytes, read on the threadpool while this one is consumed. */
   private ahead: undefined | {first: number; sealed: Promise<Buffer>}
+  /**
+   * Two sealed-batch buffers used in turn (one being decrypted, one being read ahead into):
+   * fresh 2 MiB buffers for each batch cost more in page faults than the decryption itself.
+   */
+  private readonly sealedBuffers = [
+    Buffer.allocUnsafe(BATCH * SEALED_CHUNK_SIZE),
+    Buffer.allocUnsafe(BATCH * SEALED_CHUNK_SIZE),
+  ]
+  private turn = 0
 
   constructor(
     private readonly file: FileHandle,
@@ -72,13 +82,11 @@ export class PlaintextReader {
         const chunk = Math.floor(at / CHUNK_SIZE)
         const first = chunk - (chunk % BATCH)
         if (first !== this.batchFirst) await this.load(first)
-        const start = at - first * CHUNK_SIZE
-        const copied = this.batch.copy(
-          buffer,
-          offset + done,
-          start,
-          start + Math.min(length - done, this.batch.length - start),
-        )
+        const plain = this.batch[chunk - first]
+        const start = at - chunk * CHUNK_SIZE
+        const copied = plain
+          ? plain.copy(buffer, offset + done, start, start + Math.min(length - done, plain.length - start))
+          : 0
         if (copied === 0) throw new ChunkAuthError('the payload ends before its chunks say')
         done += copied
       }
@@ -109,7 +117,15 @@ export class PlaintextReader {
   }
 
   private async load(first: number): Promise<void> {
-    const sealed = this.ahead?.first === first ? await this.ahead.sealed : await this.readSealed(first)
+    let sealed: Buffer
+    if (this.ahead?.first === first) {
+      sealed = await this.ahead.sealed
+    } else {
+      // A read ahead of another batch may still be filling one of the two buffers.
+      await settle(this.ahead?.sealed)
+      sealed = await this.readSealed(first)
+    }
+
     const next = first + BATCH
     this.ahead = next < this.chunks ? {first: next, sealed: inFlight(this.readSealed(next))} : undefined
     const plain: Buffer[] = []
@@ -121,12 +137,15 @@ export class PlaintextReader {
       this.authenticated[index] = 1
     }
 
-    this.batch = Buffer.concat(plain)
+    this.batch = plain
     this.batchFirst = first
   }
 
+  /** Into the buffer not in use: the other one holds the batch being decrypted, or a settled read. */
   private readSealed(first: number): Promise<Buffer> {
+    const into = this.sealedBuffers[this.turn]
+    this.turn = 1 - this.turn
     const position = this.unlocked.payloadOffset + first * SEALED_CHUNK_SIZE
-    return readAt(this.file, position, BATCH * SEALED_CHUNK_SIZE)
+    return readAt(this.file, position, BATCH * SEALED_CHUNK_SIZE, into)
   }
 }
