@@ -104,6 +104,21 @@ describe('age encryption: the decrypting random-access reader', () => {
     }
   })
 
+  it('reads a file of fewer chunks than a batch whole, and its last byte', async () => {
+    const small = seededBytes(3 * CHUNK + 100, 9)
+    fs.writeFileSync(path.join(dir, 'small'), small)
+    const file = path.join(dir, 'small.age')
+    runOk('age', ['-r', key.recipient, '-o', file, path.join(dir, 'small')])
+    const reader = await open(file)
+    try {
+      expect((await readAt(reader, 0, small.length + 10)).equals(small)).to.equal(true)
+      expect((await readAt(reader, small.length - 1, 1))[0]).to.equal(small.at(-1))
+      await reader.finish()
+    } finally {
+      await reader.close()
+    }
+  })
+
   it('a flipped bit in the third batch: the first batch still reads, that chunk and finish() are INVALID_ARCHIVE', async () => {
     const sealed = fs.readFileSync(files['age CLI'])
     const reader = await open(variant(flipped(sealed, payloadOffset(sealed) + 66 * SEALED_CHUNK_SIZE + 7)))

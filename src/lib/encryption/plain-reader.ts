@@ -58,10 +58,7 @@ export class PlaintextReader {
    * Two sealed-batch buffers used in turn (one being decrypted, one being read ahead into):
    * fresh 2 MiB buffers for each batch cost more in page faults than the decryption itself.
    */
-  private readonly sealedBuffers = [
-    Buffer.allocUnsafe(BATCH * SEALED_CHUNK_SIZE),
-    Buffer.allocUnsafe(BATCH * SEALED_CHUNK_SIZE),
-  ]
+  private readonly sealedBuffers: Buffer[] = []
   private turn = 0
 
   constructor(
@@ -143,9 +140,11 @@ export class PlaintextReader {
 
   /** Into the buffer not in use: the other one holds the batch being decrypted, or a settled read. */
   private readSealed(first: number): Promise<Buffer> {
+    // Allocated on first use, no larger than the file needs (a small archive is one short batch).
+    this.sealedBuffers[this.turn] ??= Buffer.allocUnsafe(Math.min(BATCH, this.chunks) * SEALED_CHUNK_SIZE)
     const into = this.sealedBuffers[this.turn]
     this.turn = 1 - this.turn
     const position = this.unlocked.payloadOffset + first * SEALED_CHUNK_SIZE
-    return readAt(this.file, position, BATCH * SEALED_CHUNK_SIZE, into)
+    return readAt(this.file, position, Math.min(BATCH, this.chunks - first) * SEALED_CHUNK_SIZE, into)
   }
 }
