@@ -6,7 +6,7 @@ import {type ArchiveKeys, lockedArchiveError} from './encryption/encrypted-archi
 import {LibraryBackupError} from './errors.js'
 import {backupsToVerify, CLOCK_SKEW_MS, isDeliberate, newestVerified} from './repository/backup-selection.js'
 import {listBackups, type ListedBackup} from './repository/listing.js'
-import {withLocalPlainArchive} from './repository/local-plain-archive.js'
+import {withLocalArchiveInput, withLocalPlainArchive} from './repository/local-plain-archive.js'
 import {verifyArchive} from './repository/verification.js'
 import {checkWhole, type Wholeness} from './repository/wholeness.js'
 import {locateArchive, openTarget} from './storage/locations.js'
@@ -143,13 +143,14 @@ async function check(
         createdAt: listedAt,
         locked: keyError(archivePath, how.keys),
       }
-    return await withLocalPlainArchive({target, name}, how.keys, async (plainPath) => {
-      if (how.quick) {
+    if (how.quick)
+      return await withLocalPlainArchive({target, name}, how.keys, async (plainPath) => {
         const metadata = await quickCheckArchive(plainPath)
         return {path: archivePath, ok: true, metadata, createdAt: new Date(Date.parse(metadata.created_at))}
-      }
-
-      const verified = await verifyArchive(plainPath, {scratchDir: os.tmpdir()})
+      })
+    // Read as restore --dry-run reads it: an encrypted archive decrypted as it is read, no copy.
+    return await withLocalArchiveInput({target, name}, how.keys, async (input) => {
+      const verified = await verifyArchive(input, {scratchDir: os.tmpdir()})
       return {
         path: archivePath,
         ok: true,

@@ -50,9 +50,17 @@ export class PlaintextReader {
   readonly size: number
   private readonly authenticated: Uint8Array
   private batchFirst = -1
-  private batch = Buffer.alloc(0)
+  /** The current batch's sealed bytes, and its chunks decrypted so far (each on first use). */
+  private sealed: Buffer = Buffer.alloc(0)
+  private batch: Array<Buffer | undefined> = []
   /** The next batch's sealed bytes, read on the threadpool while this one is consumed. */
   private ahead: undefined | {first: number; sealed: Promise<Buffer>}
+  /**
+   * Two sealed-batch buffers used in turn (one being decrypted, one being read ahead into):
+   * fresh 2 MiB buffers for each batch cost more in page faults than the decryption itself.
+   */
+  private readonly sealedBuffers: Buffer[] = []
+  private turn = 0
 
   constructor(
     private readonly file: FileHandle,
@@ -72,13 +80,9 @@ export class PlaintextReader {
         const chunk = Math.floor(at / CHUNK_SIZE)
         const first = chunk - (chunk % BATCH)
         if (first !== this.batchFirst) await this.load(first)
-        const start = at - first * CHUNK_SIZE
-        const copied = this.batch.copy(
-          buffer,
-          offset + done,
-          start,
-          start + Math.min(length - done, this.batch.length - start),
-        )
+        const plain = this.plainChunk(chunk)
+        const start = at - chunk * CHUNK_SIZE
+        const copied = plain.copy(buffer, offset + done, start, start + Math.min(length - done, plain.length - start))
         if (copied === 0) throw new ChunkAuthError('the payload ends before its chunks say')
         done += copied
       }
@@ -90,7 +94,10 @@ export class PlaintextReader {
   async finish(): Promise<void> {
     await this.guard(async () => {
       for (let first = 0; first < this.chunks; first += BATCH) {
-        if (this.authenticated.subarray(first, first + BATCH).includes(0)) await this.load(first)
+        const end = Math.min(this.chunks, first + BATCH)
+        if (!this.authenticated.subarray(first, end).includes(0)) continue
+        if (first !== this.batchFirst) await this.load(first)
+        for (let index = first; index < end; index++) if (!this.authenticated[index]) this.plainChunk(index)
       }
     })
   }
@@ -108,25 +115,46 @@ export class PlaintextReader {
     }
   }
 
+  /** Chunk `index` of the current batch, decrypted (and authenticated) the first time it is asked for. */
+  private plainChunk(index: number): Buffer {
+    const slot = index - this.batchFirst
+    const known = this.batch[slot]
+    if (known) return known
+    const at = slot * SEALED_CHUNK_SIZE
+    const last = index === this.chunks - 1
+    const plain = openChunk(this.unlocked.key, index, last, this.sealed.subarray(at, at + SEALED_CHUNK_SIZE))
+    this.authenticated[index] = 1
+    this.batch[slot] = plain
+    return plain
+  }
+
   private async load(first: number): Promise<void> {
-    const sealed = this.ahead?.first === first ? await this.ahead.sealed : await this.readSealed(first)
-    const next = first + BATCH
-    this.ahead = next < this.chunks ? {first: next, sealed: inFlight(this.readSealed(next))} : undefined
-    const plain: Buffer[] = []
-    const end = Math.min(this.chunks, next)
-    for (let index = first; index < end; index++) {
-      const at = (index - first) * SEALED_CHUNK_SIZE
-      const last = index === this.chunks - 1
-      plain.push(openChunk(this.unlocked.key, index, last, sealed.subarray(at, at + SEALED_CHUNK_SIZE)))
-      this.authenticated[index] = 1
+    let sealed: Buffer
+    if (this.ahead?.first === first) {
+      sealed = await this.ahead.sealed
+    } else {
+      // A read ahead of another batch may still be filling one of the two buffers.
+      await settle(this.ahead?.sealed)
+      this.ahead = undefined
+      sealed = await this.readSealed(first)
     }
 
-    this.batch = Buffer.concat(plain)
+    const next = first + BATCH
+    // Read ahead once the file is being read through: a head read (the metadata) needs one batch.
+    const readingOn = this.batchFirst !== -1
+    this.ahead = readingOn && next < this.chunks ? {first: next, sealed: inFlight(this.readSealed(next))} : undefined
+    this.sealed = sealed
+    this.batch = []
     this.batchFirst = first
   }
 
+  /** Into the buffer not in use: the other one holds the current batch, or a settled read. */
   private readSealed(first: number): Promise<Buffer> {
+    // Allocated on first use, no larger than the file needs (a small archive is one short batch).
+    this.sealedBuffers[this.turn] ??= Buffer.allocUnsafe(Math.min(BATCH, this.chunks) * SEALED_CHUNK_SIZE)
+    const into = this.sealedBuffers[this.turn]
+    this.turn = 1 - this.turn
     const position = this.unlocked.payloadOffset + first * SEALED_CHUNK_SIZE
-    return readAt(this.file, position, BATCH * SEALED_CHUNK_SIZE)
+    return readAt(this.file, position, Math.min(BATCH, this.chunks - first) * SEALED_CHUNK_SIZE, into)
   }
 }

@@ -3,7 +3,7 @@ import fs from 'node:fs'
 import {type BackupMetadata, extractDatabase, readArchiveMetadata} from '../archive/index.js'
 import {type ArchiveInput, inputPath} from '../archive/source.js'
 import {fromSystemError, invalidArchive, LibraryBackupError} from '../errors.js'
-import {removeTemp, tempPathIn} from '../fs/temp-files.js'
+import {removeAbandonedTemps, removeTemp, tempPathIn} from '../fs/temp-files.js'
 import {hasSqliteHeader, openCopy, quickCheck, readLibraryStats} from '../library/library-database.js'
 
 /**
@@ -38,6 +38,9 @@ export async function verifyArchive(input: ArchiveInput, options: VerifyOptions)
   const archivePath = inputPath(input)
   const extracted = tempPathIn(options.scratchDir, 'restore.db')
   let kept = false
+  // The plaintext of an encrypted backup that a run killed with -9 left here (its extracted
+  // database, or the decrypted copy an older version or verify --quick wrote): no one comes back for it.
+  if (typeof input !== 'string') removeAbandonedTemps(options.scratchDir)
   try {
     assertCanCreate(extracted, options.scratchDir)
     const contents = await extractDatabase(input, extracted, {

@@ -76,7 +76,9 @@ export async function writeBackup(
     const written = await writeArchive({
       archivePath,
       databasePath: snapshotPath,
-      durable: !options.recipients,
+      // Made durable only when it is the stored archive itself (renamed into a local directory):
+      // one that is encrypted, or uploaded and read back, is a scratch file removed afterwards.
+      durable: !options.recipients && destination.target.localPath(destination.name ?? 'next.tar.gz') !== undefined,
       describe: {
         vpo_version: options.vpoVersion,
         schema_version: stats.schemaVersion,

@@ -6,6 +6,7 @@ import type {BackupTarget, FetchedArchive, StoredArchive} from './target.js'
 import {fromSystemError, LibraryBackupError} from '../errors.js'
 import {makeDirectories} from '../fs/make-directories.js'
 import {removeTemp, tempPathIn} from '../fs/temp-files.js'
+import {DownloadFile} from './download-file.js'
 import {privateTempDir} from './private-scratch.js'
 import {
   createS3Client,
@@ -126,12 +127,9 @@ export class S3Bucket implements BackupTarget {
       const file = tempPathIn(scratchDir ?? (await this.ownScratch()), 'download')
       const handle = await fsp.open(file, 'wx', 0o600)
       try {
-        await readObject(this.reading(name, 'downloading'), {
-          async write(chunk, offset) {
-            if (offset === 0) await handle.truncate(0)
-            await handle.write(chunk, 0, chunk.length, offset)
-          },
-        })
+        const download = new DownloadFile(handle)
+        await readObject(this.reading(name, 'downloading'), download)
+        await download.flush()
         await handle.close()
       } catch (error) {
         await handle.close().catch(() => {})

@@ -1,10 +1,10 @@
 import type {Readable} from 'node:stream'
 
 import {GetObjectCommand, type S3Client} from '@aws-sdk/client-s3'
-import fsp from 'node:fs/promises'
 
 import {LibraryBackupError} from '../errors.js'
 import {type RetryPolicy, statusOf, type StorageContext, withRetries} from './s3-client.js'
+import {StagedFileCompare} from './staged-file-compare.js'
 
 /**
  * Reads whole objects and object heads. A download cut short resumes where it stopped (a ranged
@@ -139,15 +139,13 @@ export async function readHead(request: ReadRequest, bytes: number, start = 0): 
  * cache): cheaper than hashing both sides. Undefined when identical, else how it differs.
  */
 export async function compareObject(request: ReadRequest, file: string, size: number): Promise<string | undefined> {
-  const local = await fsp.open(file, 'r')
+  const local = await StagedFileCompare.open(file, size)
   let differs = false
   try {
     const stored = await readObject(request, {
       async write(chunk, offset) {
         if (offset === 0) differs = false
-        const expected = Buffer.allocUnsafe(chunk.length)
-        const {bytesRead} = await local.read(expected, 0, chunk.length, offset)
-        if (bytesRead !== chunk.length || !expected.equals(chunk)) differs = true
+        if (!differs && !(await local.matches(chunk, offset))) differs = true
       },
     })
     if (stored !== size) return `${stored} bytes instead of ${size}`

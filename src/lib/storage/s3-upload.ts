@@ -23,6 +23,8 @@ export interface UploadSettings {
 }
 
 const MiB = 1024 * 1024
+/** The staged file is sent 1 MiB per read: 64 KiB reads (the stream default) cost twice the CPU. */
+const READ_BLOCK = MiB
 
 export function uploadSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): UploadSettings {
   const threshold = Number(env.VPO_S3_MULTIPART_THRESHOLD)
@@ -81,7 +83,7 @@ function putSingle(request: UploadRequest): Promise<UploadOutcome> {
       new PutObjectCommand({
         Bucket: bucket,
         Key: key,
-        Body: fs.createReadStream(file),
+        Body: fs.createReadStream(file, {highWaterMark: READ_BLOCK}),
         ContentLength: size,
         ContentType: 'application/gzip',
         IfNoneMatch: request.ifNoneMatch ? '*' : undefined,
@@ -158,7 +160,7 @@ async function putMultipart(request: UploadRequest): Promise<UploadOutcome> {
                 Key: key,
                 UploadId: uploadId,
                 PartNumber: index + 1,
-                Body: fs.createReadStream(file, {start, end: end - 1}),
+                Body: fs.createReadStream(file, {start, end: end - 1, highWaterMark: READ_BLOCK}),
                 ContentLength: end - start,
               }),
               {abortSignal: signal},
