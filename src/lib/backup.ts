@@ -221,7 +221,7 @@ export async function previewBackup({options, destination, copyPlaces}: BackupPl
       copyTo: copyPlaces.map((place) => place.location),
       databasePath: options.databasePath,
       databaseSizeBytes,
-      outputPath: destination.target.describe(
+      outputPath: destination.target.addressOf(
         destination.name ?? firstFreeName(existing, new Date(), Boolean(options.recipients)),
       ),
       estimatedArchiveSizeBytes: await estimateArchiveSize(options.databasePath, databaseSizeBytes),

@@ -116,15 +116,15 @@ async function decide(
   const entries: PlannedCopy[] = []
   for (const source of sources) {
     stop.throwIfStopping()
-    const label = source.target.describe(source.name)
+    const label = source.target.addressOf(source.name)
     const there = await alreadyThere(source, to, present, Boolean(options.recipients))
     if (there?.conflict) {
-      entries.push({source, failed: {name: source.name, from: label, error: conflict(to.describe(there.name), label)}})
+      entries.push({source, failed: {name: source.name, from: label, error: conflict(to.addressOf(there.name), label)}})
     } else if (there) {
-      entries.push({source, skipped: {name: source.name, path: to.describe(there.name), reason: there.reason}})
+      entries.push({source, skipped: {name: source.name, path: to.addressOf(there.name), reason: there.reason}})
     } else {
       const name = options.recipients && !parseBackupName(source.name)?.encrypted ? `${source.name}.age` : source.name
-      const copy = {name, from: label, to: to.describe(name), sizeBytes: source.sizeBytes}
+      const copy = {name, from: label, to: to.addressOf(name), sizeBytes: source.sizeBytes}
       entries.push({source, copy: {...copy, encryptedOnTheWay: name !== source.name}})
     }
   }

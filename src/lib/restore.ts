@@ -112,7 +112,7 @@ async function withLocalArchive<T>(
   const {target, name} = await locateArchive(archive)
   stop.watch(target)
   return withLocalArchiveInput({target, name}, keys ?? {}, (input, encrypted) =>
-    work(input, {encrypted, sourcePath: target.describe(name)}),
+    work(input, {encrypted, sourcePath: target.addressOf(name)}),
   )
 }
 

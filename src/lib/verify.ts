@@ -129,7 +129,7 @@ async function check(
   how: {keys: ArchiveKeys; quick: boolean},
 ): Promise<BackupCheck> {
   const {createdAt: listedAt, listed, name, target} = entry
-  const archivePath = target.describe(name)
+  const archivePath = target.addressOf(name)
   try {
     // The listing's answer, or the same check for a named archive: a damaged one is not downloaded.
     const wholeness = listed ?? (await wholenessOf(target, name, how.keys))

@@ -37,7 +37,7 @@ describe('one answer to "is this backup whole?" (issue 16)', function () {
   let server: S3Server
   let client: S3Client
   let snapshot: string
-  let describeAs: (createdAt: string) => Parameters<typeof writeArchive>[0]['describe']
+  let describeAs: (createdAt: string) => Parameters<typeof writeArchive>[0]['knownMetadata']
   let work: string
   let key: Awaited<ReturnType<typeof makeLocalKey>>
   let env: Record<string, string>
@@ -72,7 +72,7 @@ describe('one answer to "is this backup whole?" (issue 16)', function () {
   /** A backup as this plugin writes it, made at `createdAt`. */
   async function plainArchive(createdAt: string): Promise<Buffer> {
     const archivePath = path.join(makeTempDir('vpo-plain'), 'a.tar.gz')
-    await writeArchive({archivePath, databasePath: snapshot, describe: describeAs(createdAt)})
+    await writeArchive({archivePath, databasePath: snapshot, knownMetadata: describeAs(createdAt)})
     return fs.readFileSync(archivePath)
   }
 

@@ -24,7 +24,7 @@ const DESCRIBE = {
 
 async function archiveOfFile(databasePath: string): Promise<string> {
   const archivePath = path.join(makeTempDir('vpo-archive'), 'vpo-library-2026-03-01T120000Z.tar.gz')
-  await writeArchive({archivePath, databasePath, describe: DESCRIBE, durable: false})
+  await writeArchive({archivePath, databasePath, knownMetadata: DESCRIBE, durable: false})
   return archivePath
 }
 

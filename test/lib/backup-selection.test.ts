@@ -47,7 +47,7 @@ describe('which backup', function () {
       archivePath,
       databasePath: library,
       durable: false,
-      describe: {
+      knownMetadata: {
         vpo_version: '0.0.0-test',
         schema_version: 27,
         created_at: formatCreatedAt(date),
@@ -166,8 +166,8 @@ describe('which backup', function () {
 
       const listing = await listBackups(target)
       expect(listing.backups).to.have.length(4)
-      expect(latestToRestore(listing)?.path).to.equal(target.describe(custom))
-      expect(newestReadable(listing)?.path).to.equal(target.describe(custom))
+      expect(latestToRestore(listing)?.path).to.equal(target.addressOf(custom))
+      expect(newestReadable(listing)?.path).to.equal(target.addressOf(custom))
       // verify --latest checks that same one; without --latest, everything but the --allow-damaged one.
       expect(backupsToVerify(listing, {latest: true}).map((entry) => entry.filename)).to.deep.equal([custom])
       expect(backupsToVerify(listing, {}).map((entry) => entry.kind)).to.deep.equal([
@@ -240,7 +240,7 @@ describe('which backup', function () {
 
       expect(refused).to.be.instanceOf(LibraryBackupError)
       expect((refused as LibraryBackupError).code).to.equal('KEY_ERROR')
-      expect((refused as LibraryBackupError).message).to.include(target.describe(locked))
+      expect((refused as LibraryBackupError).message).to.include(target.addressOf(locked))
 
       // With its key, that newer backup is the one restored.
       const identities = await loadIdentities([key.identityFile])

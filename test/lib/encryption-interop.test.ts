@@ -120,7 +120,7 @@ describe('age encryption: interoperability with the age tool', () => {
       await writeArchive({
         archivePath: archive,
         databasePath,
-        describe: {
+        knownMetadata: {
           vpo_version: '0.1.0',
           schema_version: 27,
           created_at: '2026-11-26T15:00:00Z',

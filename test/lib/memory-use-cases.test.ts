@@ -34,7 +34,7 @@ describe('use cases on the in-memory target', function () {
       assertLockHeld() {},
     })
     const [stored] = await target.list(() => true)
-    expect(made.path).to.equal(target.describe(stored.name))
+    expect(made.path).to.equal(target.addressOf(stored.name))
 
     const bytes = await target.readHead(stored.name, stored.sizeBytes)
     target.put('vpo-library-2020-01-01T000000Z.tar.gz', bytes.subarray(0, -100))

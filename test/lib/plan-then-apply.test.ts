@@ -50,7 +50,7 @@ describe('plan, then apply', function () {
       await writeArchive({
         archivePath,
         databasePath: library.databasePath,
-        describe: {
+        knownMetadata: {
           vpo_version: '0.1.0',
           schema_version: CURRENT_SCHEMA_VERSION,
           created_at: createdAt.toISOString().replace(/\.\d{3}Z$/, 'Z'),
@@ -79,7 +79,7 @@ describe('plan, then apply', function () {
       const plan = await planPrune(target, {last: 2})
       expect(await contents(target), 'the plan changed nothing').to.deep.equal(before)
       const planned = pruneDryRun(plan)
-      expect(planned.removed).to.deep.equal(names(2).map((name) => target.describe(name)))
+      expect(planned.removed).to.deep.equal(names(2).map((name) => target.addressOf(name)))
 
       const report = await applyPrune(plan)
       expect(report.dryRun).to.equal(false)
@@ -91,14 +91,14 @@ describe('plan, then apply', function () {
     it('a backup removed by someone else after the plan: apply decides again under the lock and keeps what the rules now keep', async () => {
       const target = targetWith(6)
       const plan = await planPrune(target, {last: 3})
-      expect(pruneDryRun(plan).removed).to.deep.equal(names(3).map((name) => target.describe(name)))
+      expect(pruneDryRun(plan).removed).to.deep.equal(names(3).map((name) => target.addressOf(name)))
       // Another prune (or a person) removes the second newest while this one waits.
       await target.remove(nightlies[1].name)
 
       const report = await applyPrune(plan)
       // Removing all the plan chose would leave two; three newest are kept: the fourth now counts.
-      expect(report.removed).to.deep.equal(names(4).map((name) => target.describe(name)))
-      expect(report.kept).to.deep.equal([0, 2, 3].map((i) => target.describe(nightlies[i].name)))
+      expect(report.removed).to.deep.equal(names(4).map((name) => target.addressOf(name)))
+      expect(report.kept).to.deep.equal([0, 2, 3].map((i) => target.addressOf(nightlies[i].name)))
       expect(Object.keys(await contents(target)).sort()).to.deep.equal([0, 2, 3].map((i) => nightlies[i].name).sort())
     })
 
@@ -109,7 +109,7 @@ describe('plan, then apply', function () {
       target.put(late.name, late.bytes)
 
       const report = await applyPrune(plan)
-      expect(report.removed).to.deep.equal([target.describe(nightlies[2].name)])
+      expect(report.removed).to.deep.equal([target.addressOf(nightlies[2].name)])
       const lateDecision = report.decisions.find((decision) => decision.backup.filename === late.name)
       expect(lateDecision).to.deep.include({keep: true, reasons: [NOT_IN_PLAN]})
       expect(Object.keys(await contents(target)).sort()).to.deep.equal([...names(0, 2), late.name].sort())
@@ -126,7 +126,7 @@ describe('plan, then apply', function () {
       })
       const refused = await planPrune(target, {last: 1}, {listing: failedRead(1)}).catch((error: Error) => error)
       expect((refused as Error).message).to.equal(
-        `${target.describe(nightlies[1].name)} could not be read (the store did not answer), so nothing was pruned`,
+        `${target.addressOf(nightlies[1].name)} could not be read (the store did not answer), so nothing was pruned`,
       )
 
       // Another prune removed it between the listing and the reading of it.
@@ -135,7 +135,7 @@ describe('plan, then apply', function () {
       expect(plan.decisions.map((decision) => decision.backup.filename)).to.deep.equal(
         [0, 2, 3].map((i) => nightlies[i].name),
       )
-      expect((await applyPrune(plan)).removed).to.deep.equal([2, 3].map((i) => target.describe(nightlies[i].name)))
+      expect((await applyPrune(plan)).removed).to.deep.equal([2, 3].map((i) => target.addressOf(nightlies[i].name)))
     })
   })
 
@@ -174,7 +174,7 @@ describe('plan, then apply', function () {
       expect(report.failed[0].name).to.equal(nightlies[1].name)
       expect(report.failed[0].error.code).to.equal('BACKUP_NOT_FOUND')
       expect(report.failed[0].error.message).to.equal(
-        `${from.describe(nightlies[1].name)} was removed before it could be copied`,
+        `${from.addressOf(nightlies[1].name)} was removed before it could be copied`,
       )
       expect(report.stoppedBy).to.equal(undefined)
       expect(Object.keys(await contents(to)).sort()).to.deep.equal([nightlies[0].name, nightlies[2].name].sort())

@@ -111,7 +111,7 @@ export function edgeCases(context: ContractContext): void {
     expect(await target.stat(name)).to.deep.include({name, sizeBytes: 300})
     expect(await target.readHead(name, 10)).to.deep.equal(bytes.subarray(0, 10))
     expect(await contents(name)).to.deep.equal(bytes)
-    expect(target.describe(name)).to.include(name)
+    expect(target.addressOf(name)).to.include(name)
     await target.remove(name)
     expect(await target.list(isArchive)).to.deep.equal([])
   })

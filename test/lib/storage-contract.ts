@@ -101,7 +101,7 @@ export function targetContract(name: string, makeFixture: () => Promise<Contract
       expect(listed.map((entry) => entry.name)).to.deep.equal(['vpo-library-20260101-000000.tar.gz'])
       expect(listed[0].sizeBytes).to.equal(3000)
       expect(listed[0].modifiedAt.getTime()).to.be.within(before, Date.now() + 5000)
-      expect(target.describe(listed[0].name)).to.include(listed[0].name)
+      expect(target.addressOf(listed[0].name)).to.include(listed[0].name)
     })
 
     it('lists a missing location as empty', async () => {

@@ -99,7 +99,7 @@ describe('S3 bucket target (s3rver)', () => {
     fs.writeFileSync(staged, 'hello')
     expect(await bucket.commit(staged, 'vpo-library-a.tar.gz', {overwrite: false})).to.equal(true)
     expect((await bucket.list(() => true)).map((entry) => entry.name)).to.deep.equal(['vpo-library-a.tar.gz'])
-    expect(bucket.describe('vpo-library-a.tar.gz')).to.equal('s3://vpo-root/vpo-library-a.tar.gz')
+    expect(bucket.addressOf('vpo-library-a.tar.gz')).to.equal('s3://vpo-root/vpo-library-a.tar.gz')
   })
 
   it('reports a local file problem as one sentence, not a stack trace', async () => {

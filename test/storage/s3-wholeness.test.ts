@@ -81,7 +81,7 @@ describe('S3 wholeness: failed uploads leave no object, listings read heads and 
     await writeArchive({
       archivePath,
       databasePath: library.databasePath,
-      describe: {
+      knownMetadata: {
         vpo_version: '0.1.0',
         schema_version: 27,
         created_at: '2026-01-01T00:00:00Z',

@@ -21,7 +21,7 @@ export interface WriteArchiveOptions {
   /** The snapshot to store as `library.db`. */
   databasePath: string
   /** Everything the metadata says except the size and checksum, which are measured here. */
-  describe: Omit<BackupMetadata, 'database_sha256' | 'database_size_bytes' | 'compression'>
+  knownMetadata: Omit<BackupMetadata, 'database_sha256' | 'database_size_bytes' | 'compression'>
   onProgress?: Progress
   /**
    * Whether to fsync the archive (default true). Not when it is only the input of encryption:
@@ -36,7 +36,7 @@ export async function writeArchive(
 ): Promise<{archiveSizeBytes: number; metadata: BackupMetadata}> {
   const databaseSize = (await fsp.stat(options.databasePath)).size
   const metadataFor = (sha256: string): BackupMetadata => ({
-    ...options.describe,
+    ...options.knownMetadata,
     database_size_bytes: databaseSize,
     compression: 'gzip',
     database_sha256: sha256,

@@ -70,7 +70,7 @@ export async function publishCopies(
   // Ctrl-C while a copy is on its way stops it (an upload is aborted, a staged file removed);
   // the archive at the primary location and at the places already done stays.
   options.stop?.reopen(
-    `The backup ${from.target.describe(from.name)} was written; copies still on their way were abandoned.`,
+    `The backup ${from.target.addressOf(from.name)} was written; copies still on their way were abandoned.`,
   )
   for (const place of places) {
     options.stop?.throwIfStopping()

@@ -42,7 +42,7 @@ export async function chooseBackup(request: {
   const onDisk = target.localPath(name)
   if (onDisk !== undefined && fs.existsSync(onDisk)) return {archive: request.archive}
   const missing =
-    onDisk === undefined ? `There is no backup at ${target.describe(name)}` : `Backup file ${onDisk} does not exist`
+    onDisk === undefined ? `There is no backup at ${target.addressOf(name)}` : `Backup file ${onDisk} does not exist`
   return {
     missing,
     error: new LibraryBackupError('BACKUP_NOT_FOUND', missing, {

@@ -37,7 +37,7 @@ export async function copyArchive(
   to: BackupTarget,
   options: {overwrite?: boolean; recipients?: AgeRecipient[]} = {},
 ): Promise<CopiedArchive> {
-  const label = from.target.describe(from.name)
+  const label = from.target.addressOf(from.name)
   let doing = `preparing ${to.location}`
   // A source with a file on disk is copied from it; any other is downloaded straight into staging.
   let onDisk: string | undefined
@@ -76,7 +76,7 @@ export async function copyArchive(
     const {size: sizeBytes} = await fsp.stat(staged)
     doing = `storing ${name} in ${to.location}`
     if (!(await to.commit(staged, name, {overwrite: Boolean(options.overwrite)}))) {
-      throw new LibraryBackupError('OUTPUT_EXISTS', `${to.describe(name)} appeared while it was being copied`, {
+      throw new LibraryBackupError('OUTPUT_EXISTS', `${to.addressOf(name)} appeared while it was being copied`, {
         hint: 'Compare the two, then run the copy again.',
       })
     }
@@ -85,7 +85,7 @@ export async function copyArchive(
     const copyOnDisk = to.localPath(name)
     if (onDisk !== undefined && copyOnDisk !== undefined && name === from.name)
       await assertSameBytes(onDisk, copyOnDisk, to, name)
-    return {name, path: to.describe(name), sizeBytes, encryptedOnTheWay: name !== from.name}
+    return {name, path: to.addressOf(name), sizeBytes, encryptedOnTheWay: name !== from.name}
   } catch (error) {
     await to.abandonStaging()
     throw fromSystemError(error, doing)

@@ -68,7 +68,7 @@ async function named(from: BackupTarget, archive: string): Promise<Source> {
   const {target, name} = await locateArchive(archive, {besides: from})
   const found = await target.stat(name)
   if (!found) {
-    throw new LibraryBackupError('BACKUP_NOT_FOUND', `There is no backup ${target.describe(name)}`, {
+    throw new LibraryBackupError('BACKUP_NOT_FOUND', `There is no backup ${target.addressOf(name)}`, {
       hint: 'List them with vpo library:backups (with --path for another place).',
     })
   }
@@ -76,7 +76,7 @@ async function named(from: BackupTarget, archive: string): Promise<Source> {
   if (!name.endsWith('.tar.gz') && !name.endsWith('.tar.gz.age')) {
     throw new LibraryBackupError(
       'USAGE_ERROR',
-      `${target.describe(name)} is not named like a backup (….tar.gz or ….tar.gz.age)`,
+      `${target.addressOf(name)} is not named like a backup (….tar.gz or ….tar.gz.age)`,
       {
         hint: 'Copy VPO backup archives only.',
       },

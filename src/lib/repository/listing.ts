@@ -51,7 +51,7 @@ export async function listBackups(
 ): Promise<BackupListing> {
   const stored = await target.list(isBackupFileName)
   const backups = await mapConcurrently(stored, CONCURRENCY, async (entry) =>
-    describe(target, entry, options.identities),
+    readListedBackup(target, entry, options.identities),
   )
   backups.sort((a, b) =>
     compareNewestFirst({name: a.filename, createdAt: a.sortTime}, {name: b.filename, createdAt: b.sortTime}),
@@ -63,11 +63,15 @@ export async function listBackups(
   }
 }
 
-async function describe(target: BackupTarget, entry: StoredArchive, identities?: IdentitySet): Promise<ListedBackup> {
+async function readListedBackup(
+  target: BackupTarget,
+  entry: StoredArchive,
+  identities?: IdentitySet,
+): Promise<ListedBackup> {
   const name = parseBackupName(entry.name)!
   const base = {
     filename: entry.name,
-    path: target.describe(entry.name),
+    path: target.addressOf(entry.name),
     kind: name.kind,
     encrypted: name.encrypted,
     archiveSizeBytes: entry.sizeBytes,

@@ -50,7 +50,7 @@ async function withFetched<T>(
 ): Promise<T> {
   const fetched = await target.fetch(name, scratchDir)
   try {
-    return await namingTheBackup(fetched.path, target.describe(name), () => read(fetched.path))
+    return await namingTheBackup(fetched.path, target.addressOf(name), () => read(fetched.path))
   } finally {
     fetched.dispose()
   }

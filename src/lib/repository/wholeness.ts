@@ -48,7 +48,7 @@ export async function checkWhole(
   name: string,
   options: {identities?: IdentitySet; sizeBytes?: number} = {},
 ): Promise<Wholeness> {
-  const label = target.describe(name)
+  const label = target.addressOf(name)
   const size = options.sizeBytes ?? (await sizeOf(target, name))
   const encryptedName = name.endsWith('.age')
   // An empty object answers a ranged read with an error some stores retry: it needs no read at all.
@@ -75,7 +75,7 @@ async function checkEncrypted(
   {head, size}: {head: Buffer; size: number},
   identities?: IdentitySet,
 ): Promise<Wholeness> {
-  const label = target.describe(name)
+  const label = target.addressOf(name)
   const age = await import('../encryption/index.js')
   const framing = age.checkFraming(head, size)
   if (framing.problem) return damaged(label, framing.problem, true)
@@ -113,7 +113,7 @@ async function checkEncrypted(
  * decrypted (when encrypted) into a private scratch directory, and read to the end.
  */
 async function readThrough(target: BackupTarget, name: string, identities?: IdentitySet): Promise<Wholeness> {
-  const label = target.describe(name)
+  const label = target.addressOf(name)
   const scratch = await fsp.mkdtemp(path.join(os.tmpdir(), 'vpo-backup-check-'))
   let encrypted = false
   try {
@@ -141,7 +141,7 @@ async function readThrough(target: BackupTarget, name: string, identities?: Iden
 async function sizeOf(target: BackupTarget, name: string): Promise<number> {
   const found = await target.stat(name)
   if (found) return found.sizeBytes
-  throw new LibraryBackupError('BACKUP_NOT_FOUND', `There is no backup at ${target.describe(name)}`, {
+  throw new LibraryBackupError('BACKUP_NOT_FOUND', `There is no backup at ${target.addressOf(name)}`, {
     hint: 'Check the name (vpo library:backups lists your backups).',
   })
 }

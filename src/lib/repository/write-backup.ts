@@ -79,7 +79,7 @@ export async function writeBackup(
       // Made durable only when it is the stored archive itself (renamed into a local directory):
       // one that is encrypted, or uploaded and read back, is a scratch file removed afterwards.
       durable: !options.recipients && destination.target.localPath(destination.name ?? 'next.tar.gz') !== undefined,
-      describe: {
+      knownMetadata: {
         vpo_version: options.vpoVersion,
         schema_version: stats.schemaVersion,
         created_at: formatCreatedAt(createdAt),
@@ -117,7 +117,7 @@ export async function writeBackup(
     })
     if (options.kind === 'backup') options.stop?.commit() // a safety backup is not the restore's commit
     return {
-      path: destination.target.describe(name),
+      path: destination.target.addressOf(name),
       name,
       archiveSizeBytes,
       metadata: written.metadata,
@@ -163,7 +163,7 @@ async function publish(
   const {target, name} = destination
   if (name) {
     if (await target.commit(archivePath, name, {overwrite: Boolean(options.force)})) return name
-    throw outputExists(target.describe(name))
+    throw outputExists(target.addressOf(name))
   }
 
   // Two backups in the same second get -2, -3, …: an existing backup is never overwritten. Bounded:

@@ -21,12 +21,12 @@ export class LocalDirectory implements BackupTarget {
     this.location = path.resolve(directory)
   }
 
-  describe(name: string): string {
+  addressOf(name: string): string {
     return path.join(this.location, name)
   }
 
   localPath(name: string): string {
-    return this.describe(name)
+    return this.addressOf(name)
   }
 
   async list(isCandidate: (name: string) => boolean): Promise<StoredArchive[]> {
@@ -58,7 +58,7 @@ export class LocalDirectory implements BackupTarget {
 
   async stat(name: string): Promise<StoredArchive | undefined> {
     // Followed like list() follows it: a backup kept behind a symlink is one; a dangling link is not.
-    const stats = await fs.promises.stat(this.describe(name)).catch(() => {})
+    const stats = await fs.promises.stat(this.addressOf(name)).catch(() => {})
     return stats?.isFile() ? {name, sizeBytes: stats.size, modifiedAt: stats.mtime} : undefined
   }
 
@@ -67,7 +67,7 @@ export class LocalDirectory implements BackupTarget {
   }
 
   async readRange(name: string, start: number, bytes: number): Promise<Buffer> {
-    const handle = await fs.promises.open(this.describe(name), 'r')
+    const handle = await fs.promises.open(this.addressOf(name), 'r')
     try {
       const data = Buffer.alloc(bytes)
       const {bytesRead} = await handle.read(data, 0, bytes, start)
@@ -78,7 +78,7 @@ export class LocalDirectory implements BackupTarget {
   }
 
   async fetch(name: string): Promise<FetchedArchive> {
-    const file = this.describe(name)
+    const file = this.addressOf(name)
     // Anything else there (a directory, a FIFO) is for the archive reader to name.
     if (!fs.lstatSync(file, {throwIfNoEntry: false})) {
       throw new LibraryBackupError('BACKUP_NOT_FOUND', `Backup file ${file} does not exist`, {
@@ -104,11 +104,11 @@ export class LocalDirectory implements BackupTarget {
   }
 
   async commit(stagedFile: string, name: string, options: {overwrite: boolean}): Promise<boolean> {
-    return publishFile(stagedFile, this.describe(name), {...options, owner: ownerFor(this.location)})
+    return publishFile(stagedFile, this.addressOf(name), {...options, owner: ownerFor(this.location)})
   }
 
   async remove(name: string): Promise<void> {
-    const target = this.describe(name)
+    const target = this.addressOf(name)
     // A directory named like a backup is not ours to delete, and rm would need recursive for it.
     const stats = fs.lstatSync(target, {throwIfNoEntry: false})
     if (stats && !stats.isFile() && !stats.isSymbolicLink()) {

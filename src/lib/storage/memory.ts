@@ -28,7 +28,7 @@ export class MemoryTarget implements BackupTarget {
     this.location = location.endsWith('/') ? location : `${location}/`
   }
 
-  describe(name: string): string {
+  addressOf(name: string): string {
     return this.location + name
   }
 
@@ -97,7 +97,7 @@ export class MemoryTarget implements BackupTarget {
   private existing(name: string): Entry {
     const entry = this.entries.get(name)
     if (entry) return entry
-    throw new LibraryBackupError('BACKUP_NOT_FOUND', `There is no backup at ${this.describe(name)}`, {
+    throw new LibraryBackupError('BACKUP_NOT_FOUND', `There is no backup at ${this.addressOf(name)}`, {
       hint: 'Check the name (vpo library:backups lists your backups).',
     })
   }

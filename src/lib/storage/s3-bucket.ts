@@ -57,7 +57,7 @@ export class S3Bucket implements BackupTarget {
     options.signal?.addEventListener('abort', () => this.abort(), {once: true})
   }
 
-  describe(name: string): string {
+  addressOf(name: string): string {
     return formatS3Url(this.where, name)
   }
 
@@ -103,7 +103,7 @@ export class S3Bucket implements BackupTarget {
     return this.track('listing', async () => {
       if (name === '' || name.includes('/')) return
       const key = this.where.prefix + name
-      const page = await this.retry({doing: 'listing', url: this.describe(name)}, () =>
+      const page = await this.retry({doing: 'listing', url: this.addressOf(name)}, () =>
         this.client.send(new ListObjectsV2Command({Bucket: this.where.bucket, Prefix: key, Delimiter: '/'}), {
           abortSignal: this.controller.signal,
         }),
@@ -154,7 +154,7 @@ export class S3Bucket implements BackupTarget {
   commit(stagedFile: string, name: string, options: {overwrite: boolean}): Promise<boolean> {
     return this.track('uploading', async () => {
       const key = this.where.prefix + name
-      const context = {doing: 'uploading', url: this.describe(name)}
+      const context = {doing: 'uploading', url: this.addressOf(name)}
       if (!options.overwrite && (await this.exists(key, context))) return false
       const {size} = await fsp.stat(stagedFile)
       const send = (ifNoneMatch: boolean): Promise<UploadOutcome> =>
@@ -202,7 +202,7 @@ export class S3Bucket implements BackupTarget {
         await this.forget(key)
         throw new LibraryBackupError(
           'STORAGE_ERROR',
-          `The object store kept ${difference} for ${this.describe(name)}, so the upload was deleted`,
+          `The object store kept ${difference} for ${this.addressOf(name)}, so the upload was deleted`,
           {
             hint: 'Check the store (for S3-compatible servers, its checksum support) and try again.',
           },
@@ -216,7 +216,7 @@ export class S3Bucket implements BackupTarget {
 
   remove(name: string): Promise<void> {
     return this.track('deleting', async () => {
-      await this.retry({doing: 'deleting', url: this.describe(name)}, () =>
+      await this.retry({doing: 'deleting', url: this.addressOf(name)}, () =>
         this.client.send(new DeleteObjectCommand({Bucket: this.where.bucket, Key: this.where.prefix + name}), {
           abortSignal: this.controller.signal,
         }),
@@ -269,7 +269,7 @@ export class S3Bucket implements BackupTarget {
       bucket: this.where.bucket,
       key: this.where.prefix + name,
       signal: this.controller.signal,
-      context: {doing, url: this.describe(name)},
+      context: {doing, url: this.addressOf(name)},
     }
   }
 

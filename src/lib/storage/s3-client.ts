@@ -126,21 +126,21 @@ export interface Attempt {
 /** Runs `operation` until it succeeds, fails for good, or the policy's count or time runs out. */
 export async function withRetries<T>(
   policy: RetryPolicy,
-  describe: StorageContext,
+  context: StorageContext,
   operation: (attempt: Attempt) => Promise<T>,
   signal?: AbortSignal,
 ): Promise<T> {
   const started = Date.now()
   for (let attempt = 1; ; attempt++) {
-    if (signal?.aborted) throw interrupted(describe)
+    if (signal?.aborted) throw interrupted(context)
     try {
       return await operation({attempt})
     } catch (error) {
-      if (isAbort(error, signal)) throw interrupted(describe)
+      if (isAbort(error, signal)) throw interrupted(context)
       const delay = policy.baseDelayMs * 2 ** (attempt - 1) * (0.5 + Math.random() / 2)
       const outOfTime = Date.now() - started + delay > policy.budgetMs
       if (!isTransient(error) || attempt >= policy.maxAttempts || outOfTime) {
-        throw storageError(error, describe, isTransient(error) ? attempt : undefined)
+        throw storageError(error, context, isTransient(error) ? attempt : undefined)
       }
 
       await sleep(delay, signal)

@@ -26,7 +26,7 @@ export interface BackupTarget {
   readonly location: string
 
   /** The full user-facing name of one archive: a path, or an `s3://` URL. */
-  describe(name: string): string
+  addressOf(name: string): string
 
   /**
    * Where `name` is (or would be) a file on a mounted filesystem, so it can be opened in place;
