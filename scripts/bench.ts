@@ -282,14 +282,21 @@ function alternate(
   return result
 }
 
-function rssRow(operation: string, ours: Series, base: Series): Row {
+/**
+ * Peak RSS against the memory target. A command that reads a database of up to 128 MiB through a
+ * memory map (backup, restore, full verify) counts its mapped pages too, shared page cache the
+ * kernel can reclaim: for those the row is for information, and the target is judged where maps
+ * stop, on the 1 GB library (`--only large`).
+ */
+function rssRow(operation: string, ours: Series, base: Series, options: {mapsDatabase?: boolean} = {}): Row {
+  const judged = !options.mapsDatabase && ours.rssKb !== null
   return {
     operation,
     ours: rssText(ours.rssKb),
     baseline: rssText(base.rssKb),
     ratio: '',
-    target: `≤ ${TARGET.rssMb} MB`,
-    result: ours.rssKb === null ? 'n/a' : verdict(ours.rssKb / 1024 <= TARGET.rssMb),
+    target: options.mapsDatabase ? `— (mapped; 1 GB ≤ ${TARGET.rssMb} MB)` : `≤ ${TARGET.rssMb} MB`,
+    result: judged ? verdict(ours.rssKb! / 1024 <= TARGET.rssMb) : options.mapsDatabase ? '' : 'n/a',
     rss: '',
   }
 }
@@ -357,7 +364,7 @@ function benchBackup(ctx: Context, archive: string): {report: BackupReport; rows
         result: verdict(reduction >= TARGET.sizeReductionPercent),
         rss: '',
       },
-      rssRow('  backup peak RSS', ours, base),
+      rssRow('  backup peak RSS', ours, base, {mapsDatabase: true}),
     ],
   }
 }
@@ -388,7 +395,10 @@ function benchRestore(ctx: Context, archive: string, report: BackupReport): Row[
 
   const ours = summarize(runs.ours)
   const base = summarize(runs.base)
-  return [timeRow('library:restore', ours, base, TARGET.restoreRatio), rssRow('  restore peak RSS', ours, base)]
+  return [
+    timeRow('library:restore', ours, base, TARGET.restoreRatio),
+    rssRow('  restore peak RSS', ours, base, {mapsDatabase: true}),
+  ]
 }
 
 /** 50 hard links of one archive of the fixture: 50 real archives without 1.6 GB of copies. */
@@ -522,7 +532,7 @@ function benchVerify(ctx: Context, archive: string, listDir: string): Row[] {
       ...timeRow('library:verify (1 archive, full)', ours, dryRun, TARGET.verifyRatio),
       baseline: `${dryRun.seconds.toFixed(2)} s (restore --dry-run)`,
     },
-    rssRow('  verify peak RSS', ours, dryRun),
+    rssRow('  verify peak RSS', ours, dryRun, {mapsDatabase: true}),
     row(`library:verify --quick (${LISTING_ARCHIVES} archives)`, quickSeries, TARGET.quickVerifySeconds),
     rssRow('  verify --quick peak RSS', quickSeries, quickSeries),
     row(`library:prune --dry-run (${LISTING_ARCHIVES} archives)`, pruneSeries),
@@ -592,7 +602,7 @@ function benchEncryption(ctx: Context, key: BenchKey): Row[] {
     const base = summarize(runs.base)
     return [
       {...timeRow(operation, ours, base, TARGET.encryptionRatio), baseline: `${base.seconds.toFixed(2)} s (${plain})`},
-      rssRow(`  ${operation.split(' ')[0]} encrypted peak RSS`, ours, base),
+      rssRow(`  ${operation.split(' ')[0]} encrypted peak RSS`, ours, base, {mapsDatabase: true}),
     ]
   }
 
@@ -620,14 +630,18 @@ function objectStorageRows(figures: Awaited<ReturnType<typeof benchObjectStorage
       summarize(figures.backupLocal),
       TARGET.objectStorageRatio,
     ),
-    rssRow('  backup to s3 peak RSS', summarize(figures.backupRemote), summarize(figures.backupLocal)),
+    rssRow('  backup to s3 peak RSS', summarize(figures.backupRemote), summarize(figures.backupLocal), {
+      mapsDatabase: true,
+    }),
     timeRow(
       'library:restore s3://…',
       summarize(figures.restoreRemote),
       summarize(figures.restoreLocal),
       TARGET.objectStorageRatio,
     ),
-    rssRow('  restore from s3 peak RSS', summarize(figures.restoreRemote), summarize(figures.restoreLocal)),
+    rssRow('  restore from s3 peak RSS', summarize(figures.restoreRemote), summarize(figures.restoreLocal), {
+      mapsDatabase: true,
+    }),
     {
       operation: `library:backups --path s3:// (${figures.listed} archives)`,
       ours: `${list.seconds.toFixed(2)} s`,
