@@ -7,7 +7,7 @@ import type {ArchiveInput} from './archive/source.js'
 import {Cancellation} from './cancellation.js'
 import {type ArchiveKeys} from './encryption/encrypted-archives.js'
 import {assertSpaceFor} from './fs/disk-space.js'
-import {withLocalArchiveInput} from './repository/local-plain-archive.js'
+import {withStreamedArchiveInput} from './repository/local-plain-archive.js'
 import {type VerifiedArchive, verifyArchive, type VerifyPhase} from './repository/verification.js'
 import {applyRestore} from './restore/apply.js'
 import {planRestoreOf, type RestorePlan} from './restore/plan.js'
@@ -98,10 +98,10 @@ async function trialExtraction(
 
 /**
  * Runs `work` on a local copy of the archive, open for the plan and for what follows it: the file
- * itself, or a download in the temp directory, removed afterwards. A remote archive is fetched
- * whole before `work` reads a byte; an encrypted one is decrypted as it is read, and the reader
- * reports it whole only once its last chunk has authenticated, so neither can change anything
- * unless it verifies.
+ * itself, or a download in the temp directory, removed afterwards. A plain remote archive is
+ * read as it downloads, and the reader reports it whole only once the download is complete and
+ * checked; an encrypted one is fetched whole, then decrypted as it is read, and reported whole only
+ * once its last chunk has authenticated. Neither can change anything unless it verifies.
  */
 async function withLocalArchive<T>(
   archive: string,
@@ -111,7 +111,7 @@ async function withLocalArchive<T>(
 ): Promise<T> {
   const {target, name} = await locateArchive(archive)
   stop.watch(target)
-  return withLocalArchiveInput({target, name}, keys ?? {}, (input, encrypted) =>
+  return withStreamedArchiveInput({target, name}, keys ?? {}, (input, encrypted) =>
     work(input, {encrypted, sourcePath: target.addressOf(name)}),
   )
 }

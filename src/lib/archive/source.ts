@@ -9,14 +9,18 @@ export interface ArchiveBytes {
   close(): Promise<void>
 }
 
-/** An encrypted archive whose key is already unwrapped: each open() decrypts as it reads. */
-export interface EncryptedArchive {
+/**
+ * An archive read through open(): an encrypted one whose key is already unwrapped (each open()
+ * decrypts as it reads), or a plain one still downloading (each read waits for its bytes).
+ * Either reports its bytes whole only through finish().
+ */
+export interface OpenableArchive {
   path: string
   open(): Promise<ArchiveBytes>
 }
 
-/** A plain archive by its path, or an encrypted one. */
-export type ArchiveInput = EncryptedArchive | string
+/** A plain archive by its path, or one read through open(). */
+export type ArchiveInput = OpenableArchive | string
 
 /** The archive's own path, for messages. */
 export function inputPath(input: ArchiveInput): string {

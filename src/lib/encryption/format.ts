@@ -5,7 +5,7 @@ const VERSION_PREFIX = Buffer.from('age-encryption.org/', 'latin1')
 const ARMOR_BEGIN = '-----BEGIN AGE ENCRYPTED FILE-----'
 const MAC_LINE = Buffer.from('\n---', 'latin1')
 /** Enough for the version line, the first stanza line and armor after age's allowed leading whitespace. */
-const HEAD_BYTES = 1024
+export const HEAD_BYTES = 1024
 
 export type AgeFileKind = 'age' | 'age-armored' | 'age-passphrase'
 

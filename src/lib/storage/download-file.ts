@@ -1,6 +1,7 @@
-import type {FileHandle} from 'node:fs/promises'
+import fsp, {type FileHandle} from 'node:fs/promises'
 
-import type {ObjectSink} from './s3-download.js'
+import {removeTemp} from '../fs/temp-files.js'
+import {type ObjectSink, readObject, type ReadRequest} from './s3-download.js'
 
 /** Network pieces are gathered into writes of this size. */
 const WRITE_SIZE = 1024 * 1024
@@ -22,6 +23,7 @@ export class DownloadFile implements ObjectSink {
     if (offset === 0) {
       this.pending = []
       this.pendingBytes = 0
+      this.pendingOffset = 0
       await this.handle.truncate(0)
     } else if (offset !== this.pendingOffset + this.pendingBytes) {
       await this.flush()
@@ -31,6 +33,16 @@ export class DownloadFile implements ObjectSink {
     this.pending.push(chunk)
     this.pendingBytes += chunk.length
     if (this.pendingBytes >= WRITE_SIZE) await this.flush()
+  }
+
+  /** Bytes from offset 0 already handed to the file (readable from it): the rest waits in memory. */
+  get writtenEnd(): number {
+    return this.pendingOffset
+  }
+
+  /** Bytes from offset 0 received so far, in the file or waiting in memory. */
+  get receivedEnd(): number {
+    return this.pendingOffset + this.pendingBytes
   }
 
   async flush(): Promise<void> {
@@ -44,5 +56,20 @@ export class DownloadFile implements ObjectSink {
     }
 
     this.pendingOffset = at + data.length
+  }
+}
+
+/** Downloads the whole object into `file` (created 0600); the file is removed when that fails. */
+export async function downloadToFile(request: ReadRequest, file: string): Promise<void> {
+  const handle = await fsp.open(file, 'wx', 0o600)
+  try {
+    const download = new DownloadFile(handle)
+    await readObject(request, download)
+    await download.flush()
+    await handle.close()
+  } catch (error) {
+    await handle.close().catch(() => {})
+    removeTemp(file)
+    throw error
   }
 }

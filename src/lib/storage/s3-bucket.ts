@@ -6,7 +6,7 @@ import type {BackupTarget, FetchedArchive, StoredArchive} from './target.js'
 import {fromSystemError, LibraryBackupError} from '../errors.js'
 import {makeDirectories} from '../fs/make-directories.js'
 import {removeTemp, tempPathIn} from '../fs/temp-files.js'
-import {DownloadFile} from './download-file.js'
+import {downloadToFile} from './download-file.js'
 import {privateTempDir} from './private-scratch.js'
 import {
   createS3Client,
@@ -16,7 +16,7 @@ import {
   type StorageContext,
   withRetries,
 } from './s3-client.js'
-import {compareObject, readHead, readObject, type ReadRequest} from './s3-download.js'
+import {compareObject, readHead, type ReadRequest} from './s3-download.js'
 import {
   ConditionalWritesUnsupported,
   KeyTaken,
@@ -26,6 +26,7 @@ import {
   uploadSettingsFromEnv,
 } from './s3-upload.js'
 import {formatS3Url, parseS3Url, type S3Location} from './s3-url.js'
+import {StreamedDownload} from './streamed-download.js'
 
 export {isS3Url, parseS3ObjectUrl, parseS3Url} from './s3-url.js'
 
@@ -125,19 +126,17 @@ export class S3Bucket implements BackupTarget {
   fetch(name: string, scratchDir?: string): Promise<FetchedArchive> {
     return this.track('downloading', async () => {
       const file = tempPathIn(scratchDir ?? (await this.ownScratch()), 'download')
-      const handle = await fsp.open(file, 'wx', 0o600)
-      try {
-        const download = new DownloadFile(handle)
-        await readObject(this.reading(name, 'downloading'), download)
-        await download.flush()
-        await handle.close()
-      } catch (error) {
-        await handle.close().catch(() => {})
-        removeTemp(file)
-        throw error
-      }
-
+      await downloadToFile(this.reading(name, 'downloading'), file)
       return {path: file, dispose: () => removeTemp(file)}
+    })
+  }
+
+  /** The archive as it downloads, readable before it is whole (streamed-download.ts): a restore's plain archive. */
+  stream(name: string, scratchDir: string): Promise<StreamedDownload> {
+    return this.track('downloading', async () => {
+      const download = await StreamedDownload.start(this.reading(name, 'downloading'), scratchDir)
+      this.track('downloading', () => download.whole()).catch(() => {}) // abort() waits for it too
+      return download
     })
   }
 

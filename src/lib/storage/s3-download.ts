@@ -22,6 +22,8 @@ export interface ReadRequest {
 export interface ObjectSink {
   /** Bytes at `offset`, in order; an offset of 0 after earlier data means "start over". */
   write(chunk: Buffer, offset: number): Promise<void> | void
+  /** The store answered a GET of the whole object: its length; again only if the download starts over. */
+  begin?(total: number | undefined): void
 }
 
 /** Raised when a body ends early, so that the retry loop treats it like a reset connection. */
@@ -62,6 +64,7 @@ export async function readObject(request: ReadRequest, sink: ObjectSink): Promis
       if (received === 0) {
         total = response.ContentLength
         etag = response.ETag
+        sink.begin?.(total)
       }
 
       const body = response.Body as Readable | undefined

@@ -1,3 +1,5 @@
+import type {OpenableArchive} from '../archive/source.js'
+
 /**
  * Where backups live. A target only stores, lists and fetches finished archives: every archive
  * is built in a local, seekable file first (its metadata is written at offset 0 last), then
@@ -19,6 +21,17 @@ export interface StoredArchive {
 export interface FetchedArchive {
   path: string
   dispose(): void
+}
+
+/** An archive still downloading into a scratch file, readable as it arrives (./streamed-download.ts). */
+export interface StreamedArchive extends OpenableArchive {
+  readonly size: number
+  /** The first `bytes` bytes (fewer when the archive is shorter), once they arrived. */
+  head(bytes: number): Promise<Buffer>
+  /** Resolves once the archive is whole and passed the download's checks. */
+  whole(): Promise<void>
+  /** Stops the download if it still runs, and removes the scratch file. */
+  dispose(): Promise<void>
 }
 
 export interface BackupTarget {
@@ -63,6 +76,13 @@ export interface BackupTarget {
    * when none is given, and checks the length it promised. A missing name throws.
    */
   fetch(name: string, scratchDir?: string): Promise<FetchedArchive>
+
+  /**
+   * Only where a download costs time (an object store): the archive downloading into
+   * `scratchDir`, readable before it is whole. Resolves once the store answered with its size; a
+   * missing name throws, as fetch() does.
+   */
+  stream?(name: string, scratchDir: string): Promise<StreamedArchive>
 
   /**
    * Where a new archive is staged before commit: a directory on the target's own filesystem for a
