@@ -1,4 +1,5 @@
-import {DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client} from '@aws-sdk/client-s3'
+import type {S3Client} from '@aws-sdk/client-s3'
+
 import fsp from 'node:fs/promises'
 
 import type {BackupTarget, FetchedArchive, StoredArchive} from './target.js'
@@ -6,6 +7,7 @@ import type {BackupTarget, FetchedArchive, StoredArchive} from './target.js'
 import {fromSystemError, LibraryBackupError} from '../errors.js'
 import {makeDirectories} from '../fs/make-directories.js'
 import {removeTemp, tempPathIn} from '../fs/temp-files.js'
+import {DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command} from './aws-sdk.js'
 import {downloadToFile} from './download-file.js'
 import {privateTempDir} from './private-scratch.js'
 import {

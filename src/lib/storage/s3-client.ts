@@ -1,7 +1,9 @@
-import {S3Client} from '@aws-sdk/client-s3'
+import type {S3Client as Client} from '@aws-sdk/client-s3'
+
 import {STATUS_CODES} from 'node:http'
 
 import {fromSystemError, LibraryBackupError} from '../errors.js'
+import {S3Client} from './aws-sdk.js'
 
 /**
  * The S3 client, its retry policy and the translation of its failures into one sentence. All
@@ -36,7 +38,7 @@ export function customEndpoint(env: NodeJS.ProcessEnv = process.env): string | u
   return env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined
 }
 
-export function createS3Client(policy: RetryPolicy): S3Client {
+export function createS3Client(policy: RetryPolicy): Client {
   // The SDK warns on Node 20 that releases after January 2027 will need Node 22; the range we pin
   // predates that, so the notice is noise to our users. This is the SDK's own opt-out.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'

@@ -1,8 +1,8 @@
+import type {S3Client} from '@aws-sdk/client-s3'
 import type {Readable} from 'node:stream'
 
-import {GetObjectCommand, type S3Client} from '@aws-sdk/client-s3'
-
 import {LibraryBackupError} from '../errors.js'
+import {GetObjectCommand} from './aws-sdk.js'
 import {type RetryPolicy, statusOf, type StorageContext, withRetries} from './s3-client.js'
 import {StagedFileCompare} from './staged-file-compare.js'
 

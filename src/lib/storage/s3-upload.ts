@@ -1,14 +1,15 @@
+import type {S3Client} from '@aws-sdk/client-s3'
+
+import fs from 'node:fs'
+
+import {LibraryBackupError} from '../errors.js'
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   PutObjectCommand,
-  type S3Client,
   UploadPartCommand,
-} from '@aws-sdk/client-s3'
-import fs from 'node:fs'
-
-import {LibraryBackupError} from '../errors.js'
+} from './aws-sdk.js'
 import {codeOf, type RetryPolicy, statusOf, type StorageContext, storageError, withRetries} from './s3-client.js'
 
 /**
