@@ -48,7 +48,8 @@ export async function withLocalArchiveInput<T>(
  * withLocalArchiveInput for a restore: a plain archive in an object store is read as it
  * downloads, so inflating overlaps the transfer. The reader ends every full read with finish(),
  * which waits for the download to be whole and checked, so nothing read this way is used unless
- * the download succeeded. An encrypted archive is waited for whole first, as today.
+ * the download succeeded. An encrypted archive is waited for whole, then unlocked and decrypted
+ * as it is read, exactly as a fetched one: its reader opens the file by name.
  */
 export async function withStreamedArchiveInput<T>(
   archive: StoredArchiveRef,
