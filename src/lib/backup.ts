@@ -13,7 +13,13 @@ import {acquireLibraryLock, assertLibraryUnlocked, type LibraryLock} from './lib
 import {pruneBackups, type PruneReport, type RetentionPolicy} from './prune.js'
 import {openCopyPlaces, type PlaceOutcome, publishCopies} from './repository/backup-copies.js'
 import {type Destination, resolveDestination} from './repository/backup-destination.js'
-import {type BackupShrinkCheck, checkBackupShrink, guardFailed, type ShrinkOptions} from './repository/shrink-runs.js'
+import {
+  assertReplacementKeepsFiles,
+  type BackupShrinkCheck,
+  checkBackupShrink,
+  guardFailed,
+  type ShrinkOptions,
+} from './repository/shrink-runs.js'
 import {firstFreeName, snapshotSize, spaceNeeds, writeBackup} from './repository/write-backup.js'
 
 export type BackupPhase = 'compress' | 'snapshot' | 'upload'
@@ -152,6 +158,7 @@ async function backUp(
       kind: 'backup',
       assertLockHeld: () => lock.assertHeld(),
       stop,
+      beforeReplacing: replacementCheck(destination, options.shrink),
     })
     const shrink =
       options.shrink && !archive.damaged
@@ -187,6 +194,15 @@ async function backUp(
   } finally {
     await lock.release()
   }
+}
+
+/** `--output FILE --force`: the shrink guard reads FILE before it is replaced (see assertReplacementKeepsFiles). */
+function replacementCheck(
+  {target, name}: Destination,
+  shrink: ShrinkOptions | undefined,
+): ((fileCount: number) => Promise<void>) | undefined {
+  if (!shrink || name === undefined) return undefined
+  return (fileCount) => assertReplacementKeepsFiles(target, name, fileCount, shrink)
 }
 
 /**

@@ -12,7 +12,7 @@ import {expectHumanError, runCliChecked} from '../helpers/expectations.js'
 import {type DataDir, makeDataDir, treeState} from '../helpers/libraries.js'
 import {doubleFiles, keepFiles} from '../helpers/library-size.js'
 import {inANewSecond} from '../helpers/seconds.js'
-import {cleanupTempDirs} from '../helpers/temp-dirs.js'
+import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 async function backup(lib: DataDir, extra: string[] = []): Promise<CliResult> {
   return inANewSecond(async () => runCliChecked(['library:backup', '--json', '--keep-last', '1', ...extra], lib.env))
@@ -81,6 +81,31 @@ describe('shrink guard: edges', function () {
     const off = await backup(lib, ['--max-shrink', '100%'])
     expect(off.code, off.stdout).to.equal(0)
     expect(parseJson(off).pruned).to.have.lengthOf(1)
+  })
+
+  it('--output FILE --force onto a backup of the larger library: exit 11 and FILE unchanged, until --accept-shrink', async () => {
+    const lib = makeDataDir({files: 1500, walFiles: 0})
+    const nightly = path.join(makeTempDir('vpo-nightly'), 'latest.tar.gz')
+    const replace = (extra: string[] = []) =>
+      runCliChecked(['library:backup', '--output', nightly, '--force', '--json', ...extra], lib.env)
+    expect((await replace()).code).to.equal(0)
+    keepFiles(lib.databasePath, 1300)
+    const within = await replace()
+    expect(within.code, within.stdout).to.equal(0)
+    expect(parseJson(within)).to.include({file_count: 1300})
+    const before = treeState(path.dirname(nightly))
+
+    keepFiles(lib.databasePath, 150)
+    const refused = await replace()
+    expect(refused.code, refused.stderr).to.equal(11)
+    expect((parseJson(refused).error as {message: string}).message).to.equal(
+      `The library shrank from 1,300 to 150 files (more than --max-shrink 20%) since ${nightly} was made, so it was not replaced: no backup was written and nothing was pruned`,
+    )
+    expect(treeState(path.dirname(nightly)), 'the file and its directory as they were').to.deep.equal(before)
+
+    const accepted = await replace(['--accept-shrink'])
+    expect(accepted.code, accepted.stderr).to.equal(0)
+    expect(parseJson(accepted)).to.include({file_count: 150})
   })
 
   it('a lost record changes nothing for backups it can read; a corrupted one is a warning, then rewritten', async () => {

@@ -129,5 +129,24 @@ for (const where of ['local directory', 's3://'] as const) {
         'The shrink guard cannot tell how many files 1 encrypted backup',
       )
     })
+
+    it('--output NAME --force onto an encrypted backup of the larger library: exit 11, the old one still restores 1,500 files', async () => {
+      const own = makeDataDir({files: 1500, walFiles: 0})
+      const ownEnv = {...env, ...own.env}
+      const nightly = `${location}latest.tar.gz.age`
+      const replace = () =>
+        runCliChecked(['library:backup', '--output', nightly, '--force', '--encrypt-to', key.recipient], ownEnv)
+      expect((await replace()).code).to.equal(0)
+      keepFiles(own.databasePath, 150)
+      const refused = await replace()
+      expect(refused.code, refused.stderr).to.equal(11)
+      expect(refused.stderr).to.contain(
+        `The library shrank from 1,500 to 150 files (more than --max-shrink 20%) since ${nightly} was made, so it was not replaced`,
+      )
+      const check = ['library:restore', nightly, '--dry-run', '--json', '--identity', key.identityFile]
+      const kept = await runCliChecked(check, ownEnv)
+      expect(kept.code, kept.stderr).to.equal(0)
+      expect(JSON.stringify(parseJson(kept))).to.contain('"file_count":1500')
+    })
   })
 }

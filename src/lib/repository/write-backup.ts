@@ -34,6 +34,8 @@ export async function writeBackup(
     assertLockHeld: () => void
     /** The operation this backup is part of: it is not published once that is stopping. */
     stop?: Cancellation
+    /** With `force` and a named output: may the backup of `fileCount` files replace the one there? Throws if not. */
+    beforeReplacing?: (fileCount: number) => Promise<void>
   },
 ): Promise<Omit<BackupResult, 'durationSeconds' | 'places' | 'prune' | 'shrink' | 'warnings'>> {
   const {destination} = options
@@ -110,10 +112,12 @@ export async function writeBackup(
         : 'regular'
     doing = `storing the backup in ${destination.target.location}`
     options.stop?.throwIfStopping()
+    const {beforeReplacing} = options
     const name = await publish(archivePath, destination, createdAt, {
       force: options.force,
       kind,
       encrypted: Boolean(options.recipients),
+      beforeReplacing: beforeReplacing && (() => beforeReplacing(Number(stats.fileCount))),
     })
     if (options.kind === 'backup') options.stop?.commit() // a safety backup is not the restore's commit
     return {
@@ -158,10 +162,16 @@ async function publish(
   archivePath: string,
   destination: Destination,
   createdAt: Date,
-  options: {encrypted: boolean; force?: boolean; kind: Exclude<BackupKind, 'custom'>},
+  options: {
+    encrypted: boolean
+    force?: boolean
+    kind: Exclude<BackupKind, 'custom'>
+    beforeReplacing?: () => Promise<void>
+  },
 ): Promise<string> {
   const {target, name} = destination
   if (name) {
+    if (options.force) await options.beforeReplacing?.()
     if (await target.commit(archivePath, name, {overwrite: Boolean(options.force)})) return name
     throw outputExists(target.addressOf(name))
   }
