@@ -150,6 +150,9 @@ function measure(scratch: string, command: string, args: string[], env: NodeJS.P
   const [file, argv] = HAVE_GNU_TIME
     ? ['/usr/bin/time', ['-o', rssFile, '-f', '%M', command, ...args]]
     : [command, args]
+  // Each run starts with nothing left to write back: otherwise a run's fsync also waits for the
+  // fixture copy made just before it, or for the run before, and the same command varies by 30%.
+  spawnSync('sync')
   const start = process.hrtime.bigint()
   const result = spawnSync(file, argv, {encoding: 'utf8', env, maxBuffer: 64 * 1024 * 1024})
   const seconds = Number(process.hrtime.bigint() - start) / 1e9
