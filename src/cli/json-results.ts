@@ -60,6 +60,8 @@ export interface BackupPlanJson {
   schema_version: number
   /** The --copy-to places. */
   copy_to: string[]
+  /** library.db-journal holds an unfinished transaction, which the backup rolls back first. */
+  unfinished_transaction: boolean
 }
 
 export interface RestoreJson {

@@ -8,6 +8,7 @@ import {Cancellation} from './cancellation.js'
 import {assertOutputName} from './encryption/encrypted-archives.js'
 import {assertSpaceFor} from './fs/disk-space.js'
 import {removeAbandonedTemps} from './fs/temp-files.js'
+import {openRolledBackCopy} from './library/hot-journal.js'
 import {assertLibraryExists, type LibraryStats, openLiveLibrary, readLibraryStats} from './library/library-database.js'
 import {acquireLibraryLock, assertLibraryUnlocked, type LibraryLock} from './library/library-lock.js'
 import {pruneBackups, type PruneReport, type RetentionPolicy} from './prune.js'
@@ -90,6 +91,8 @@ export interface BackupPreview {
   stats: LibraryStats
   /** The --copy-to places. */
   copyTo: string[]
+  /** A hot -journal: the real backup rolls it back first; the figures are of the rolled-back state. */
+  unfinishedTransaction: boolean
 }
 
 export async function createBackup(options: BackupOptions): Promise<BackupResult> {
@@ -224,7 +227,8 @@ async function lockForBackup(databasePath: string): Promise<LibraryLock> {
  * (the lock is free, there is room) the real run checks again when it holds the lock.
  */
 export async function previewBackup({options, destination, copyPlaces}: BackupPlan): Promise<BackupPreview> {
-  const live = openLiveLibrary(options.databasePath)
+  const rolledBack = openRolledBackCopy(options.databasePath)
+  const live = rolledBack?.db ?? openLiveLibrary(options.databasePath)
   try {
     await assertLibraryUnlocked(options.databasePath)
     const stats = readLibraryStats(live, options.databasePath)
@@ -240,8 +244,9 @@ export async function previewBackup({options, destination, copyPlaces}: BackupPl
       outputPath: destination.target.addressOf(
         destination.name ?? firstFreeName(existing, new Date(), Boolean(options.recipients)),
       ),
-      estimatedArchiveSizeBytes: await estimateArchiveSize(options.databasePath, databaseSizeBytes),
+      estimatedArchiveSizeBytes: await estimateArchiveSize(rolledBack?.path ?? options.databasePath, databaseSizeBytes),
       stats,
+      unfinishedTransaction: rolledBack !== undefined,
     }
   } finally {
     live.close()

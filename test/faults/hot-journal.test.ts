@@ -13,7 +13,7 @@ import {parseJson, runCli} from '../helpers/cli.js'
 import {expectHumanError, expectNoStackTrace} from '../helpers/expectations.js'
 import {isRoot, mountTmpfs, useMounts} from '../helpers/filesystems.js'
 import {listArchives, listTemps, lockDirectory} from '../helpers/leftovers.js'
-import {archiveOf, type DataDir, libraryContent, makeDataDir, sha256File} from '../helpers/libraries.js'
+import {archiveOf, type DataDir, libraryContent, makeDataDir, sha256File, treeState} from '../helpers/libraries.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
 
 const JOURNAL_MAGIC = 'd9d505f920a163d7'
@@ -137,6 +137,25 @@ describe('a hot rollback journal left by a writer killed mid-transaction', funct
     expectNothingBeside(library)
   })
 
+  it('backup --dry-run shows the committed state the backup will archive, and leaves the library and its journal as they were', async () => {
+    const library = makeDataDir({files: 1500, walFiles: 25})
+    const committed = libraryContent(library.databasePath)
+    await killMidTransaction(library.databasePath)
+    const before = treeState(library.dataDir)
+
+    const dry = await runCli(['library:backup', '--dry-run', '--json'], {env: library.env})
+    expectNoStackTrace(dry)
+    expect(dry.code, dry.stderr).to.equal(0)
+    expect(parseJson(dry)).to.include({unfinished_transaction: true, file_count: committed.rows})
+    expect(treeState(library.dataDir), 'nothing changed, nothing left behind').to.deep.equal(before)
+
+    const human = await runCli(['library:backup', '--dry-run'], {env: library.env})
+    expect(human.stdout).to.contain(`${library.databasePath}-journal holds an unfinished transaction`)
+    const real = await runCli(['library:backup', '--json'], {env: library.env})
+    expect(real.code, real.stderr).to.equal(0)
+    expect(parseJson(real).file_count).to.equal(committed.rows)
+  })
+
   it('backup --db on a read-only filesystem cannot roll it back: says so (exit 1) and leaves the journal and library as they were', async function () {
     if (!isRoot()) {
       console.log('      (skipped: mounting a read-only tmpfs needs root)')
@@ -157,6 +176,8 @@ describe('a hot rollback journal left by a writer killed mid-transaction', funct
     const run = await runCli(['library:backup', '--db', library.databasePath, '--output', `${output}/`])
     const message = expectHumanError(run, 1)
     expect(message).to.include('-journal').and.include('read-only filesystem')
+    const dry = await runCli(['library:backup', '--db', library.databasePath, '--output', `${output}/`, '--dry-run'])
+    expect(expectHumanError(dry, 1), 'the dry run says what the real run says').to.equal(message)
     expect(sha256File(`${library.databasePath}-journal`)).to.equal(journal)
     expect(sha256File(library.databasePath)).to.equal(database)
     expect(fs.readdirSync(output)).to.deep.equal([])

@@ -137,6 +137,10 @@ export default class LibraryBackup extends LibraryCommand {
   private showPreview(preview: BackupPreview): BackupPlanJson {
     this.log(`Dry run: no backup was written.`)
     this.logSafe(`  Database:       ${preview.databasePath} (${formatBytes(preview.databaseSizeBytes)})`)
+    if (preview.unfinishedTransaction)
+      this.logSafe(
+        `  Rollback:       ${preview.databasePath}-journal holds an unfinished transaction; the backup rolls it back first, as SQLite does when VPO starts, and archives the last committed state (shown here)`,
+      )
     this.logSafe(`  Output:         ${preview.outputPath}`)
     this.log(
       `  Estimated size: ${formatBytes(preview.estimatedArchiveSizeBytes.low)} to ${formatBytes(preview.estimatedArchiveSizeBytes.high)}`,
@@ -155,6 +159,7 @@ export default class LibraryBackup extends LibraryCommand {
       total_library_size_bytes: preview.stats.totalLibrarySizeBytes,
       schema_version: preview.stats.schemaVersion,
       copy_to: preview.copyTo,
+      unfinished_transaction: preview.unfinishedTransaction,
     }
   }
 

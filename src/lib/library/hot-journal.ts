@@ -1,7 +1,11 @@
+import type Database from 'better-sqlite3'
+
 import fs from 'node:fs'
+import path from 'node:path'
 
 import {LibraryBackupError} from '../errors.js'
 import {giveTo} from '../fs/ownership.js'
+import {removeTemp, tempPathIn} from '../fs/temp-files.js'
 import {assertLibraryExists, fromSqliteError, openDatabase} from './library-database.js'
 
 /** The first 8 bytes of a rollback journal that still holds the pages to put back. */
@@ -37,6 +41,43 @@ export function rollBackHotJournal(databasePath: string): void {
     for (const suffix of SIDECARS) {
       if (!before.has(suffix) && fs.existsSync(`${databasePath}${suffix}`)) giveTo(`${databasePath}${suffix}`, owner)
     }
+  }
+}
+
+/**
+ * What `library:backup --dry-run` reads when the library has a hot journal: a private copy of
+ * library.db and its journal, beside it (where the real backup needs room for its snapshot
+ * anyway), rolled back as the real backup will roll back the library. The preview then shows the
+ * state that would be archived, and the library and its journal are not touched: a dry run changes
+ * nothing. Undefined when there is no hot journal. Closing the connection removes the copy.
+ */
+export function openRolledBackCopy(databasePath: string): undefined | {db: Database.Database; path: string} {
+  if (!hasHotJournalHeader(`${databasePath}-journal`)) return undefined
+  assertLibraryExists(databasePath)
+  const copy = tempPathIn(path.dirname(databasePath), 'preview.db')
+  try {
+    fs.copyFileSync(databasePath, copy, fs.constants.COPYFILE_EXCL)
+    fs.chmodSync(copy, 0o600)
+    fs.copyFileSync(`${databasePath}-journal`, `${copy}-journal`, fs.constants.COPYFILE_EXCL)
+    const db = openDatabase(copy, {readonly: false})
+    const close = db.close.bind(db)
+    db.close = () => {
+      close()
+      removeTemp(copy)
+      return db
+    }
+
+    try {
+      db.prepare('SELECT COUNT(*) FROM sqlite_master').get() // the rollback, as in rollBackHotJournal
+    } catch (error) {
+      db.close()
+      throw error
+    }
+
+    return {db, path: copy}
+  } catch (error) {
+    removeTemp(copy)
+    throw cannotRollBack(error, databasePath)
   }
 }
 
