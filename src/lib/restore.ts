@@ -1,5 +1,6 @@
 import fs from 'node:fs'
 import os from 'node:os'
+import path from 'node:path'
 
 import type {BackupMetadata} from './archive/index.js'
 import type {ArchiveInput} from './archive/source.js'
@@ -7,6 +8,7 @@ import type {ArchiveInput} from './archive/source.js'
 import {Cancellation} from './cancellation.js'
 import {type ArchiveKeys} from './encryption/encrypted-archives.js'
 import {assertSpaceFor} from './fs/disk-space.js'
+import {abandonedTempBytes} from './fs/temp-files.js'
 import {withStreamedArchiveInput} from './repository/local-plain-archive.js'
 import {type VerifiedArchive, verifyArchive, type VerifyPhase} from './repository/verification.js'
 import {applyRestore} from './restore/apply.js'
@@ -56,8 +58,9 @@ export function libraryExists(databasePath: string): boolean {
 
 /**
  * --dry-run: the restore's plan (every check a restore makes before it writes), then the archive
- * checked in full in the temp directory; nothing else is touched. The room the plan needs beside
- * the library is not checked here: only the restore, holding the lock, can count it (restore/apply.ts).
+ * checked in full in the temp directory; nothing else is touched. The room the plan needs is
+ * checked as the restore will find it, which first removes what a killed run left beside the
+ * library (only the lock holder may: restore/apply.ts); here those files are counted as free.
  */
 export async function planRestore(options: DryRunOptions): Promise<RestoreResult> {
   const stop = new Cancellation(options.signal)
@@ -65,6 +68,10 @@ export async function planRestore(options: DryRunOptions): Promise<RestoreResult
   return stop.guard(
     withLocalArchive(options.archive, options.keys, stop, async (archive, source) => {
       const plan = await planRestoreOf(archive, source, {...options, safetyBackup: options.safetyBackup ?? true})
+      const libraryDir = path.dirname(plan.databasePath)
+      await assertSpaceFor(plan.spaceNeeds, {
+        reclaimable: [{directory: libraryDir, bytes: abandonedTempBytes(libraryDir)}],
+      })
       return resultOf(plan, await trialExtraction(archive, plan, options), options, started)
     }),
   )

@@ -11,6 +11,7 @@
  * Needs root (mount -t tmpfs); otherwise skipped with a message.
  */
 import {expect} from 'chai'
+import {spawnSync} from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 
@@ -158,11 +159,31 @@ describe('faults: full disk', function () {
   it('restore onto a disk too small for the restored database: refused up front with exit 5, nothing changed', async () => {
     const lib = libraryOnTmpfs(base, kib(librarySize(base) + 256 * 1024))
     const before = dataState(lib.dataDir)
-    const run = await runCli(['library:restore', incoming.archive, '--yes', '--json', '--no-safety-backup'], {
-      env: lib.env,
-    })
+    const args = ['library:restore', incoming.archive, '--yes', '--json', '--no-safety-backup']
+    const dry = await runCli([...args, '--dry-run'], {env: lib.env})
+    expectDiskFailure(dry, /Not enough free space/)
+    const run = await runCli(args, {env: lib.env})
     expectDiskFailure(run, /Not enough free space/)
+    expect((parseJson(dry).error as {message: string}).message, 'the dry run says what the restore says').to.equal(
+      (parseJson(run).error as {message: string}).message,
+    )
     expect(dataState(lib.dataDir)).to.deep.equal(before)
+  })
+
+  it("restore --dry-run counts a killed restore's leftover beside the library as free, since the restore removes it first", async () => {
+    const incomingBytes = fs.statSync(incoming.databasePath).size
+    const lib = libraryOnTmpfs(base, kib(librarySize(base) + incomingBytes + 512 * 1024))
+    const gone = spawnSync(process.execPath, ['-e', '']).pid!
+    const leftover = path.join(lib.dataDir, `.vpo-backup-tmp-${gone}-0badf00d.restore.db`)
+    fs.writeFileSync(leftover, Buffer.alloc(incomingBytes))
+    const args = ['library:restore', incoming.archive, '--yes', '--json', '--no-safety-backup']
+    const dry = await runCli([...args, '--dry-run'], {env: lib.env})
+    expect(dry.code, dry.stdout).to.equal(0)
+    expect(fs.existsSync(leftover), 'a dry run removes nothing').to.equal(true)
+    const run = await runCli(args, {env: lib.env})
+    expect(run.code, run.stdout).to.equal(0)
+    expect(fs.existsSync(leftover), 'the restore took it away first').to.equal(false)
+    expect(sha256File(lib.databasePath)).to.equal(incoming.databaseSha256)
   })
 
   it('restore: the disk fills up during the extraction', async () => {
@@ -210,6 +231,8 @@ describe('faults: full disk', function () {
     fs.mkdirSync(lib.backupDir, {mode: 0o700})
     tmpfs('1m', lib.backupDir)
     const before = dataState(lib.dataDir)
+    const dry = await runCli(['library:restore', incoming.archive, '--dry-run', '--json'], {env: lib.env})
+    expectDiskFailure(dry, /Not enough free space/)
     const run = await runCli(['library:restore', incoming.archive, '--yes', '--json'], {env: lib.env})
     expectDiskFailure(run, /Not enough free space/)
     expect(dataState(lib.dataDir)).to.deep.equal(before)

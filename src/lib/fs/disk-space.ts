@@ -17,7 +17,13 @@ export interface SpaceNeed {
  * same filesystem add up: a restore's extracted copy and its safety backup often share a disk.
  * Uses fs.statfs (no `df` child process), on the nearest directory that exists.
  */
-export async function assertSpaceFor(needs: SpaceNeed[]): Promise<void> {
+export async function assertSpaceFor(
+  needs: SpaceNeed[],
+  options: {
+    /** Bytes that will be freed first (a killed run's leftovers a dry run may not remove), counted as free. */
+    reclaimable?: Array<{directory: string; bytes: number}>
+  } = {},
+): Promise<void> {
   const byDevice = new Map<number, {bytes: number; directory: string; purposes: string[]}>()
   for (const need of needs) {
     const existing = nearestExistingDirectory(need.directory)
@@ -28,8 +34,14 @@ export async function assertSpaceFor(needs: SpaceNeed[]): Promise<void> {
     byDevice.set(dev, entry)
   }
 
-  for (const {bytes, directory, purposes} of byDevice.values()) {
-    const free = await freeBytes(directory)
+  const reclaimed = new Map<number, number>()
+  for (const {directory, bytes} of options.reclaimable ?? []) {
+    const {dev} = await fs.promises.stat(nearestExistingDirectory(directory))
+    reclaimed.set(dev, (reclaimed.get(dev) ?? 0) + bytes)
+  }
+
+  for (const [dev, {bytes, directory, purposes}] of byDevice) {
+    const free = (await freeBytes(directory)) + (reclaimed.get(dev) ?? 0)
     if (free < bytes) {
       throw new LibraryBackupError(
         'INSUFFICIENT_SPACE',

@@ -57,19 +57,8 @@ export function removeOwnedTemps(): void {
 
 /** Removes temporary files in `dir` left by runs that were killed (their pid no longer exists). */
 export function removeAbandonedTemps(dir: string): string[] {
-  let names: string[]
-  try {
-    names = fs.readdirSync(dir)
-  } catch {
-    return []
-  }
-
   const removed: string[] = []
-  for (const name of names) {
-    if (!name.startsWith(TEMP_PREFIX)) continue
-    const pid = Number.parseInt(name.slice(TEMP_PREFIX.length), 10)
-    if (!Number.isInteger(pid) || pid === process.pid || isAlive(pid)) continue
-    const fullPath = path.join(dir, name)
+  for (const fullPath of abandonedTemps(dir)) {
     try {
       fs.rmSync(fullPath, {force: true})
       removed.push(fullPath)
@@ -79,6 +68,34 @@ export function removeAbandonedTemps(dir: string): string[] {
   }
 
   return removed
+}
+
+/**
+ * The bytes removeAbandonedTemps would free in `dir`: what a dry run, which may not remove them,
+ * counts as free, as the real run will find it.
+ */
+export function abandonedTempBytes(dir: string): number {
+  let bytes = 0
+  for (const file of abandonedTemps(dir)) bytes += fs.statSync(file, {throwIfNoEntry: false})?.size ?? 0
+  return bytes
+}
+
+/** Temporary files in `dir` whose owner is gone (killed with -9). */
+function abandonedTemps(dir: string): string[] {
+  let names: string[]
+  try {
+    names = fs.readdirSync(dir)
+  } catch {
+    return []
+  }
+
+  return names
+    .filter((name) => {
+      if (!name.startsWith(TEMP_PREFIX)) return false
+      const pid = Number.parseInt(name.slice(TEMP_PREFIX.length), 10)
+      return Number.isInteger(pid) && pid !== process.pid && !isAlive(pid)
+    })
+    .map((name) => path.join(dir, name))
 }
 
 function isAlive(pid: number): boolean {
