@@ -17,7 +17,7 @@ import {type Destination, resolveDestination} from './repository/backup-destinat
 import {
   assertReplacementKeepsFiles,
   type BackupShrinkCheck,
-  checkBackupShrink,
+  checkBackupShrinkAtPlaces,
   guardFailed,
   type ShrinkOptions,
 } from './repository/shrink-runs.js'
@@ -165,9 +165,11 @@ async function backUp(
     })
     const shrink =
       options.shrink && !archive.damaged
-        ? await checkBackupShrink(destination.target, archive, options.shrink).catch((error: unknown) => {
-            throw guardFailed(archive.path, error)
-          })
+        ? await checkBackupShrinkAtPlaces(destination.target, copyPlaces, archive, options.shrink).catch(
+            (error: unknown) => {
+              throw guardFailed(archive.path, error)
+            },
+          )
         : undefined
     // A library that shrank keeps every backup of what it was: nothing is pruned, at any place,
     // until the drop is accepted.
@@ -179,7 +181,7 @@ async function backUp(
       overwrite: Boolean(options.force && destination.name),
     })
     const prune = retention ? await pruneBackups(destination.target, retention, {createdPath: archive.path}) : undefined
-    const warnings = [...(shrink?.warnings ?? []), ...(shrink?.finish(prune?.removed ?? []) ?? [])]
+    const warnings = [...(shrink?.warnings ?? []), ...(shrink?.finish(prune?.removed ?? [], copies) ?? [])]
     const primary = {
       location: destination.target.location,
       primary: true,

@@ -108,6 +108,35 @@ describe('shrink guard: edges', function () {
     expect(parseJson(accepted)).to.include({file_count: 150})
   })
 
+  it('--copy-to: a drop found at a copy place (the primary directory came back empty) is exit 11 and prunes nowhere, until accepted', async () => {
+    const lib = makeDataDir({files: 1500, walFiles: 0})
+    const offsite = `${makeTempDir('vpo-offsite')}/`
+    const nightly = (extra: string[] = []) => backup(lib, ['--copy-to', offsite, ...extra])
+    expect((await nightly()).code).to.equal(0)
+    expect((await nightly()).code).to.equal(0)
+    const full = fs.readdirSync(offsite)
+    expect(full).to.have.lengthOf(1)
+
+    // The backup directory's disk was not mounted, and neither were the media drives.
+    fs.rmSync(lib.backupDir, {recursive: true})
+    keepFiles(lib.databasePath, 150)
+    const dropped = await nightly()
+    expect(dropped.code, dropped.stdout).to.equal(11)
+    expect(parseJson(dropped).shrink).to.deep.include({
+      previous_file_count: 1500,
+      file_count: 150,
+      last_backup_before_drop: path.join(offsite, full[0]),
+    })
+    expect(fs.readdirSync(offsite), 'nothing pruned offsite').to.include(full[0]).and.have.lengthOf(2)
+    expect((await nightly()).code, 'the next night alarms again').to.equal(11)
+    expect(fs.readdirSync(offsite)).to.include(full[0])
+
+    const accepted = await nightly(['--accept-shrink'])
+    expect(accepted.code, accepted.stdout).to.equal(0)
+    expect(fs.readdirSync(offsite)).to.have.lengthOf(1).and.not.include(full[0])
+    expect((await nightly()).code, 'the acceptance holds offsite too').to.equal(0)
+  })
+
   it('a lost record changes nothing for backups it can read; a corrupted one is a warning, then rewritten', async () => {
     const lib = makeDataDir({files: 1500, walFiles: 0})
     expect((await backup(lib)).code).to.equal(0)

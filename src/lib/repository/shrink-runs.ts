@@ -84,6 +84,49 @@ export async function checkBackupShrink(
   }
 }
 
+/** What the guard found at the primary location and at each --copy-to place. */
+export interface PlacesShrinkCheck extends Pick<BackupShrinkCheck, 'accepted' | 'alarm' | 'warnings'> {
+  /** Writes each place's record once pruning is done: the primary's, and those of the places the copy reached. */
+  finish(primaryRemoved: string[], copies: Array<{location: string; path?: string; pruned: string[]}>): string[]
+}
+
+/**
+ * The guard at the primary location and at every --copy-to place. The last backup before a drop
+ * may be at one of them only: the primary directory on a disk that was not mounted either (the
+ * backup lands on an empty mount point), or a new primary disk, while the offsite copies hold
+ * years of backups. The first drop found stops retention everywhere. A copy place that cannot be
+ * listed is left to its copy, which reports that place.
+ */
+export async function checkBackupShrinkAtPlaces(
+  primary: BackupTarget,
+  places: BackupTarget[],
+  archive: {metadata: BackupMetadata; path: string},
+  options: ShrinkOptions,
+): Promise<PlacesShrinkCheck> {
+  const atPrimary = await checkBackupShrink(primary, archive, options)
+  const atPlaces: Array<{location: string; check: BackupShrinkCheck}> = []
+  for (const place of places) {
+    const check = await checkBackupShrink(place, archive, options).catch(() => {})
+    if (check) atPlaces.push({location: place.location, check})
+  }
+
+  const checks = [atPrimary, ...atPlaces.map((place) => place.check)]
+  return {
+    alarm: checks.find((check) => check.alarm)?.alarm,
+    accepted: checks.find((check) => check.accepted)?.accepted,
+    warnings: checks.flatMap((check) => check.warnings),
+    finish(primaryRemoved, copies) {
+      const warnings = atPrimary.finish(primaryRemoved)
+      for (const {location, check} of atPlaces) {
+        const copy = copies.find((outcome) => outcome.location === location)
+        if (copy?.path) warnings.push(...check.finish(copy.pruned))
+      }
+
+      return [...new Set(warnings)]
+    },
+  }
+}
+
 /**
  * Before `--output FILE --force` replaces FILE: a backup of a library that lost more than allowed
  * must not take the place of the backup it would be compared with. A name outside the listing
