@@ -175,10 +175,13 @@ async function backUp(
     // until the drop is accepted.
     const retention = archive.damaged || shrink?.alarm ? undefined : options.retention
     const source = {target: destination.target, name: archive.name, sizeBytes: archive.archiveSizeBytes}
+    const fileCount = Number(archive.metadata.file_count)
     const copies = await publishCopies(source, copyPlaces, {
       stop,
       retention,
       overwrite: Boolean(options.force && destination.name),
+      beforeReplacing: async (place) =>
+        replacementCheck({target: place, name: archive.name}, options.shrink)?.(fileCount),
     })
     const prune = retention ? await pruneBackups(destination.target, retention, {createdPath: archive.path}) : undefined
     const warnings = [...(shrink?.warnings ?? []), ...(shrink?.finish(prune?.removed ?? [], copies) ?? [])]

@@ -108,6 +108,25 @@ describe('shrink guard: edges', function () {
     expect(parseJson(accepted)).to.include({file_count: 150})
   })
 
+  it('--output FILE --force --copy-to: the copy of FILE kept offsite is not replaced either (exit 11, the primary written)', async () => {
+    const lib = makeDataDir({files: 1500, walFiles: 0})
+    const nas = makeTempDir('vpo-nas')
+    const offsite = makeTempDir('vpo-offsite')
+    const args = ['library:backup', '--output', path.join(nas, 'latest.tar.gz'), '--force', '--copy-to', offsite]
+    expect((await runCliChecked([...args, '--json'], lib.env)).code).to.equal(0)
+    const before = treeState(offsite)
+
+    fs.rmSync(path.join(nas, 'latest.tar.gz')) // a new disk at the primary location
+    keepFiles(lib.databasePath, 150)
+    const run = await runCliChecked(args, lib.env)
+    expect(run.code, run.stderr).to.equal(11)
+    expect(run.stderr.replaceAll(/\s+(›\s+)?/g, ' ')).to.contain(
+      `but not in ${offsite} (The library shrank from 1,500 to 150 files (more than --max-shrink 20%) since ${path.join(offsite, 'latest.tar.gz')} was made, so it was not replaced`,
+    )
+    expect(treeState(offsite), 'the offsite copy as it was').to.deep.equal(before)
+    expect(fs.readdirSync(nas)).to.deep.equal(['latest.tar.gz'])
+  })
+
   it('--copy-to: a drop found at a copy place (the primary directory came back empty) is exit 11 and prunes nowhere, until accepted', async () => {
     const lib = makeDataDir({files: 1500, walFiles: 0})
     const offsite = `${makeTempDir('vpo-offsite')}/`

@@ -63,7 +63,13 @@ export async function openCopyPlaces(locations: string[], primary: BackupTarget)
 export async function publishCopies(
   from: ArchiveRef,
   places: BackupTarget[],
-  options: {overwrite?: boolean; retention?: RetentionPolicy; stop?: Cancellation},
+  options: {
+    overwrite?: boolean
+    retention?: RetentionPolicy
+    stop?: Cancellation
+    /** With `overwrite`: may the archive replace the one of the same name at `place`? Throws if not. */
+    beforeReplacing?: (place: BackupTarget) => Promise<void>
+  },
 ): Promise<PlaceOutcome[]> {
   const outcomes: PlaceOutcome[] = []
   if (places.length === 0) return outcomes
@@ -77,6 +83,7 @@ export async function publishCopies(
     const outcome: PlaceOutcome = {location: place.location, primary: false, pruned: []}
     outcomes.push(outcome)
     try {
+      if (options.overwrite) await options.beforeReplacing?.(place)
       outcome.path = (await copyArchive(from, place, {overwrite: options.overwrite})).path
     } catch (error) {
       outcome.error = asOurs(error)
