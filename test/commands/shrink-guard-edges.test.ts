@@ -182,6 +182,22 @@ describe('shrink guard: edges', function () {
     expect(backupsIn(lib)).to.include(full).and.have.lengthOf(4)
   })
 
+  it('a backup directory that lost every backup this machine recorded there (a disk not mounted) is a warning, once', async () => {
+    const lib = makeDataDir({files: 1500, walFiles: 0})
+    expect((await backup(lib)).code).to.equal(0)
+    expect((await backup(lib)).code).to.equal(0)
+    for (const name of backupsIn(lib)) fs.rmSync(path.join(lib.backupDir, name))
+    const night = () => inANewSecond(async () => runCliChecked(['library:backup', '--keep-last', '1'], lib.env))
+    const emptied = await night()
+    expect(emptied.code, emptied.stderr).to.equal(0)
+    expect(emptied.stderr.replaceAll(/\s+(›\s+)?/g, ' ')).to.contain(
+      `Warning: The backup this machine last recorded at ${fs.realpathSync(lib.backupDir)} is not there any more (is its disk mounted? were they removed?)`,
+    )
+    const next = await night()
+    expect(next.code, next.stderr).to.equal(0)
+    expect(next.stderr, 'said once').to.not.contain('Warning')
+  })
+
   it('a record that is a directory: two warnings, the backup made, no temporary file left', async () => {
     const lib = makeDataDir({files: 150, walFiles: 0})
     fs.mkdirSync(path.join(lib.dataDir, 'backup-history.json'))

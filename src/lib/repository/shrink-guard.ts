@@ -4,7 +4,7 @@ import {LibraryBackupError} from '../errors.js'
 import {formatCount} from '../format.js'
 import {type DestinationHistory, destinationKey, type HistoryFile, loadHistory, saveHistory} from './backup-history.js'
 import {historyPath} from './backup-history.js'
-import {compareNewestFirst} from './backup-names.js'
+import {compareNewestFirst, isBackupFileName} from './backup-names.js'
 import {isDeliberate} from './backup-selection.js'
 import {type BackupListing, listBackups, type ListedBackup} from './listing.js'
 
@@ -110,6 +110,9 @@ export async function readDestination(target: BackupTarget, dataDir: string): Pr
   const key = destinationKey(target.location)
   const recorded = loaded.content.destinations[key]?.backups ?? {}
   const listing = await listBackups(target)
+  // A custom name (`--output latest.tar.gz`) is recorded but never listed.
+  const missing = missingEverything(Object.keys(recorded).filter((name) => isBackupFileName(name)), listing, key)
+  if (missing) warnings.push(missing)
   const counted: CountedBackup[] = []
   const uncounted: ListedBackup[] = []
   for (const backup of listing.backups) {
@@ -125,6 +128,19 @@ export async function readDestination(target: BackupTarget, dataDir: string): Pr
   }
 
   return {counted, uncounted, listing, history: loaded.content, key, warnings}
+}
+
+/**
+ * Every backup the record says this machine left at the destination is gone: its disk was not
+ * mounted (the backup went onto the empty mount point), the path changed, or someone removed them.
+ * Worth a line in the night's mail, since the guard has nothing there to compare with.
+ */
+function missingEverything(recordedNames: string[], listing: BackupListing, key: string): string | undefined {
+  if (recordedNames.length === 0) return undefined
+  const listed = new Set(listing.backups.map((backup) => backup.filename))
+  if (recordedNames.some((name) => listed.has(name))) return undefined
+  const count = recordedNames.length === 1 ? 'The backup' : `None of the ${formatCount(recordedNames.length)} backups`
+  return `${count} this machine last recorded at ${key} ${recordedNames.length === 1 ? 'is not' : 'is'} there any more (is its disk mounted? were they removed?), so the shrink guard had nothing to compare with there.`
 }
 
 export function acceptedAt(state: DestinationState): Date | undefined {
