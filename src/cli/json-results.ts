@@ -62,6 +62,14 @@ export interface BackupPlanJson {
   copy_to: string[]
   /** library.db-journal holds an unfinished transaction, which the backup rolls back first. */
   unfinished_transaction: boolean
+  /** The shrink guard would report a drop (exit 11): with what, and whether `--output FILE --force` would keep FILE. */
+  shrink: null | {
+    previous_file_count: number
+    file_count: number
+    last_backup_before_drop: string
+    max_shrink_percent: number
+    output_kept: boolean
+  }
 }
 
 export interface RestoreJson {

@@ -19,7 +19,9 @@ import {
   type BackupShrinkCheck,
   checkBackupShrinkAtPlaces,
   guardFailed,
+  previewShrink,
   type ShrinkOptions,
+  type ShrinkPreview,
 } from './repository/shrink-runs.js'
 import {firstFreeName, snapshotSize, spaceNeeds, writeBackup} from './repository/write-backup.js'
 
@@ -93,6 +95,8 @@ export interface BackupPreview {
   copyTo: string[]
   /** A hot -journal: the real backup rolls it back first; the figures are of the rolled-back state. */
   unfinishedTransaction: boolean
+  /** The drop the shrink guard would report (exit 11); undefined when it would not. */
+  shrink?: ShrinkPreview
 }
 
 export async function createBackup(options: BackupOptions): Promise<BackupResult> {
@@ -242,6 +246,13 @@ export async function previewBackup({options, destination, copyPlaces}: BackupPl
     const existing = new Set((await destination.target.list(() => true)).map((entry) => entry.name))
     // A bucket that cannot be listed (credentials, a typo in its name) is worth knowing tonight.
     for (const place of copyPlaces) await place.list(() => false)
+    const shrink = options.shrink
+      ? await previewShrink(
+          [destination.target, ...copyPlaces],
+          {fileCount: Number(stats.fileCount), replacing: options.force ? destination.name : undefined},
+          options.shrink,
+        )
+      : undefined
     return {
       copyTo: copyPlaces.map((place) => place.location),
       databasePath: options.databasePath,
@@ -252,6 +263,7 @@ export async function previewBackup({options, destination, copyPlaces}: BackupPl
       estimatedArchiveSizeBytes: await estimateArchiveSize(rolledBack?.path ?? options.databasePath, databaseSizeBytes),
       stats,
       unfinishedTransaction: rolledBack !== undefined,
+      shrink,
     }
   } finally {
     live.close()

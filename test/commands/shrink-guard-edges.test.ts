@@ -31,10 +31,20 @@ describe('shrink guard: edges', function () {
     const lib = makeDataDir({files: 1500, walFiles: 0})
     expect((await backup(lib)).code).to.equal(0)
     keepFiles(lib.databasePath, 1200)
+    expect(parseJson(await runCliChecked(['library:backup', '--dry-run', '--json'], lib.env)).shrink).to.equal(null)
     const exact = await backup(lib)
     expect(exact.code, exact.stdout).to.equal(0)
     expect(parseJson(exact).pruned).to.have.lengthOf(1)
     keepFiles(lib.databasePath, 959) // 1,200 → 959 is 20.08%
+    const preview = await runCliChecked(['library:backup', '--dry-run', '--json'], lib.env)
+    expect(preview.code, preview.stderr).to.equal(0)
+    expect(parseJson(preview).shrink, 'the dry run says the backup would alarm').to.deep.equal({
+      previous_file_count: 1200,
+      file_count: 959,
+      last_backup_before_drop: path.join(lib.backupDir, backupsIn(lib)[0]),
+      max_shrink_percent: 20,
+      output_kept: false,
+    })
     const over = await backup(lib)
     expect(over.code, over.stdout).to.equal(11)
     expect(parseJson(over).shrink).to.deep.include({previous_file_count: 1200, file_count: 959})
@@ -96,6 +106,12 @@ describe('shrink guard: edges', function () {
     const before = treeState(path.dirname(nightly))
 
     keepFiles(lib.databasePath, 150)
+    const dry = await replace(['--dry-run'])
+    expect(parseJson(dry).shrink).to.include({last_backup_before_drop: nightly, output_kept: true})
+    const said = await runCliChecked(['library:backup', '--output', nightly, '--force', '--dry-run'], lib.env)
+    expect(said.stdout).to.contain(
+      `  Shrink guard:   1,300 files in ${nightly}, 150 now (more than --max-shrink 20%): the backup would exit 11 and prune nothing, and leave ${nightly} as it is`,
+    )
     const refused = await replace()
     expect(refused.code, refused.stderr).to.equal(11)
     expect((parseJson(refused).error as {message: string}).message).to.equal(

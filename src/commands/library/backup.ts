@@ -148,6 +148,11 @@ export default class LibraryBackup extends LibraryCommand {
     this.log(`  Files in library: ${formatCount(preview.stats.fileCount)}`)
     this.log(`  Schema version: ${preview.stats.schemaVersion}`)
     for (const place of preview.copyTo) this.logSafe(`  Copy to:        ${place}`)
+    const {shrink} = preview
+    if (shrink)
+      this.logSafe(
+        `  Shrink guard:   ${formatCount(shrink.from.fileCount)} files in ${shrink.from.path}, ${formatCount(shrink.fileCount)} now (more than --max-shrink ${shrink.maxShrinkPercent}%): the backup would exit 11 and prune nothing${shrink.keepsFile ? `, and leave ${shrink.from.path} as it is` : ''}`,
+      )
     return {
       success: true,
       dry_run: true,
@@ -160,6 +165,15 @@ export default class LibraryBackup extends LibraryCommand {
       schema_version: preview.stats.schemaVersion,
       copy_to: preview.copyTo,
       unfinished_transaction: preview.unfinishedTransaction,
+      shrink: shrink
+        ? {
+            previous_file_count: shrink.from.fileCount,
+            file_count: shrink.fileCount,
+            last_backup_before_drop: shrink.from.path,
+            max_shrink_percent: shrink.maxShrinkPercent,
+            output_kept: shrink.keepsFile,
+          }
+        : null,
     }
   }
 

@@ -127,6 +127,46 @@ export async function checkBackupShrinkAtPlaces(
   }
 }
 
+/** What a --dry-run says the guard would do: the drop it would report (exit 11), at the first place it is found. */
+export interface ShrinkPreview {
+  /** The backup the new one would be compared with, and its file count. */
+  from: {path: string; fileCount: number}
+  fileCount: number
+  maxShrinkPercent: number
+  /** `--output FILE --force`: FILE would be kept, and no backup written. */
+  keepsFile: boolean
+}
+
+/**
+ * --dry-run: whether the backup would trip the guard, read as the real run reads it (the same
+ * places, the same record, `--output FILE --force` included), with nothing written. A place that
+ * cannot be read is left to the real run.
+ */
+export async function previewShrink(
+  places: BackupTarget[],
+  made: {fileCount: number; replacing?: string},
+  options: ShrinkOptions,
+): Promise<ShrinkPreview | undefined> {
+  if (options.accept) return undefined
+  const found = {fileCount: made.fileCount, maxShrinkPercent: options.maxShrinkPercent}
+  for (const place of places) {
+    const existing = made.replacing === undefined ? undefined : await place.stat(made.replacing).catch(() => {})
+    if (existing) {
+      const previous = await replacedFileCount(place, existing, options.dataDir).catch(() => {})
+      if (previous !== undefined && shrank(previous, made.fileCount, options.maxShrinkPercent))
+        return {from: {path: place.addressOf(existing.name), fileCount: previous}, ...found, keepsFile: true}
+    }
+
+    const destination = await readDestination(place, options.dataDir).catch(() => {})
+    if (!destination) continue
+    const {reference} = shrinkState(destination.counted, options.maxShrinkPercent, acceptedAt(destination))
+    if (reference && shrank(reference.fileCount, made.fileCount, options.maxShrinkPercent))
+      return {from: {path: reference.path, fileCount: reference.fileCount}, ...found, keepsFile: false}
+  }
+
+  return undefined
+}
+
 /**
  * Before `--output FILE --force` replaces FILE: a backup of a library that lost more than allowed
  * must not take the place of the backup it would be compared with. A name outside the listing
