@@ -111,7 +111,11 @@ export async function readDestination(target: BackupTarget, dataDir: string): Pr
   const recorded = loaded.content.destinations[key]?.backups ?? {}
   const listing = await listBackups(target)
   // A custom name (`--output latest.tar.gz`) is recorded but never listed.
-  const missing = missingEverything(Object.keys(recorded).filter((name) => isBackupFileName(name)), listing, key)
+  const missing = missingEverything(
+    Object.keys(recorded).filter((name) => isBackupFileName(name)),
+    listing,
+    key,
+  )
   if (missing) warnings.push(missing)
   const counted: CountedBackup[] = []
   const uncounted: ListedBackup[] = []
