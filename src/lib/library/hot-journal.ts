@@ -6,7 +6,7 @@ import path from 'node:path'
 import {LibraryBackupError} from '../errors.js'
 import {giveTo} from '../fs/ownership.js'
 import {removeTemp, tempPathIn} from '../fs/temp-files.js'
-import {assertLibraryExists, fromSqliteError, openDatabase} from './library-database.js'
+import {assertLibraryExists, fromSqliteError, openDatabase, openDisposableCopy} from './library-database.js'
 
 /** The first 8 bytes of a rollback journal that still holds the pages to put back. */
 const JOURNAL_MAGIC = Buffer.from([0xd9, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63, 0xd7])
@@ -59,14 +59,7 @@ export function openRolledBackCopy(databasePath: string): undefined | {db: Datab
     fs.copyFileSync(databasePath, copy, fs.constants.COPYFILE_EXCL)
     fs.chmodSync(copy, 0o600)
     fs.copyFileSync(`${databasePath}-journal`, `${copy}-journal`, fs.constants.COPYFILE_EXCL)
-    const db = openDatabase(copy, {readonly: false})
-    const close = db.close.bind(db)
-    db.close = () => {
-      close()
-      removeTemp(copy)
-      return db
-    }
-
+    const db = openDisposableCopy(copy, {readonly: false})
     try {
       db.prepare('SELECT COUNT(*) FROM sqlite_master').get() // the rollback, as in rollBackHotJournal
     } catch (error) {

@@ -126,7 +126,12 @@ function openPrivateCopy(databasePath: string): Database.Database {
   fs.copyFileSync(databasePath, copy)
   if (fs.existsSync(`${databasePath}-wal`)) fs.copyFileSync(`${databasePath}-wal`, `${copy}-wal`)
   fs.chmodSync(copy, 0o600)
-  const db = openDatabase(copy, {readonly: true})
+  return openDisposableCopy(copy, {readonly: true})
+}
+
+/** Opens a private copy of the library; closing the connection removes the copy and its sidecars. */
+export function openDisposableCopy(copy: string, options: {readonly: boolean}): Database.Database {
+  const db = openDatabase(copy, options)
   const close = db.close.bind(db)
   db.close = () => {
     close()
