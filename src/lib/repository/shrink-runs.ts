@@ -114,7 +114,7 @@ export async function checkBackupShrinkAtPlaces(
   return {
     alarm: checks.find((check) => check.alarm)?.alarm,
     accepted: checks.find((check) => check.accepted)?.accepted,
-    warnings: checks.flatMap((check) => check.warnings),
+    warnings: [...new Set(checks.flatMap((check) => check.warnings))],
     finish(primaryRemoved, copies) {
       const warnings = atPrimary.finish(primaryRemoved)
       for (const {location, check} of atPlaces) {
