@@ -242,7 +242,11 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
   let firstBackup: string
   let distBeforePublish: boolean
   let distAfterPublish: boolean
-  /** The root's bundleDependencies in package-lock.json: what the tarball ships in node_modules/. */
+  /**
+   * What the tarball must ship in node_modules/: every run-time dependency but better-sqlite3
+   * (native: the user's npm compiles it for their Node). Taken from `dependencies`, not from
+   * `bundleDependencies`, so that a package that stops bundling fails the checks of what gets installed.
+   */
   let bundled: string[]
   /** npm 11 from a registry that never sets `_hasShrinkwrap` (a mirror): the shrinkwrap is not followed. */
   let mirror: {metadata: Record<string, unknown>; result: ProcResult; nodeModules: string}
@@ -262,7 +266,7 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
     work = makeTempDir('vpo-install')
     // The tree every other suite runs on; the published shrinkwrap is its run-time part.
     shrinkwrap = readShrinkwrap(path.join(ROOT, 'package-lock.json'))
-    bundled = shrinkwrap.packages[''].bundleDependencies ?? []
+    bundled = Object.keys(shrinkwrap.packages[''].dependencies ?? {}).filter((name) => name !== 'better-sqlite3')
     const env = baseEnv(work)
     const port = await freePort()
     const registryUrl = `http://127.0.0.1:${port}/`
@@ -480,10 +484,8 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
     // bundleDependencies: every run-time dependency but better-sqlite3 (native, compiled by the
     // user's npm for their Node), shipped in node_modules/ exactly as package-lock.json locks it, so
     // that no npm and no registry can swap a version (npm 12 and mirrors ignore the shrinkwrap).
-    expect(published.bundleDependencies, 'bundleDependencies').to.deep.equal(
-      Object.keys(published.dependencies).filter((name) => name !== 'better-sqlite3'),
-    )
-    expect(bundled, "package-lock.json's bundleDependencies").to.deep.equal(published.bundleDependencies)
+    expect(published.bundleDependencies, 'bundleDependencies').to.deep.equal(bundled)
+    expect(shrinkwrap.packages[''].bundleDependencies, "package-lock.json's bundleDependencies").to.deep.equal(bundled)
     const unpacked = path.join(work, 'published')
     fs.mkdirSync(unpacked)
     expectSuccess(await run('tar', ['-xzf', tarball, '-C', unpacked], {env: process.env}))
