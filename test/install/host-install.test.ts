@@ -351,6 +351,7 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
     distBeforePublish = fs.existsSync(path.join(source, 'dist'))
     publish = record(expectSuccess(await run('npm', ['publish'], {cwd: source, env: npm.env, timeoutMs: 300_000})))
     distAfterPublish = fs.existsSync(path.join(source, 'dist', 'commands', 'library', 'backup.js'))
+    step('published')
     // As a mirror serves it (no `_hasShrinkwrap`), before the flag is set; with a cache of its own,
     // so that no later install finds this metadata in npm's cache. Scripts are not run: the tree is the point.
     const mirrorDir = path.join(work, 'mirror-install')
@@ -376,7 +377,6 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
       path.join(work, 'registry', 'storage', '@vpo', 'library-backup', 'package.json'),
       pkgVersion,
     )
-    step('published')
 
     // npm 12 on the newest Node the suite has; its install overlaps the hosts' installs.
     if (prepared.length > 0) {
