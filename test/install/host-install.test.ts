@@ -4,10 +4,12 @@
  * named `vpo`, the commands run through the host, completion in real bash and zsh, a host with a
  * space as topic separator, a host declaring another schema version, oclif v5 hosts on Node 22
  * and Node 24, and `vpo plugins:uninstall`. The package ships what a plugin ships (dist/, its
- * manifest and npm-shrinkwrap.json: no bin/ that would shadow the host's `vpo`, no help plugin of
- * its own); every host gets exactly the dependency versions the shrinkwrap pins, whatever newer
- * ones the registry has; and the suite prints what installing it costs (time, size, the share of
- * each direct dependency).
+ * manifest, npm-shrinkwrap.json and its bundled run-time dependencies in node_modules/, exactly as
+ * locked: no bin/ that would shadow the host's `vpo`, no help plugin of its own); every host gets
+ * exactly the dependency versions the shrinkwrap pins, whatever newer ones the registry has; two
+ * installs that ignore the shrinkwrap (npm 11 from a registry without `_hasShrinkwrap`, npm 12)
+ * still get the bundled tree exactly as locked; and the suite prints what installing it costs
+ * (time, size, the share of each direct dependency).
  *
  * Slow by nature (npm installs, better-sqlite3 compiling once per Node); skip it with
  * VPO_SKIP_INSTALL_TEST=1, skip only the Node 22 or 24 host with VPO_INSTALL_TEST_NODE22=0 or
