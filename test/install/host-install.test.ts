@@ -4,10 +4,12 @@
  * named `vpo`, the commands run through the host, completion in real bash and zsh, a host with a
  * space as topic separator, a host declaring another schema version, oclif v5 hosts on Node 22
  * and Node 24, and `vpo plugins:uninstall`. The package ships what a plugin ships (dist/, its
- * manifest and npm-shrinkwrap.json: no bin/ that would shadow the host's `vpo`, no help plugin of
- * its own); every host gets exactly the dependency versions the shrinkwrap pins, whatever newer
- * ones the registry has; and the suite prints what installing it costs (time, size, the share of
- * each direct dependency).
+ * manifest, npm-shrinkwrap.json and its bundled run-time dependencies in node_modules/, exactly as
+ * locked: no bin/ that would shadow the host's `vpo`, no help plugin of its own); every host gets
+ * exactly the dependency versions the shrinkwrap pins, whatever newer ones the registry has; two
+ * installs that ignore the shrinkwrap (npm 11 from a registry without `_hasShrinkwrap`, npm 12)
+ * still get the bundled tree exactly as locked; and the suite prints what installing it costs
+ * (time, size, the share of each direct dependency).
  *
  * Slow by nature (npm installs, better-sqlite3 compiling once per Node); skip it with
  * VPO_SKIP_INSTALL_TEST=1, skip only the Node 22 or 24 host with VPO_INSTALL_TEST_NODE22=0 or
@@ -26,7 +28,15 @@ import {gnuTarMetadata} from '../helpers/gnu-tar.js'
 import {libraryContent, sha256File} from '../helpers/libraries.js'
 import {skipSaying} from '../helpers/skips.js'
 import {cleanupTempDirs, makeTempDir} from '../helpers/temp-dirs.js'
-import {HOST_V5_VERSION, installIntoNewerHost, NEWER_NODES, prepareNewerNodeHost} from './newer-nodes.js'
+import {
+  HOST_V5_VERSION,
+  installIntoNewerHost,
+  installNpm12,
+  installWithNpm12,
+  NEWER_NODES,
+  NPM12,
+  prepareNewerNodeHost,
+} from './newer-nodes.js'
 import {
   baseEnv,
   bashCompletionMissing,
@@ -55,6 +65,7 @@ import {
   flagShrinkwrapInRegistry,
   installedRuntimeTree,
   lockedRuntimeTree,
+  packageLocations,
   readShrinkwrap,
   type Shrinkwrap,
 } from './shrinkwrap.js'
@@ -188,6 +199,33 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
     ).to.deep.equal([])
   }
 
+  /**
+   * For an install that did not follow the shrinkwrap: what the plugin's bundled dependencies
+   * reach, resolved from the plugin as Node resolves it, is the locked tree package for package;
+   * better-sqlite3, not bundled, is there at whatever version its range gave. Returns the packages
+   * outside the bundle that differ from the lock (allowed: only the shrinkwrap pins those).
+   */
+  const expectBundledAsLocked = (nodeModules: string): string[] => {
+    const locked = lockedRuntimeTree(shrinkwrap, bundled)
+    const installed = installedRuntimeTree(nodeModules, PACKAGE, bundled)
+    expect([...locked].filter((found) => /^@(aws-sdk|smithy)\//.test(found)).length).to.be.greaterThan(20)
+    expect(
+      [...installed].filter((found) => !locked.has(found)),
+      'bundled, but not as package-lock.json locks it',
+    ).to.deep.equal([])
+    expect(
+      [...locked].filter((found) => !installed.has(found)),
+      'locked in the bundle, but not installed',
+    ).to.deep.equal([])
+    const all = installedRuntimeTree(nodeModules, PACKAGE)
+    expect(
+      [...all].some((found) => found.startsWith('better-sqlite3@')),
+      'better-sqlite3 installed',
+    ).to.equal(true)
+    const lockedAll = lockedRuntimeTree(shrinkwrap)
+    return [...all].filter((found) => !lockedAll.has(found))
+  }
+
   let work: string
   let registry: Registry | undefined
   let pkgVersion: string
@@ -206,6 +244,16 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
   let firstBackup: string
   let distBeforePublish: boolean
   let distAfterPublish: boolean
+  /**
+   * What the tarball must ship in node_modules/: every run-time dependency but better-sqlite3
+   * (native: the user's npm compiles it for their Node). Taken from `dependencies`, not from
+   * `bundleDependencies`, so that a package that stops bundling fails the checks of what gets installed.
+   */
+  let bundled: string[]
+  /** npm 11 from a registry that never sets `_hasShrinkwrap` (a mirror): the shrinkwrap is not followed. */
+  let mirror: {metadata: Record<string, unknown>; result: ProcResult; nodeModules: string}
+  /** npm 12, which loads no shrinkwrap at all, on the newest host's Node (undefined: no newer host). */
+  let npm12: Promise<{major: number; result: ProcResult; nodeModules: string; npmVersion: string}> | undefined
 
   before(async function () {
     if (SKIP) {
@@ -220,6 +268,7 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
     work = makeTempDir('vpo-install')
     // The tree every other suite runs on; the published shrinkwrap is its run-time part.
     shrinkwrap = readShrinkwrap(path.join(ROOT, 'package-lock.json'))
+    bundled = Object.keys(shrinkwrap.packages[''].dependencies ?? {}).filter((name) => name !== 'better-sqlite3')
     const env = baseEnv(work)
     const port = await freePort()
     const registryUrl = `http://127.0.0.1:${port}/`
@@ -276,6 +325,8 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
       return ready
     })
 
+    const npm12Cli = installNpm12(work, npm.env)
+    npm12Cli.catch(() => {}) // awaited below
     const verdaccioDir = path.join(work, 'verdaccio')
     await Promise.all([
       npmInstall(
@@ -302,11 +353,42 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
     distBeforePublish = fs.existsSync(path.join(source, 'dist'))
     publish = record(expectSuccess(await run('npm', ['publish'], {cwd: source, env: npm.env, timeoutMs: 300_000})))
     distAfterPublish = fs.existsSync(path.join(source, 'dist', 'commands', 'library', 'backup.js'))
+    step('published')
+    // As a mirror serves it (no `_hasShrinkwrap`), before the flag is set; with a cache of its own,
+    // so that no later install finds this metadata in npm's cache. Scripts are not run: the tree is the point.
+    const mirrorDir = path.join(work, 'mirror-install')
+    fs.mkdirSync(mirrorDir)
+    fs.writeFileSync(path.join(mirrorDir, 'package.json'), JSON.stringify({name: 'mirror', private: true}) + '\n')
+    mirror = {
+      metadata: (
+        (await (await fetch(`${registryUrl}@vpo%2flibrary-backup`)).json()) as {
+          versions: Record<string, Record<string, unknown>>
+        }
+      ).versions[pkgVersion],
+      result: record(
+        await run('npm', ['install', PACKAGE, '--ignore-scripts'], {
+          cwd: mirrorDir,
+          env: {...npm.env, npm_config_cache: path.join(work, 'npm-cache-mirror')},
+          timeoutMs: 300_000,
+        }),
+      ),
+      nodeModules: path.join(mirrorDir, 'node_modules'),
+    }
+    step('installed with npm 11 as from a mirror')
     flagShrinkwrapInRegistry(
       path.join(work, 'registry', 'storage', '@vpo', 'library-backup', 'package.json'),
       pkgVersion,
     )
-    step('published')
+
+    // npm 12 on the newest Node the suite has; its install overlaps the hosts' installs.
+    if (prepared.length > 0) {
+      npm12 = Promise.all([prepared.at(-1)!, npm12Cli]).then(async ([newer, cli]) => {
+        const installed = await installWithNpm12(newer, cli, sandbox, PACKAGE)
+        step(`npm ${NPM12} on Node ${newer.major}: installed`)
+        return {major: newer.major, ...installed}
+      })
+      npm12.catch(() => {})
+    }
 
     for (const ready of prepared) {
       const installed = ready.then(async (newer) => {
@@ -337,7 +419,7 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
   after(async function () {
     this.timeout(15 * 60_000)
     if (!work) return
-    await Promise.allSettled(newerHosts.values())
+    await Promise.allSettled([...newerHosts.values(), npm12])
     await registry?.stop()
     const file = process.env.VPO_INSTALL_TRANSCRIPT
     if (file) {
@@ -349,7 +431,7 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
     else cleanupTempDirs()
   })
 
-  it('npm publish runs prepack; the tarball holds the built code, its manifest, package.json, README and npm-shrinkwrap.json only', async () => {
+  it('npm publish runs prepack; the tarball holds the built code, its manifest, package.json, README, npm-shrinkwrap.json and the bundled node_modules only', async () => {
     expect(distBeforePublish, 'the release copy starts without dist/').to.equal(false)
     expect(distAfterPublish, 'prepack built dist/').to.equal(true)
     expect(output(publish)).to.include(`+ ${PACKAGE}@${pkgVersion}`)
@@ -366,7 +448,7 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
       .filter((entry) => entry.length > 0 && !entry.endsWith('/'))
       .map((entry) => entry.replace(/^package\//, ''))
     expect(new Set(shipped.map((file) => file.split('/')[0])), 'top level of the tarball').to.deep.equal(
-      new Set(['README.md', 'dist', 'npm-shrinkwrap.json', 'oclif.manifest.json', 'package.json']),
+      new Set(['README.md', 'dist', 'node_modules', 'npm-shrinkwrap.json', 'oclif.manifest.json', 'package.json']),
     )
     // npm ignores a dependency's package-lock.json; only a shipped shrinkwrap pins what users get,
     // and without dev entries, which npm would install for users too.
@@ -390,6 +472,7 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
       bin?: unknown
       directories?: {bin?: string}
       dependencies: Record<string, string>
+      bundleDependencies?: string[]
       oclif: {plugins?: string[]; devPlugins?: string[]}
     }
     expect(published.bin, 'an npm bin named vpo would shadow the host').to.equal(undefined)
@@ -399,6 +482,55 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
       `@aws-sdk/client-s3@${published.dependencies['@aws-sdk/client-s3']}`,
     )
     expect(published.directories?.bin).to.equal(undefined)
+
+    // bundleDependencies: every run-time dependency but better-sqlite3 (native, compiled by the
+    // user's npm for their Node), shipped in node_modules/ exactly as package-lock.json locks it, so
+    // that no npm and no registry can swap a version (npm 12 and mirrors ignore the shrinkwrap).
+    expect(published.bundleDependencies, 'bundleDependencies').to.deep.equal(bundled)
+    expect(shrinkwrap.packages[''].bundleDependencies, "package-lock.json's bundleDependencies").to.deep.equal(bundled)
+    const unpacked = path.join(work, 'published')
+    fs.mkdirSync(unpacked)
+    expectSuccess(await run('tar', ['-xzf', tarball, '-C', unpacked], {env: process.env}))
+    const shippedPackages = packageLocations(path.join(unpacked, 'package'))
+    const lockedBundle = new Map(
+      Object.entries(shrinkwrap.packages)
+        .filter(([location, entry]) => location && entry.inBundle)
+        .map(([location, entry]) => [location, entry.version!]),
+    )
+    expect(
+      Object.fromEntries([...shippedPackages].sort()),
+      'node_modules/ in the tarball: location and version of each package',
+    ).to.deep.equal(Object.fromEntries([...lockedBundle].sort()))
+    // The lock's inBundle marks are npm's; the same set, walked from bundleDependencies as Node resolves:
+    expect(
+      new Set(
+        [...shippedPackages].map(([location, version]) => `${location.replace(/^.*node_modules\//, '')}@${version}`),
+      ),
+    ).to.deep.equal(lockedRuntimeTree(shrinkwrap, bundled))
+    expect(
+      [...shippedPackages.keys()].filter((location) => /^node_modules\/@(aws-sdk|smithy)\//.test(location)).length,
+    ).to.be.greaterThan(20)
+    expect(
+      [...lockedBundle.keys()].filter((location) => shrinkwrap.packages[location].dev),
+      'development packages in the bundle',
+    ).to.deep.equal([])
+    const development =
+      /^(typescript|eslint.*|@eslint\/.*|mocha|chai|@types\/.*|oclif|@oclif\/(test|plugin-.*|prettier-config)|tsx|esbuild|@esbuild\/.*|verdaccio|s3rver|age-encryption|cctv-age|prettier)$/
+    const native = /^(better-sqlite3|bindings|prebuild-install|node-abi)$/
+    const names = [...shippedPackages.keys()].map((location) => location.replace(/^.*node_modules\//, ''))
+    expect(
+      names.filter((name) => development.test(name) || native.test(name)),
+      'not to be bundled',
+    ).to.deep.equal([])
+    // Nothing else under node_modules/: no .bin links, no .package-lock.json, no stray files.
+    const owner = (file: string) =>
+      [...shippedPackages.keys()].some(
+        (location) => file.startsWith(`${location}/`) && !file.slice(location.length + 1).startsWith('node_modules/'),
+      )
+    expect(
+      shipped.filter((file) => file.startsWith('node_modules/') && !owner(file)),
+      'files under node_modules/ outside the bundled packages',
+    ).to.deep.equal([])
     expect(published.oclif.plugins ?? [], 'plugins a host would load with ours').to.deep.equal([])
     expect(Object.keys(published.dependencies)).to.not.include.members(['@oclif/plugin-help', 'check-disk-space'])
     // Everything else comes from the default registry: this one has no uplinks and no other scope.
@@ -427,6 +559,26 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
 
   it('the Node 20 host got exactly the versions npm-shrinkwrap.json pins (every @aws-sdk and @smithy package too)', () => {
     expectShrinkwrapped(path.join(dataDir, 'node_modules'))
+  })
+
+  it('from a registry that never sets _hasShrinkwrap (a mirror), npm 11 ignores the shrinkwrap and still installs the bundled tree exactly as locked', () => {
+    expect(mirror.metadata, 'the version as the mirror served it').to.not.have.property('_hasShrinkwrap')
+    expect(mirror.result.code, output(mirror.result)).to.equal(0)
+    const floated = expectBundledAsLocked(mirror.nodeModules)
+    if (floated.length > 0) console.log(`      outside the bundle, not as locked: ${floated.join(', ')}`)
+  })
+
+  it(`npm ${NPM12}, which loads no npm-shrinkwrap.json, installs the bundled tree exactly as locked`, async function () {
+    if (!npm12) {
+      console.log('      skipped: npm 12 needs Node 22 or 24, and both newer hosts are skipped')
+      this.skip()
+    }
+
+    const {result, nodeModules, npmVersion} = await npm12!
+    expect(npmVersion).to.equal(NPM12)
+    expect(result.code, output(result)).to.equal(0)
+    const floated = expectBundledAsLocked(nodeModules)
+    if (floated.length > 0) console.log(`      outside the bundle, not as locked: ${floated.join(', ')}`)
   })
 
   it("installs no `vpo` of its own: the host's binary is the one that runs", async () => {

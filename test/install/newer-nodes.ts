@@ -10,7 +10,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 
 import {createLibrary} from '../fixtures/library-generator.js'
-import {Host, HOST_V5_DEPENDENCIES, npmInstall, type ProcResult, writeNpmUserConfig} from './sandbox.js'
+import {Host, HOST_V5_DEPENDENCIES, npmInstall, type ProcResult, run, writeNpmUserConfig} from './sandbox.js'
 
 /** Bump these together with HOST_V5_DEPENDENCIES when a new release line should be covered. */
 export const NEWER_NODES = [
@@ -84,4 +84,50 @@ export async function installIntoNewerHost(
   fs.mkdirSync(dataDir, {recursive: true})
   createLibrary(path.join(dataDir, 'library.db'), {files: 300, walFiles: 5})
   return prepared.host.vpo(['plugins:install', plugin], {timeoutMs: 900_000})
+}
+
+/**
+ * npm 12 loads no npm-shrinkwrap.json at all (not at the project root, not from a dependency's
+ * tarball): what @oclif/plugin-plugins will run once it moves to it. Exact, so a run is repeatable;
+ * it needs Node ^22.22.2 || ^24.15, which the newer hosts bring.
+ */
+export const NPM12 = '12.2.3'
+
+/** Installs npm `NPM12` into the sandbox (with Node 20's npm: npm has no dependencies to fetch) and returns its CLI script. */
+export async function installNpm12(work: string, env: NodeJS.ProcessEnv): Promise<string> {
+  const dir = path.join(work, 'npm12')
+  await npmInstall(dir, {name: 'npm12', dependencies: {npm: NPM12}}, env)
+  return path.join(dir, 'node_modules', 'npm', 'bin', 'npm-cli.js')
+}
+
+/**
+ * `npm install PLUGIN --ignore-scripts` with npm 12 on a newer host's Node, into an empty project:
+ * the tree npm 12 puts on disk (nothing is built, nothing is run). Returns the project's
+ * node_modules, and the version npm itself reports.
+ */
+export async function installWithNpm12(
+  prepared: PreparedHost,
+  npmCli: string,
+  sandbox: NewerNodeSandbox,
+  plugin: string,
+): Promise<{result: ProcResult; nodeModules: string; npmVersion: string}> {
+  const dir = path.join(sandbox.work, `npm12-node${prepared.major}`)
+  fs.mkdirSync(dir, {recursive: true})
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({name: 'npm12-scratch', private: true}) + '\n')
+  const npm = writeNpmUserConfig(
+    path.join(sandbox.work, 'npmrc-npm12'),
+    {nodedir: prepared.nodedir, registry: sandbox.registryUrl},
+    sandbox.env,
+  )
+  const npmVersion = (await run(prepared.host.options.node, [npmCli, '--version'], {env: npm.env})).stdout.trim()
+  const result = await run(
+    prepared.host.options.node,
+    [npmCli, 'install', plugin, '--ignore-scripts', '--no-audit', '--no-fund'],
+    {cwd: dir, env: npm.env, timeoutMs: 300_000},
+  )
+  return {
+    result: {...result, command: `npm ${NPM12} install ${plugin} --ignore-scripts`},
+    nodeModules: path.join(dir, 'node_modules'),
+    npmVersion,
+  }
 }

@@ -450,9 +450,11 @@ export function diskBytes(dir: string, skip: (full: string) => boolean = () => f
 
 /**
  * The installed package directories `roots` pull in under `nodeModules`, resolved as Node does
- * (nested node_modules first, then upwards): what a dependency really costs a user.
+ * (nested node_modules first, then upwards): what a dependency really costs a user. The roots are
+ * resolved from the package directory `from` when given (a package's own dependencies), else
+ * taken from the top of `nodeModules`.
  */
-export function dependencyClosure(nodeModules: string, roots: string[]): Set<string> {
+export function dependencyClosure(nodeModules: string, roots: string[], from?: string): Set<string> {
   const found = new Set<string>()
   const resolve = (name: string, from: string): string | undefined => {
     for (let dir = from; dir.startsWith(nodeModules); dir = path.dirname(dir)) {
@@ -478,8 +480,8 @@ export function dependencyClosure(nodeModules: string, roots: string[]): Set<str
   }
 
   for (const root of roots) {
-    const dir = path.join(nodeModules, root)
-    if (fs.existsSync(path.join(dir, 'package.json'))) visit(dir)
+    const dir = from ? resolve(root, from) : path.join(nodeModules, root)
+    if (dir && fs.existsSync(path.join(dir, 'package.json'))) visit(dir)
   }
 
   return found

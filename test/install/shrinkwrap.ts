@@ -13,6 +13,8 @@ import {dependencyClosure} from './sandbox.js'
 interface LockedPackage {
   version?: string
   dev?: boolean
+  inBundle?: boolean
+  bundleDependencies?: string[]
   dependencies?: Record<string, string>
   optionalDependencies?: Record<string, string>
 }
@@ -35,8 +37,11 @@ function folderName(location: string): string {
 const runtimeDependencies = (entry: LockedPackage) =>
   Object.keys({...entry.dependencies, ...entry.optionalDependencies})
 
-/** name@version of every package the shrinkwrap's root needs at run time (dev entries never reach a user). */
-export function lockedRuntimeTree(lock: Shrinkwrap): Set<string> {
+/**
+ * name@version of every package the shrinkwrap's root needs at run time (dev entries never reach a
+ * user), or only what the root's dependencies `roots` reach (its bundleDependencies, say).
+ */
+export function lockedRuntimeTree(lock: Shrinkwrap, roots?: string[]): Set<string> {
   const resolve = (name: string, from: string): string | undefined => {
     for (let dir = from; ;) {
       const candidate = dir ? `${dir}/node_modules/${name}` : `node_modules/${name}`
@@ -54,7 +59,7 @@ export function lockedRuntimeTree(lock: Shrinkwrap): Set<string> {
     seen.add(location)
     const entry = lock.packages[location]
     if (location) tree.add(`${folderName(location)}@${entry.version}`)
-    for (const name of runtimeDependencies(entry)) {
+    for (const name of location || !roots ? runtimeDependencies(entry) : roots) {
       const found = resolve(name, location)
       if (found) visit(found)
     }
@@ -64,11 +69,16 @@ export function lockedRuntimeTree(lock: Shrinkwrap): Set<string> {
   return tree
 }
 
-/** name@version of every package `pkg`, installed under `nodeModules`, reaches at run time. */
-export function installedRuntimeTree(nodeModules: string, pkg: string): Set<string> {
+/**
+ * name@version of every package `pkg`, installed under `nodeModules`, reaches at run time, or only
+ * what its dependencies `roots` reach, resolved from `pkg`'s own directory.
+ */
+export function installedRuntimeTree(nodeModules: string, pkg: string, roots?: string[]): Set<string> {
   const tree = new Set<string>()
-  for (const dir of dependencyClosure(nodeModules, [pkg])) {
-    if (dir === path.join(nodeModules, pkg)) continue
+  const pkgDir = path.join(nodeModules, pkg)
+  const closure = roots ? dependencyClosure(nodeModules, roots, pkgDir) : dependencyClosure(nodeModules, [pkg])
+  for (const dir of closure) {
+    if (dir === pkgDir) continue
     const {version} = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as {version: string}
     tree.add(`${folderName(dir.split(path.sep).join('/'))}@${version}`)
   }
@@ -81,8 +91,8 @@ export function installedRuntimeTree(nodeModules: string, pkg: string): Set<stri
  * (`_hasShrinkwrap` in its metadata), and npm 7 to 11 install a dependency's shrinkwrap only when
  * the registry says so. verdaccio does not compute the flag, so the test sets it in verdaccio's
  * storage as the public registry would; a registry that never sets it (verdaccio, Artifactory, a
- * mirror that drops underscore fields) gets the `^` ranges instead, and so does npm 12, which
- * ignores shrinkwraps altogether.
+ * mirror that drops underscore fields) gets the `^` ranges instead for all that the package does
+ * not bundle, and so does npm 12, which ignores shrinkwraps altogether.
  */
 export function flagShrinkwrapInRegistry(storedMetadata: string, version: string): void {
   const metadata = JSON.parse(fs.readFileSync(storedMetadata, 'utf8')) as {
@@ -118,5 +128,35 @@ export function everyInstalledPackage(nodeModules: string, pkg: string): Set<str
   }
 
   walk(nodeModules)
+  return found
+}
+
+/**
+ * Every package directory under `dir` (a package's root) by its location, as package-lock.json
+ * names them (`node_modules/a/node_modules/@scope/b`), with its version.
+ */
+export function packageLocations(dir: string): Map<string, string> {
+  const found = new Map<string, string>()
+  const walk = (nodeModules: string) => {
+    if (!fs.existsSync(nodeModules)) return
+    for (const entry of fs.readdirSync(nodeModules, {withFileTypes: true})) {
+      if (!entry.isDirectory() || entry.name.startsWith('.')) continue
+      const full = path.join(nodeModules, entry.name)
+      if (entry.name.startsWith('@')) {
+        for (const scoped of fs.readdirSync(full, {withFileTypes: true}))
+          if (scoped.isDirectory()) visit(path.join(full, scoped.name))
+      } else visit(full)
+    }
+  }
+
+  const visit = (pkgDir: string) => {
+    const manifest = path.join(pkgDir, 'package.json')
+    if (!fs.existsSync(manifest)) return
+    const {version} = JSON.parse(fs.readFileSync(manifest, 'utf8')) as {version: string}
+    found.set(path.relative(dir, pkgDir).split(path.sep).join('/'), version)
+    walk(path.join(pkgDir, 'node_modules'))
+  }
+
+  walk(path.join(dir, 'node_modules'))
   return found
 }
