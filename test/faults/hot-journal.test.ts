@@ -156,6 +156,31 @@ describe('a hot rollback journal left by a writer killed mid-transaction', funct
     expect(parseJson(real).file_count).to.equal(committed.rows)
   })
 
+  it('backup --dry-run on a disk without room to copy the library for the preview: exit 5, the library and journal as they were', async function () {
+    if (!isRoot()) {
+      console.log('      (skipped: mounting a small tmpfs needs root)')
+      this.skip()
+    }
+
+    const library = makeDataDir({files: 1500, walFiles: 25})
+    await killMidTransaction(library.databasePath)
+    const sizes = ['', '-journal'].map((suffix) => fs.statSync(`${library.databasePath}${suffix}`).size)
+    const mount = path.join(makeTempDir('vpo-small'), 'vpo')
+    expect(mountTmpfs(mount, `${Math.ceil((sizes[0] + sizes[1]) / 1024) + 256}k`)).to.equal(true)
+    mounts.push(mount)
+    for (const suffix of ['', '-journal'])
+      fs.copyFileSync(`${library.databasePath}${suffix}`, path.join(mount, `library.db${suffix}`))
+    const before = treeState(mount)
+
+    const dry = await runCli(['library:backup', '--dry-run', '--json'], {env: {VPO_DATA_DIR: mount}})
+    expectNoStackTrace(dry)
+    expect(dry.code, dry.stdout).to.equal(5)
+    expect((parseJson(dry).error as {message: string}).message).to.match(
+      /^The disk filled up while copying .* to preview the rollback/,
+    )
+    expect(treeState(mount), 'the library, its journal, and no copy left').to.deep.equal(before)
+  })
+
   it('backup --db on a read-only filesystem cannot roll it back: says so (exit 1) and leaves the journal and library as they were', async function () {
     if (!isRoot()) {
       console.log('      (skipped: mounting a read-only tmpfs needs root)')

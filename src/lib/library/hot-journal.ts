@@ -3,7 +3,7 @@ import type Database from 'better-sqlite3'
 import fs from 'node:fs'
 import path from 'node:path'
 
-import {LibraryBackupError} from '../errors.js'
+import {fromSystemError, LibraryBackupError} from '../errors.js'
 import {giveTo} from '../fs/ownership.js'
 import {removeTemp, tempPathIn} from '../fs/temp-files.js'
 import {assertLibraryExists, fromSqliteError, openDatabase, openDisposableCopy} from './library-database.js'
@@ -59,6 +59,17 @@ export function openRolledBackCopy(databasePath: string): undefined | {db: Datab
     fs.copyFileSync(databasePath, copy, fs.constants.COPYFILE_EXCL)
     fs.chmodSync(copy, 0o600)
     fs.copyFileSync(`${databasePath}-journal`, `${copy}-journal`, fs.constants.COPYFILE_EXCL)
+  } catch (error) {
+    removeTemp(copy)
+    // A read-only filesystem is what the real backup would fail on too, and says so the same way.
+    if ((error as NodeJS.ErrnoException).code === 'EROFS') throw cannotRollBack(error, databasePath)
+    throw fromSystemError(
+      error,
+      `copying ${databasePath} beside it, to preview the rollback of its unfinished transaction`,
+    )
+  }
+
+  try {
     const db = openDisposableCopy(copy, {readonly: false})
     try {
       db.prepare('SELECT COUNT(*) FROM sqlite_master').get() // the rollback, as in rollBackHotJournal
