@@ -105,6 +105,14 @@ describe('shrink guard: the drive that went away', function () {
     expect(remaining()).to.deep.equal([3, 4, 5, 6, 7])
   })
 
+  it('restore --latest takes the newest backup, and names the last one before the drop', async () => {
+    const dry = await runCliChecked(['library:restore', '--latest', '--dry-run'], lib.env)
+    expect(dry.code, dry.stderr).to.equal(0)
+    expect(dry.stderr.replaceAll(/\s+(›\s+)?/g, ' ')).to.contain(
+      `Warning: ${nights.get(7)} was made after the library shrank from 1,500 to 150 files, a drop not accepted; the last backup before it is ${nights.get(4)} (vpo library:restore "${nights.get(4)}").`,
+    )
+  })
+
   it('library:prune keeps the last full backup and says why', async () => {
     const dry = await runCliChecked(['library:prune', '--keep-daily', '2', '--dry-run'], lib.env)
     expect(dry.code, dry.stderr).to.equal(0)
@@ -133,5 +141,7 @@ describe('shrink guard: the drive that went away', function () {
     const next = await night(9, ['--json'])
     expect(next.code, next.stderr).to.equal(0)
     expect(parseJson(next).pruned).to.deep.equal([nights.get(7)])
+    const restore = await runCliChecked(['library:restore', '--latest', '--dry-run'], lib.env)
+    expect(restore.stderr, 'an accepted drop is not named').to.not.contain('Warning')
   })
 })

@@ -66,7 +66,7 @@ export default class LibraryRestore extends LibraryCommand {
       })
     }
 
-    const {databasePath, backupDir} = this.location(flags.db)
+    const {databasePath, backupDir, dataDir} = this.location(flags.db)
     if (flags['if-db-not-exists'] && libraryExists(databasePath))
       return this.skip(`A library already exists at ${databasePath}; nothing was restored (--if-db-not-exists).`)
     const identities = await loadIdentities({identity: flags.identity})
@@ -75,11 +75,14 @@ export default class LibraryRestore extends LibraryCommand {
       identities,
       latest: flags.latest,
       location: flags.path ?? backupDir,
+      dataDir,
     })
     if ('error' in chosen) {
       if (flags['if-backup-exists']) return this.skip(`${chosen.missing}; nothing was restored (--if-backup-exists).`)
       throw chosen.error
     }
+
+    if (chosen.warning) this.warn(escapeForTerminal(chosen.warning))
 
     const progress = progressLine(this.showProgress)
     const keys = {identities}

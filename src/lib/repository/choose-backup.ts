@@ -1,11 +1,14 @@
 import fs from 'node:fs'
 
 import type {IdentitySet} from '../encryption/index.js'
+import type {BackupTarget} from '../storage/target.js'
 
 import {LibraryBackupError} from '../errors.js'
+import {formatCount} from '../format.js'
 import {locateArchive, openTarget} from '../storage/locations.js'
-import {latestToRestore} from './backup-selection.js'
-import {listBackups} from './listing.js'
+import {isDeliberate, latestToRestore} from './backup-selection.js'
+import {type BackupListing, listBackups, type ListedBackup} from './listing.js'
+import {DEFAULT_MAX_SHRINK_PERCENT, recordedAcceptance,shrinkState} from './shrink-guard.js'
 
 /**
  * The archive to restore: the one named, or with --latest the one backup-selection.ts picks in the
@@ -16,11 +19,19 @@ export async function chooseBackup(request: {
   identities?: IdentitySet
   latest?: boolean
   location: string
-}): Promise<{archive: string} | {error: LibraryBackupError; missing: string}> {
+  /** Where the shrink guard's record is: with --latest, a backup made after an unaccepted drop is named as such. */
+  dataDir?: string
+}): Promise<{archive: string; warning?: string} | {error: LibraryBackupError; missing: string}> {
   if (request.latest) {
-    const listing = await listBackups(await openTarget(request.location), {identities: request.identities})
+    const target = await openTarget(request.location)
+    const listing = await listBackups(target, {identities: request.identities})
     const latest = latestToRestore(listing, request.identities)
-    if (latest) return {archive: latest.path}
+    if (latest) {
+      const warning =
+        request.dataDir === undefined ? undefined : madeAfterDrop(listing, latest, target, request.dataDir)
+      return {archive: latest.path, ...(warning ? {warning} : {})}
+    }
+
     const missing = `No readable backup found in ${listing.directory}`
     return {
       missing,
@@ -52,4 +63,30 @@ export async function chooseBackup(request: {
           : 'Check the path (vpo library:backups lists your backups).',
     }),
   }
+}
+
+/**
+ * `restore --latest` after a media drive went missing: the newest backups are of the emptied
+ * library. It still restores the newest (that is what was asked), but says which backup holds
+ * the library as it was before the drop.
+ */
+function madeAfterDrop(
+  listing: BackupListing,
+  latest: ListedBackup,
+  target: BackupTarget,
+  dataDir: string,
+): string | undefined {
+  const counted = listing.backups
+    .filter((backup) => isDeliberate(backup) && backup.metadata && backup.whole !== false)
+    .map((backup) => ({
+      name: backup.filename,
+      path: backup.path,
+      createdAt: backup.sortTime,
+      fileCount: Number(backup.metadata!.file_count),
+    }))
+  const accepted = recordedAcceptance(dataDir, target.location)
+  const {reference, shrunkTo} = shrinkState(counted, DEFAULT_MAX_SHRINK_PERCENT, accepted)
+  if (!reference || !shrunkTo || latest.filename === reference.name || latest.sortTime <= reference.createdAt)
+    return undefined
+  return `${latest.path} was made after the library shrank from ${formatCount(reference.fileCount)} to ${formatCount(shrunkTo.fileCount)} files, a drop not accepted; the last backup before it is ${reference.path} (vpo library:restore "${reference.path}").`
 }

@@ -148,7 +148,15 @@ function missingEverything(recordedNames: string[], listing: BackupListing, key:
 }
 
 export function acceptedAt(state: DestinationState): Date | undefined {
-  const text = state.history.destinations[state.key]?.accepted_at
+  return parseAcceptance(state.history.destinations[state.key]?.accepted_at)
+}
+
+/** When a drop at `location` was last accepted, from the record alone (no listing). */
+export function recordedAcceptance(dataDir: string, location: string): Date | undefined {
+  return parseAcceptance(loadHistory(dataDir).content.destinations[destinationKey(location)]?.accepted_at)
+}
+
+function parseAcceptance(text: string | undefined): Date | undefined {
   const time = text === undefined ? Number.NaN : Date.parse(text)
   return Number.isNaN(time) ? undefined : new Date(time)
 }
