@@ -14,8 +14,8 @@ import {acquireLibraryLock, assertLibraryUnlocked, type LibraryLock} from './lib
 import {pruneBackups, type PruneReport, type RetentionPolicy} from './prune.js'
 import {openCopyPlaces, type PlaceOutcome, publishCopies} from './repository/backup-copies.js'
 import {type Destination, resolveDestination} from './repository/backup-destination.js'
+import {assertReplacementKeepsFiles} from './repository/shrink-replacement.js'
 import {
-  assertReplacementKeepsFiles,
   type BackupShrinkCheck,
   checkBackupShrinkAtPlaces,
   guardFailed,
@@ -185,7 +185,7 @@ async function backUp(
       retention,
       overwrite: Boolean(options.force && destination.name),
       beforeReplacing: async (place) =>
-        replacementCheck({target: place, name: archive.name}, options.shrink)?.(fileCount),
+        replacementCheck({target: place, name: archive.name}, options.shrink, {copy: true})?.(fileCount),
     })
     const prune = retention ? await pruneBackups(destination.target, retention, {createdPath: archive.path}) : undefined
     const warnings = [...(shrink?.warnings ?? []), ...(shrink?.finish(prune?.removed ?? [], copies) ?? [])]
@@ -212,9 +212,10 @@ async function backUp(
 function replacementCheck(
   {target, name}: Destination,
   shrink: ShrinkOptions | undefined,
+  where: {copy?: boolean} = {},
 ): ((fileCount: number) => Promise<void>) | undefined {
   if (!shrink || name === undefined) return undefined
-  return (fileCount) => assertReplacementKeepsFiles(target, name, fileCount, shrink)
+  return (fileCount) => assertReplacementKeepsFiles(target, name, fileCount, {...shrink, ...where})
 }
 
 /**

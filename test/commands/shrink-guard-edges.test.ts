@@ -137,7 +137,7 @@ describe('shrink guard: edges', function () {
     const run = await runCliChecked(args, lib.env)
     expect(run.code, run.stderr).to.equal(11)
     expect(run.stderr.replaceAll(/\s+(›\s+)?/g, ' ')).to.contain(
-      `but not in ${offsite} (The library shrank from 1,500 to 150 files (more than --max-shrink 20%) since ${path.join(offsite, 'latest.tar.gz')} was made, so it was not replaced`,
+      `but not in ${offsite} (The library shrank from 1,500 to 150 files (more than --max-shrink 20%) since ${path.join(offsite, 'latest.tar.gz')} was made, so it was not replaced)`,
     )
     expect(treeState(offsite), 'the offsite copy as it was').to.deep.equal(before)
     expect(fs.readdirSync(nas)).to.deep.equal(['latest.tar.gz'])
