@@ -8,7 +8,7 @@ import {formatCount} from '../format.js'
 import {locateArchive, openTarget} from '../storage/locations.js'
 import {isDeliberate, latestToRestore} from './backup-selection.js'
 import {type BackupListing, listBackups, type ListedBackup} from './listing.js'
-import {DEFAULT_MAX_SHRINK_PERCENT, recordedAcceptance,shrinkState} from './shrink-guard.js'
+import {DEFAULT_MAX_SHRINK_PERCENT, recordedAcceptance, shrinkState} from './shrink-guard.js'
 
 /**
  * The archive to restore: the one named, or with --latest the one backup-selection.ts picks in the
