@@ -179,19 +179,26 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
     return result
   }
 
-  /** The plugin's run-time tree under `nodeModules` is the one the shrinkwrap pins, package for package. */
-  const expectShrinkwrapped = (nodeModules: string) => {
-    const locked = lockedRuntimeTree(shrinkwrap)
-    const installed = installedRuntimeTree(nodeModules, PACKAGE)
+  /** `installed` and `locked` hold the same name@versions, the AWS SDK's among them. */
+  const expectSameTree = (installed: Set<string>, locked: Set<string>, labels: {extra: string; missing: string}) => {
     expect([...locked].filter((found) => /^@(aws-sdk|smithy)\//.test(found)).length).to.be.greaterThan(20)
     expect(
       [...installed].filter((found) => !locked.has(found)),
-      'installed, but not as the shrinkwrap pins',
+      labels.extra,
     ).to.deep.equal([])
     expect(
       [...locked].filter((found) => !installed.has(found)),
-      'pinned, but not installed',
+      labels.missing,
     ).to.deep.equal([])
+  }
+
+  /** The plugin's run-time tree under `nodeModules` is the one the shrinkwrap pins, package for package. */
+  const expectShrinkwrapped = (nodeModules: string) => {
+    const locked = lockedRuntimeTree(shrinkwrap)
+    expectSameTree(installedRuntimeTree(nodeModules, PACKAGE), locked, {
+      extra: 'installed, but not as the shrinkwrap pins',
+      missing: 'pinned, but not installed',
+    })
     const onDisk = everyInstalledPackage(nodeModules, PACKAGE)
     expect(
       [...onDisk].filter((found) => !locked.has(found)),
@@ -206,17 +213,10 @@ describe('install into a real vpo host (verdaccio, plugins:install, completion)'
    * outside the bundle that differ from the lock (allowed: only the shrinkwrap pins those).
    */
   const expectBundledAsLocked = (nodeModules: string): string[] => {
-    const locked = lockedRuntimeTree(shrinkwrap, bundled)
-    const installed = installedRuntimeTree(nodeModules, PACKAGE, bundled)
-    expect([...locked].filter((found) => /^@(aws-sdk|smithy)\//.test(found)).length).to.be.greaterThan(20)
-    expect(
-      [...installed].filter((found) => !locked.has(found)),
-      'bundled, but not as package-lock.json locks it',
-    ).to.deep.equal([])
-    expect(
-      [...locked].filter((found) => !installed.has(found)),
-      'locked in the bundle, but not installed',
-    ).to.deep.equal([])
+    expectSameTree(installedRuntimeTree(nodeModules, PACKAGE, bundled), lockedRuntimeTree(shrinkwrap, bundled), {
+      extra: 'bundled, but not as package-lock.json locks it',
+      missing: 'locked in the bundle, but not installed',
+    })
     const all = installedRuntimeTree(nodeModules, PACKAGE)
     expect(
       [...all].some((found) => found.startsWith('better-sqlite3@')),

@@ -105,29 +105,8 @@ export function flagShrinkwrapInRegistry(storedMetadata: string, version: string
 /** name@version of every package on disk under `nodeModules`, nested ones too, except `pkg` itself. */
 export function everyInstalledPackage(nodeModules: string, pkg: string): Set<string> {
   const found = new Set<string>()
-  const walk = (dir: string) => {
-    if (!fs.existsSync(dir)) return
-    for (const entry of fs.readdirSync(dir, {withFileTypes: true})) {
-      if (!entry.isDirectory() || entry.name.startsWith('.')) continue
-      const full = path.join(dir, entry.name)
-      if (entry.name.startsWith('@')) {
-        walk(full)
-        continue
-      }
-
-      const manifest = path.join(full, 'package.json')
-      if (!fs.existsSync(manifest)) continue
-      const location = full.split(path.sep).join('/')
-      if (full !== path.join(nodeModules, pkg)) {
-        const {version} = JSON.parse(fs.readFileSync(manifest, 'utf8')) as {version: string}
-        found.add(`${folderName(location)}@${version}`)
-      }
-
-      walk(path.join(full, 'node_modules'))
-    }
-  }
-
-  walk(nodeModules)
+  for (const [location, version] of packageLocations(path.dirname(nodeModules)))
+    if (location !== `node_modules/${pkg}`) found.add(`${folderName(location)}@${version}`)
   return found
 }
 
