@@ -56,9 +56,12 @@ export function openRolledBackCopy(databasePath: string): undefined | {db: Datab
   assertLibraryExists(databasePath)
   const copy = tempPathIn(path.dirname(databasePath), 'preview.db')
   try {
-    fs.copyFileSync(databasePath, copy, fs.constants.COPYFILE_EXCL)
+    // A reflink where the filesystem has them (btrfs, XFS): a library of gigabytes is not copied.
+    // eslint-disable-next-line no-bitwise -- copyFile's mode is a bit mask
+    const exclusive = fs.constants.COPYFILE_EXCL | fs.constants.COPYFILE_FICLONE
+    fs.copyFileSync(databasePath, copy, exclusive)
     fs.chmodSync(copy, 0o600)
-    fs.copyFileSync(`${databasePath}-journal`, `${copy}-journal`, fs.constants.COPYFILE_EXCL)
+    fs.copyFileSync(`${databasePath}-journal`, `${copy}-journal`, exclusive)
   } catch (error) {
     removeTemp(copy)
     // A read-only filesystem is what the real backup would fail on too, and says so the same way.

@@ -6,9 +6,9 @@ import type {BackupTarget} from '../storage/target.js'
 import {LibraryBackupError} from '../errors.js'
 import {formatCount} from '../format.js'
 import {locateArchive, openTarget} from '../storage/locations.js'
-import {isDeliberate, latestToRestore} from './backup-selection.js'
+import {latestToRestore} from './backup-selection.js'
 import {type BackupListing, listBackups, type ListedBackup} from './listing.js'
-import {DEFAULT_MAX_SHRINK_PERCENT, recordedAcceptance, shrinkState} from './shrink-guard.js'
+import {acceptedAt, DEFAULT_MAX_SHRINK_PERCENT, describeDestination, shrinkState} from './shrink-guard.js'
 
 /**
  * The archive to restore: the one named, or with --latest the one backup-selection.ts picks in the
@@ -76,16 +76,8 @@ function madeAfterDrop(
   target: BackupTarget,
   dataDir: string,
 ): string | undefined {
-  const counted = listing.backups
-    .filter((backup) => isDeliberate(backup) && backup.metadata && backup.whole !== false)
-    .map((backup) => ({
-      name: backup.filename,
-      path: backup.path,
-      createdAt: backup.sortTime,
-      fileCount: Number(backup.metadata!.file_count),
-    }))
-  const accepted = recordedAcceptance(dataDir, target.location)
-  const {reference, shrunkTo} = shrinkState(counted, DEFAULT_MAX_SHRINK_PERCENT, accepted)
+  const state = describeDestination(listing, target.location, dataDir)
+  const {reference, shrunkTo} = shrinkState(state.counted, DEFAULT_MAX_SHRINK_PERCENT, acceptedAt(state))
   if (!reference || !shrunkTo || latest.filename === reference.name || latest.sortTime <= reference.createdAt)
     return undefined
   return `${latest.path} was made after the library shrank from ${formatCount(reference.fileCount)} to ${formatCount(shrunkTo.fileCount)} files, a drop not accepted; the last backup before it is ${reference.path} (vpo library:restore "${reference.path}").`

@@ -101,15 +101,19 @@ export interface DestinationState {
 
 /** What the guard knows about one destination: what it can read there, and the record for the rest. */
 export async function readDestination(target: BackupTarget, dataDir: string): Promise<DestinationState> {
+  return describeDestination(await listBackups(target), target.location, dataDir)
+}
+
+/** readDestination for a listing already made (restore --latest lists with its identities). */
+export function describeDestination(listing: BackupListing, location: string, dataDir: string): DestinationState {
   const loaded = loadHistory(dataDir)
   const warnings = loaded.problem
     ? [
         `The backup history ${loaded.file} could not be read (${loaded.problem}); the shrink guard uses only the backups it can read, and replaces the file.`,
       ]
     : []
-  const key = destinationKey(target.location)
+  const key = destinationKey(location)
   const recorded = loaded.content.destinations[key]?.backups ?? {}
-  const listing = await listBackups(target)
   // A custom name (`--output latest.tar.gz`) is recorded but never listed.
   const missing = missingEverything(
     Object.keys(recorded).filter((name) => isBackupFileName(name)),
@@ -148,17 +152,27 @@ function missingEverything(recordedNames: string[], listing: BackupListing, key:
 }
 
 export function acceptedAt(state: DestinationState): Date | undefined {
-  return parseAcceptance(state.history.destinations[state.key]?.accepted_at)
-}
-
-/** When a drop at `location` was last accepted, from the record alone (no listing). */
-export function recordedAcceptance(dataDir: string, location: string): Date | undefined {
-  return parseAcceptance(loadHistory(dataDir).content.destinations[destinationKey(location)]?.accepted_at)
-}
-
-function parseAcceptance(text: string | undefined): Date | undefined {
+  const text = state.history.destinations[state.key]?.accepted_at
   const time = text === undefined ? Number.NaN : Date.parse(text)
   return Number.isNaN(time) ? undefined : new Date(time)
+}
+
+/**
+ * The backup a new one of `fileCount` files is compared with, when it is a drop of more than
+ * allowed: the walk's reference over the destination's backups (but `excluding`, the one just
+ * made). Undefined when there is no drop.
+ */
+export function dropFrom(
+  state: DestinationState,
+  fileCount: number,
+  maxShrinkPercent: number,
+  excluding?: string,
+): CountedBackup | undefined {
+  const earlier = state.counted.filter((backup) => backup.name !== excluding)
+  // The backup just made is the newest whatever its name says (a name freed by pruning within the
+  // same second sorts before that second's `-2`): it is compared with the walk's result, not placed in it.
+  const {reference} = shrinkState(earlier, maxShrinkPercent, acceptedAt(state))
+  return reference && shrank(reference.fileCount, fileCount, maxShrinkPercent) ? reference : undefined
 }
 
 /**

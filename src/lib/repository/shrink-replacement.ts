@@ -23,21 +23,36 @@ export async function assertReplacementKeepsFiles(
   },
 ): Promise<void> {
   if (options.accept) return
-  const existing = await target.stat(name)
-  if (!existing) return
-  const previous = await replacedFileCount(target, existing, options.dataDir)
-  if (previous === undefined || !shrank(previous, fileCount, options.maxShrinkPercent)) return
+  const replaced = await replacementDrop(target, name, fileCount, options)
+  if (!replaced) return
   throw new LibraryBackupError(
     'LIBRARY_SHRANK',
-    `The library shrank from ${formatCount(previous)} to ${formatCount(fileCount)} files (more than --max-shrink ${options.maxShrinkPercent}%) since ${target.addressOf(name)} was made, so it was not replaced${options.copy ? '' : ': no backup was written and nothing was pruned'}`,
+    `The library shrank from ${formatCount(replaced.fileCount)} to ${formatCount(fileCount)} files (more than --max-shrink ${options.maxShrinkPercent}%) since ${replaced.path} was made, so it was not replaced${options.copy ? '' : ': no backup was written and nothing was pruned'}`,
     {
       hint: 'If media drives were not mounted, mount them and rescan; if the files were removed on purpose, pass --accept-shrink to replace it.',
     },
   )
 }
 
-/** The file count of the archive about to be replaced; undefined when it is damaged or unknown (nothing to keep). */
-export async function replacedFileCount(
+/**
+ * FILE as it is at `target`, when replacing it with a backup of `fileCount` files would be a drop
+ * of more than allowed; undefined when there is none, or it is damaged or its count unknown
+ * (nothing to keep).
+ */
+export async function replacementDrop(
+  target: BackupTarget,
+  name: string,
+  fileCount: number,
+  options: Pick<ShrinkOptions, 'dataDir' | 'maxShrinkPercent'>,
+): Promise<undefined | {fileCount: number; path: string}> {
+  const existing = await target.stat(name)
+  if (!existing) return undefined
+  const previous = await fileCountOf(target, existing, options.dataDir)
+  if (previous === undefined || !shrank(previous, fileCount, options.maxShrinkPercent)) return undefined
+  return {fileCount: previous, path: target.addressOf(name)}
+}
+
+async function fileCountOf(
   target: BackupTarget,
   existing: {name: string; sizeBytes: number},
   dataDir: string,

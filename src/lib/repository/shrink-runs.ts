@@ -10,14 +10,14 @@ import {compareNewestFirst} from './backup-names.js'
 import {
   acceptedAt,
   type CountedBackup,
+  dropFrom,
   readDestination,
   recordDestination,
-  shrank,
   shrinkReason,
   shrinkState,
   uncountedWarning,
 } from './shrink-guard.js'
-import {replacedFileCount} from './shrink-replacement.js'
+import {replacementDrop} from './shrink-replacement.js'
 
 /** The guard's options, as `library:backup` and `library:prune` take them. */
 export interface ShrinkOptions {
@@ -60,15 +60,11 @@ export async function checkBackupShrink(
     fileCount: Number(archive.metadata.file_count),
   }
   const destination = await readDestination(target, options.dataDir)
-  const earlier = destination.counted.filter((backup) => backup.name !== made.name)
-  // The backup just made is the newest whatever its name says (a name freed by pruning within the
-  // same second sorts before that second's `-2`): it is compared with the walk's result, not placed in it.
-  const {reference} = shrinkState(earlier, options.maxShrinkPercent, acceptedAt(destination))
-  const drop =
-    reference && shrank(reference.fileCount, made.fileCount, options.maxShrinkPercent)
-      ? {from: reference, to: made}
-      : undefined
-  const newestKnown = earlier.toSorted((a, b) => compareNewestFirst(a, b))[0]
+  const from = dropFrom(destination, made.fileCount, options.maxShrinkPercent, made.name)
+  const drop = from ? {from, to: made} : undefined
+  const newestKnown = destination.counted
+    .filter((backup) => backup.name !== made.name)
+    .toSorted((a, b) => compareNewestFirst(a, b))[0]
   return {
     alarm: options.accept ? undefined : drop,
     accepted: options.accept ? drop : undefined,
@@ -149,18 +145,14 @@ export async function previewShrink(
   if (options.accept) return undefined
   const found = {fileCount: made.fileCount, maxShrinkPercent: options.maxShrinkPercent}
   for (const place of places) {
-    const existing = made.replacing === undefined ? undefined : await place.stat(made.replacing).catch(() => {})
-    if (existing) {
-      const previous = await replacedFileCount(place, existing, options.dataDir).catch(() => {})
-      if (previous !== undefined && shrank(previous, made.fileCount, options.maxShrinkPercent))
-        return {from: {path: place.addressOf(existing.name), fileCount: previous}, ...found, keepsFile: true}
-    }
-
+    const replaced =
+      made.replacing === undefined
+        ? undefined
+        : await replacementDrop(place, made.replacing, made.fileCount, options).catch(() => {})
+    if (replaced) return {from: replaced, ...found, keepsFile: true}
     const destination = await readDestination(place, options.dataDir).catch(() => {})
-    if (!destination) continue
-    const {reference} = shrinkState(destination.counted, options.maxShrinkPercent, acceptedAt(destination))
-    if (reference && shrank(reference.fileCount, made.fileCount, options.maxShrinkPercent))
-      return {from: {path: reference.path, fileCount: reference.fileCount}, ...found, keepsFile: false}
+    const from = destination && dropFrom(destination, made.fileCount, options.maxShrinkPercent)
+    if (from) return {from, ...found, keepsFile: false}
   }
 
   return undefined
